@@ -1,0 +1,56 @@
+"""Make untrusted text from the database safe to show: no control characters, bounded length.
+
+Textual and Rich strip only a few control codes, so ESC, OSC, C1 controls, bidi overrides and
+zero-width characters would otherwise reach the terminal (FINDINGS.md). Every string that comes
+from the database passes through `visible()` before it is rendered; markup is never parsed from it
+(the UI builds `Text`/`Content` objects, never markup strings).
+"""
+
+from __future__ import annotations
+
+import re
+
+ELLIPSIS = "…"
+
+_BIDI_AND_INVISIBLE = (
+    "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff\ufff9\ufffa\ufffb"
+)
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f" + _BIDI_AND_INVISIBLE + "\ud800-\udfff]"
+)
+_UNSAFE_WITH_NEWLINES = re.compile(
+    "[\x00-\x1f\x7f-\x9f" + _BIDI_AND_INVISIBLE + "\ud800-\udfff]"
+)
+
+
+def _placeholder(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)  # Unicode "control pictures": ␛ for ESC, ␀ for NUL
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"<U+{code:04X}>"
+
+
+def visible(value: object, limit: int | None = None, *, keep_newlines: bool = False) -> str:
+    """`value` as text with every control or invisible character replaced by a visible stand-in.
+
+    Tabs become spaces; newlines become ␊ unless `keep_newlines`. Longer than `limit`
+    characters, the text is cut and ends in an ellipsis.
+    """
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    if limit is not None and len(text) > limit:
+        text = text[: max(limit - 1, 0)] + ELLIPSIS
+    if "\t" in text:
+        text = text.replace("\t", "    ")
+    pattern = _UNSAFE if keep_newlines else _UNSAFE_WITH_NEWLINES
+    if keep_newlines and "\r" in text:
+        text = text.replace("\r\n", "\n")
+    return pattern.sub(_placeholder, text)
+
+
+def decode_bytes(data: bytes) -> str:
+    """Bytes from the database as text; invalid UTF-8 shows as U+FFFD, never raises."""
+    return data.decode("utf-8", errors="replace")

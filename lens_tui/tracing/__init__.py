@@ -1,0 +1,29 @@
+"""lens_tui.tracing: record spans and logs of a Python application into a lens trace database.
+
+Never imports textual or rich; never raises into, nor blocks, the traced application.
+"""
+
+from lens_tui.tracing.api import configure, flush, get_store, lens_fn, shutdown, span
+from lens_tui.tracing.context import SpanHandle, current_span
+from lens_tui.tracing.loghandler import HumanFormatter, JsonFormatter, LogHandler, install_logging
+from lens_tui.tracing.middleware import LensMiddleware
+from lens_tui.tracing.retention import PruneResult
+from lens_tui.tracing.store import TraceStore
+
+__all__ = [
+    "HumanFormatter",
+    "JsonFormatter",
+    "LensMiddleware",
+    "LogHandler",
+    "PruneResult",
+    "SpanHandle",
+    "TraceStore",
+    "configure",
+    "current_span",
+    "flush",
+    "get_store",
+    "install_logging",
+    "lens_fn",
+    "shutdown",
+    "span",
+]

@@ -1,0 +1,302 @@
+"""The public tracing API: configure(), lens_fn, span(), flush(), shutdown()."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import inspect
+import os
+import threading
+from collections.abc import AsyncGenerator, Callable, Generator
+from typing import Any, TypeVar, overload
+
+from lens_tui.tracing.context import SpanHandle, SpanRecord, current
+from lens_tui.tracing.store import TraceStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_store: TraceStore | None = None
+_lock = threading.Lock()
+_atexit_registered = False
+
+
+def configure(db_path: str | os.PathLike[str], *, service: str | None = None, **options: Any) -> TraceStore:
+    """Set up the process-wide store (replacing, after a flush, any earlier one) and return it.
+
+    Options are TraceStore's: flush_interval, max_queue, busy_timeout_ms, retention_days,
+    max_body_bytes, prune_interval_s, max_captured_body, stderr.
+    """
+    global _store, _atexit_registered
+    with _lock:
+        old = _store
+        store = TraceStore(db_path, service=service, **options)
+        _store = store
+        if not _atexit_registered:
+            atexit.register(shutdown)
+            _atexit_registered = True
+    if old is not None:
+        old.shutdown()
+    return store
+
+
+def get_store() -> TraceStore | None:
+    """The configured store, or None."""
+    return _store
+
+
+def flush(timeout: float | None = 10.0) -> bool:
+    """Block until everything recorded so far is committed; True if it was within `timeout`."""
+    store = _store
+    return True if store is None else store.flush(timeout)
+
+
+def shutdown(timeout: float = 5.0) -> bool:
+    """Flush and stop the process-wide store (also run at interpreter exit)."""
+    global _store
+    store, _store = _store, None
+    return True if store is None else store.shutdown(timeout)
+
+
+def _after_fork_in_child() -> None:
+    store = _store
+    if store is not None:
+        store.after_fork_in_child()
+        try:  # multiprocessing children leave through os._exit, skipping atexit
+            import multiprocessing.util as mp_util
+
+            mp_util.Finalize(store, store.shutdown, exitpriority=100)
+        except Exception:
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _location(fn: Callable[..., Any]) -> str | None:
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    return f"{_short_path(code.co_filename)}:{code.co_firstlineno}"
+
+
+def _short_path(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+class span:
+    """A span as a context manager, for `with` and `async with`: `with span("load", user=3) as s:`."""
+
+    __slots__ = ("_name", "_attributes", "_record", "_token", "_store")
+
+    def __init__(self, name: str, **attributes: Any) -> None:
+        self._name = name
+        self._attributes = attributes or None
+        self._record: SpanRecord | None = None
+        self._token: Any = None
+        self._store: TraceStore | None = None
+
+    def __enter__(self) -> SpanHandle | None:
+        store = self._store = _store
+        if store is None:
+            return None
+        record = SpanRecord(self._name, current.get(), self._attributes)
+        store.begin(record)
+        self._record = record
+        self._token = current.set(record)
+        return SpanHandle(record)
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        record, store = self._record, self._store
+        if record is None or store is None:
+            return
+        _reset(self._token, record)
+        if exc is not None and not isinstance(exc, GeneratorExit):
+            record.fail(exc)
+        store.end(record)
+
+    async def __aenter__(self) -> SpanHandle | None:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+def _reset(token: Any, record: SpanRecord) -> None:
+    try:
+        current.reset(token)
+    except ValueError:
+        # Ended in another context (a generator closed elsewhere): restore by hand instead.
+        if current.get() is record:
+            current.set(None)
+
+
+@overload
+def lens_fn(fn: F) -> F: ...
+@overload
+def lens_fn(name: str | None = None, **attributes: Any) -> Callable[[F], F]: ...
+
+
+def lens_fn(fn: Any = None, **attributes: Any) -> Any:
+    """Trace a function: `@lens_fn`, `@lens_fn("name")` or `@lens_fn(name="x", attr=...)`.
+
+    Works for sync and async functions, generators and async generators, keeping
+    `functools.wraps` metadata. Exceptions are recorded on the span and re-raised unchanged.
+    """
+    if callable(fn):
+        return _wrap(fn, None, attributes or None)
+    name = fn if isinstance(fn, str) else attributes.pop("name", None)
+    attrs = attributes or None
+
+    def decorate(func: F) -> F:
+        return _wrap(func, name, attrs)
+
+    return decorate
+
+
+def _wrap(fn: Callable[..., Any], name: str | None, attrs: dict[str, Any] | None) -> Any:
+    span_name = name or getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "span")
+    location = _location(fn)
+
+    def start() -> tuple[SpanRecord, TraceStore] | None:
+        store = _store
+        if store is None:
+            return None
+        record = SpanRecord(span_name, current.get(), dict(attrs) if attrs else None)
+        record.source_location = location
+        store.begin(record)
+        return record, store
+
+    if inspect.isasyncgenfunction(fn):
+        return functools.wraps(fn)(_async_gen_wrapper(fn, start))
+    if inspect.isgeneratorfunction(fn):
+        return functools.wraps(fn)(_gen_wrapper(fn, start))
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = start()
+            if started is None:
+                return await fn(*args, **kwargs)
+            record, store = started
+            token = current.set(record)
+            try:
+                return await fn(*args, **kwargs)
+            except BaseException as exc:
+                record.fail(exc)
+                raise
+            finally:
+                _reset(token, record)
+                store.end(record)
+
+        return async_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        store = _store
+        if store is None:
+            return fn(*args, **kwargs)
+        record = SpanRecord(span_name, current.get(), dict(attrs) if attrs else None)
+        record.source_location = location
+        store.begin(record)
+        token = current.set(record)
+        try:
+            return fn(*args, **kwargs)
+        except BaseException as exc:
+            record.fail(exc)
+            raise
+        finally:
+            _reset(token, record)
+            store.end(record)
+
+    return wrapper
+
+
+def _gen_wrapper(fn: Callable[..., Generator[Any, Any, Any]], start: Callable[[], Any]) -> Any:
+    """The span covers the generator's whole life; it is current only while the body runs."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        gen = fn(*args, **kwargs)
+        started = start()
+        if started is None:
+            return (yield from gen)
+        record, store = started
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        try:
+            while True:
+                token = current.set(record)
+                try:
+                    if to_throw is not None:
+                        exc, to_throw = to_throw, None
+                        value = gen.throw(exc)
+                    else:
+                        value = gen.send(to_send)
+                except StopIteration as stop:
+                    return stop.value
+                finally:
+                    _reset(token, record)
+                try:
+                    to_send = yield value
+                except GeneratorExit:
+                    gen.close()  # closed early by the consumer: not an error
+                    raise
+                except BaseException as exc:
+                    to_throw = exc
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            record.fail(exc)
+            raise
+        finally:
+            store.end(record)
+
+    return wrapper
+
+
+def _async_gen_wrapper(fn: Callable[..., AsyncGenerator[Any, Any]], start: Callable[[], Any]) -> Any:
+    """Like `_gen_wrapper`, for async generators."""
+
+    async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+        agen = fn(*args, **kwargs)
+        started = start()
+        if started is None:
+            async for item in agen:
+                yield item
+            return
+        record, store = started
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        try:
+            while True:
+                token = current.set(record)
+                try:
+                    if to_throw is not None:
+                        exc, to_throw = to_throw, None
+                        value = await agen.athrow(exc)
+                    else:
+                        value = await agen.asend(to_send)
+                except StopAsyncIteration:
+                    return
+                finally:
+                    _reset(token, record)
+                try:
+                    to_send = yield value
+                except GeneratorExit:
+                    await agen.aclose()
+                    raise
+                except BaseException as exc:
+                    to_throw = exc
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            record.fail(exc)
+            raise
+        finally:
+            store.end(record)
+
+    return wrapper

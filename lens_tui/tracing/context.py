@@ -1,0 +1,125 @@
+"""The current span in a ContextVar, and the in-memory span record the writer persists."""
+
+from __future__ import annotations
+
+import traceback as _traceback
+from contextvars import ContextVar
+from time import perf_counter
+from typing import Any
+
+from lens_tui.tracing import ids
+
+MAX_TRACEBACK_CHARS = 64 * 1024
+MAX_MESSAGE_CHARS = 8 * 1024
+
+
+class SpanRecord:
+    """One span in flight or finished. Times are perf_counter seconds; the writer converts them.
+
+    Mutated only by the thread that runs the span until `end` is recorded; afterwards only read.
+    """
+
+    __slots__ = (
+        "span_id", "trace_id", "parent_id", "name", "t0", "t1", "status", "error_message",
+        "exception_type", "traceback", "attributes", "input_size", "output_size",
+        "source_location", "kind", "source", "input_body", "output_body", "persisted",
+        "events",
+    )
+
+    def __init__(self, name: str, parent: SpanRecord | None, attributes: dict[str, Any] | None) -> None:
+        self.name = name
+        self.span_id = ids.next_span_int()  # type: ignore[misc]
+        if parent is None:
+            self.trace_id = ids.new_trace_int()
+            self.parent_id = None
+        else:
+            self.trace_id = parent.trace_id
+            self.parent_id = parent.span_id
+        self.attributes = attributes
+        self.t1: float | None = None
+        self.status = "ok"
+        self.error_message: str | None = None
+        self.exception_type: str | None = None
+        self.traceback: str | None = None
+        self.input_size: int | None = None
+        self.output_size: int | None = None
+        self.source_location: str | None = None
+        self.kind: str | None = None
+        self.source: str | None = None
+        self.input_body: bytes | str | None = None
+        self.output_body: bytes | str | None = None
+        self.persisted = False
+        self.events: list[dict[str, Any]] | None = None
+        self.t0 = perf_counter()
+
+    def fail(self, exc: BaseException) -> None:
+        """Record an exception: status error, its type, message and traceback."""
+        self.status = "error"
+        self.exception_type = type(exc).__qualname__
+        try:
+            message = str(exc)
+        except Exception:  # a broken __str__ must not break the traced code
+            message = f"<unprintable {type(exc).__name__}>"
+        self.error_message = (message or type(exc).__name__)[:MAX_MESSAGE_CHARS]
+        try:
+            text = "".join(_traceback.format_exception(exc))
+        except Exception:
+            text = ""
+        self.traceback = text[-MAX_TRACEBACK_CHARS:] if text else None
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Attach one attribute (JSON-encodable, else stored as its str())."""
+        if self.attributes is None:
+            self.attributes = {}
+        self.attributes[key] = value
+
+
+current: ContextVar[SpanRecord | None] = ContextVar("lens_current_span", default=None)
+"""The span whose code is running in this context, or None."""
+
+
+class SpanHandle:
+    """What user code gets for the current span: ids and attribute setters, nothing mutable else."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: SpanRecord) -> None:
+        self._record = record
+
+    @property
+    def trace_id(self) -> str:
+        """The trace id as 32 hex digits."""
+        return ids.trace_hex(self._record.trace_id)
+
+    @property
+    def span_id(self) -> str:
+        """The span id as 16 hex digits."""
+        return ids.span_hex(self._record.span_id)
+
+    @property
+    def name(self) -> str:
+        """The span name."""
+        return self._record.name
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Attach one attribute to the span."""
+        self._record.set_attribute(key, value)
+
+    def set_attributes(self, **attributes: Any) -> None:
+        """Attach several attributes to the span."""
+        for key, value in attributes.items():
+            self._record.set_attribute(key, value)
+
+    def rename(self, name: str) -> None:
+        """Change the span's name (e.g. once the route is known)."""
+        self._record.name = name
+
+    def record_exception(self, exc: BaseException) -> None:
+        """Mark the span failed with `exc` without raising it."""
+        self._record.fail(exc)
+
+
+def current_span() -> SpanHandle | None:
+    """The current span, or None outside any span."""
+    record = current.get()
+    return None if record is None else SpanHandle(record)

@@ -1,0 +1,62 @@
+"""Trace and span ids that append to the primary-key B-tree instead of scattering across it.
+
+Random ids cost about 3x insert throughput (every insert lands on a cold page of the key index).
+Ours keep each process's inserts on the right edge of its own key range:
+
+- span id, 64 bits (16 hex, OpenTelemetry's width): a 24-bit random per-process nonce, then a
+  40-bit counter seeded from the clock at start. Ids of one process strictly increase; two
+  processes collide only if they draw the same nonce *and* their counters overlap.
+- trace id, 128 bits (32 hex): 48 bits of epoch milliseconds, a 32-bit per-process nonce and a
+  48-bit counter, so traces sort by start time (like UUIDv7).
+
+Ids are kept as ints on the hot path and formatted as hex by the writer thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import time
+
+_MASK40 = (1 << 40) - 1
+_MASK48 = (1 << 48) - 1
+
+next_span_int = None  # type: ignore[assignment]
+_trace_counter = itertools.count()
+_trace_nonce = 0
+
+
+def _reseed() -> None:
+    """Draw new nonces; called at import and in every forked child."""
+    global next_span_int, _trace_counter, _trace_nonce
+    nonce24 = secrets.randbits(24) or 1
+    start = int(time.time() * 1000) & _MASK40
+    next_span_int = itertools.count((nonce24 << 40) | start).__next__
+    _trace_nonce = secrets.randbits(32) << 48
+    _trace_counter = itertools.count(secrets.randbits(32))
+
+
+_reseed()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reseed)
+
+
+def new_span_int() -> int:
+    """A new span id as an int (see the module docstring)."""
+    return next_span_int()  # type: ignore[misc]
+
+
+def new_trace_int() -> int:
+    """A new, time-ordered trace id as an int."""
+    return (int(time.time() * 1000) << 80) | _trace_nonce | (next(_trace_counter) & _MASK48)
+
+
+def span_hex(value: int) -> str:
+    """A span id int as 16 lowercase hex digits."""
+    return f"{value:016x}"
+
+
+def trace_hex(value: int) -> str:
+    """A trace id int as 32 lowercase hex digits."""
+    return f"{value:032x}"
