@@ -25,6 +25,7 @@ import apsw
 from lens_tui import bodies, schema
 from lens_tui.tracing import retention
 from lens_tui.tracing.context import SpanRecord
+from lens_tui.tracing.external import ExternalSpan
 from lens_tui.tracing.ids import span_hex, trace_hex
 
 _LEVEL_OF_NO = {10: "debug", 20: "info", 30: "warn", 40: "error", 50: "error"}
@@ -32,7 +33,7 @@ _LEVEL_OF_NO = {10: "debug", 20: "info", 30: "warn", 40: "error", 50: "error"}
 _SPAN_COLUMNS = (
     "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms",
     "error_message", "input_size", "output_size", "status", "service", "kind", "attributes",
-    "events", "exception_type", "traceback", "source_location", "input_body_hash",
+    "events", "links", "exception_type", "traceback", "source_location", "input_body_hash",
     "output_body_hash", "updated_at",
 )
 _SPAN_UPSERT = (
@@ -288,7 +289,7 @@ class TraceStore:
             self._pending = []
         for item in items:
             kind = type(item)
-            if kind is SpanRecord:
+            if kind is SpanRecord or kind is ExternalSpan:
                 spans.append(item)
             elif kind is tuple:
                 logs.append(item)
@@ -356,7 +357,10 @@ class TraceStore:
         body_rows: dict[str, tuple[Any, ...]] = {}
         counted: set[int] = set()
         for record in itertools.chain(running, spans):
-            span_rows.append(self._span_row(record, base, trace_agg, body_rows, counted))
+            if type(record) is ExternalSpan:
+                span_rows.append(self._external_row(record, trace_agg, counted))
+            else:
+                span_rows.append(self._span_row(record, base, trace_agg, body_rows, counted))
         log_rows = [self._log_row(item, service) for item in logs]
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -369,7 +373,7 @@ class TraceStore:
                 conn.executemany(_TRACE_SEED, [(tid, a[0]) for tid, a in trace_agg.items()])
                 conn.executemany(
                     _TRACE_UPDATE,
-                    [(tid, a[4], a[5], a[7], service, a[0], a[1], a[2], a[3], a[6], stamp)
+                    [(tid, a[4], a[5], a[7], a[8] or service, a[0], a[1], a[2], a[3], a[6], stamp)
                      for tid, a in trace_agg.items()],
                 )
                 conn.executemany(_SPAN_UPSERT, [(*row, stamp) for row in span_rows])
@@ -433,8 +437,9 @@ class TraceStore:
         span_id = span_hex(r.span_id)
         agg = trace_agg.get(trace_id)
         if agg is None:
-            # [min start, max end, new spans, new errors, root name, root id, root status, source]
-            agg = trace_agg[trace_id] = [start, end, 0, 0, None, None, None, None]
+            # [min start, max end, new spans, new errors, root name, root id, root status,
+            #  source, service]
+            agg = trace_agg[trace_id] = [start, end, 0, 0, None, None, None, None, None]
         else:
             if start < agg[0]:
                 agg[0] = start
@@ -457,8 +462,41 @@ class TraceStore:
             None if r.parent_id is None else span_hex(r.parent_id),
             r.name, start, duration, r.error_message, r.input_size, r.output_size, status,
             self.service,
-            r.kind, _json(r.attributes), _json(r.events), r.exception_type, r.traceback,
+            r.kind, _json(r.attributes), _json(r.events), None, r.exception_type, r.traceback,
             r.source_location, in_hash, out_hash,
+        )
+
+    def record_span(self, span: ExternalSpan) -> None:
+        """Queue a span recorded elsewhere (OpenTelemetry); never blocks, never raises."""
+        self._put(span)
+
+    @staticmethod
+    def _external_row(
+        r: ExternalSpan, trace_agg: dict[str, list[Any]], counted: set[Any]
+    ) -> tuple[Any, ...]:
+        start = r.started_at
+        end = None if r.duration_ms is None else start + r.duration_ms
+        agg = trace_agg.get(r.trace_id)
+        if agg is None:
+            agg = trace_agg[r.trace_id] = [start, end, 0, 0, None, None, None, None, None]
+        else:
+            if start < agg[0]:
+                agg[0] = start
+            if end is not None and (agg[1] is None or end > agg[1]):
+                agg[1] = end
+        if not r.persisted and r.span_id not in counted:
+            agg[2] += 1
+            counted.add(r.span_id)
+        if r.status == "error":
+            agg[3] += 1
+        if r.parent_span_id is None:
+            agg[4], agg[5], agg[6], agg[7] = r.name, r.span_id, r.status, r.source
+        if agg[8] is None:
+            agg[8] = r.service
+        return (
+            r.span_id, r.trace_id, r.parent_span_id, r.name, start, r.duration_ms,
+            r.error_message, None, None, r.status, r.service, r.kind, _json(r.attributes),
+            _json(r.events), _json(r.links), r.exception_type, r.traceback, None, None, None,
         )
 
     def _body(self, body: Any, body_rows: dict[str, tuple[Any, ...]]) -> str | None:

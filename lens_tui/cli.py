@@ -1,0 +1,213 @@
+"""The `lens-tui` command line: the dashboard, `demo`, `show`, `prune`.
+
+Bad input gets one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lens_tui import __version__
+
+EXIT_USAGE = 2
+SUBCOMMANDS = ("demo", "show", "prune")
+
+
+class CliError(Exception):
+    """A one-line reason to stop with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors in one line (no usage dump) with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{self.prog}: {message} (see --help)")
+
+
+def default_db() -> Path:
+    """`$LENS_DB`, else `./traces.db`."""
+    return Path(os.environ.get("LENS_DB") or "traces.db")
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
+
+
+def parse_duration_ms(text: str) -> float:
+    """`90s`, `15m`, `12h`, `7d`, `2w` (plain numbers are days) as milliseconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 7d, 12h, 30m)")
+    unit = (match.group(2) or "d").lower()
+    return float(match.group(1)) * _UNIT_MS[unit]
+
+
+def parse_size(text: str) -> int:
+    """`1048576`, `512K`, `64M`, `1G` as bytes (binary units)."""
+    match = _SIZE.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 64M or 1G)")
+    unit = (match.group(2) or "b").lower()[:1]
+    return int(float(match.group(1)) * {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit])
+
+
+def _dashboard_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="lens-tui",
+        description=(
+            "Live terminal dashboard for traces and logs in a lens trace database.\n\n"
+            "commands:\n"
+            "  lens-tui [DB]                 watch DB live (default $LENS_DB, else ./traces.db)\n"
+            "  lens-tui demo [--db PATH]     run a demo service and watch it (start here)\n"
+            "  lens-tui show TRACE_ID        print one trace as a tree or JSON\n"
+            "  lens-tui prune                apply retention to a database\n"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("db", nargs="?", type=Path, help="trace database (default: $LENS_DB or ./traces.db)")
+    parser.add_argument("--version", action="version", version=f"lens-tui {__version__}")
+    return parser
+
+
+def _demo_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lens-tui demo", description="Run a demo web-service workload and open the dashboard on it.")
+    parser.add_argument("--db", type=Path, help="database to write (default: a fresh file in a temp directory)")
+    parser.add_argument("--rate", type=float, default=40.0, help="requests per second (default 40)")
+    parser.add_argument("--no-ui", action="store_true", help="only run the workload (Ctrl+C stops it)")
+    parser.add_argument("--duration", type=float, default=None, help="with --no-ui: stop after N seconds")
+    return parser
+
+
+def _show_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lens-tui show", description="Print one trace as an indented tree (default) or JSON.")
+    parser.add_argument("trace_id", help="trace id, or a unique prefix of one")
+    parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a tree")
+    parser.add_argument("--format", choices=("tree", "json"), default=None, help="output format")
+    return parser
+
+
+def _prune_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lens-tui prune", description="Delete old traces and logs, and cap stored body bytes.")
+    parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
+    parser.add_argument("--older-than", type=parse_duration_ms, default=parse_duration_ms("7d"),
+                        metavar="AGE", help="delete traces and logs older than AGE (default 7d)")
+    parser.add_argument("--max-body-bytes", type=parse_size, default=None, metavar="N",
+                        help="evict the oldest captured bodies beyond N bytes (e.g. 256M)")
+    return parser
+
+
+def _existing_db(path: Path) -> Path:
+    from lens_tui.store.reader import OpenError, check_path
+
+    try:
+        state = check_path(path)
+    except OpenError as exc:
+        raise CliError(str(exc)) from None
+    if state == "missing":
+        raise CliError(f"{path}: no such trace database")
+    return path
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print one trace."""
+    from lens_tui import export
+    from lens_tui.store.reader import OpenError, TraceReader
+
+    path = _existing_db(args.db or default_db())
+    reader = TraceReader(path)
+    try:
+        reader.open()
+        trace_id = args.trace_id.strip().lower()
+        matches = reader.find_trace_ids(trace_id, limit=2)
+        if trace_id in matches:
+            matches = [trace_id]
+        if not matches:
+            raise CliError(f"no trace {args.trace_id!r} in {path}")
+        if len(matches) > 1:
+            raise CliError(f"trace id prefix {args.trace_id!r} is ambiguous in {path}")
+        detail = reader.trace(matches[0])
+        logs = reader.logs(trace_id=matches[0], limit=100_000)
+    except OpenError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        reader.close()
+    fmt = args.format or ("json" if args.json else "tree")
+    if fmt == "json":
+        sys.stdout.write(json.dumps(export.to_json(detail, logs), indent=2) + "\n")
+    else:
+        sys.stdout.write(export.render_tree(detail, logs))
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Apply retention and print what was removed."""
+    import apsw
+
+    from lens_tui.tracing import retention
+    from lens_tui.tracing.store import open_writable
+
+    path = _existing_db(args.db or default_db())
+    try:
+        conn = open_writable(path)
+    except apsw.Error as exc:
+        raise CliError(f"{path}: cannot open for writing: {exc}") from None
+    try:
+        result = retention.prune(conn, max_age_ms=args.older_than, max_body_bytes=args.max_body_bytes)
+    except apsw.Error as exc:
+        raise CliError(f"{path}: prune failed: {exc}") from None
+    finally:
+        conn.close()
+    print(f"{path}: {result.describe()}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the demo workload in a child process and the dashboard on its database."""
+    from lens_tui import demo
+
+    return demo.run(args.db, rate=args.rate, ui=not args.no_ui, duration=args.duration)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Open the live dashboard."""
+    from lens_tui.store.reader import OpenError, check_path
+
+    path: Path = args.db or default_db()
+    try:
+        check_path(path)
+    except OpenError as exc:
+        raise CliError(str(exc)) from None
+    from lens_tui.ui.app import run_dashboard
+
+    return run_dashboard(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `lens-tui`."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args_list and args_list[0] in SUBCOMMANDS:
+            command, rest = args_list[0], args_list[1:]
+            parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser}[command]()
+            args = parser.parse_args(rest)
+            return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune}[command](args)
+        return cmd_dashboard(_dashboard_parser().parse_args(args_list))
+    except CliError as exc:
+        print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,169 @@
+"""Export one trace as an indented text tree (seed 002's "easy view") or as JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from lens_tui.store.records import LogRow, SpanRow, TraceDetail
+from lens_tui.text import visible
+
+
+def format_duration(ms: float | None) -> str:
+    """`850µs`, `12.3ms`, `4.20s`, `3m05s`; `running` for None."""
+    if ms is None:
+        return "running"
+    if ms < 1:
+        return f"{ms * 1000:.0f}µs"
+    if ms < 1000:
+        return f"{ms:.1f}ms" if ms < 100 else f"{ms:.0f}ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def format_time(epoch_ms: float, *, with_date: bool = False) -> str:
+    """Local `HH:MM:SS.mmm` (with the date when asked)."""
+    seconds, millis = divmod(int(epoch_ms), 1000)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S", time.localtime(seconds))
+    return f"{stamp}.{millis:03d}"
+
+
+def span_order(spans: Iterable[SpanRow]) -> list[tuple[SpanRow, int]]:
+    """Spans in depth-first order with their depth, iteratively (no recursion limit).
+
+    Spans whose parent is absent (orphans), or caught in a parent cycle, are shown at the top
+    level; duplicates of a span id are shown once.
+    """
+    by_id: dict[str, SpanRow] = {}
+    for s in spans:
+        by_id.setdefault(s.span_id, s)
+    children: dict[str | None, list[SpanRow]] = {}
+    for s in by_id.values():
+        parent = s.parent_span_id if s.parent_span_id in by_id and s.parent_span_id != s.span_id else None
+        children.setdefault(parent, []).append(s)
+    for kids in children.values():
+        kids.sort(key=lambda s: (s.started_at, s.span_id))
+    out: list[tuple[SpanRow, int]] = []
+    seen: set[str] = set()
+    roots = list(children.get(None, ()))
+    # Spans in a cycle never hang below None: start from the earliest unseen span afterwards.
+    leftovers = sorted(by_id.values(), key=lambda s: (s.started_at, s.span_id))
+    for start in [*roots, *leftovers]:
+        if start.span_id in seen:
+            continue
+        stack: list[tuple[SpanRow, int]] = [(start, 0)]
+        while stack:
+            node, depth = stack.pop()
+            if node.span_id in seen:
+                continue
+            seen.add(node.span_id)
+            out.append((node, depth))
+            for child in reversed(children.get(node.span_id, ())):
+                if child.span_id not in seen:
+                    stack.append((child, depth + 1))
+    return out
+
+
+def render_tree(detail: TraceDetail, logs: Iterable[LogRow] = ()) -> str:
+    """The trace as an indented text tree: names, durations, errors, and logs under their spans."""
+    logs_by_span: dict[str | None, list[LogRow]] = {}
+    for log in logs:
+        logs_by_span.setdefault(log.span_id, []).append(log)
+    summary = detail.summary
+    lines: list[str] = []
+    if summary is not None:
+        head = f"trace {summary.trace_id}  {visible(summary.root_span_name, 200)}"
+        head += f"  {format_duration(summary.duration_ms)}"
+        if summary.started_at:
+            head += f"  started {format_time(summary.started_at, with_date=True)}"
+        if summary.error_count:
+            head += f"  {summary.error_count} error{'s' if summary.error_count != 1 else ''}"
+        lines.append(head)
+    known = {s.span_id for s in detail.spans}
+    for span, depth in span_order(detail.spans):
+        pad = "  " * (depth + 1)
+        mark = "✗ " if span.status == "error" else ("… " if span.status == "running" else "")
+        line = f"{pad}{mark}{visible(span.name, 200)}  {format_duration(span.duration_ms)}"
+        if span.service:
+            line += f"  [{visible(span.service, 60)}]"
+        lines.append(line)
+        if span.status == "error" and span.error_message:
+            kind = f"{visible(span.exception_type, 80)}: " if span.exception_type else ""
+            lines.append(f"{pad}    ! {kind}{visible(span.error_message, 500)}")
+        for log in logs_by_span.get(span.span_id, ()):
+            lines.append(f"{pad}    {log.level.upper():<5} {visible(log.message, 500)}")
+    stray = [log for key, items in logs_by_span.items() if key not in known for log in items]
+    if stray:
+        lines.append("  (logs outside any span)")
+        for log in stray:
+            lines.append(f"    {log.level.upper():<5} {visible(log.message, 500)}")
+    return "\n".join(lines) + "\n"
+
+
+def _attributes(span: SpanRow) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, raw in span.attributes:
+        try:
+            out[key] = json.loads(raw)
+        except (TypeError, ValueError):
+            out[key] = raw
+    return out
+
+
+def to_json(detail: TraceDetail, logs: Iterable[LogRow] = ()) -> dict[str, Any]:
+    """The trace as plain JSON-ready data (the same fields the database holds)."""
+    summary = detail.summary
+    return {
+        "trace": None if summary is None else {
+            "trace_id": summary.trace_id,
+            "root_span_name": summary.root_span_name,
+            "source": summary.source,
+            "service": summary.service,
+            "started_at": summary.started_at,
+            "ended_at": summary.ended_at,
+            "duration_ms": summary.duration_ms,
+            "span_count": summary.span_count,
+            "error_count": summary.error_count,
+            "status": summary.status,
+        },
+        "spans": [
+            {
+                "span_id": s.span_id,
+                "parent_span_id": s.parent_span_id,
+                "name": s.name,
+                "started_at": s.started_at,
+                "duration_ms": s.duration_ms,
+                "status": s.status,
+                "service": s.service,
+                "kind": s.kind,
+                "error_message": s.error_message,
+                "exception_type": s.exception_type,
+                "traceback": s.traceback,
+                "attributes": _attributes(s),
+                "input_size": s.input_size,
+                "output_size": s.output_size,
+                "source_location": s.source_location,
+            }
+            for s, _depth in span_order(detail.spans)
+        ],
+        "logs": [
+            {
+                "id": log.id,
+                "span_id": log.span_id,
+                "level": log.level,
+                "message": log.message,
+                "timestamp": log.timestamp,
+                "logger": log.logger,
+                "source_location": log.source_location,
+            }
+            for log in logs
+        ],
+    }
