@@ -1,0 +1,1076 @@
+"""Read-only, bounded queries on a trace database, with cheap change and replacement detection.
+
+Every public method is blocking (call it from a worker thread), takes the reader's lock, and
+fully consumes every cursor inside at most one short BEGIN/COMMIT, so no read transaction ever
+outlives a call and a writer can always checkpoint (FINDINGS.md: checkpoint starvation).
+The connection is opened with `mode=ro`: it can neither write nor checkpoint the file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import threading
+import time
+import urllib.parse
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import apsw
+from peewee import SQL, Expression, Model, Node, Select
+
+from lens_tui.schema import (
+    LEVELS,
+    ORIGINAL_TABLES,
+    SCHEMA_VERSION,
+    SPAN_STATUSES,
+    Body,
+    Log,
+    Span,
+    Trace,
+    Writer,
+)
+from lens_tui.store.records import (
+    LogRow,
+    SpanRow,
+    StoreStats,
+    TraceDetail,
+    TraceSummary,
+    WriterInfo,
+)
+
+log = logging.getLogger(__name__)
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 1000
+TRACES_SINCE_LIMIT = 5000
+"""Most traces one `traces_since` call returns; the next call continues from the mark."""
+MAX_LIST_LIMIT = 100_000
+MAX_TRACE_SPANS = 200_000
+"""A bound on one trace's spans held in memory (the waterfall of a runaway trace stays usable)."""
+MAX_BODY_BYTES = 16 * 1024 * 1024
+"""A body larger than this (after gunzip) is cut: a gzip bomb must not exhaust memory."""
+LEVEL_RECOUNT_S = 60.0
+"""How long incremental level counts are trusted before a full recount (rows deleted in the
+middle, e.g. a prune by time of rows with skewed clocks, would otherwise stay counted)."""
+ORIGINAL_COUNTS_MAX_SPANS = 50_000
+"""Without an index on spans.trace_id, per-trace span/error counts are computed only below this."""
+UNPARSED_KEY = "(unparsed)"
+
+_REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    # Without these a table of the right name belongs to some other application.
+    "traces": ("trace_id", "started_at"),
+    "spans": ("span_id", "trace_id", "name", "started_at"),
+    "logs": ("id", "level", "message", "timestamp"),
+}
+_LEVEL_ALIASES = {"warning": "warn", "critical": "error", "fatal": "error"}
+_KNOWN_TABLES: tuple[type[Model], ...] = (Trace, Span, Log, Body, Writer)
+
+_TRACE_COLUMNS = (
+    "trace_id", "root_span_name", "source", "service", "started_at", "ended_at", "duration_ms",
+    "span_count", "error_count", "status", "updated_at",
+)
+_SPAN_COLUMNS = (
+    "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status",
+    "error_message", "exception_type", "traceback", "service", "kind", "attributes", "events",
+    "links", "input_size", "output_size", "input_body_hash", "output_body_hash", "source_location",
+)
+_LOG_COLUMNS = (
+    "id", "trace_id", "span_id", "level", "message", "timestamp", "logger", "source_location",
+    "service", "exception_type", "traceback", "attributes",
+)
+_WRITER_COLUMNS = (
+    "writer_id", "pid", "hostname", "service", "last_write_at", "spans_written", "logs_written",
+    "dropped", "errors",
+)
+_ROWID = SQL("rowid")
+
+
+class OpenError(Exception):
+    """A one-line reason the file cannot be shown (str(exc) is that line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceMark:
+    """Where trace tailing stopped: the highest rowid seen and the (updated_at, rowid) keyset."""
+
+    rowid: int = 0
+    updated_at: float | None = None
+    updated_rowid: int = 0
+
+
+# --------------------------------------------------------------------------- value decoding
+
+
+def normalise_level(value: object) -> str:
+    """A stored level as one of LEVELS: aliases mapped, case folded, unknown -> info."""
+    text = _text(value).strip().lower()
+    text = _LEVEL_ALIASES.get(text, text)
+    return text if text in LEVELS else "info"
+
+
+def _level_spellings(level: str) -> list[str]:
+    """Stored spellings that read as `level` (the index on level is case sensitive)."""
+    names = [level] + [alias for alias, target in _LEVEL_ALIASES.items() if target == level]
+    out: list[str] = []
+    for name in names:
+        for spelling in (name, name.upper(), name.title()):
+            if spelling not in out:
+                out.append(spelling)
+    return out
+
+
+def parse_attributes(raw: object) -> tuple[tuple[str, str], ...]:
+    """A stored JSON object as (key, JSON-encoded value) pairs; anything else shown raw."""
+    if raw is None:
+        return ()
+    text = _text(raw)
+    if not text.strip():
+        return ()
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return ((UNPARSED_KEY, text),)
+    if not isinstance(value, dict):
+        return ((UNPARSED_KEY, text),)
+    pairs: list[tuple[str, str]] = []
+    for key, item in value.items():
+        try:
+            encoded = json.dumps(item, ensure_ascii=False)
+        except (ValueError, RecursionError):  # pragma: no cover - json.loads output re-encodes
+            encoded = repr(item)
+        pairs.append((str(key), encoded))
+    return tuple(pairs)
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _opt_text(value: object) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _ms(value: object) -> float | None:
+    """A stored time or duration as float milliseconds (the original layout stores integers)."""
+    if value is None:
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: object) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+def _span_status(stored: object, error_message: object, duration: float | None) -> str:
+    text = _text(stored).lower()
+    if text in SPAN_STATUSES:
+        return text
+    if error_message is not None:
+        return "error"
+    return "running" if duration is None else "ok"
+
+
+def _trace_status(stored: object, error_count: int | None, duration: float | None) -> str:
+    text = _text(stored).lower()
+    if text in SPAN_STATUSES:
+        return text
+    if error_count:
+        return "error"
+    return "running" if duration is None else "ok"
+
+
+def _summary(row: Sequence[Any]) -> TraceSummary:
+    """A TraceSummary from a row in _TRACE_COLUMNS order."""
+    duration = _ms(row[6])
+    error_count = _int(row[8])
+    return TraceSummary(
+        trace_id=_text(row[0]),
+        root_span_name=_text(row[1]),
+        source=_opt_text(row[2]),
+        service=_opt_text(row[3]),
+        started_at=_ms(row[4]) or 0.0,
+        ended_at=_ms(row[5]),
+        duration_ms=duration,
+        span_count=_int(row[7]),
+        error_count=error_count,
+        status=_trace_status(row[9], error_count, duration),
+        updated_at=_ms(row[10]),
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or exc.__class__.__name__
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _precheck_file(path: Path) -> os.stat_result:
+    """Checks that need no SQLite: never opens a FIFO or device (that could block forever)."""
+    parent = path.parent
+    if not parent.is_dir():
+        raise OpenError(f"{path}: directory {parent} does not exist")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise OpenError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise OpenError(f"{path}: cannot access: {exc.strerror or _one_line(exc)}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise OpenError(f"{path} is a directory, not a SQLite database")
+    if not stat.S_ISREG(st.st_mode):
+        raise OpenError(f"{path} is not a regular file (a FIFO, socket or device)")
+    if st.st_size == 0:
+        raise OpenError(f"{path} is not a SQLite database (empty file)")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise OpenError(f"{path}: cannot read: {exc.strerror or _one_line(exc)}") from None
+    if header != SQLITE_MAGIC:
+        raise OpenError(f"{path} is not a SQLite database")
+    return st
+
+
+def _connect_readonly(path: Path, *, immutable: bool = False) -> apsw.Connection:
+    # Percent-quote the path: '?', '#' and '%' in a file name would otherwise end the URI path.
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path), safe="/") + "?mode=ro"
+    if immutable:
+        uri += "&immutable=1"
+    conn = apsw.Connection(uri, flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+    conn.set_busy_timeout(BUSY_TIMEOUT_MS)
+    return conn
+
+
+def _stamp(path: Path) -> tuple[int, int, bool, bool]:
+    """What changes when a file is written, and whether a -wal/-shm appeared beside it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1, False, False)
+    return (
+        st.st_size, st.st_mtime_ns,
+        os.path.exists(f"{path}-wal"), os.path.exists(f"{path}-shm"),
+    )
+
+
+def _needs_immutable(path: Path, exc: apsw.Error) -> bool:
+    """True when SQLite failed only because it cannot create -shm in a read-only directory."""
+    if not isinstance(exc, (apsw.ReadOnlyError, apsw.CantOpenError)):
+        return False
+    if os.path.exists(f"{path}-wal") or os.path.exists(f"{path}-shm"):
+        return False  # uncheckpointed data may be in the -wal: immutable would ignore it
+    return not os.access(path.parent, os.W_OK)
+
+
+def _sqlite_error(path: Path, exc: apsw.Error) -> OpenError:
+    if isinstance(exc, apsw.NotADBError):
+        return OpenError(f"{path} is not a SQLite database")
+    if isinstance(exc, apsw.CorruptError):
+        return OpenError(f"{path} is corrupt: {_one_line(exc)}")
+    if isinstance(exc, apsw.BusyError):
+        return OpenError(f"{path} is locked by another process: {_one_line(exc)}")
+    if isinstance(exc, apsw.CantOpenError):
+        return OpenError(f"{path} cannot be opened: {_one_line(exc)}")
+    return OpenError(f"{path}: {_one_line(exc)}")
+
+
+def check_path(path: Path) -> Literal["ok", "missing"]:
+    """Validate before any screen: "missing" when only the file is absent, else OpenError."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise OpenError(f"{path}: directory {path.parent} does not exist")
+    if not os.path.lexists(path):
+        return "missing"
+    reader = TraceReader(path)
+    try:
+        reader.open()
+    finally:
+        reader.close()
+    return "ok"
+
+
+# --------------------------------------------------------------------------- the reader
+
+
+class TraceReader:
+    """Read-only access to one trace database file (thread safe; one call at a time)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._lock = threading.RLock()
+        self._conn: apsw.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+        self._data_version: int | None = None
+        self._columns: dict[str, frozenset[str]] = {}
+        self._spans_indexed_by_trace = False
+        self._opened_once = False
+        self._replaced = False
+        self._level_cache: tuple[int, int, float, dict[str, int]] | None = None
+        self._immutable_stamp: tuple[int, int, bool, bool] | None = None
+
+    # ---- lifecycle
+
+    @property
+    def path(self) -> Path:
+        """The database file this reader shows."""
+        return self._path
+
+    def open(self) -> None:
+        """Open (or reopen) the database read-only; raises OpenError with a one-line reason."""
+        with self._lock:
+            self._close_connection()
+            self._connect()
+            self._replaced = False  # an explicit open is not a replacement the UI must handle
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        with self._lock:
+            self._close_connection()
+
+    def __enter__(self) -> TraceReader:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def immutable(self) -> bool:
+        """True when opened as an immutable snapshot (a WAL file in a read-only directory)."""
+        with self._lock:
+            return self._immutable_stamp is not None
+
+    @property
+    def columns(self) -> dict[str, frozenset[str]]:
+        """Table -> columns present in the open database (empty tables dict when closed)."""
+        with self._lock:
+            return dict(self._columns)
+
+    def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        self._identity = None
+        self._data_version = None
+        self._level_cache = None
+        self._immutable_stamp = None
+        if conn is not None:
+            try:
+                conn.close()
+            except apsw.Error:  # pragma: no cover - closing a read-only connection
+                log.debug("closing %s failed", self._path, exc_info=True)
+
+    def _connect(self) -> None:
+        st = _precheck_file(self._path)
+        try:
+            conn, columns, indexed, data_version = self._open_validated(immutable=False)
+            immutable = False
+        except apsw.Error as exc:
+            if not _needs_immutable(self._path, exc):
+                raise _sqlite_error(self._path, exc) from None
+            # A WAL database in a directory we cannot write, with no -wal/-shm: SQLite cannot
+            # create the shared-memory file. With no -wal there is nothing uncheckpointed, so the
+            # main file alone is the whole database; `changed()` watches it by stat instead.
+            try:
+                conn, columns, indexed, data_version = self._open_validated(immutable=True)
+            except apsw.Error as exc2:
+                raise _sqlite_error(self._path, exc2) from None
+            immutable = True
+        self._immutable_stamp = _stamp(self._path) if immutable else None
+        self._conn = conn
+        self._identity = (st.st_dev, st.st_ino)
+        self._data_version = data_version
+        self._columns = columns
+        self._spans_indexed_by_trace = indexed
+        if self._opened_once:
+            self._replaced = True
+        self._opened_once = True
+
+    def _validate(self, conn: apsw.Connection) -> tuple[dict[str, frozenset[str]], bool]:
+        path = self._path
+        tables = {
+            row[0]
+            for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        }
+        version = int(conn.execute("PRAGMA user_version").fetchall()[0][0])
+        if version > SCHEMA_VERSION:
+            raise OpenError(
+                f"{path} was written by a newer lens_tui (schema version {version}; "
+                f"this one reads up to {SCHEMA_VERSION})"
+            )
+        missing = [t for t in ORIGINAL_TABLES if t not in tables]
+        if missing:
+            raise OpenError(f"{path} has no {'/'.join(missing)} tables: not a trace database")
+        columns: dict[str, frozenset[str]] = {}
+        for model in _KNOWN_TABLES:
+            table = model._meta.table_name
+            if table in tables:
+                rows = conn.execute(f'PRAGMA table_info("{table}")').fetchall()
+                columns[table] = frozenset(str(row[1]) for row in rows)
+        for table, required in _REQUIRED_COLUMNS.items():
+            absent = [c for c in required if c not in columns[table]]
+            if absent:
+                raise OpenError(
+                    f"{path}: table {table} has no {', '.join(absent)} column: "
+                    "not a trace database"
+                )
+        # Touch the right edge of each b-tree: a truncated file fails here, not mid-session.
+        for table in ORIGINAL_TABLES:
+            conn.execute(f'SELECT max(rowid) FROM "{table}"').fetchall()
+        indexed = False
+        for row in conn.execute('PRAGMA index_list("spans")').fetchall():
+            info = conn.execute(f'PRAGMA index_info("{row[1]}")').fetchall()
+            if info and min(info)[2] == "trace_id":
+                indexed = True
+        return columns, indexed
+
+    def _open_validated(
+        self, *, immutable: bool
+    ) -> tuple[apsw.Connection, dict[str, frozenset[str]], bool, int]:
+        conn = _connect_readonly(self._path, immutable=immutable)
+        try:
+            columns, indexed = self._validate(conn)
+            return conn, columns, indexed, self._query_data_version(conn)
+        except BaseException:
+            conn.close()
+            raise
+
+    @staticmethod
+    def _query_data_version(conn: apsw.Connection) -> int:
+        return int(conn.execute("PRAGMA data_version").fetchall()[0][0])
+
+    # ---- change detection
+
+    def changed(self) -> bool:
+        """True when another connection committed, or the file was replaced, deleted or created.
+
+        A replaced or deleted file is noticed by its (st_dev, st_ino): an open connection would
+        keep serving the old file forever. Then the reader reopens and `take_replaced()` is set.
+        """
+        with self._lock:
+            identity = _file_identity(self._path)
+            if self._conn is not None and identity == self._identity:
+                if self._immutable_stamp is not None:
+                    return self._immutable_changed()
+                try:
+                    version = self._query_data_version(self._conn)
+                except apsw.Error:
+                    log.debug("data_version failed on %s; reopening", self._path, exc_info=True)
+                else:
+                    if version == self._data_version:
+                        return False
+                    self._data_version = version
+                    return True
+            had_connection = self._conn is not None
+            if had_connection:
+                self._close_connection()
+                self._replaced = True
+            if identity is None:
+                return had_connection
+            try:
+                self._connect()
+            except OpenError as exc:
+                # A writer may be creating the file right now (empty, no tables yet): retry later.
+                log.debug("reopen of %s deferred: %s", self._path, exc)
+                return had_connection
+            return True
+
+    def _immutable_changed(self) -> bool:
+        """An immutable connection never sees writes: reopen when the file's stamp moves."""
+        if _stamp(self._path) == self._immutable_stamp:
+            return False
+        replaced = self._replaced
+        self._close_connection()
+        try:
+            self._connect()
+        except OpenError as exc:
+            log.debug("reopen of %s deferred: %s", self._path, exc)
+        self._replaced = replaced  # the same file, rewritten: not a replacement
+        return True
+
+    def take_replaced(self) -> bool:
+        """True once after the file was replaced or deleted (the UI drops what it holds)."""
+        with self._lock:
+            replaced, self._replaced = self._replaced, False
+            return replaced
+
+    # ---- query plumbing
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[apsw.Connection | None]:
+        """The connection inside one short read transaction (None while the file is missing)."""
+        with self._lock:
+            if self._conn is None:
+                if not os.path.lexists(self._path):
+                    yield None
+                    return
+                self._connect()
+            conn = self._conn
+            assert conn is not None
+            try:
+                conn.execute("BEGIN")
+            except apsw.Error as exc:
+                raise _sqlite_error(self._path, exc) from None
+            try:
+                yield conn
+            except apsw.Error as exc:
+                self._end(conn, "ROLLBACK")
+                raise _sqlite_error(self._path, exc) from None
+            except BaseException:
+                self._end(conn, "ROLLBACK")
+                raise
+            self._end(conn, "COMMIT")
+
+    def _end(self, conn: apsw.Connection, statement: str) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute(statement)
+            except apsw.Error as exc:
+                raise _sqlite_error(self._path, exc) from None
+
+    @staticmethod
+    def _fetch(conn: apsw.Connection, query: Node) -> list[tuple[Any, ...]]:
+        sql, params = query.sql()
+        return conn.execute(sql, params).fetchall()
+
+    def _has(self, table: str, column: str) -> bool:
+        return column in self._columns.get(table, frozenset())
+
+    def _select(self, model: type[Model], wanted: Sequence[str], *extra: Node) -> Select:
+        """SELECT of `wanted` columns, with `NULL AS col` for those this database lacks."""
+        table = model._meta.table_name
+        by_column = model._meta.columns
+        nodes: list[Node] = [
+            by_column[c] if self._has(table, c) else SQL(f'NULL AS "{c}"') for c in wanted
+        ]
+        return model.select(*nodes, *extra)
+
+    # ---- traces
+
+    def _with_counts(
+        self, conn: apsw.Connection, rows: list[tuple[Any, ...]]
+    ) -> list[TraceSummary]:
+        """Summaries of trace rows; the original layout's missing counts computed when cheap."""
+        if rows and not self._has("traces", "error_count") and not self._has("traces", "status"):
+            counts = self._original_counts(conn, [_text(r[0]) for r in rows])
+            if counts is not None:
+                rows = [(*r[:7], *counts.get(_text(r[0]), (0, 0)), *r[9:]) for r in rows]
+        return [_summary(r) for r in rows]
+
+    def _counts_affordable(self, conn: apsw.Connection) -> bool:
+        if self._spans_indexed_by_trace:
+            return True
+        top = conn.execute("SELECT max(rowid) FROM spans").fetchall()[0][0]
+        return (top or 0) <= ORIGINAL_COUNTS_MAX_SPANS
+
+    def _original_counts(
+        self, conn: apsw.Connection, trace_ids: list[str]
+    ) -> dict[str, tuple[int, int]] | None:
+        """Span and error counts for a page of traces where the layout does not store them."""
+        if not self._counts_affordable(conn):
+            return None
+        counts: dict[str, tuple[int, int]] = {}
+        unique = list(dict.fromkeys(trace_ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            query = (
+                Span.select(Span.trace, SQL("count(*)"), SQL("count(error_message)"))
+                .where(Span.trace.in_(chunk))
+                .group_by(Span.trace)
+            )
+            for trace_id, spans, errors in self._fetch(conn, query):
+                counts[_text(trace_id)] = (int(spans), int(errors))
+        return counts
+
+    def _trace_error_condition(self) -> Expression:
+        if self._has("traces", "status") and self._has("traces", "error_count"):
+            return (Trace.status == "error") | (Trace.error_count > 0)
+        if self._has("traces", "status"):
+            return Trace.status == "error"
+        if self._has("traces", "error_count"):
+            return Trace.error_count > 0
+        errored = Span.select(Span.trace).where(Span.error_message.is_null(False))
+        return Trace.trace_id.in_(errored)
+
+    def recent_traces(
+        self,
+        limit: int = 500,
+        *,
+        name_filter: str | None = None,
+        errors_only: bool = False,
+        before: float | None = None,
+    ) -> list[TraceSummary]:
+        """Newest first by started_at; `before` pages on (started_at < before)."""
+        limit = max(1, min(int(limit), MAX_LIST_LIMIT))
+        with self._snapshot() as conn:
+            if conn is None:
+                return []
+            conditions: list[Expression] = []
+            if before is not None:
+                conditions.append(Trace.started_at < float(before))
+            if name_filter:
+                conditions.append(Trace.root_span_name.contains(name_filter))
+            if errors_only:
+                conditions.append(self._trace_error_condition())
+            query = self._select(Trace, _TRACE_COLUMNS)
+            if conditions:
+                query = query.where(*conditions)
+            query = query.order_by(Trace.started_at.desc()).limit(limit)
+            return self._with_counts(conn, self._fetch(conn, query))
+
+    def current_trace_mark(self) -> TraceMark:
+        """The mark at "now": tail from here after an initial `recent_traces` load."""
+        with self._snapshot() as conn:
+            if conn is None:
+                return TraceMark()
+            top = conn.execute("SELECT max(rowid) FROM traces").fetchall()[0][0] or 0
+            if not self._has("traces", "updated_at"):
+                return TraceMark(rowid=int(top))
+            query = (
+                Trace.select(Trace.updated_at, _ROWID)
+                .where(Trace.updated_at.is_null(False))
+                .order_by(Trace.updated_at.desc(), _ROWID.desc())
+                .limit(1)
+            )
+            rows = self._fetch(conn, query)
+            if not rows:
+                return TraceMark(rowid=int(top))
+            return TraceMark(int(top), _ms(rows[0][0]), int(rows[0][1]))
+
+    def traces_since(self, mark: TraceMark) -> tuple[list[TraceSummary], TraceMark]:
+        """New or updated traces since `mark` (at most TRACES_SINCE_LIMIT), and the next mark."""
+        with self._snapshot() as conn:
+            if conn is None:
+                return [], mark
+            columns = self._select(Trace, _TRACE_COLUMNS, _ROWID)
+            new_rows = self._fetch(
+                conn,
+                columns.where(_ROWID > mark.rowid).order_by(_ROWID).limit(TRACES_SINCE_LIMIT),
+            )
+            rowid = int(new_rows[-1][-1]) if new_rows else mark.rowid
+            updated_at, updated_rowid = mark.updated_at, mark.updated_rowid
+            updated_rows: list[tuple[Any, ...]] = []
+            if self._has("traces", "updated_at"):
+                query = self._select(Trace, _TRACE_COLUMNS, _ROWID)
+                if mark.updated_at is None:
+                    query = query.where(Trace.updated_at.is_null(False))
+                else:
+                    # Keyset on (updated_at, rowid): one commit stamps many rows with one time,
+                    # and a LIMIT may cut inside that group.
+                    query = query.where(
+                        Trace.updated_at >= mark.updated_at,
+                        (Trace.updated_at > mark.updated_at) | (_ROWID > mark.updated_rowid),
+                    )
+                query = query.order_by(Trace.updated_at, _ROWID).limit(TRACES_SINCE_LIMIT)
+                updated_rows = self._fetch(conn, query)
+                if updated_rows:
+                    updated_at = _ms(updated_rows[-1][10])
+                    updated_rowid = int(updated_rows[-1][-1])
+            merged: dict[str, tuple[Any, ...]] = {}
+            for row in (*new_rows, *updated_rows):
+                merged[_text(row[0])] = row[:-1]
+            traces = self._with_counts(conn, list(merged.values()))
+        traces.sort(key=lambda t: t.started_at, reverse=True)
+        return traces, TraceMark(rowid, updated_at, updated_rowid)
+
+    def find_trace_ids(self, prefix: str, limit: int = 20) -> list[str]:
+        """Trace ids starting with `prefix` (by the primary key index), in order."""
+        prefix = prefix.strip()
+        limit = max(1, min(int(limit), MAX_LIST_LIMIT))
+        if not prefix:
+            return []
+        with self._snapshot() as conn:
+            if conn is None:
+                return []
+            found: list[str] = []
+            for candidate in dict.fromkeys((prefix, prefix.lower())):
+                # A range instead of LIKE: LIKE is case-insensitive and cannot use the index.
+                query = (
+                    Trace.select(Trace.trace_id)
+                    .where(Trace.trace_id >= candidate, Trace.trace_id < candidate + "\U0010ffff")
+                    .order_by(Trace.trace_id)
+                    .limit(limit)
+                )
+                found.extend(_text(r[0]) for r in self._fetch(conn, query))
+            return list(dict.fromkeys(found))[:limit]
+
+    # ---- spans
+
+    def _span_row(self, row: tuple[Any, ...]) -> SpanRow:
+        duration = _ms(row[5])
+        return SpanRow(
+            span_id=_text(row[0]),
+            trace_id=_text(row[1]),
+            parent_span_id=_opt_text(row[2]),
+            name=_text(row[3]),
+            started_at=_ms(row[4]) or 0.0,
+            duration_ms=duration,
+            status=_span_status(row[6], row[7], duration),
+            error_message=_opt_text(row[7]),
+            exception_type=_opt_text(row[8]),
+            traceback=_opt_text(row[9]),
+            service=_opt_text(row[10]),
+            kind=_opt_text(row[11]),
+            attributes=parse_attributes(row[12]),
+            events=_opt_text(row[13]),
+            links=_opt_text(row[14]),
+            input_size=_int(row[15]),
+            output_size=_int(row[16]),
+            input_body_hash=_opt_text(row[17]),
+            output_body_hash=_opt_text(row[18]),
+            source_location=_opt_text(row[19]),
+        )
+
+    def _spans_query(self, trace_id: str) -> Select:
+        return (
+            self._select(Span, _SPAN_COLUMNS)
+            .where(Span.trace == trace_id)
+            .order_by(Span.started_at)
+            .limit(MAX_TRACE_SPANS)
+        )
+
+    def trace(self, trace_id: str) -> TraceDetail:
+        """One trace's summary (None if it has no trace row) and all its spans by start time."""
+        with self._snapshot() as conn:
+            if conn is None:
+                return TraceDetail(None, ())
+            summary_rows = self._fetch(
+                conn, self._select(Trace, _TRACE_COLUMNS).where(Trace.trace_id == trace_id).limit(1)
+            )
+            spans = tuple(self._span_row(r) for r in self._fetch(conn, self._spans_query(trace_id)))
+        summary: TraceSummary | None = None
+        if summary_rows:
+            row = summary_rows[0]
+            if not self._has("traces", "span_count"):
+                errors = sum(1 for s in spans if s.status == "error")
+                row = (*row[:7], len(spans), errors, *row[9:])
+            summary = _summary(row)
+        return TraceDetail(summary, spans)
+
+    def spans_since(self, trace_id: str, updated_after: float | None) -> list[SpanRow]:
+        """Spans of a trace written after `updated_after` (all of them when it is None or the
+        database does not record updated_at), by start time."""
+        with self._snapshot() as conn:
+            if conn is None:
+                return []
+            query = self._spans_query(trace_id)
+            if updated_after is not None and self._has("spans", "updated_at"):
+                query = query.where(Span.updated_at > float(updated_after))
+            return [self._span_row(r) for r in self._fetch(conn, query)]
+
+    # ---- logs
+
+    def _log_row(self, row: tuple[Any, ...]) -> LogRow:
+        return LogRow(
+            id=int(row[0]),
+            trace_id=_opt_text(row[1]),
+            span_id=_opt_text(row[2]),
+            level=normalise_level(row[3]),
+            message=_text(row[4]),
+            timestamp=_ms(row[5]) or 0.0,
+            logger=_opt_text(row[6]),
+            source_location=_opt_text(row[7]),
+            service=_opt_text(row[8]),
+            exception_type=_opt_text(row[9]),
+            traceback=_opt_text(row[10]),
+            attributes=_opt_text(row[11]),
+        )
+
+    def _log_page(
+        self,
+        conn: apsw.Connection,
+        *,
+        trace_id: str | None,
+        levels: frozenset[str],
+        text: str | None,
+        after_id: int,
+        before_id: int | None,
+        newest: bool,
+        limit: int,
+    ) -> list[tuple[Any, ...]]:
+        """Raw log rows matching the filters: the first or newest `limit` in (after, before)."""
+        base: list[Expression] = []
+        if trace_id is not None:
+            base.append(Log.trace_id == trace_id)
+        if text:
+            base.append(Log.message.contains(text))
+        if after_id:
+            base.append(Log.id > int(after_id))
+        if before_id is not None:
+            base.append(Log.id < int(before_id))
+        order = Log.id.desc() if newest else Log.id.asc()
+        all_levels = levels >= frozenset(LEVELS)
+        if all_levels or trace_id is not None:
+            # By trace, the (trace_id, id) index bounds the scan; filter levels on the way.
+            where = list(base)
+            if not all_levels:
+                where.append(Log.level.in_(self._spellings_for(levels)))
+            query = self._select(Log, _LOG_COLUMNS)
+            if where:
+                query = query.where(*where)
+            return self._fetch(conn, query.order_by(order).limit(limit))
+        # Across all logs, one (level, id) index range per stored spelling, merged here: an IN
+        # list would make SQLite either sort every match or scan the table for rare levels.
+        rows: list[tuple[Any, ...]] = []
+        for spelling in self._spellings_for(levels):
+            query = self._select(Log, _LOG_COLUMNS).where(Log.level == spelling, *base)
+            rows.extend(self._fetch(conn, query.order_by(order).limit(limit)))
+        rows.sort(key=lambda r: r[0], reverse=newest)
+        return rows[:limit]
+
+    @staticmethod
+    def _spellings_for(levels: Iterable[str]) -> list[str]:
+        out: list[str] = []
+        for level in LEVELS:
+            if level in levels:
+                out.extend(_level_spellings(level))
+        return out
+
+    def logs(
+        self,
+        *,
+        trace_id: str | None = None,
+        span_ids: frozenset[str] | None = None,
+        min_level: str = "debug",
+        text: str | None = None,
+        after_id: int = 0,
+        limit: int = 2000,
+    ) -> list[LogRow]:
+        """Logs ascending by id; with after_id == 0, the NEWEST `limit` matches (ascending)."""
+        limit = max(1, min(int(limit), MAX_LIST_LIMIT))
+        floor = LEVELS.index(normalise_level(min_level))
+        levels = frozenset(LEVELS[floor:])
+        newest = not after_id
+        with self._snapshot() as conn:
+            if conn is None:
+                return []
+            if span_ids is None:
+                rows = self._log_page(
+                    conn, trace_id=trace_id, levels=levels, text=text, after_id=after_id,
+                    before_id=None, newest=newest, limit=limit,
+                )
+            else:
+                rows = self._logs_of_spans(
+                    conn, trace_id, span_ids, levels, text, after_id, newest, limit
+                )
+        rows.sort(key=lambda r: r[0])
+        return [self._log_row(r) for r in rows]
+
+    def _logs_of_spans(
+        self,
+        conn: apsw.Connection,
+        trace_id: str | None,
+        span_ids: frozenset[str],
+        levels: frozenset[str],
+        text: str | None,
+        after_id: int,
+        newest: bool,
+        limit: int,
+    ) -> list[tuple[Any, ...]]:
+        """Logs of some spans: the trace's logs (by index) paged and filtered here."""
+        if not span_ids:
+            return []
+        trace_ids = [trace_id] if trace_id is not None else self._traces_of(conn, span_ids)
+        page_size = max(limit, 1000)
+        found: list[tuple[Any, ...]] = []
+        for one_trace in trace_ids:
+            # Each trace contributes at most `limit` rows: the overall first/newest `limit`
+            # rows are among those.
+            matched = 0
+            low, high = after_id, None
+            while matched < limit:
+                page = self._log_page(
+                    conn, trace_id=one_trace, levels=levels, text=text, after_id=low,
+                    before_id=high, newest=newest, limit=page_size,
+                )
+                hits = [r for r in page if r[2] in span_ids]
+                found.extend(hits)
+                matched += len(hits)
+                if len(page) < page_size:
+                    break
+                if newest:
+                    high = int(page[-1][0])
+                else:
+                    low = int(page[-1][0])
+        found.sort(key=lambda r: r[0], reverse=newest)
+        return found[:limit]
+
+    def _traces_of(self, conn: apsw.Connection, span_ids: frozenset[str]) -> list[str]:
+        trace_ids: list[str] = []
+        ids = sorted(span_ids)
+        for start in range(0, len(ids), 500):
+            query = Span.select(Span.trace).where(Span.span_id.in_(ids[start : start + 500]))
+            trace_ids.extend(_text(r[0]) for r in self._fetch(conn, query.distinct()))
+        return list(dict.fromkeys(trace_ids))
+
+    def max_log_id(self) -> int:
+        """The highest log id (0 when there are none)."""
+        with self._snapshot() as conn:
+            if conn is None:
+                return 0
+            return int(conn.execute("SELECT max(id) FROM logs").fetchall()[0][0] or 0)
+
+    def level_counts(self, *, trace_id: str | None = None) -> dict[str, int]:
+        """Log counts per normalised level, for one trace or all logs.
+
+        All logs are counted incrementally: later calls only count ids above the last call's
+        maximum; a full count is redone when old logs were pruned, the file changed, or every
+        LEVEL_RECOUNT_S.
+        """
+        counts = dict.fromkeys(LEVELS, 0)
+        with self._snapshot() as conn:
+            if conn is None:
+                return counts
+            if trace_id is not None:
+                query = (
+                    Log.select(Log.level, SQL("count(*)"))
+                    .where(Log.trace_id == trace_id)
+                    .group_by(Log.level)
+                )
+                for level, count in self._fetch(conn, query):
+                    counts[normalise_level(level)] += int(count)
+                return counts
+            low, high = self._rowid_range(conn, "logs")
+            now = time.monotonic()
+            cached = self._level_cache
+            if (
+                cached is not None
+                and cached[0] == low
+                and cached[1] <= high
+                and now - cached[2] < LEVEL_RECOUNT_S
+            ):
+                counts.update(cached[3])
+                counted_at = cached[2]
+                # NOT INDEXED: a rowid range over the new rows, not a scan of the level index.
+                sql = "SELECT level, count(*) FROM logs NOT INDEXED WHERE id > ? GROUP BY level"
+                rows = conn.execute(sql, (cached[1],)).fetchall()
+            else:
+                counted_at = now
+                # One pass over the narrow (level, id) index when there is one.
+                rows = conn.execute("SELECT level, count(*) FROM logs GROUP BY level").fetchall()
+            for level, count in rows:
+                counts[normalise_level(level)] += int(count)
+            self._level_cache = (low, high, counted_at, dict(counts))
+            return counts
+
+    @staticmethod
+    def _rowid_range(conn: apsw.Connection, table: str) -> tuple[int, int]:
+        """(min, max) rowid, (0, 0) when empty; two subqueries keep SQLite's O(log n) min/max."""
+        sql = f'SELECT (SELECT min(rowid) FROM "{table}"), (SELECT max(rowid) FROM "{table}")'
+        low, high = conn.execute(sql).fetchall()[0]
+        return int(low or 0), int(high or 0)
+
+    # ---- bodies and totals
+
+    def body(self, body_hash: str) -> str | None:
+        """A captured body as text (gunzipped; invalid UTF-8 as U+FFFD); None when absent."""
+        with self._snapshot() as conn:
+            if conn is None or "bodies" not in self._columns:
+                return None
+            compressed = (
+                Body.is_compressed if self._has("bodies", "is_compressed") else SQL("0")
+            )
+            query = Body.select(Body.body, compressed).where(Body.hash == body_hash).limit(1)
+            rows = self._fetch(conn, query)
+        if not rows:
+            return None
+        stored, is_compressed = rows[0]
+        data = stored if isinstance(stored, bytes) else _text(stored).encode("utf-8", "replace")
+        suffix = ""
+        if is_compressed:
+            try:
+                inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+                data = inflater.decompress(data, MAX_BODY_BYTES)
+                if inflater.unconsumed_tail:
+                    suffix = f"\n… (body cut at {MAX_BODY_BYTES} bytes)"
+            except zlib.error as exc:
+                return f"(stored body could not be decompressed: {_one_line(exc)})"
+        elif len(data) > MAX_BODY_BYTES:
+            data, suffix = data[:MAX_BODY_BYTES], f"\n… (body cut at {MAX_BODY_BYTES} bytes)"
+        return data.decode("utf-8", errors="replace") + suffix
+
+    def stats(self) -> StoreStats:
+        """Approximate totals (rowid ranges: O(log n)) and the writers table when present."""
+        with self._snapshot() as conn:
+            if conn is None:
+                return StoreStats(traces=0, spans=0, logs=0, last_write_at=None)
+            totals = []
+            for table in ORIGINAL_TABLES:
+                low, high = self._rowid_range(conn, table)
+                totals.append(high - low + 1 if high else 0)
+            writers: tuple[WriterInfo, ...] = ()
+            if "writers" in self._columns:
+                query = (
+                    self._select(Writer, _WRITER_COLUMNS)
+                    .order_by(Writer.last_write_at.desc())
+                    .limit(100)
+                )
+                writers = tuple(
+                    WriterInfo(
+                        writer_id=_text(r[0]),
+                        pid=_int(r[1]) or 0,
+                        hostname=_opt_text(r[2]),
+                        service=_opt_text(r[3]),
+                        last_write_at=_ms(r[4]) or 0.0,
+                        spans_written=_int(r[5]) or 0,
+                        logs_written=_int(r[6]) or 0,
+                        dropped=_int(r[7]) or 0,
+                        errors=_int(r[8]) or 0,
+                    )
+                    for r in self._fetch(conn, query)
+                )
+            # Writers record when they last wrote; rows carry their own (possibly skewed) times.
+            last = max((w.last_write_at for w in writers), default=None)
+            if last is None:
+                last = self._newest_row_time(conn)
+        return StoreStats(
+            traces=totals[0],
+            spans=totals[1],
+            logs=totals[2],
+            last_write_at=last,
+            dropped=sum(w.dropped for w in writers),
+            writers=writers,
+        )
+
+    def _newest_row_time(self, conn: apsw.Connection) -> float | None:
+        """The time of the newest rows (by rowid: O(log n), no index needed)."""
+        times: list[float] = []
+        probes = (
+            (Trace, ("started_at", "ended_at", "updated_at")),
+            (Span, ("started_at", "updated_at")),
+            (Log, ("timestamp",)),
+        )
+        for model, wanted in probes:
+            query = self._select(model, wanted).order_by(_ROWID.desc()).limit(1)
+            for row in self._fetch(conn, query):
+                times.extend(t for t in (_ms(v) for v in row) if t is not None)
+        return max(times, default=None)
