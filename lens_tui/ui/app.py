@@ -1,0 +1,261 @@
+"""`LensApp`: the dashboard's layout, keys and actions wired to `LiveApp`'s data plumbing;
+`run_dashboard` starts it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Footer
+
+from lens_tui.text import visible
+from lens_tui.ui.commands import LensCommands
+from lens_tui.ui.feed import TRACE_CAP
+from lens_tui.ui.live import Clock, LiveApp, wall_clock
+from lens_tui.ui.screens.help import HelpScreen
+from lens_tui.ui.trace_rows import TraceFilter
+from lens_tui.ui.widgets.filter_bar import FilterBar
+from lens_tui.ui.widgets.log_pane import LogPane, LogScope, next_level
+from lens_tui.ui.widgets.trace_list import TraceList
+from lens_tui.ui.widgets.waterfall import Waterfall
+
+
+class LensApp(LiveApp):
+    """The live dashboard over one trace database."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "lens"
+    COMMANDS = App.COMMANDS | {LensCommands}
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("slash", "filter", "Filter"),
+        Binding("e", "toggle_errors", "Errors"),
+        Binding("l", "cycle_level", "Level"),
+        Binding("space", "toggle_pause", "Pause"),
+        Binding("c", "copy", "Copy"),
+        Binding("escape", "back_to_list", "Back"),
+    ]
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        clock: Clock = wall_clock,
+        poll: float = 1.0,
+        watch: bool = True,
+        trace_cap: int = TRACE_CAP,
+    ) -> None:
+        """`clock` gives "now" for ages and running spans (tests freeze it); `poll` is the
+        fallback poll period in seconds; `watch=False` relies on polling alone; `trace_cap`
+        bounds the traces held (older ones page in at the bottom of the list)."""
+        super().__init__(db_path, clock=clock, poll=poll, watch=watch, trace_cap=trace_cap)
+        self._filter_return: Widget | None = None
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        """Header, trace list, waterfall beside span detail, log pane, filter bar, footer."""
+        yield self.header
+        yield self.trace_list
+        with Horizontal(id="trace-view"):
+            yield self.waterfall
+            yield self.detail
+        yield self.log_pane
+        yield self.filter_bar
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        """Titles, focus, then the live feed."""
+        self.detail.clear()
+        self.detail.border_title = Content.styled("Detail", "bold")
+        self.waterfall.border_title = Content.styled("Waterfall", "bold")
+        self.trace_list.focus()
+        self.start_live()
+
+    # ------------------------------------------------------------------ widgets
+
+    @on(Waterfall.SpanHighlighted)
+    def _span_highlighted(self, message: Waterfall.SpanHighlighted) -> None:
+        """Detail follows the cursor; logs follow it when the user moved it."""
+        waterfall = self.waterfall
+        forest = waterfall.forest
+        span = message.span
+        if forest is None or self._open is None:
+            return
+        if span is None:
+            self.detail.show_trace(self._open.summary, forest)
+        else:
+            self.detail.show_span(forest, span, self.clock())
+            for body_hash in (span.input_body_hash, span.output_body_hash):
+                if body_hash:
+                    self._load_body(body_hash)
+        if not message.user:
+            return
+        node = waterfall.selected_node
+        if span is None or node is None:
+            summary = self._open.summary
+            name = summary.root_span_name if summary else self._open.trace_id
+            self._set_log_scope(
+                trace_id=self._open.trace_id, span_ids=None, label=f"trace “{visible(name, 40)}”"
+            )
+        else:
+            self._set_log_scope(
+                trace_id=self._open.trace_id,
+                span_ids=forest.descendant_ids(node),
+                label=f"span “{visible(span.name, 40)}” and below",
+            )
+
+    @on(LogPane.LogChosen)
+    def _log_chosen(self, message: LogPane.LogChosen) -> None:
+        """A log line selects its span; enter opens its trace first when needed."""
+        log = message.log
+        if self._open is not None and log.trace_id == self._open.trace_id:
+            if log.span_id and self.waterfall.forest is not None:
+                self.waterfall.select_span(log.span_id)
+            elif log.span_id:
+                self._select_after_load = log.span_id
+        elif message.open and log.trace_id:
+            self.open_trace(log.trace_id, select_span=log.span_id)
+
+    # ------------------------------------------------------------------ trace list
+
+    @on(TraceList.Opened)
+    def _trace_opened(self, message: TraceList.Opened) -> None:
+        self.open_trace(message.trace_id)
+
+    @on(TraceList.NeedOlder)
+    def _need_older(self, message: TraceList.NeedOlder) -> None:
+        if not self._live or message.before in (self._older_asked, self._older_exhausted):
+            return
+        self._older_asked = message.before
+        self._load_older(self._trace_filter, message.before, self._list_generation)
+
+    @on(TraceList.NewCount)
+    def _new_count(self, message: TraceList.NewCount) -> None:
+        self.header.new_count = message.count
+        self.header.refresh()
+        self._update_list_titles()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_help(self) -> None:
+        """Show every key."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_filter(self) -> None:
+        """`/`: filter the log pane's text when it has focus, else the trace names."""
+        bar = self.filter_bar
+        self._filter_return = self.focused
+        if isinstance(self.focused, LogPane):
+            bar.open("logs", self.log_pane.scope.text)
+        else:
+            bar.open("traces", self._trace_filter.name)
+
+    def action_filter_traces(self) -> None:
+        """Open the filter on trace names."""
+        self._filter_return = self.trace_list
+        self.filter_bar.open("traces", self._trace_filter.name)
+
+    def action_filter_logs(self) -> None:
+        """Open the filter on log text."""
+        self._filter_return = self.log_pane
+        self.filter_bar.open("logs", self.log_pane.scope.text)
+
+    @on(FilterBar.Applied)
+    def _filter_applied(self, message: FilterBar.Applied) -> None:
+        self._set_filter(message.target, message.text)
+
+    @on(FilterBar.Cleared)
+    def _filter_cleared(self, message: FilterBar.Cleared) -> None:
+        self._set_filter(message.target, "")
+
+    def _set_filter(self, target: str, text: str) -> None:
+        if target == "logs":
+            scope = self.log_pane.scope
+            if scope.text != text:
+                self.log_pane.scope = LogScope(
+                    scope.trace_id, scope.span_ids, scope.label, scope.min_level, text
+                )
+                self._reload_logs(now=True)
+        elif text != self._trace_filter.name:
+            self._trace_filter = TraceFilter(text, self._trace_filter.errors_only)
+            self._reload_traces()
+        back = self._filter_return or (self.log_pane if target == "logs" else self.trace_list)
+        self._filter_return = None
+        back.focus()
+
+    def action_toggle_errors(self) -> None:
+        """`e`: only traces with an error, or all again."""
+        keep = self._trace_filter
+        self._trace_filter = TraceFilter(keep.name, not keep.errors_only)
+        self._reload_traces()
+
+    def action_cycle_level(self) -> None:
+        """`l`: the log pane's minimum level moves debug → info → warn → error → debug."""
+        scope = self.log_pane.scope
+        self.log_pane.scope = scope.with_level(next_level(scope.min_level))
+        self._reload_logs(now=True)
+
+    def action_toggle_pause(self) -> None:
+        """`space`: hold still (rows queue up), or apply everything queued and go live."""
+        self._paused = not self._paused
+        self.header.paused = self._paused
+        if not self._paused and self._pending:
+            self._apply(self._pending.take())
+        self.header.queued = self._pending.count
+        self.header.refresh()
+
+    def action_live_top(self) -> None:
+        """Back to the newest trace."""
+        self.trace_list.focus()
+        self.trace_list.action_live_top()
+
+    def action_toggle_all(self) -> None:
+        """Collapse or expand every span of the open trace."""
+        self.waterfall.action_toggle_all()
+
+    def action_threshold(self) -> None:
+        """Cycle the collapse-below-duration threshold."""
+        self.waterfall.action_threshold()
+
+    def action_close_trace(self) -> None:
+        """Close the open trace (the log pane shows all recent logs again)."""
+        if self._open is not None:
+            self._close_trace()
+            self._set_log_scope(trace_id=None, span_ids=None, label="all recent")
+            self.trace_list.focus()
+
+    def action_back_to_list(self) -> None:
+        """`escape`: to the trace list; there, close the open trace."""
+        if self.focused is self.trace_list or self.focused is None:
+            self.action_close_trace()
+        else:
+            self.trace_list.focus()
+
+    def action_copy(self) -> None:
+        """`c`: copy what is selected in the focused pane (OSC 52 reaches the local terminal)."""
+        focused = self.focused
+        copy_text = getattr(focused, "copy_text", None)
+        text = copy_text() if callable(copy_text) else None
+        if not text:
+            self.notify("nothing selected to copy", severity="warning", timeout=2)
+            return
+        self.copy_to_clipboard(text)
+        preview = visible(text, 60)
+        self.notify(f"copied: {preview}", timeout=2, markup=False)
+
+
+def run_dashboard(db_path: Path) -> int:
+    """Run the dashboard until the user quits; the exit code for the CLI."""
+    app = LensApp(db_path)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,201 @@
+"""The dashboard's data side, no Textual: readers per worker group, tail marks, the open trace.
+
+Everything here blocks and runs in worker threads; it hands back immutable records. One
+`TraceReader` (one connection) per worker group, so a slow trace load never delays the live
+tail and queries of different groups never interleave on a connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from lens_tui.store.reader import TRACES_SINCE_LIMIT, OpenError, TraceMark, TraceReader
+from lens_tui.store.records import Delta, LogRow, SpanRow, StoreStats, TraceSummary
+from lens_tui.ui.flatten import SpanForest, build_forest
+
+TRACE_CAP = 5_000
+"""Traces the list keeps in memory (the newest)."""
+LOG_CAP = 10_000
+"""Log lines the log pane keeps in memory."""
+LOG_BATCH = 5_000
+"""New logs read per refresh; a full batch asks for another refresh right away."""
+
+
+class Readers:
+    """One lazily opened `TraceReader` per worker group; `invalidate()` reopens them all."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._epoch = 0
+        self._readers: dict[str, tuple[TraceReader, int]] = {}
+
+    def get(self, group: str) -> TraceReader:
+        """The group's reader (call from a worker thread: it may close a stale connection)."""
+        stale: TraceReader | None = None
+        with self._lock:
+            entry = self._readers.get(group)
+            if entry is not None and entry[1] != self._epoch:
+                stale, entry = entry[0], None
+            if entry is None:
+                entry = (TraceReader(self._path), self._epoch)
+                self._readers[group] = entry
+        if stale is not None:
+            stale.close()
+        return entry[0]
+
+    def invalidate(self) -> None:
+        """The file was replaced: every reader reopens on its next use (cheap, any thread)."""
+        with self._lock:
+            self._epoch += 1
+
+    def close_all(self) -> None:
+        """Close every connection."""
+        with self._lock:
+            readers = [entry[0] for entry in self._readers.values()]
+            self._readers.clear()
+        for reader in readers:
+            reader.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The first picture of the database: newest traces, log high-water mark, totals."""
+
+    traces: tuple[TraceSummary, ...]
+    stats: StoreStats
+    log_mark: int
+
+
+class Feed:
+    """Tail marks and the live-refresh reader; only the single-flight refresh worker uses it."""
+
+    def __init__(self, reader: TraceReader) -> None:
+        self.reader = reader
+        self.trace_mark = TraceMark()
+        self.log_mark = 0
+
+    def try_open(self) -> str | None:
+        """Open the database; None on success, else why not yet ("waiting" reasons)."""
+        if not self.reader.path.exists():
+            return f"waiting for {self.reader.path.name}…"
+        try:
+            self.reader.open()
+        except OpenError as exc:
+            # A writer may be creating the file right now: empty, or no tables yet.
+            return f"waiting for {self.reader.path.name}… ({exc})"
+        self.reader.take_replaced()
+        return None
+
+    def snapshot(
+        self, limit: int = TRACE_CAP, *, name_filter: str | None = None, errors_only: bool = False
+    ) -> Snapshot:
+        """Marks first, then the rows: whatever commits in between arrives again as a delta."""
+        reader = self.reader
+        reader.changed()  # consume the data_version move of whatever came before
+        self.trace_mark = reader.current_trace_mark()
+        self.log_mark = reader.max_log_id()
+        traces = reader.recent_traces(limit, name_filter=name_filter, errors_only=errors_only)
+        return Snapshot(tuple(traces), reader.stats(), self.log_mark)
+
+    def poll(self, force: bool = False) -> Delta | None:
+        """What changed since the marks (None when nothing did); `extra["more"]` when cut short."""
+        reader = self.reader
+        if not reader.changed() and not force:
+            return None
+        if reader.take_replaced():
+            self.trace_mark = TraceMark()
+            self.log_mark = 0
+            return Delta(replaced=True)
+        traces, self.trace_mark = reader.traces_since(self.trace_mark)
+        logs: list[LogRow] = []
+        if self.log_mark:
+            logs = reader.logs(after_id=self.log_mark, limit=LOG_BATCH)
+        else:
+            logs = reader.logs(limit=LOG_BATCH)  # the newest, as the first load would show
+        if logs:
+            self.log_mark = max(self.log_mark, logs[-1].id)
+        more = len(traces) >= TRACES_SINCE_LIMIT or len(logs) >= LOG_BATCH
+        return Delta(
+            traces=tuple(traces), logs=tuple(logs), stats=reader.stats(), extra={"more": more}
+        )
+
+
+class OpenTrace:
+    """The spans of the trace on screen; merges live updates and rebuilds its forest."""
+
+    def __init__(self, trace_id: str) -> None:
+        self.trace_id = trace_id
+        self._lock = threading.Lock()
+        self._spans: dict[str, SpanRow] = {}
+        self._mark: float | None = None
+        self.summary: TraceSummary | None = None
+        self.version = 0
+        """Counts forests built: the UI ignores one older than what it shows."""
+
+    def load(self, reader: TraceReader, now: float | None) -> SpanForest:
+        """Read the whole trace and build its forest."""
+        with self._lock:  # held while reading: an update must not slip in before the load
+            detail = reader.trace(self.trace_id)
+            self.summary = detail.summary
+            self._mark = detail.summary.updated_at if detail.summary else None
+            self._spans = {span.span_id: span for span in detail.spans}
+            self.version += 1
+            return build_forest(self._spans.values(), now)
+
+    def update(
+        self, reader: TraceReader, summary: TraceSummary | None, now: float | None
+    ) -> SpanForest | None:
+        """Fetch spans written since the last look; a new forest, or None if nothing changed."""
+        with self._lock:
+            rows = reader.spans_since(self.trace_id, self._mark)
+            if summary is not None:
+                self.summary = summary
+                if summary.updated_at is not None:
+                    self._mark = summary.updated_at
+            changed = False
+            for row in rows:
+                if self._spans.get(row.span_id) != row:
+                    self._spans[row.span_id] = row
+                    changed = True
+            if not changed:
+                return None
+            self.version += 1
+            return build_forest(self._spans.values(), now)
+
+
+class PendingDeltas:
+    """Deltas held back while paused, merged and bounded: nothing is lost, memory stays flat."""
+
+    def __init__(self, trace_cap: int = TRACE_CAP, log_cap: int = LOG_CAP) -> None:
+        self._traces: dict[str, TraceSummary] = {}
+        self._trace_cap = trace_cap
+        self._logs: deque[LogRow] = deque(maxlen=log_cap)
+        self.count = 0
+        """New traces and logs queued (for the header)."""
+
+    def __bool__(self) -> bool:
+        return bool(self._traces or self._logs)
+
+    def add(self, delta: Delta) -> None:
+        """Queue a delta's rows (later versions of a trace replace earlier ones)."""
+        for trace in delta.traces:
+            if trace.trace_id not in self._traces:
+                self.count += 1
+            self._traces[trace.trace_id] = trace
+        if len(self._traces) > self._trace_cap:
+            newest = sorted(self._traces.values(), key=lambda t: t.started_at, reverse=True)
+            self._traces = {t.trace_id: t for t in newest[: self._trace_cap]}
+        self._logs.extend(delta.logs)
+        self.count += len(delta.logs)
+
+    def take(self) -> Delta:
+        """Everything queued as one delta, and an empty queue."""
+        delta = Delta(traces=tuple(self._traces.values()), logs=tuple(self._logs))
+        self._traces = {}
+        self._logs.clear()
+        self.count = 0
+        return delta

@@ -1,0 +1,517 @@
+"""`LiveApp`: the dashboard's data plumbing: workers that read the store off the event loop,
+and the handlers that apply their immutable results to the widgets incrementally.
+
+`LensApp` (app.py) adds the layout, keys and actions on top of it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.content import Content
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from lens_tui.store.reader import TraceReader
+from lens_tui.store.records import Delta, TraceSummary
+from lens_tui.store.tail import ChangeWatcher
+from lens_tui.text import visible
+from lens_tui.ui import format as fmt
+from lens_tui.ui.feed import LOG_CAP, TRACE_CAP, Feed, OpenTrace, PendingDeltas, Readers
+from lens_tui.ui.jobs import SingleFlight
+from lens_tui.ui.messages import (
+    BodyLoaded,
+    ChangeHint,
+    DeltaReady,
+    LogsLoaded,
+    SnapshotReady,
+    StoreWaiting,
+    TraceLoaded,
+    TracesLoaded,
+)
+from lens_tui.ui.trace_rows import TraceFilter
+from lens_tui.ui.widgets.filter_bar import FilterBar
+from lens_tui.ui.widgets.header_bar import HeaderBar
+from lens_tui.ui.widgets.log_pane import LogPane, LogScope
+from lens_tui.ui.widgets.span_detail import SpanDetail
+from lens_tui.ui.widgets.trace_list import TraceList
+from lens_tui.ui.widgets.waterfall import Waterfall
+
+Clock = Callable[[], float]
+"""Returns "now" in epoch milliseconds."""
+
+OLDER_PAGE = 500
+"""Traces paged in when the cursor reaches the bottom of the list."""
+LOG_LOAD_LIMIT = 2_000
+"""Log lines loaded when the log pane's scope changes (live lines add up to its cap)."""
+TRACE_UPDATE_INTERVAL_S = 0.2
+"""A live trace's waterfall is rebuilt at most this often."""
+LOG_SCOPE_DEBOUNCE_S = 0.08
+"""Moving through spans quickly reloads the log pane once, when the cursor rests."""
+SNAPSHOT_RETRY_S = 1.0
+"""A failed first load is retried after this long."""
+ERROR_REPEAT_S = 10.0
+"""The same worker error is shown again only after this long."""
+
+
+def wall_clock() -> float:
+    """The real clock in epoch milliseconds."""
+    return time.time() * 1000.0
+
+
+class LiveApp(App[int]):
+    """Reads the trace database in thread workers and keeps the widgets up to date."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        clock: Clock = wall_clock,
+        poll: float = 1.0,
+        watch: bool = True,
+        trace_cap: int = TRACE_CAP,
+    ) -> None:
+        """`clock` gives "now" for ages and running spans (tests freeze it); `poll` is the
+        fallback poll period in seconds; `watch=False` relies on polling alone; `trace_cap`
+        bounds the traces held (older ones page in at the bottom of the list)."""
+        super().__init__()
+        self.db_path = Path(db_path)
+        self.clock = clock
+        self.poll_seconds = poll
+        self.watch_files = watch
+        self.readers = Readers(self.db_path)
+        """One reader per worker group (the command palette uses one too)."""
+        self._feed = Feed(TraceReader(self.db_path))
+        self._stopping = threading.Event()
+        self._watcher: ChangeWatcher | None = None
+        self._live = False
+        self._paused = False
+        self._pending = PendingDeltas()
+        self._refresh_flight = SingleFlight(self._start_refresh)
+        self._trace_flight = SingleFlight(lambda _force: self._start_trace_update())
+        self._trace_filter = TraceFilter()
+        self._list_generation = 0
+        self._list_buffer: dict[str, TraceSummary] | None = None
+        self._older_asked: float | None = None
+        self._older_exhausted: float | None = None
+        self._open: OpenTrace | None = None
+        self._trace_generation = 0
+        self._forest_version = -1
+        self._trace_summary: TraceSummary | None = None
+        self._last_trace_update = 0.0
+        self._select_after_load: str | None = None
+        self._log_generation = 0
+        self._log_timer: Timer | None = None
+        self._last_error: tuple[str, float] = ("", 0.0)
+        # Kept as attributes, not queried: a query runs on the *active* screen, which is the
+        # help screen or the command palette while those are open.
+        self.header = HeaderBar(str(self.db_path), self.clock, id="header")
+        self.trace_list = TraceList(self.clock, cap=trace_cap, id="traces")
+        self.waterfall = Waterfall(self.clock, id="waterfall")
+        self.detail = SpanDetail(id="detail")
+        self.log_pane = LogPane(self.clock, id="logs")
+        self.filter_bar = FilterBar(id="filter")
+
+    def start_live(self) -> None:
+        """Start watching and loading (from on_mount); nothing here touches the file."""
+        name = self.db_path.name
+        self.header.waiting = f"opening {name}…"
+        self.trace_list.empty_message = f"opening {name}…"
+        self._update_list_titles()
+        self.log_pane.clear(LogScope())
+        if self.watch_files:
+            self._watch()
+        self._load_snapshot(self._trace_filter)
+        self.set_interval(self.poll_seconds, self._on_poll_timer)
+        self.set_interval(1.0, self._on_tick)
+
+    def on_unmount(self) -> None:
+        """Stop the watcher thread and close connections (the executor waits for threads)."""
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.stop()
+        self._feed.reader.close()
+        self.readers.close_all()
+
+    # ------------------------------------------------------------------ workers
+
+    @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
+    def _watch(self) -> None:
+        """Run the file watcher; it posts a hint on every change of the db or its WAL."""
+        watcher = ChangeWatcher(self.db_path, self._hint, fallback_s=self.poll_seconds)
+        self._watcher = watcher
+        if not self._stopping.is_set():
+            watcher.run()
+
+    def _hint(self) -> None:
+        """Called on the watcher's thread: post_message is thread safe."""
+        self.post_message(ChangeHint())
+
+    @work(thread=True, exclusive=True, group="snapshot", exit_on_error=False)
+    def _load_snapshot(self, keep: TraceFilter) -> None:
+        """Wait for the file to be a trace database, then read the first picture."""
+        worker = get_current_worker()
+        said: str | None = None
+        while True:
+            if worker.is_cancelled or self._stopping.is_set():
+                return
+            reason = self._feed.try_open()
+            if reason is None:
+                break
+            if reason != said:
+                self.post_message(StoreWaiting(reason))
+                said = reason
+            self._stopping.wait(0.1)
+        snapshot = self._feed.snapshot(
+            self.trace_list.rows.cap, name_filter=keep.name or None, errors_only=keep.errors_only
+        )
+        if not worker.is_cancelled:
+            self.post_message(SnapshotReady(snapshot))
+
+    def _start_refresh(self, force: bool) -> None:
+        if not self._live or self._stopping.is_set():
+            self._refresh_flight.abandon()  # the next snapshot starts tailing again
+            return
+        self._refresh(force)
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
+    def _refresh(self, force: bool) -> None:
+        """Confirm a change and read everything past the marks as one delta."""
+        delta = self._feed.poll(force)
+        if delta is not None:
+            self.post_message(DeltaReady(delta))
+
+    @work(thread=True, exclusive=True, group="list", exit_on_error=False)
+    def _load_traces(self, keep: TraceFilter, generation: int) -> None:
+        """The trace list for a new filter."""
+        reader = self.readers.get("list")
+        traces = reader.recent_traces(
+            self.trace_list.rows.cap, name_filter=keep.name or None, errors_only=keep.errors_only
+        )
+        self.post_message(TracesLoaded(tuple(traces), generation))
+
+    @work(thread=True, exclusive=True, group="older", exit_on_error=False)
+    def _load_older(self, keep: TraceFilter, before: float, generation: int) -> None:
+        """A page of traces older than the oldest one listed (keyset paging)."""
+        traces = self.readers.get("list").recent_traces(
+            OLDER_PAGE, name_filter=keep.name or None, errors_only=keep.errors_only, before=before
+        )
+        self.post_message(TracesLoaded(tuple(traces), generation, before=before))
+
+    @work(thread=True, exclusive=True, group="trace", exit_on_error=False)
+    def _load_trace(self, opened: OpenTrace, generation: int) -> None:
+        """All spans of a newly opened trace, flattened off the event loop."""
+        forest = opened.load(self.readers.get("trace"), self.clock())
+        self.post_message(
+            TraceLoaded(opened.trace_id, opened.summary, forest, True, generation, opened.version)
+        )
+
+    def _start_trace_update(self) -> None:
+        opened = self._open
+        if opened is None or not self._live:
+            self._trace_flight.abandon()
+            return
+        wait = self._last_trace_update + TRACE_UPDATE_INTERVAL_S - time.monotonic()
+        if wait > 0:
+            self.set_timer(wait, self._start_trace_update)
+            return
+        self._last_trace_update = time.monotonic()
+        self._update_trace(opened, self._trace_summary, self._trace_generation)
+
+    @work(thread=True, group="trace-update", exit_on_error=False)
+    def _update_trace(
+        self, opened: OpenTrace, summary: TraceSummary | None, generation: int
+    ) -> None:
+        """Spans written since the last look, merged into a new forest."""
+        forest = opened.update(self.readers.get("trace"), summary, self.clock())
+        if forest is not None:
+            self.post_message(
+                TraceLoaded(
+                    opened.trace_id, opened.summary, forest, False, generation, opened.version
+                )
+            )
+
+    @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
+    def _load_logs(self, scope: LogScope, generation: int) -> None:
+        """The log pane's rows and level counts for a scope."""
+        reader = self.readers.get("logs")
+        mark = reader.max_log_id()  # rows above it arrive through the live tail
+        rows = reader.logs(
+            trace_id=scope.trace_id, span_ids=scope.span_ids, min_level=scope.min_level,
+            text=scope.text or None, limit=LOG_LOAD_LIMIT,
+        )
+        if scope.span_ids is not None:
+            counts = dict.fromkeys(("debug", "info", "warn", "error"), 0)
+            every = reader.logs(
+                trace_id=scope.trace_id, span_ids=scope.span_ids, limit=LOG_CAP
+            )
+            for log in every:
+                if log.id <= mark:
+                    counts[log.level] = counts.get(log.level, 0) + 1
+        else:
+            counts = reader.level_counts(trace_id=scope.trace_id)
+        rows = [row for row in rows if row.id <= mark]
+        self.post_message(LogsLoaded(scope, tuple(rows), counts, generation, mark))
+
+    @work(thread=True, exclusive=True, group="body", exit_on_error=False)
+    def _load_body(self, body_hash: str) -> None:
+        """A captured body (gunzipped by the reader)."""
+        self.post_message(BodyLoaded(body_hash, self.readers.get("body").body(body_hash)))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Worker errors surface in one place; finished runs release their single flight."""
+        worker = event.worker
+        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        if worker.group == "refresh":
+            self._refresh_flight.done()
+        elif worker.group == "trace-update":
+            self._trace_flight.done()
+        if event.state != WorkerState.ERROR or self._stopping.is_set():
+            return
+        if worker.group == "snapshot":
+            # E.g. the file was swapped while being read: try again shortly.
+            self.set_timer(SNAPSHOT_RETRY_S, lambda: self._load_snapshot(self._trace_filter))
+        text = visible(f"{worker.group}: {worker.error}", 300)
+        now = time.monotonic()
+        if text != self._last_error[0] or now - self._last_error[1] > ERROR_REPEAT_S:
+            self._last_error = (text, now)  # a failing live refresh must not flood the screen
+            self.notify(text, title="lens", severity="error", markup=False)
+
+    # ------------------------------------------------------------------ live data in
+
+    def on_change_hint(self, _message: ChangeHint) -> None:
+        """The file changed: refresh (folded into the running one if any)."""
+        if self._live:
+            self._refresh_flight.request()
+
+    def _on_poll_timer(self) -> None:
+        if self._live:
+            self._refresh_flight.request()
+
+    def _on_tick(self) -> None:
+        """Ages and running spans move on even when nothing is written."""
+        self.header.refresh()
+        self.trace_list.refresh()
+        self.waterfall.tick()
+
+    def on_store_waiting(self, message: StoreWaiting) -> None:
+        """The file is not there yet: say so where the traces will be."""
+        self.header.waiting = message.reason
+        self.header.refresh()
+        self.trace_list.empty_message = message.reason
+        self.trace_list.rows_changed()
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        """The first picture: fill the list and logs, then tail from its marks."""
+        snapshot = message.snapshot
+        self.header.waiting = None
+        self.header.set_stats(snapshot.stats)
+        self.trace_list.empty_message = "no traces yet"
+        self.trace_list.replace(snapshot.traces)
+        self._update_list_titles()
+        self._live = True
+        self._reload_logs(now=True)
+        if self._open is not None:
+            self.open_trace(self._open.trace_id)
+        self._refresh_flight.request()
+
+    def on_delta_ready(self, message: DeltaReady) -> None:
+        """New rows: applied at once, or queued while paused."""
+        delta = message.delta
+        if delta.replaced:
+            self._reload_everything()
+            return
+        if delta.stats is not None:
+            self.header.set_stats(delta.stats)
+        if self._paused:
+            self._pending.add(delta)
+            self.header.queued = self._pending.count
+            self.header.refresh()
+        else:
+            self._apply(delta)
+        if delta.extra.get("more"):
+            self._refresh_flight.request(force=True)
+
+    def _apply(self, delta: Delta) -> None:
+        if delta.traces:
+            if self._list_buffer is not None:
+                self._list_buffer.update((t.trace_id, t) for t in delta.traces)
+            self.trace_list.apply(delta.traces)
+            self._update_list_titles()
+            if self._open is not None:
+                for trace in delta.traces:
+                    if trace.trace_id == self._open.trace_id:
+                        self._trace_summary = trace
+                        self._trace_flight.request()
+        if delta.logs:
+            self.log_pane.append(delta.logs)
+
+    def _reload_everything(self) -> None:
+        """The file was replaced or deleted: drop what is shown and start over."""
+        self._live = False
+        self._list_generation += 1
+        self._older_asked = self._older_exhausted = None
+        self.readers.invalidate()
+        self._pending = PendingDeltas()
+        self.header.reset()
+        self.header.queued = 0
+        self.trace_list.replace(())
+        self._close_trace()
+        self.log_pane.clear()
+        self.notify(f"{self.db_path.name} was replaced: reloading", markup=False)
+        self._load_snapshot(self._trace_filter)
+
+    def on_traces_loaded(self, message: TracesLoaded) -> None:
+        """The list for a new filter (rows that arrived meanwhile go on top), or an older page."""
+        if message.generation != self._list_generation:
+            return
+        if message.before is not None:
+            self._older_asked = None
+            if message.traces:
+                self.trace_list.add_older(list(message.traces))
+                self._update_list_titles()
+            else:
+                self._older_exhausted = message.before
+            return
+        self.trace_list.replace(message.traces)
+        if self._list_buffer:
+            self.trace_list.apply(self._list_buffer.values())
+        self._list_buffer = None
+        self._update_list_titles()
+
+    # ------------------------------------------------------------------ the open trace
+
+    def open_trace(self, trace_id: str, select_span: str | None = None) -> None:
+        """Show a trace in the waterfall (loaded by a worker) and its logs below."""
+        self._trace_generation += 1
+        self._forest_version = -1
+        self._open = OpenTrace(trace_id)
+        self._trace_summary = None
+        self._select_after_load = select_span
+        self.set_class(True, "-trace-open")
+        self.trace_list.opened_id = trace_id
+        self.trace_list.refresh()
+        self.waterfall.clear()
+        self.waterfall.empty_message = "loading…"
+        self.detail.clear("loading…")
+        summary = self.trace_list.rows.get(trace_id)
+        name = summary.root_span_name if summary else trace_id
+        self.waterfall.border_title = Content.assemble(
+            ("Waterfall", "bold"), " · ", visible(name, 60), " · ", (visible(trace_id[:8]), "dim")
+        )
+        self.waterfall.border_subtitle = "┃ critical path"
+        self._set_log_scope(trace_id=trace_id, span_ids=None, label=f"trace “{visible(name, 40)}”")
+        if self._live:
+            self._load_trace(self._open, self._trace_generation)
+        if select_span is None:
+            self.waterfall.focus()
+
+    def _close_trace(self) -> None:
+        self._open = None
+        self._trace_generation += 1
+        self._select_after_load = None
+        self.set_class(False, "-trace-open")
+        self.trace_list.opened_id = None
+        self.trace_list.refresh()
+        self.waterfall.clear()
+        self.waterfall.empty_message = "enter on a trace opens its waterfall"
+        self.waterfall.border_title = Content.styled("Waterfall", "bold")
+        self.waterfall.border_subtitle = None
+        self.detail.clear()
+
+    def on_trace_loaded(self, message: TraceLoaded) -> None:
+        """A (new version of the) open trace's forest."""
+        if message.generation != self._trace_generation or message.version <= self._forest_version:
+            return
+        fresh = self._forest_version < 0
+        self._forest_version = message.version
+        waterfall = self.waterfall
+        waterfall.empty_message = "this trace has no spans (yet)"
+        waterfall.set_forest(message.forest, fresh=fresh)
+        if fresh:
+            self.detail.show_trace(message.summary, message.forest)
+            if self._select_after_load is not None:
+                span_id, self._select_after_load = self._select_after_load, None
+                if waterfall.select_span(span_id):
+                    waterfall.focus()
+            return
+        span = waterfall.selected_span
+        if span is not None:
+            self.detail.show_span(message.forest, span, self.clock())
+            node = waterfall.selected_node
+            if node is not None:
+                self.log_pane.set_span_ids(message.forest.descendant_ids(node))
+        else:
+            self.detail.show_trace(message.summary, message.forest)
+
+    def on_body_loaded(self, message: BodyLoaded) -> None:
+        """A captured body arrived."""
+        forest = self.waterfall.forest
+        if forest is not None:
+            self.detail.set_body(forest, message.body_hash, message.body, self.clock())
+
+    # ------------------------------------------------------------------ logs
+
+    def _set_log_scope(
+        self, *, trace_id: str | None, span_ids: frozenset[str] | None, label: str
+    ) -> None:
+        old = self.log_pane.scope
+        self.log_pane.scope = LogScope(
+            trace_id=trace_id, span_ids=span_ids, label=label,
+            min_level=old.min_level, text=old.text,
+        )
+        self._reload_logs()
+
+    def _reload_logs(self, now: bool = False) -> None:
+        """Reload the log pane for its scope, once the cursor rests."""
+        self._log_generation += 1
+        if self._log_timer is not None:
+            self._log_timer.stop()
+            self._log_timer = None
+        if not self._live:
+            return
+        if now:
+            self._load_logs(self.log_pane.scope, self._log_generation)
+        else:
+            generation = self._log_generation
+            self._log_timer = self.set_timer(
+                LOG_SCOPE_DEBOUNCE_S,
+                lambda: self._load_logs(self.log_pane.scope, generation),
+            )
+
+    def on_logs_loaded(self, message: LogsLoaded) -> None:
+        """Fresh rows for the log pane's scope."""
+        if message.generation != self._log_generation:
+            return
+        self.log_pane.reset(message.scope, message.rows, message.counts, message.mark)
+
+    # ------------------------------------------------------------------ trace list
+
+    def _update_list_titles(self) -> None:
+        trace_list = self.trace_list
+        keep = self._trace_filter
+        parts: list[str | tuple[str, str] | Content] = [("Traces", "bold")]
+        if keep.errors_only:
+            parts += [" · ", ("errors only", "bold")]
+        if keep.name:
+            parts += [" · “", visible(keep.name, 60), "”"]
+        trace_list.border_title = Content.assemble(*parts)
+        subtitle = f"{fmt.count(len(trace_list.rows))} shown"
+        if trace_list.new_count:
+            subtitle = f"↑ {trace_list.new_count} new · " + subtitle
+        trace_list.border_subtitle = subtitle
+
+    def _reload_traces(self) -> None:
+        self._list_generation += 1
+        self._older_asked = self._older_exhausted = None
+        self.trace_list.filter = self._trace_filter
+        self._update_list_titles()
+        if self._live:
+            self._list_buffer = {}
+            self._load_traces(self._trace_filter, self._list_generation)

@@ -1,0 +1,105 @@
+"""Messages worker threads post to the app: each carries immutable records, never a cursor."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from lens_tui.store.records import Delta, LogRow, TraceSummary
+from lens_tui.ui.feed import Snapshot
+from lens_tui.ui.flatten import SpanForest
+from lens_tui.ui.widgets.log_pane import LogScope
+
+
+class ChangeHint(Message):
+    """The watcher saw the database or its WAL change (a hint: the refresh confirms it)."""
+
+    def can_replace(self, message: Message) -> bool:
+        """A queued hint says nothing a newer one does not."""
+        return isinstance(message, ChangeHint)
+
+
+class StoreWaiting(Message):
+    """The file is not there (or not a trace database) yet."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class SnapshotReady(Message):
+    """The first picture of the database is loaded."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class DeltaReady(Message):
+    """What changed since the last refresh."""
+
+    def __init__(self, delta: Delta) -> None:
+        super().__init__()
+        self.delta = delta
+
+
+class TracesLoaded(Message):
+    """The trace list reloaded for a new filter, or a page of older traces (`before` set)."""
+
+    def __init__(
+        self, traces: tuple[TraceSummary, ...], generation: int, before: float | None = None
+    ) -> None:
+        super().__init__()
+        self.traces = traces
+        self.generation = generation
+        self.before = before
+
+
+class TraceLoaded(Message):
+    """A trace's spans as a forest: freshly opened (`fresh`) or updated while live."""
+
+    def __init__(
+        self,
+        trace_id: str,
+        summary: TraceSummary | None,
+        forest: SpanForest,
+        fresh: bool,
+        generation: int,
+        version: int,
+    ) -> None:
+        super().__init__()
+        self.version = version
+        """Grows with every forest built for the trace: an older one arriving late is ignored."""
+        self.trace_id = trace_id
+        self.summary = summary
+        self.forest = forest
+        self.fresh = fresh
+        self.generation = generation
+
+
+class LogsLoaded(Message):
+    """The log pane's rows and per-level counts for a scope."""
+
+    def __init__(
+        self,
+        scope: LogScope,
+        rows: tuple[LogRow, ...],
+        counts: dict[str, int],
+        generation: int,
+        mark: int,
+    ) -> None:
+        super().__init__()
+        self.mark = mark
+        """The highest log id the load saw: the live tail brings everything above it."""
+        self.scope = scope
+        self.rows = rows
+        self.counts = counts
+        self.generation = generation
+
+
+class BodyLoaded(Message):
+    """A captured body read from the `bodies` table."""
+
+    def __init__(self, body_hash: str, body: str | None) -> None:
+        super().__init__()
+        self.body_hash = body_hash
+        self.body = body

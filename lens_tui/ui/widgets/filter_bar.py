@@ -1,0 +1,89 @@
+"""`FilterBar`: the one-line text filter `/` opens for the trace list or the log pane."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Input, Label
+
+FilterTarget = Literal["traces", "logs"]
+
+_PROMPTS: dict[FilterTarget, str] = {
+    "traces": "filter root span names:",
+    "logs": "filter log messages:",
+}
+
+
+class FilterBar(Horizontal):
+    """A prompt and an input; Enter applies, Escape clears (both close the bar)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "clear", "Clear filter", priority=True),
+    ]
+
+    DEFAULT_CSS = """
+    FilterBar {
+        height: 1;
+        dock: bottom;
+        display: none;
+        background: $panel;
+        &.-open { display: block; }
+        & > Label { padding: 0 1; color: $accent; text-style: bold; }
+        & > Input { border: none; height: 1; padding: 0; width: 1fr; background: $panel; }
+    }
+    """
+
+    class Applied(Message):
+        """The user pressed Enter: filter `target` by `text` ("" removes the filter)."""
+
+        def __init__(self, target: FilterTarget, text: str) -> None:
+            super().__init__()
+            self.target = target
+            self.text = text
+
+    class Cleared(Message):
+        """The user pressed Escape: remove the filter on `target`."""
+
+        def __init__(self, target: FilterTarget) -> None:
+            super().__init__()
+            self.target = target
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.target: FilterTarget = "traces"
+        """Which pane the text filters."""
+
+    def compose(self) -> ComposeResult:
+        """Prompt and input."""
+        yield Label(_PROMPTS["traces"])
+        yield Input(placeholder="text (Enter applies, Esc clears)")
+
+    def open(self, target: FilterTarget, value: str) -> None:
+        """Show the bar for `target`, prefilled with the current filter, and focus it."""
+        self.target = target
+        self.query_one(Label).update(_PROMPTS[target])
+        field = self.query_one(Input)
+        field.value = value
+        field.cursor_position = len(value)
+        self.add_class("-open")
+        field.focus()
+
+    def close(self) -> None:
+        """Hide the bar."""
+        self.remove_class("-open")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter: apply."""
+        event.stop()
+        self.close()
+        self.post_message(self.Applied(self.target, event.value.strip()))
+
+    def action_clear(self) -> None:
+        """Escape: clear."""
+        self.query_one(Input).value = ""
+        self.close()
+        self.post_message(self.Cleared(self.target))

@@ -1,0 +1,112 @@
+"""`HeaderBar`: one line with the database, LIVE/PAUSED, rates, last write age, drops, new rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.widget import Widget
+
+from lens_tui.store.records import StoreStats
+from lens_tui.text import visible
+from lens_tui.ui import format as fmt
+from lens_tui.ui.cells import fg_only
+from lens_tui.ui.rates import RateMeter
+
+
+class HeaderBar(Widget):
+    """The dashboard's status line (the app sets its attributes and calls `refresh`)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "header-bar--brand",
+        "header-bar--live",
+        "header-bar--paused",
+        "header-bar--waiting",
+        "header-bar--muted",
+        "header-bar--warning",
+        "header-bar--new",
+    }
+
+    DEFAULT_CSS = """
+    HeaderBar {
+        height: 1;
+        background: $panel;
+        color: $text;
+        & > .header-bar--brand { color: $accent; text-style: bold; }
+        & > .header-bar--live { color: $success; text-style: bold; }
+        & > .header-bar--paused { color: $warning; text-style: bold reverse; }
+        & > .header-bar--waiting { color: $warning; text-style: italic; }
+        & > .header-bar--muted { color: $text-muted; }
+        & > .header-bar--warning { color: $error; text-style: bold; }
+        & > .header-bar--new { color: $accent; text-style: bold; }
+    }
+    """
+
+    def __init__(self, db_label: str, clock: Callable[[], float], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.db_label = visible(db_label, 120)
+        """The database as the user named it."""
+        self._clock = clock
+        self.waiting: str | None = "opening…"
+        """Why nothing is shown yet, or None once the database is open."""
+        self.paused = False
+        self.queued = 0
+        """Rows held back while paused."""
+        self.new_count = 0
+        """Traces that arrived above the trace-list cursor."""
+        self.stats: StoreStats | None = None
+        self._traces_rate = RateMeter()
+        self._spans_rate = RateMeter()
+
+    def set_stats(self, stats: StoreStats) -> None:
+        """New totals from the store."""
+        now = self._clock()
+        self.stats = stats
+        self._traces_rate.add(now, stats.traces)
+        self._spans_rate.add(now, stats.spans)
+        self.refresh()
+
+    def reset(self) -> None:
+        """The database was replaced: forget rates and totals."""
+        self.stats = None
+        self._traces_rate.clear()
+        self._spans_rate.clear()
+        self.refresh()
+
+    def render(self) -> Text:
+        """The status line (a `Text` built from pieces: the database name is never markup)."""
+        now = self._clock()
+
+        def styled(text: str, component: str) -> tuple[str, Style]:
+            return (text, fg_only(self.get_component_rich_style(f"header-bar--{component}")))
+
+        sep = styled(" · ", "muted")
+        parts: list[tuple[str, Style] | str] = [styled(" ◆ lens ", "brand"), self.db_label, "  "]
+        if self.waiting is not None:
+            parts.append(styled(visible(self.waiting, 200), "waiting"))
+            return Text.assemble(*parts, no_wrap=True, overflow="ellipsis")
+        if self.paused:
+            parts.append(styled(" ❚❚ PAUSED ", "paused"))
+            if self.queued:
+                parts.append(styled(f" {fmt.count(self.queued)} queued", "warning"))
+        else:
+            parts.append(styled("● LIVE", "live"))
+        parts += [
+            "  ",
+            fmt.rate(self._traces_rate.rate(now)),
+            styled(" traces/s", "muted"),
+            sep,
+            fmt.rate(self._spans_rate.rate(now)),
+            styled(" spans/s", "muted"),
+        ]
+        stats = self.stats
+        if stats is not None:
+            last = None if stats.last_write_at is None else max(now - stats.last_write_at, 0.0)
+            parts += [sep, styled("write ", "muted"), fmt.age(last)]
+            if stats.dropped > 0:
+                parts += [sep, styled(f"⚠ {fmt.count(stats.dropped)} dropped", "warning")]
+        if self.new_count:
+            parts += [sep, styled(f"↑ {fmt.count(self.new_count)} new (g)", "new")]
+        return Text.assemble(*parts, no_wrap=True, overflow="ellipsis")

@@ -1,0 +1,308 @@
+"""`LogPane`: live logs of the selected span, trace or everything, by minimum level and text."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from rich.style import Style
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.message import Message
+from textual.strip import Strip
+
+from lens_tui.schema import LEVELS
+from lens_tui.store.records import LogRow
+from lens_tui.text import visible
+from lens_tui.ui import format as fmt
+from lens_tui.ui.cells import Piece, fit, strip
+from lens_tui.ui.feed import LOG_CAP
+from lens_tui.ui.widgets.line_list import LineList
+
+_TIME_W, _LEVEL_W, _LOGGER_W = 12, 5, 16
+_LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+_TITLE_STYLES = {"debug": "$text-muted", "info": "$success", "warn": "$warning", "error": "$error"}
+
+
+@dataclass(frozen=True, slots=True)
+class LogScope:
+    """Which logs the pane shows: whose (all, a trace, a span subtree), how loud, what text."""
+
+    trace_id: str | None = None
+    span_ids: frozenset[str] | None = None
+    """The selected span and its descendants; None for the whole trace (or all logs)."""
+    label: str = "all recent"
+    """Whose logs, for the title (already made visible)."""
+    min_level: str = "debug"
+    text: str = ""
+
+    def in_scope(self, log: LogRow) -> bool:
+        """Whether a log belongs to this trace/span (before level and text filters)."""
+        if self.trace_id is not None and log.trace_id != self.trace_id:
+            return False
+        return self.span_ids is None or log.span_id in self.span_ids
+
+    def matches(self, log: LogRow) -> bool:
+        """Whether the pane shows this log: same rules as the reader's query."""
+        if _LEVEL_RANK.get(log.level, 1) < _LEVEL_RANK[self.min_level]:
+            return False
+        if self.text and self.text.casefold() not in log.message.casefold():
+            return False
+        return self.in_scope(log)
+
+    def with_level(self, level: str) -> LogScope:
+        """The same scope at another minimum level."""
+        return replace(self, min_level=level)
+
+
+def next_level(level: str) -> str:
+    """The level `l` moves to: debug → info → warn → error → debug."""
+    return LEVELS[(LEVELS.index(level) + 1) % len(LEVELS)]
+
+
+class LogPane(LineList):
+    """Log lines oldest to newest; follows new lines unless the user moved the cursor up."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Go to span"),
+        Binding("G,end", "follow", "Follow", show=False),
+        Binding("g,home", "first", "Top", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "log-pane--debug",
+        "log-pane--info",
+        "log-pane--warn",
+        "log-pane--error",
+        "log-pane--muted",
+        "log-pane--message",
+    }
+
+    DEFAULT_CSS = """
+    LogPane {
+        & > .log-pane--debug { color: $text-muted; }
+        & > .log-pane--info { color: $success; }
+        & > .log-pane--warn { color: $warning; text-style: bold; }
+        & > .log-pane--error { color: $error; text-style: bold; }
+        & > .log-pane--muted { color: $text-muted; }
+        & > .log-pane--message { color: $text; }
+    }
+    """
+
+    empty_message = "no logs"
+
+    class LogChosen(Message):
+        """The user highlighted (`open` False) or chose with enter (`open` True) a log line."""
+
+        def __init__(self, log: LogRow, open: bool) -> None:
+            super().__init__()
+            self.log = log
+            self.open = open
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        cap: int = LOG_CAP,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self._clock = clock
+        self.rows: deque[LogRow] = deque(maxlen=cap)
+        """The lines shown, oldest first."""
+        self.scope = LogScope()
+        """What is shown (the app sets it and reloads)."""
+        self.counts: dict[str, int] = dict.fromkeys(LEVELS, 0)
+        """Logs per level in scope, whatever the level and text filters."""
+        self.following = True
+        """Whether new lines scroll into view (until the user moves the cursor)."""
+        self._last_id = 0
+
+    @property
+    def row_count(self) -> int:
+        """How many lines are held."""
+        return len(self.rows)
+
+    @property
+    def highlighted(self) -> LogRow | None:
+        """The line under the cursor."""
+        return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
+
+    # ---- data in
+
+    def reset(
+        self, scope: LogScope, rows: Iterable[LogRow], counts: dict[str, int], mark: int
+    ) -> None:
+        """Show a freshly loaded scope (rows up to log id `mark`); the cursor stays on the same
+        log if it is still there. Lines the live tail brought past `mark` meanwhile are kept."""
+        keep = self.highlighted
+        self.counts = {level: counts.get(level, 0) for level in LEVELS}
+        newer = [log for log in self.rows if log.id > mark and scope.matches(log)]
+        for log in newer:
+            self.counts[log.level] = self.counts.get(log.level, 0) + 1
+        self.scope = scope
+        self.rows.clear()
+        self.rows.extend(rows)
+        self.rows.extend(newer)
+        self._last_id = max(mark, self._last_id)
+        self.cursor = -1
+        if keep is not None and not self.following:
+            for index in range(len(self.rows) - 1, -1, -1):
+                if self.rows[index].id == keep.id:
+                    self.cursor = index
+                    break
+        self.rows_changed()
+        self._update_titles()
+        if self.cursor >= 0:
+            self.scroll_cursor_into_view()
+        else:
+            self.following = True
+            self.scroll_rows(len(self.rows))
+
+    def clear(self, scope: LogScope | None = None) -> None:
+        """Drop every line and count (a new database): the tail starts again from id 0."""
+        if scope is not None:
+            self.scope = scope
+        self.rows.clear()
+        self.counts = dict.fromkeys(LEVELS, 0)
+        self._last_id = 0
+        self.cursor = -1
+        self.following = True
+        self.rows_changed()
+        self._update_titles()
+
+    def append(self, logs: Iterable[LogRow]) -> None:
+        """New logs from the live tail (ids ascending); those out of scope are ignored."""
+        scope = self.scope
+        added = 0
+        dropped = 0
+        rows = self.rows
+        for log in logs:
+            if log.id <= self._last_id:
+                continue  # already loaded by a scope reload that raced the tail
+            self._last_id = log.id
+            if not scope.in_scope(log):
+                continue
+            self.counts[log.level] = self.counts.get(log.level, 0) + 1
+            if not scope.matches(log):
+                continue
+            if len(rows) == rows.maxlen:
+                dropped += 1
+            rows.append(log)
+            added += 1
+        self._update_titles()
+        if not added:
+            return
+        top = self.first_visible
+        if dropped and not self.following:
+            # The oldest lines fell off the top: shift so the lines on screen stay put.
+            self.cursor = max(self.cursor - dropped, 0) if self.cursor >= 0 else -1
+        self.rows_changed()
+        if self.following:
+            self.scroll_rows(len(rows))
+        elif dropped:
+            self.scroll_rows(top - dropped)
+
+    def set_span_ids(self, span_ids: frozenset[str] | None) -> None:
+        """The selected subtree grew (live spans arrived): match new logs against it."""
+        if self.scope.span_ids is not None and span_ids is not None:
+            self.scope = replace(self.scope, span_ids=span_ids)
+
+    # ---- titles
+
+    def _update_titles(self) -> None:
+        scope = self.scope
+        title = Content.assemble(
+            ("Logs", "bold"),
+            " · ",
+            scope.label,
+            f" · ≥ {scope.min_level}",
+        )
+        if scope.text:
+            title = title + Content.assemble(" · “", scope.text, "”")
+        self.border_title = title
+        parts: list[str | tuple[str, str]] = []
+        floor = _LEVEL_RANK[scope.min_level]
+        for level in LEVELS:
+            if parts:
+                parts.append(" · ")
+            style = _TITLE_STYLES[level] if _LEVEL_RANK[level] >= floor else "dim strike"
+            parts.append((f"{level} {fmt.count(self.counts.get(level, 0))}", style))
+        self.border_subtitle = Content.assemble(*parts)
+
+    # ---- keys
+
+    def action_cursor_up(self) -> None:
+        """Up from following (no cursor) lands on the newest line."""
+        if self.cursor < 0:
+            self.move_cursor(len(self.rows) - 1, user=True)
+        else:
+            super().action_cursor_up()
+
+    def action_follow(self) -> None:
+        """Jump to the newest line and keep following."""
+        self.following = True
+        self.move_cursor(len(self.rows) - 1, user=False)
+        self.scroll_rows(len(self.rows))
+
+    def action_select(self) -> None:
+        """Go to the highlighted line's span (opening its trace when needed)."""
+        log = self.highlighted
+        if log is not None:
+            self.post_message(self.LogChosen(log, open=True))
+
+    def cursor_moved(self, user: bool) -> None:
+        """A line highlighted by hand stops following and selects its span if its trace is open."""
+        if not user:
+            return
+        self.following = self.cursor == len(self.rows) - 1
+        log = self.highlighted
+        if log is not None:
+            self.post_message(self.LogChosen(log, open=False))
+
+    def copy_text(self) -> str | None:
+        """What `c` copies here: the highlighted line's message (and traceback)."""
+        log = self.highlighted
+        if log is None:
+            return None
+        text = log.message
+        if log.traceback:
+            text += "\n" + log.traceback
+        return text
+
+    # ---- drawing
+
+    def row_key(self, index: int) -> Hashable:
+        """Log rows never change."""
+        return self.rows[index].id
+
+    def _level_style(self, level: str) -> Style:
+        return self.style_of(f"log-pane--{level}" if level in _LEVEL_RANK else "log-pane--info")
+
+    def render_row(self, index: int, width: int) -> Strip:
+        """Time, level, message, logger."""
+        log = self.rows[index]
+        muted = self.style_of("log-pane--muted")
+        level_style = self._level_style(log.level)
+        logger_w = _LOGGER_W if width >= 70 else 0
+        message_w = max(width - _TIME_W - 1 - _LEVEL_W - 1 - (logger_w + 1 if logger_w else 0), 4)
+        message = visible(log.message, 1000)
+        if log.exception_type:
+            message += " ⚠ " + visible(log.exception_type, 100)
+        message_style = level_style if log.level in ("warn", "error") else self.style_of(
+            "log-pane--message"
+        )
+        pieces: list[Piece] = [
+            (fit(fmt.clock_time(log.timestamp), _TIME_W), muted),
+            (" ", None),
+            (fit(log.level.upper(), _LEVEL_W), level_style),
+            (" ", None),
+            (fit(message, message_w), message_style),
+        ]
+        if logger_w:
+            logger = fit(visible(log.logger or "", 100), logger_w, align="right")
+            pieces += [(" ", None), (logger, muted)]
+        return strip(pieces, width)

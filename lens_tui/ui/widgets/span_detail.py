@@ -1,0 +1,262 @@
+"""`SpanDetail`: everything about the highlighted span (or the open trace) in a scrolling panel."""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from lens_tui.store.records import SpanRow, TraceSummary
+from lens_tui.text import visible
+from lens_tui.ui import flatten
+from lens_tui.ui import format as fmt
+from lens_tui.ui.cells import fg_only
+from lens_tui.ui.flatten import SpanForest
+
+VALUE_LIMIT = 2_000
+"""Longest attribute value shown in full."""
+TEXT_LIMIT = 100_000
+"""Longest traceback or body shown."""
+
+
+def pretty_body(text: str) -> str:
+    """A captured body for reading: JSON indented, anything else as it came."""
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            return json.dumps(json.loads(stripped), indent=2, ensure_ascii=False)
+        except (ValueError, RecursionError):
+            pass
+    return text
+
+
+def attribute_value(encoded: str) -> str:
+    """An attribute's JSON-encoded value as it reads best: strings bare, the rest as JSON."""
+    try:
+        value = json.loads(encoded)
+    except (ValueError, RecursionError):
+        return encoded
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class SpanDetail(VerticalScroll, can_focus=True):
+    """Attributes, status, error and traceback, sizes, source location and captured bodies."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("g,home", "top", "Top", show=False),
+        Binding("G,end", "bottom", "Bottom", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "span-detail--title",
+        "span-detail--label",
+        "span-detail--error",
+        "span-detail--ok",
+        "span-detail--running",
+        "span-detail--code",
+    }
+
+    DEFAULT_CSS = """
+    SpanDetail {
+        background: $surface;
+        padding: 0 1;
+        & > .span-detail--title { text-style: bold; color: $text; }
+        & > .span-detail--label { color: $text-muted; }
+        & > .span-detail--error { color: $error; }
+        & > .span-detail--ok { color: $success; }
+        & > .span-detail--running { color: $warning; }
+        & > .span-detail--code { color: $text; }
+        & > Static { width: 1fr; }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.span: SpanRow | None = None
+        """The span shown (None when showing the trace or nothing)."""
+        self._text = Text()
+        self._bodies: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        """One static text, rebuilt when the selection changes."""
+        yield Static(id="detail-text")
+
+    def action_top(self) -> None:
+        """Scroll to the title."""
+        self.scroll_home(animate=False)
+
+    def action_bottom(self) -> None:
+        """Scroll to the last body."""
+        self.scroll_end(animate=False)
+
+    def _style(self, component: str) -> Style:
+        return fg_only(self.get_component_rich_style(component))
+
+    def _show(self, text: Text) -> None:
+        self._text = text
+        self.query_one("#detail-text", Static).update(text)
+
+    def copy_text(self) -> str | None:
+        """What `c` copies here: the whole panel as plain text."""
+        return self._text.plain or None
+
+    def clear(self, message: str = "") -> None:
+        """Show nothing (or a hint)."""
+        self.span = None
+        self._bodies = {}
+        self._show(Text(message, style=self._style("span-detail--label")))
+
+    # ---- building blocks
+
+    def _field(self, text: Text, label: str, value: str, style: Style | None = None) -> None:
+        text.append(f"{label:<10} ", self._style("span-detail--label"))
+        text.append(value, style)
+        text.append("\n")
+
+    def _section(self, text: Text, title: str) -> None:
+        text.append("\n")
+        text.append(title + "\n", self._style("span-detail--title"))
+
+    def _status_style(self, status: str) -> Style:
+        return self._style(
+            {"error": "span-detail--error", "running": "span-detail--running"}.get(
+                status, "span-detail--ok"
+            )
+        )
+
+    # ---- what is shown
+
+    def show_trace(self, summary: TraceSummary | None, forest: SpanForest | None) -> None:
+        """The open trace as a whole (no span highlighted yet)."""
+        self.span = None
+        self._bodies = {}
+        text = Text()
+        if summary is None and forest is None:
+            self._show(text)
+            return
+        name = summary.root_span_name if summary else ""
+        text.append(visible(name or "(trace)", 500) + "\n", self._style("span-detail--title"))
+        if summary is not None:
+            self._field(text, "trace", visible(summary.trace_id, 64))
+            self._field(text, "status", summary.status, self._status_style(summary.status))
+            self._field(text, "started", fmt.clock_time(summary.started_at))
+            self._field(text, "duration", fmt.duration(summary.duration_ms))
+            if summary.service or summary.source:
+                self._field(text, "service", visible(summary.service or summary.source, 200))
+            if summary.error_count:
+                self._field(
+                    text, "errors", str(summary.error_count), self._style("span-detail--error")
+                )
+        if forest is not None:
+            self._field(text, "spans", fmt.count(len(forest)))
+            if forest.running:
+                self._field(
+                    text, "running", str(forest.running), self._style("span-detail--running")
+                )
+            if forest.marks:
+                self._field(text, "broken", f"{len(forest.marks)} spans out of place")
+        text.append("\n")
+        text.append(
+            "↑/↓ in the waterfall shows a span here", self._style("span-detail--label")
+        )
+        self._show(text)
+        self.scroll_home(animate=False)
+
+    def show_span(self, forest: SpanForest, span: SpanRow, now: float) -> None:
+        """One span in full; bodies appear when `set_body` brings them."""
+        if self.span is None or self.span.span_id != span.span_id:
+            self._bodies = {}
+            self.scroll_home(animate=False)
+        self.span = span
+        node = forest.index_of.get(span.span_id)
+        text = Text()
+        text.append(visible(span.name, 500) + "\n", self._style("span-detail--title"))
+        status = span.status
+        self._field(text, "status", status, self._status_style(status))
+        if span.duration_ms is None:
+            self._field(
+                text, "duration", fmt.duration(max(now - span.started_at, 0)) + " so far",
+                self._style("span-detail--running"),
+            )
+        else:
+            self._field(text, "duration", fmt.duration(span.duration_ms))
+        # The failure first: it is what the reader of a red span came for.
+        error = self._style("span-detail--error")
+        if span.exception_type:
+            self._field(text, "exception", visible(span.exception_type, 200), error)
+        if span.error_message:
+            self._field(text, "error", visible(span.error_message, VALUE_LIMIT), error)
+        if node is not None:
+            self_ms = forest.self_ms[node]
+            if self_ms is not None:
+                self._field(text, "self time", fmt.duration(self_ms))
+            self._field(text, "offset", "+" + fmt.duration(span.started_at - forest.start))
+            if node in forest.critical:
+                self._field(
+                    text, "critical", "on the critical path", self._style("span-detail--title")
+                )
+            mark = forest.marks.get(node)
+            if mark is not None:
+                self._field(text, "warning", _MARK_TEXT[mark], self._style("span-detail--running"))
+        if span.traceback:
+            self._section(text, "Traceback")
+            text.append(
+                visible(span.traceback, TEXT_LIMIT, keep_newlines=True).rstrip("\n") + "\n",
+                self._style("span-detail--code"),
+            )
+        if span.traceback:
+            self._section(text, "Span")
+        self._field(text, "started", fmt.clock_time(span.started_at))
+        self._field(text, "span", visible(span.span_id, 64))
+        if span.parent_span_id:
+            self._field(text, "parent", visible(span.parent_span_id, 64))
+        if span.service:
+            self._field(text, "service", visible(span.service, 200))
+        if span.kind:
+            self._field(text, "kind", visible(span.kind, 50))
+        if span.input_size is not None or span.output_size is not None:
+            sizes = f"in {fmt.size(span.input_size)} · out {fmt.size(span.output_size)}"
+            self._field(text, "sizes", sizes)
+        if span.source_location:
+            self._field(text, "source", visible(span.source_location, 500))
+        if span.attributes:
+            self._section(text, "Attributes")
+            for key, encoded in span.attributes:
+                text.append(visible(key, 200), self._style("span-detail--label"))
+                text.append(" = ")
+                text.append(visible(attribute_value(encoded), VALUE_LIMIT) + "\n")
+        if span.events:
+            self._section(text, "Events")
+            text.append(visible(pretty_body(span.events), TEXT_LIMIT, keep_newlines=True) + "\n")
+        bodies = (("Input", span.input_body_hash), ("Output", span.output_body_hash))
+        for label, body_hash in bodies:
+            if not body_hash:
+                continue
+            self._section(text, f"{label} body")
+            body = self._bodies.get(body_hash)
+            if body is None:
+                text.append("loading…\n", self._style("span-detail--label"))
+            else:
+                text.append(visible(pretty_body(body), TEXT_LIMIT, keep_newlines=True) + "\n")
+        self._show(text)
+
+    def set_body(self, forest: SpanForest, body_hash: str, body: str | None, now: float) -> None:
+        """A captured body arrived from the worker: show it if its span is still shown."""
+        span = self.span
+        if span is None or body_hash not in (span.input_body_hash, span.output_body_hash):
+            return
+        self._bodies[body_hash] = body if body is not None else "(body not stored)"
+        self.show_span(forest, span, now)
+
+
+_MARK_TEXT = {
+    flatten.ORPHAN: "parent span not in this trace (shown at top level)",
+    flatten.CYCLE: "parent chain loops back (cut here)",
+    flatten.SELF_PARENT: "names itself as parent",
+}

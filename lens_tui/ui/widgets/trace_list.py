@@ -1,0 +1,265 @@
+"""`TraceList`: the live list of traces, newest first, that holds still while the user reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from typing import ClassVar
+
+from rich.style import Style
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.strip import Strip
+
+from lens_tui.store.records import TraceSummary
+from lens_tui.text import visible
+from lens_tui.ui import format as fmt
+from lens_tui.ui.cells import Piece, fit, strip
+from lens_tui.ui.feed import TRACE_CAP
+from lens_tui.ui.trace_rows import TraceFilter, TraceRows, is_error
+from lens_tui.ui.widgets.line_list import LineList
+
+_TIME_W, _SERVICE_W, _DURATION_W, _COUNT_W = 12, 12, 9, 6
+
+
+class TraceList(LineList):
+    """Traces newest first; rows are keyed by trace id and updated in place."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Open"),
+        Binding("g,home", "live_top", "Live top"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "trace-list--error",
+        "trace-list--running",
+        "trace-list--muted",
+        "trace-list--name",
+    }
+
+    DEFAULT_CSS = """
+    TraceList {
+        & > .trace-list--error { color: $error; }
+        & > .trace-list--running { color: $warning; }
+        & > .trace-list--muted { color: $text-muted; }
+        & > .trace-list--name { color: $text; }
+    }
+    """
+
+    header_lines: ClassVar[int] = 1
+
+    class Opened(Message):
+        """The user chose a trace (enter or double click)."""
+
+        def __init__(self, trace_id: str) -> None:
+            super().__init__()
+            self.trace_id = trace_id
+
+    class NeedOlder(Message):
+        """The cursor reached the oldest row held: page in traces started before `before`."""
+
+        def __init__(self, before: float) -> None:
+            super().__init__()
+            self.before = before
+
+    class NewCount(Message):
+        """The count of rows that arrived above the cursor changed."""
+
+        def __init__(self, count: int) -> None:
+            super().__init__()
+            self.count = count
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        cap: int = TRACE_CAP,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self._clock = clock
+        self.rows = TraceRows(cap)
+        """The traces shown, newest first."""
+        self.filter = TraceFilter()
+        """Which traces are shown (set by the app, which also reloads)."""
+        self.new_count = 0
+        """Rows that arrived above the cursor since the user last went to the live top."""
+        self.opened_id: str | None = None
+        """The trace open in the waterfall (marked in the list)."""
+
+    # ---- data in
+
+    @property
+    def row_count(self) -> int:
+        """How many traces are listed."""
+        return len(self.rows)
+
+    @property
+    def highlighted(self) -> TraceSummary | None:
+        """The trace under the cursor."""
+        return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
+
+    def replace(self, traces: Iterable[TraceSummary]) -> None:
+        """Show exactly these traces (a first load or a new filter); back to the live top."""
+        self.rows.clear()
+        self.rows.upsert(traces, self.filter)
+        self.virtual_floor = 0
+        self.cursor = 0 if self.rows else -1
+        self._set_new_count(0)
+        self.rows_changed()
+        self.scroll_rows(0)
+
+    def apply(self, traces: Iterable[TraceSummary]) -> None:
+        """Add or update rows; unless at the live top, what the user looks at stays put."""
+        rows = self.rows
+        top = self.first_visible
+        live = self.cursor <= 0 and top == 0
+        anchor: str | None = None
+        if not live and rows:
+            anchor_index = self.cursor if self.cursor > 0 else min(top, len(rows) - 1)
+            anchor = rows[anchor_index].trace_id
+        old_index = rows.index(anchor) if anchor is not None else None
+        added = rows.upsert(traces, self.filter)
+        if live or anchor is None or old_index is None:
+            self.cursor = 0 if rows else -1
+            self.rows_changed()
+            return
+        new_index = rows.index(anchor)
+        if new_index is None:
+            # The anchor row itself went (capped or filtered out): keep the cursor's screen line.
+            self.rows_changed()
+            return
+        shift = new_index - old_index
+        if self.cursor > 0:
+            self.cursor = new_index
+        if shift > 0:
+            # A short list cannot scroll the new rows away: let it scroll past its end.
+            height = self.scrollable_content_region.height
+            self.virtual_floor = max(self.virtual_floor, top + shift + height)
+        self.rows_changed()
+        if shift:
+            self.scroll_rows(top + shift)
+        if shift > 0 and added:
+            self._set_new_count(self.new_count + min(shift, added))
+
+    def action_live_top(self) -> None:
+        """Jump to the newest trace and follow new arrivals again."""
+        self._set_new_count(0)
+        self.virtual_floor = 0
+        self.move_cursor(0, user=True)
+        self.rows_changed()
+        self.scroll_rows(0)
+
+    def action_select(self) -> None:
+        """Open the highlighted trace."""
+        trace = self.highlighted
+        if trace is not None:
+            self.post_message(self.Opened(trace.trace_id))
+
+    def add_older(self, traces: list[TraceSummary]) -> None:
+        """Older traces paged in at the bottom (the cap grows by what the user asked for)."""
+        self.rows.cap += len(traces)
+        self.rows.upsert(traces, self.filter)
+        self.rows_changed()
+
+    def cursor_moved(self, user: bool) -> None:
+        """At the bottom ask for older rows; reaching the top clears the new-rows indicator."""
+        if user and self.rows and self.cursor == len(self.rows) - 1:
+            self.post_message(self.NeedOlder(self.rows[self.cursor].started_at))
+        if self.cursor == 0 and self.first_visible == 0:
+            self._set_new_count(0)
+            if self.virtual_floor:
+                self.virtual_floor = 0
+                self.rows_changed()
+
+    def _set_new_count(self, count: int) -> None:
+        if count != self.new_count:
+            self.new_count = count
+            self.post_message(self.NewCount(count))
+
+    def copy_text(self) -> str | None:
+        """What `c` copies here: the highlighted trace's id."""
+        trace = self.highlighted
+        return trace.trace_id if trace else None
+
+    # ---- drawing
+
+    def _columns(self, width: int) -> tuple[int, int]:
+        """(name width, service width) for a row `width` cells wide."""
+        fixed = 2 + _TIME_W + 1 + 1 + _DURATION_W + 1 + _COUNT_W + 1 + _COUNT_W
+        service = _SERVICE_W + 1 if width - fixed >= 40 else 0
+        return max(width - fixed - service, 4), max(service - 1, 0)
+
+    def render_header(self, line: int, width: int) -> Strip:
+        """Column titles."""
+        name_w, service_w = self._columns(width)
+        style = self.style_of("line-list--header")
+        text = (
+            "  "
+            + fit("start", _TIME_W)
+            + " "
+            + fit("root span", name_w)
+            + " "
+            + (fit("service", service_w) + " " if service_w else "")
+            + fit("duration", _DURATION_W, align="right")
+            + " "
+            + fit("spans", _COUNT_W, align="right")
+            + " "
+            + fit("errors", _COUNT_W, align="right")
+        )
+        return strip([(text, style)], width)
+
+    def row_key(self, index: int) -> Hashable:
+        """The record itself (immutable); running rows also change every second."""
+        trace = self.rows[index]
+        tick = int(self._clock() // 1000) if trace.duration_ms is None else 0
+        return (trace, tick, trace.trace_id == self.opened_id)
+
+    def render_row(self, index: int, width: int) -> Strip:
+        """One trace: status mark, start time, root name, service, duration, counts."""
+        trace = self.rows[index]
+        name_w, service_w = self._columns(width)
+        error = is_error(trace)
+        running = trace.duration_ms is None
+        muted = self.style_of("trace-list--muted")
+        main = self.style_of("trace-list--error" if error else "trace-list--name")
+        if error:
+            mark: Piece = ("✖ ", main)
+        elif running:
+            mark = ("● ", self.style_of("trace-list--running"))
+        else:
+            mark = ("  ", None)
+        if trace.trace_id == self.opened_id:
+            mark = ("▶ ", main + Style(bold=True))
+        if running:
+            elapsed = max(self._clock() - trace.started_at, 0.0)
+            duration: Piece = (
+                fit(fmt.duration(elapsed) + "…", _DURATION_W, align="right"),
+                self.style_of("trace-list--running"),
+            )
+        else:
+            duration = (fit(fmt.duration(trace.duration_ms), _DURATION_W, align="right"), main)
+        name = visible(trace.root_span_name or "(no root span)", 300)
+        service = visible(trace.service or trace.source or "", 60)
+        spans = "–" if trace.span_count is None else fmt.count(trace.span_count)
+        errors = trace.error_count or 0
+        pieces: list[Piece] = [
+            mark,
+            (fit(fmt.clock_time(trace.started_at), _TIME_W), muted),
+            (" ", None),
+            (fit(name, name_w), main if trace.root_span_name else muted),
+            (" ", None),
+        ]
+        if service_w:
+            pieces += [(fit(service, service_w), muted), (" ", None)]
+        pieces += [
+            duration,
+            (" ", None),
+            (fit(spans, _COUNT_W, align="right"), muted),
+            (" ", None),
+            (
+                fit(fmt.count(errors) if errors else "·", _COUNT_W, align="right"),
+                self.style_of("trace-list--error") if errors else muted,
+            ),
+        ]
+        return strip(pieces, width)

@@ -1,0 +1,429 @@
+"""`Waterfall`: the spans of the open trace as a collapsible tree with bars on a time axis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import ClassVar
+
+from rich.cells import cell_len
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.strip import Strip
+
+from lens_tui.store.records import SpanRow
+from lens_tui.text import visible
+from lens_tui.ui import flatten
+from lens_tui.ui import format as fmt
+from lens_tui.ui.cells import Piece, fit, strip
+from lens_tui.ui.flatten import SpanForest
+from lens_tui.ui.widgets.line_list import LineList
+
+THRESHOLDS_MS: tuple[float | None, ...] = (None, 1.0, 10.0, 100.0, 1000.0)
+"""What `t` cycles through: collapse every span faster than this (None: show all)."""
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+_DURATION_W = 8
+_MARKS = {
+    flatten.ORPHAN: " ⚠orphan",
+    flatten.CYCLE: " ⚠cycle",
+    flatten.SELF_PARENT: " ⚠self-parent",
+}
+
+
+def bar_cells(start: float, end: float, width: int) -> tuple[int, str]:
+    """A bar from fraction `start` to `end` of `width` cells: (first cell, block characters).
+
+    The right edge has eighth-of-a-cell resolution; every span gets at least a sliver.
+    """
+    first = min(int(start * width), width - 1)
+    stop8 = max(round(end * width * 8), first * 8 + 1)
+    stop8 = min(stop8, width * 8)
+    full, rest = divmod(stop8 - first * 8, 8)
+    return first, "█" * full + (_EIGHTHS[rest] if rest else "")
+
+
+class Waterfall(LineList):
+    """One row per visible span: tree guides, name, a bar on the trace's time axis, duration."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Toggle"),
+        Binding("left", "collapse", "Collapse", show=False),
+        Binding("right", "expand", "Expand", show=False),
+        Binding("a", "toggle_all", "All ±"),
+        Binding("t", "threshold", "Hide fast"),
+        Binding("g,home", "first", "Top", show=False),
+        Binding("G,end", "last", "Bottom", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "waterfall--bar",
+        "waterfall--bar-error",
+        "waterfall--bar-running",
+        "waterfall--critical",
+        "waterfall--guide",
+        "waterfall--name",
+        "waterfall--error",
+        "waterfall--muted",
+        "waterfall--warning",
+    }
+
+    DEFAULT_CSS = """
+    Waterfall {
+        & > .waterfall--bar { color: $primary; }
+        & > .waterfall--bar-error { color: $error; }
+        & > .waterfall--bar-running { color: $warning; }
+        & > .waterfall--critical { color: $accent; text-style: bold; }
+        & > .waterfall--guide { color: $text-muted; }
+        & > .waterfall--name { color: $text; }
+        & > .waterfall--error { color: $error; }
+        & > .waterfall--muted { color: $text-muted; }
+        & > .waterfall--warning { color: $warning; }
+    }
+    """
+
+    header_lines: ClassVar[int] = 1
+    empty_message = "enter on a trace opens its waterfall"
+
+    class SpanHighlighted(Message):
+        """The highlighted span changed; `user` is False when another pane asked for it."""
+
+        def __init__(self, span: SpanRow | None, user: bool) -> None:
+            super().__init__()
+            self.span = span
+            self.user = user
+
+    def __init__(
+        self, clock: Callable[[], float], *, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self._clock = clock
+        self.forest: SpanForest | None = None
+        """The open trace's spans."""
+        self.rows: list[int] = []
+        """Visible forest nodes in display order."""
+        self.collapsed: set[str] = set()
+        """Span ids whose descendants are hidden (ids survive rebuilds; node indices do not)."""
+        self._collapsed_nodes: set[int] = set()
+        self.threshold_index = 0
+        """Position in THRESHOLDS_MS."""
+        self._axis: tuple[float, float] = (0.0, 1.0)
+
+    # ---- data in
+
+    @property
+    def row_count(self) -> int:
+        """How many spans are visible."""
+        return len(self.rows)
+
+    @property
+    def selected_span(self) -> SpanRow | None:
+        """The span under the cursor."""
+        if self.forest is None or not 0 <= self.cursor < len(self.rows):
+            return None
+        return self.forest.spans[self.rows[self.cursor]]
+
+    @property
+    def selected_node(self) -> int | None:
+        """The forest node under the cursor."""
+        return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
+
+    def clear(self) -> None:
+        """Show no trace."""
+        self.forest = None
+        self.rows = []
+        self.collapsed = set()
+        self._collapsed_nodes = set()
+        self.threshold_index = 0
+        self.cursor = -1
+        self.rows_changed(clear_cache=True)
+        self.scroll_rows(0)
+
+    def set_forest(self, forest: SpanForest, *, fresh: bool) -> None:
+        """Show a (new version of the) trace; `fresh` for a newly opened one, else keep state."""
+        keep = None if fresh else self.selected_span
+        top_span = None
+        if not fresh and self.forest is not None and self.rows:
+            top_span = self.forest.spans[self.rows[min(self.first_visible, len(self.rows) - 1)]]
+        if fresh:
+            self.collapsed = set()
+            self.threshold_index = 0
+        self.forest = forest
+        self._collapsed_nodes = {
+            forest.index_of[span_id] for span_id in self.collapsed if span_id in forest.index_of
+        }
+        self.rows = flatten.visible_rows(forest, self._collapsed_nodes)
+        self._update_axis()
+        if fresh:
+            self.cursor = -1
+            self.rows_changed(clear_cache=True)
+            self.scroll_rows(0)
+            return
+        self.cursor = self._row_of(keep.span_id) if keep is not None else -1
+        self.rows_changed(clear_cache=True)
+        if top_span is not None:
+            top = self._row_of(top_span.span_id)
+            if top >= 0:
+                self.scroll_rows(top)
+
+    def tick(self) -> None:
+        """Time passed: running spans grow (only visible rows are drawn again)."""
+        if self.forest is not None and self.forest.running:
+            self._update_axis()
+            self._strips.clear()
+            self.refresh()
+
+    def _update_axis(self) -> None:
+        forest = self.forest
+        if forest is None:
+            return
+        now = self._clock() if forest.running else None
+        self._axis = (forest.start, max(forest.axis_end(now), forest.start + 1e-3))
+
+    def _row_of(self, span_id: str) -> int:
+        if self.forest is None:
+            return -1
+        node = self.forest.index_of.get(span_id)
+        if node is None:
+            return -1
+        try:
+            return self.rows.index(node)
+        except ValueError:
+            return -1
+
+    def select_span(self, span_id: str) -> bool:
+        """Highlight a span, expanding its ancestors; announced as not the user's doing."""
+        forest = self.forest
+        if forest is None or span_id not in forest.index_of:
+            return False
+        node = forest.index_of[span_id]
+        hidden = [a for a in forest.ancestors(node) if a in self._collapsed_nodes]
+        if hidden:
+            for ancestor in hidden:
+                self._collapsed_nodes.discard(ancestor)
+                self.collapsed.discard(forest.spans[ancestor].span_id)
+            self.rows = flatten.visible_rows(forest, self._collapsed_nodes)
+            self.rows_changed(clear_cache=True)
+        index = self.rows.index(node)
+        self.move_cursor(index, user=False)
+        return True
+
+    # ---- collapse and expand
+
+    def _collapse_node(self, node: int) -> None:
+        assert self.forest is not None
+        if node in self._collapsed_nodes or not self.forest.has_children(node):
+            return
+        index = self.rows.index(node)
+        depth = self.forest.depth
+        stop = index + 1
+        rows = self.rows
+        # Visible descendants follow the node contiguously, all deeper than it.
+        while stop < len(rows) and depth[rows[stop]] > depth[node]:
+            stop += 1
+        del rows[index + 1 : stop]
+        self._collapsed_nodes.add(node)
+        self.collapsed.add(self.forest.spans[node].span_id)
+
+    def _expand_node(self, node: int) -> None:
+        assert self.forest is not None
+        if node not in self._collapsed_nodes:
+            return
+        self._collapsed_nodes.discard(node)
+        self.collapsed.discard(self.forest.spans[node].span_id)
+        index = self.rows.index(node)
+        self.rows[index + 1 : index + 1] = flatten.visible_subtree(
+            self.forest, node, self._collapsed_nodes
+        )
+
+    def _after_toggle(self, node: int | None) -> None:
+        self.rows_changed(clear_cache=True)
+        if node is not None:
+            self.move_cursor(self.rows.index(node), user=False)
+
+    def action_select(self) -> None:
+        """Toggle the highlighted span."""
+        node = self.selected_node
+        if node is None:
+            return
+        if node in self._collapsed_nodes:
+            self._expand_node(node)
+        else:
+            self._collapse_node(node)
+        self._after_toggle(node)
+
+    def action_collapse(self) -> None:
+        """Collapse the highlighted span, or go to its parent when already collapsed (or a leaf)."""
+        node = self.selected_node
+        if node is None or self.forest is None:
+            return
+        if self.forest.has_children(node) and node not in self._collapsed_nodes:
+            self._collapse_node(node)
+            self._after_toggle(node)
+        elif self.forest.parent[node] >= 0:
+            self.move_cursor(self.rows.index(self.forest.parent[node]), user=True)
+
+    def action_expand(self) -> None:
+        """Expand the highlighted span, or step to its first child when already expanded."""
+        node = self.selected_node
+        if node is None or self.forest is None:
+            return
+        if node in self._collapsed_nodes:
+            self._expand_node(node)
+            self._after_toggle(node)
+        elif self.forest.has_children(node):
+            self.move_cursor(self.cursor + 1, user=True)
+
+    def action_toggle_all(self) -> None:
+        """Expand everything if anything is collapsed, else collapse every span with children."""
+        forest = self.forest
+        if forest is None:
+            return
+        node = self.selected_node
+        if self._collapsed_nodes:
+            self._collapsed_nodes = set()
+        else:
+            self._collapsed_nodes = set(forest.with_children())
+        self._set_collapsed_nodes(self._collapsed_nodes, node)
+
+    def action_threshold(self) -> None:
+        """Cycle the duration below which spans are collapsed."""
+        forest = self.forest
+        if forest is None:
+            return
+        self.threshold_index = (self.threshold_index + 1) % len(THRESHOLDS_MS)
+        threshold = THRESHOLDS_MS[self.threshold_index]
+        nodes = set() if threshold is None else flatten.below_threshold(forest, threshold)
+        self._set_collapsed_nodes(nodes, self.selected_node)
+        label = "all spans shown" if threshold is None else (
+            f"spans under {fmt.duration(threshold)} collapsed"
+        )
+        self.notify(label, timeout=2)
+
+    def _set_collapsed_nodes(self, nodes: set[int], keep: int | None) -> None:
+        forest = self.forest
+        assert forest is not None
+        self._collapsed_nodes = nodes
+        self.collapsed = {forest.spans[i].span_id for i in nodes}
+        self.rows = flatten.visible_rows(forest, nodes)
+        if keep is not None:
+            # The kept span may now be hidden: highlight its nearest visible ancestor.
+            for ancestor in forest.ancestors(keep):
+                if ancestor in nodes:
+                    keep = ancestor
+        self.rows_changed(clear_cache=True)
+        if keep is not None:
+            self.move_cursor(self.rows.index(keep), user=False)
+
+    def cursor_moved(self, user: bool) -> None:
+        """Tell the app which span is highlighted."""
+        self.post_message(self.SpanHighlighted(self.selected_span, user))
+
+    def copy_text(self) -> str | None:
+        """What `c` copies here: the highlighted span's id."""
+        span = self.selected_span
+        return span.span_id if span else None
+
+    # ---- drawing
+
+    def _layout(self, width: int) -> tuple[int, int]:
+        """(name width, bar width) for a row `width` cells wide."""
+        name_w = max(min(int(width * 0.45), 60), 16)
+        bar_w = width - 1 - name_w - 1 - 1 - _DURATION_W
+        if bar_w < 8:
+            name_w = max(width - 1 - 1 - 1 - _DURATION_W - 8, 4)
+            bar_w = max(width - 1 - name_w - 1 - 1 - _DURATION_W, 1)
+        return name_w, bar_w
+
+    def render_header(self, line: int, width: int) -> Strip:
+        """A time ruler over the bars: offsets from the trace start at quarter marks."""
+        name_w, bar_w = self._layout(width)
+        style = self.style_of("line-list--header")
+        if self.forest is None or not self.forest.spans:
+            return strip([(fit(" span", width), style)], width)
+        start, end = self._axis
+        total = end - start
+        ruler = [" "] * bar_w
+        free = 0  # first cell a label may use: labels never touch each other
+        for quarter in range(4):
+            label = "│" + fmt.duration(total * quarter / 4)
+            at = int(bar_w * quarter / 4)
+            if at >= free and at + len(label) <= bar_w:
+                ruler[at : at + len(label)] = list(label)
+                free = at + len(label) + 1
+        total_label = fmt.duration(total)
+        count = len(self.forest)
+        label = fit(f"{fmt.count(count)} span{'s' if count != 1 else ''}", name_w)
+        return strip(
+            [
+                (" " + label + " ", style),
+                ("".join(ruler), style),
+                (" " + fit(total_label, _DURATION_W, align="right"), style),
+            ],
+            width,
+        )
+
+    def row_key(self, index: int) -> Hashable:
+        """Node and whether it is collapsed (the cache is cleared when the forest changes)."""
+        node = self.rows[index]
+        return (node, node in self._collapsed_nodes)
+
+    def render_row(self, index: int, width: int) -> Strip:
+        """Guides, toggle, name, bar and duration of one span."""
+        forest = self.forest
+        assert forest is not None
+        node = self.rows[index]
+        span = forest.spans[node]
+        name_w, bar_w = self._layout(width)
+        critical = node in forest.critical
+        running = span.duration_ms is None
+        error = span.status == "error"
+
+        guide, elided = flatten.guides(forest, node, max(min(name_w // 4, 24), 1))
+        if elided:
+            guide = f"…{forest.depth[node]}" + guide
+        if not forest.has_children(node):
+            toggle = "─ " if forest.depth[node] else "  "
+        elif node in self._collapsed_nodes:
+            toggle = "▸ "
+        else:
+            toggle = "▾ "
+        extra = _MARKS.get(forest.marks.get(node, ""), "")
+        if node in self._collapsed_nodes:
+            extra += f" +{forest.subtree_size[node]}"
+        name_room = max(name_w - len(guide) - len(toggle) - len(extra), 1)
+        name = fit(visible(span.name, 200), name_room).rstrip()
+        if error:
+            name_style = self.style_of("waterfall--error")
+        else:
+            name_style = self.style_of("waterfall--critical" if critical else "waterfall--name")
+        head: list[Piece] = [
+            ("┃" if critical else " ", self.style_of("waterfall--critical")),
+            (guide + toggle, self.style_of("waterfall--guide")),
+            (name, name_style),
+            (extra, self.style_of("waterfall--warning")),
+        ]
+        used = 1 + len(guide) + len(toggle) + cell_len(name) + len(extra)
+        head.append((" " * max(1 + name_w - used, 0) + " ", None))
+
+        start, end = self._axis
+        total = end - start
+        now = self._clock()
+        span_end = forest.end_of(node, now if running else None)
+        first, blocks = bar_cells(
+            (span.started_at - start) / total, (span_end - start) / total, bar_w
+        )
+        if running:
+            blocks = blocks[:-1] + "▶" if len(blocks) > 1 else "▶"
+            bar_style = self.style_of("waterfall--bar-running")
+        else:
+            bar_style = self.style_of("waterfall--bar-error" if error else "waterfall--bar")
+        bar_pad = " " * max(bar_w - first - len(blocks), 0)
+        bar: list[Piece] = [(" " * first, None), (blocks, bar_style), (bar_pad, None)]
+
+        if running:
+            label = fmt.duration(max(now - span.started_at, 0.0)) + "…"
+            label_style = self.style_of("waterfall--warning")
+        else:
+            label = fmt.duration(span.duration_ms)
+            label_style = self.style_of("waterfall--error" if error else "waterfall--muted")
+        tail: list[Piece] = [(" " + fit(label, _DURATION_W, align="right"), label_style)]
+        return strip(head + bar + tail, width)

@@ -1,0 +1,48 @@
+"""Snapshots of the main views, from the fixture database with a frozen clock and UTC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from lens_tui.ui.app import LensApp
+
+from .conftest import loaded, make_app, open_trace, wait_for
+
+SIZE = (120, 36)
+
+
+def test_trace_list(db: Path, snap_compare: Any) -> None:
+    """The live trace list and all recent logs: running, error and markup rows."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+
+    assert snap_compare(make_app(db), terminal_size=SIZE, run_before=run_before)
+
+
+def test_waterfall_with_detail(db: Path, snap_compare: Any) -> None:
+    """An opened trace: tree guides, bars, critical path, the failing span's detail and logs."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = await open_trace(pilot, "POST /checkout")
+        await pilot.press("down", "down")
+        await wait_for(pilot, lambda: "loading…" not in (app.detail.copy_text() or "loading…"))
+        await wait_for(pilot, lambda: len(app.log_pane.rows) == 2)
+
+    assert snap_compare(make_app(db), terminal_size=SIZE, run_before=run_before)
+
+
+def test_log_pane_at_warn(db: Path, snap_compare: Any) -> None:
+    """The log pane filtered to warn and above, focused, with per-level counts."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = await loaded(pilot)
+        assert isinstance(app, LensApp)
+        app.log_pane.focus()
+        await pilot.press("l", "l")
+        await wait_for(pilot, lambda: {r.level for r in app.log_pane.rows} == {"warn", "error"})
+
+    assert snap_compare(make_app(db), terminal_size=SIZE, run_before=run_before)

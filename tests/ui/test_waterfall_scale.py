@@ -1,0 +1,65 @@
+"""The waterfall on huge and pathological traces: 100,000 spans, a chain 10,000 deep."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from lens_tui.store.records import SpanRow
+from lens_tui.ui.flatten import build_forest
+
+from .conftest import make_app, open_trace
+
+
+def span(span_id: str, parent: str | None, start: float, duration: float) -> SpanRow:
+    return SpanRow(
+        span_id=span_id, trace_id="f" * 32, parent_span_id=parent, name=f"op {span_id}",
+        started_at=start, duration_ms=duration, status="ok",
+    )
+
+
+async def test_hundred_thousand_spans_open_fast_and_collapse(db: Path) -> None:
+    spans = [span("root", None, 0, 300_000)]
+    spans += [span(f"p{i}", "root", i * 3, 2) for i in range(1_000)]
+    spans += [span(f"k{i}", f"p{i % 1000}", (i % 1000) * 3 + 0.5, 1) for i in range(98_999)]
+    forest = build_forest(spans)  # done by a worker thread in the app
+    app = make_app(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_trace(pilot, "GET /orders")
+        waterfall = app.waterfall
+        started = time.perf_counter()
+        waterfall.set_forest(forest, fresh=True)
+        lines = [waterfall.render_line(y) for y in range(waterfall.size.height)]
+        elapsed = time.perf_counter() - started
+        assert waterfall.row_count == 100_000
+        assert elapsed < 0.3, f"opening took {elapsed * 1000:.0f} ms of UI work"
+        assert "100k spans" in lines[0].text
+        await pilot.press("end")
+        assert waterfall.selected_span is not None
+        started = time.perf_counter()
+        await pilot.press("a")  # collapse all
+        assert waterfall.row_count == 1
+        await pilot.press("a")
+        assert waterfall.row_count == 100_000
+        assert time.perf_counter() - started < 2.0
+
+
+async def test_ten_thousand_deep_chain_renders_without_recursion(db: Path) -> None:
+    depth = 10_000
+    spans = [span(f"s{i}", f"s{i - 1}" if i else None, i, depth - i) for i in range(depth)]
+    forest = build_forest(spans)
+    app = make_app(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_trace(pilot, "GET /orders")
+        waterfall = app.waterfall
+        waterfall.set_forest(forest, fresh=True)
+        await pilot.press("down", "end")
+        await pilot.pause()
+        assert waterfall.selected_span is not None
+        assert waterfall.selected_span.span_id == "s9999"
+        last = waterfall.render_line(waterfall.cursor - waterfall.first_visible + 1).text
+        assert "…9999" in last and "op s9999" in last
+        await pilot.press("left")  # a leaf: goes to its parent
+        assert waterfall.selected_span.span_id == "s9998"
+        await pilot.press("home", "enter")  # collapse the root: 9,999 rows hidden
+        assert waterfall.row_count == 1
