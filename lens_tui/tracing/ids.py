@@ -20,21 +20,21 @@ import secrets
 import time
 
 _MASK40 = (1 << 40) - 1
-_MASK48 = (1 << 48) - 1
 
 next_span_int = None  # type: ignore[assignment]
-_trace_counter = itertools.count()
-_trace_nonce = 0
+_next_trace_low = itertools.count().__next__
+_time = time.time
 
 
 def _reseed() -> None:
     """Draw new nonces; called at import and in every forked child."""
-    global next_span_int, _trace_counter, _trace_nonce
+    global next_span_int, _next_trace_low
     nonce24 = secrets.randbits(24) or 1
     start = int(time.time() * 1000) & _MASK40
     next_span_int = itertools.count((nonce24 << 40) | start).__next__
-    _trace_nonce = secrets.randbits(32) << 48
-    _trace_counter = itertools.count(secrets.randbits(32))
+    # The low 80 bits in one counter: the nonce above a 48-bit count seeded with 32 random bits
+    # (2**48 - 2**32 traces before it could carry into the nonce), one C call per trace.
+    _next_trace_low = itertools.count((secrets.randbits(32) << 48) | secrets.randbits(32)).__next__
 
 
 _reseed()
@@ -49,7 +49,7 @@ def new_span_int() -> int:
 
 def new_trace_int() -> int:
     """A new, time-ordered trace id as an int."""
-    return (int(time.time() * 1000) << 80) | _trace_nonce | (next(_trace_counter) & _MASK48)
+    return (int(_time() * 1000) << 80) | _next_trace_low()
 
 
 def span_hex(value: int) -> str:

@@ -46,31 +46,44 @@ _LOG_COLUMNS = (
     "service", "attributes", "exception_type", "traceback",
 )
 _LOG_INSERT = schema.placeholders_insert(schema.Log, _LOG_COLUMNS)
-_TRACE_SEED = (
-    "INSERT OR IGNORE INTO traces (trace_id, started_at, span_count, error_count, status) "
-    "VALUES (?, ?, 0, 0, 'running')"
+# One upsert per trace and batch. A trace new to the database (most) is inserted complete
+# (the Python side computes its status and duration): one row and index write, where a seed
+# then an UPDATE wrote the row and its started_at/updated_at index entries twice (~2.5 µs per
+# trace). A trace already stored (spans across batches) is updated from `excluded`: root
+# fields only when this batch has the root (excluded.root_span_id set), then excluded.status
+# is the root's status. SET expressions see the old row, so the new bounds are spelled out.
+# root_span_name is '' (not NULL) without the root: the original LENS layout declares it NOT
+# NULL (tests/reliability/test_07_schema_live.py). Readers show NULL and '' alike.
+_TRACE_COLUMNS = (
+    "trace_id", "root_span_name", "root_span_id", "source", "service", "started_at",
+    "ended_at", "duration_ms", "span_count", "error_count", "status", "updated_at",
 )
-# ?1 id, ?2 root name, ?3 root id, ?4 source, ?5 service, ?6 min start, ?7 max end,
-# ?8 new spans, ?9 new errors, ?10 root status (NULL when the root is not in this batch),
-# ?11 updated_at. SET expressions see the old row, so the new bounds are spelled out twice.
-_NEW_START = "(CASE WHEN started_at IS NULL OR ?6 < started_at THEN ?6 ELSE started_at END)"
+_NEW_START = (
+    "(CASE WHEN started_at IS NULL OR excluded.started_at < started_at "
+    "THEN excluded.started_at ELSE started_at END)"
+)
 _NEW_END = (
-    "(CASE WHEN ?7 IS NULL THEN ended_at WHEN ended_at IS NULL OR ?7 > ended_at THEN ?7 "
+    "(CASE WHEN excluded.ended_at IS NULL THEN ended_at "
+    "WHEN ended_at IS NULL OR excluded.ended_at > ended_at THEN excluded.ended_at "
     "ELSE ended_at END)"
 )
 _NEW_STATUS = (
-    "(CASE WHEN coalesce(error_count, 0) + ?9 > 0 THEN 'error' "
-    "WHEN ?10 IS NOT NULL THEN ?10 ELSE status END)"
+    "(CASE WHEN coalesce(error_count, 0) + excluded.error_count > 0 THEN 'error' "
+    "WHEN excluded.root_span_id IS NOT NULL THEN excluded.status ELSE status END)"
 )
-_TRACE_UPDATE = (
-    "UPDATE traces SET root_span_name = coalesce(?2, root_span_name), "
-    "root_span_id = coalesce(?3, root_span_id), source = coalesce(?4, source), "
-    "service = coalesce(service, ?5), "
+_TRACE_UPSERT = (
+    schema.placeholders_insert(schema.Trace, _TRACE_COLUMNS)
+    + " ON CONFLICT(trace_id) DO UPDATE SET "
+    "root_span_name = CASE WHEN excluded.root_span_id IS NOT NULL "
+    "THEN excluded.root_span_name ELSE root_span_name END, "
+    "root_span_id = coalesce(excluded.root_span_id, root_span_id), "
+    "source = coalesce(excluded.source, source), service = coalesce(service, excluded.service), "
     f"started_at = {_NEW_START}, ended_at = {_NEW_END}, "
     f"duration_ms = CASE WHEN {_NEW_STATUS} = 'running' THEN NULL "
     f"ELSE {_NEW_END} - {_NEW_START} END, "
-    "span_count = coalesce(span_count, 0) + ?8, error_count = coalesce(error_count, 0) + ?9, "
-    f"status = {_NEW_STATUS}, updated_at = ?11 WHERE trace_id = ?1"
+    "span_count = coalesce(span_count, 0) + excluded.span_count, "
+    "error_count = coalesce(error_count, 0) + excluded.error_count, "
+    f"status = {_NEW_STATUS}, updated_at = excluded.updated_at"
 )
 _WRITER_UPSERT = (
     "INSERT INTO writers (writer_id, pid, hostname, service, started_at, last_write_at, "
@@ -84,24 +97,126 @@ _BODY_INSERT = schema.placeholders_insert(
     ("hash", "body", "is_compressed", "original_size", "stored_size", "created_at"),
 ).replace("INSERT INTO", "INSERT OR IGNORE INTO")
 
+
+class _MultiRow:
+    """One INSERT or UPDATE ... FROM (VALUES ...) run with many rows per statement step.
+
+    Two measured costs shape it. APSW releases the GIL around every step, and a busy
+    application thread can keep it for up to a switch interval (5 ms) before the writer gets it
+    back: one row per step (`executemany`) managed ~7,000 rows/s beside a busy thread. And APSW
+    caches prepared statements only up to 16 KiB of SQL: a longer one is compiled again for
+    every step (2.7 against 1.1 µs per row). So rows go `step` to a statement (the most, up to
+    256, whose SQL fits), the remainder in halving sizes (at most ~9 texts per statement).
+    Placeholders are bare `?` (numbered after the `shared` leading parameters, like `?1` =
+    updated_at, bound once per step) to keep the text short.
+    """
+
+    MAX_SQL = 16_000  # APSW's statement cache keeps SQL texts up to 16,384 bytes
+
+    def __init__(self, head: str, cells: tuple[int | str, ...], tail: str = "", shared: int = 0) -> None:
+        self.head = head
+        self.cells = cells  # per row: an int is that row's n-th value (in order), a str is SQL as is
+        self.tail = tail
+        self.shared = shared
+        self.width = sum(1 for c in cells if isinstance(c, int))
+        assert [c for c in cells if isinstance(c, int)] == list(range(self.width))
+        self._sql: dict[int, str] = {}
+        self.step = 256
+        while self.step > 1 and len(self.sql(self.step)) > self.MAX_SQL:
+            self.step //= 2
+
+    def sql(self, rows: int) -> str:
+        """The statement text for `rows` rows."""
+        text = self._sql.get(rows)
+        if text is None:
+            # A bare `?` takes the number after the largest so far: only the very first value
+            # is numbered, so that it follows the shared parameters.
+            row = "(" + ",".join(c if isinstance(c, str) else "?" for c in self.cells) + ")"
+            first = row.replace("?", f"?{self.shared + 1}", 1) if self.shared else row
+            text = self.head + ",".join([first, *[row] * (rows - 1)]) + self.tail
+            self._sql[rows] = text
+        return text
+
+    def run(self, conn: apsw.Connection, flat: list[Any], shared: tuple[Any, ...] = ()) -> None:
+        """Write the rows whose values are concatenated in `flat` (`width` values per row)."""
+        width, step = self.width, self.step
+        rows = len(flat) // width
+        full = rows - rows % step
+        chunk = step * width
+        if full:
+            conn.executemany(
+                self.sql(step), [[*shared, *flat[i : i + chunk]] for i in range(0, full * width, chunk)]
+            )
+        offset, rest, size = full * width, rows - full, step // 2
+        while rest:
+            if rest >= size:
+                conn.execute(self.sql(size), [*shared, *flat[offset : offset + size * width]])
+                offset += size * width
+                rest -= size
+            size //= 2
+
+
+_SPANS_MULTI = _MultiRow(
+    _SPAN_UPSERT[: _SPAN_UPSERT.index("VALUES")] + "VALUES ",
+    (*range(len(_SPAN_COLUMNS) - 1), "?1"),  # updated_at, the last column, is the shared ?1
+    _SPAN_UPSERT[_SPAN_UPSERT.index(" ON CONFLICT") :],
+    shared=1,
+)
+# Most spans set none of the rarer columns: their rows bind 10 values, not 20 (less tuple
+# building and binding, both under the GIL). On a conflict `excluded` holds NULL for the
+# columns left out, so the same SET list overwrites a running row completely.
+_SPAN_PLAIN_COLUMNS = (
+    "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status",
+    "service", "attributes", "source_location", "updated_at",
+)
+_SPAN_PLAIN_INSERT = schema.placeholders_insert(schema.Span, _SPAN_PLAIN_COLUMNS)
+_SPANS_PLAIN_MULTI = _MultiRow(
+    _SPAN_PLAIN_INSERT[: _SPAN_PLAIN_INSERT.index("VALUES")] + "VALUES ",
+    (*range(len(_SPAN_PLAIN_COLUMNS) - 1), "?1"),
+    _SPAN_UPSERT[_SPAN_UPSERT.index(" ON CONFLICT") :],
+    shared=1,
+)
+_TRACES_MULTI = _MultiRow(
+    _TRACE_UPSERT[: _TRACE_UPSERT.index("VALUES")] + "VALUES ",
+    (*range(len(_TRACE_COLUMNS) - 1), "?1"),  # updated_at, the last column, is the shared ?1
+    _TRACE_UPSERT[_TRACE_UPSERT.index(" ON CONFLICT") :],
+    shared=1,
+)
+_LOGS_MULTI = _MultiRow(_LOG_INSERT[: _LOG_INSERT.index("VALUES")] + "VALUES ", tuple(range(len(_LOG_COLUMNS))))
+
 _TRANSIENT = (apsw.BusyError, apsw.LockedError)
 
 LogItem = tuple[Any, ...]
 """(level, message, timestamp_ms, trace_int, span_int, logger, source_location, attributes_json,
-exception_type, traceback) as queued by `TraceStore.log`."""
+exception_type, traceback, service) as queued by `TraceStore.log`."""
+
+
+def _snapshot(r: SpanRecord, t1: float | None) -> tuple[Any, ...]:
+    """A span's fields as `TraceStore.end` queues them (inlined there; keep the two in step).
+
+    The last is the record's `_Extra` (its rarely set fields), or None.
+    """
+    return (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r._extra)
+
+
+_ENCODE = json.JSONEncoder(default=str, ensure_ascii=False).encode
+"""One encoder for every row: `json.dumps` with options builds a new encoder per call (~2x slower)."""
 
 
 def _json(value: Any) -> str | None:
     if not value:
         return None
     try:
-        return json.dumps(value, default=str, ensure_ascii=False)
+        return _ENCODE(value)
     except Exception:  # e.g. non-str keys, circular structures: keep what can be said
         return json.dumps({str(k): repr(v) for k, v in dict(value).items()})
 
 
 class TraceStore:
     """The process's writer: queue, writer thread, retention and checkpoint habits."""
+
+    max_batch = 50_000
+    """Most records written in one transaction; a writer that is behind writes the next at once."""
 
     def __init__(
         self,
@@ -137,9 +252,16 @@ class TraceStore:
     def _init_runtime(self) -> None:
         self._queue: deque[Any] = deque()
         self._open: dict[int, SpanRecord] = {}
+        self._running_written: set[int] = set()  # writer thread only: ids written as running
         self._wake = threading.Event()
         self._wake_at = max(1000, min(20_000, self.max_queue // 4))
         self._drop_lock = threading.Lock()
+        # Held by the writer thread while it uses SQLite, and taken around os.fork() (api.py):
+        # a child forked while this process holds a SQLite lock inherits SQLite's in-process
+        # lock bookkeeping, a write lock "held" by a connection that does not exist there, and
+        # its own writer is refused forever (tests/reliability/test_13_context.py).
+        self._fork_lock = threading.Lock()
+        self._fork_locked = False
         self._dropped = 0
         self._pending: list[Any] = []
         self._conn: apsw.Connection | None = None
@@ -163,6 +285,18 @@ class TraceStore:
             return
         self._thread = threading.Thread(target=self._run, name="lens-writer", daemon=True)
         self._thread.start()
+
+    def before_fork(self) -> None:
+        """Before os.fork(): wait until the writer thread is outside SQLite (at most
+        FORK_WAIT_S: a batch takes milliseconds; a longer wait means the database is locked
+        by another process, and then the writer holds no lock while it waits)."""
+        self._fork_locked = self._fork_lock.acquire(timeout=FORK_WAIT_S)
+
+    def after_fork_in_parent(self) -> None:
+        """After os.fork() in the parent: let the writer thread go on."""
+        if self._fork_locked:
+            self._fork_locked = False
+            self._fork_lock.release()
 
     def after_fork_in_child(self) -> None:
         """A forked child starts afresh: own queue, own connection, own writer thread."""
@@ -194,8 +328,22 @@ class TraceStore:
 
     def end(self, record: SpanRecord) -> None:
         """Queue a finished span. Queue first, then unregister: the writer never misses it."""
-        record.t1 = perf_counter()
-        self._put(record)
+        t1 = record.t1 = perf_counter()
+        # _put() inlined: this runs once per span. Queued is a snapshot (`_snapshot`'s fields),
+        # not the record: a tuple of plain values leaves the garbage collector's lists at its
+        # first collection, while queued records survived into the oldest generation and made
+        # full collections frequent (~1 µs per span, measured).
+        queue = self._queue
+        size = len(queue)
+        if size >= self.max_queue or self._closed:
+            self._count_dropped(1)
+        else:
+            r = record
+            queue.append(
+                (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r._extra)
+            )
+            if size == self._wake_at:
+                self._wake.set()
         self._open.pop(record.span_id, None)
 
     def log(
@@ -211,8 +359,12 @@ class TraceStore:
         attributes: dict[str, Any] | None = None,
         exception_type: str | None = None,
         traceback: str | None = None,
+        service: str | None = None,
     ) -> None:
-        """Queue one log record (ids as ints, as `SpanRecord` holds them)."""
+        """Queue one log record (ids as ints, as `SpanRecord` holds them).
+
+        `service` overrides the store's own (the OTLP receiver stores logs of many services).
+        """
         if isinstance(level, int):
             level = _LEVEL_OF_NO.get(level - level % 10, "error" if level >= 40 else "debug")
         self._put(
@@ -220,6 +372,7 @@ class TraceStore:
                 normalise_level(level), message,
                 time.time() * 1000.0 if timestamp_ms is None else timestamp_ms,
                 trace_id, span_id, logger, source_location, attributes, exception_type, traceback,
+                service,
             )
         )
 
@@ -233,6 +386,11 @@ class TraceStore:
         queue.append(item)
         if size == self._wake_at:
             self._wake.set()
+
+    @property
+    def backlog(self) -> int:
+        """Records queued (or kept for a retry) and not yet written: the OTLP receiver's back-pressure."""
+        return len(self._queue) + len(self._pending)
 
     @property
     def dropped(self) -> int:
@@ -266,47 +424,53 @@ class TraceStore:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(self.flush_interval)
+            if len(self._queue) < self.max_batch:
+                self._wake.wait(self.flush_interval)
+            else:  # behind: the next batch at once, after a yield (a fork may wait for the lock)
+                time.sleep(0)
             self._wake.clear()
             stopping = self._stopping
             try:
-                self._cycle()
+                with self._fork_lock:
+                    self._cycle()
             except BaseException as exc:  # the writer thread must survive anything
                 self._fail("writer", exc)
             if stopping and not self._queue:
                 break
-        self._close_connection()
+        with self._fork_lock:
+            self._close_connection()
 
-    def _drain(self) -> tuple[list[SpanRecord], list[LogItem], list[threading.Event]]:
-        spans: list[SpanRecord] = []
+    def _drain(self) -> tuple[list[Any], list[LogItem], list[threading.Event]]:
+        """Up to max_batch queued items: ended spans (`_snapshot` tuples, ExternalSpans), logs, markers."""
+        spans: list[Any] = []
         logs: list[LogItem] = []
         markers: list[threading.Event] = []
         queue = self._queue
         pop = queue.popleft
-        items: Iterable[Any] = [pop() for _ in range(len(queue))]
+        # At most max_batch per transaction: bounds the writer's memory and each transaction.
+        items: Iterable[Any] = [pop() for _ in range(min(len(queue), self.max_batch))]
         if self._pending:
             items = [*self._pending, *items]
             self._pending = []
         for item in items:
             kind = type(item)
-            if kind is SpanRecord or kind is ExternalSpan:
+            if kind is tuple:  # an ended span starts with its int id, a LogItem with its level
+                (spans if type(item[0]) is int else logs).append(item)
+            elif kind is ExternalSpan:
                 spans.append(item)
-            elif kind is tuple:
-                logs.append(item)
             else:
                 markers.append(item)
         return spans, logs, markers
 
-    def _running_spans(self, finished: list[SpanRecord]) -> list[SpanRecord]:
+    def _running_spans(self, finished: list[Any]) -> list[SpanRecord]:
         if not self._open:
             return []
         horizon = perf_counter() - self.flush_interval
-        done = {r.span_id for r in finished}
-        return [
-            r
-            for r in self._open.copy().values()
-            if not r.persisted and r.t1 is None and r.t0 <= horizon and r.span_id not in done
-        ]
+        long = [r for r in self._open.copy().values() if not r.persisted and r.t1 is None and r.t0 <= horizon]
+        if not long:
+            return long
+        done = {item[0] for item in finished if type(item) is tuple}
+        return [r for r in long if r.span_id not in done]
 
     def _cycle(self) -> None:
         spans, logs, markers = self._drain()
@@ -317,14 +481,16 @@ class TraceStore:
             elif not self._write(spans, running, logs):
                 self._pending.extend(markers)  # flush() waits for the retry, or its timeout
                 markers = []
-        for marker in markers:
-            marker.set()
+        # A due prune runs before flush() waiters are released: otherwise the first one (right
+        # after the first write) raced whatever the flushing thread did next.
         if self._conn is not None and self.max_age_ms is not None and time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + self.prune_interval_s
             try:
                 retention.prune(self._conn, max_age_ms=self.max_age_ms, max_body_bytes=self.max_body_bytes)
             except Exception as exc:
                 self._fail("prune", exc)
+        for marker in markers:
+            marker.set()
 
     def _ensure_connection(self) -> bool:
         if self._conn is not None:
@@ -344,7 +510,7 @@ class TraceStore:
             self._dropped += n
 
     def _write(
-        self, spans: list[SpanRecord], running: list[SpanRecord], logs: list[LogItem]
+        self, spans: list[Any], running: list[SpanRecord], logs: list[LogItem]
     ) -> bool:
         """One batch in one transaction; False when it was kept for a retry (database locked)."""
         conn = self._conn
@@ -353,15 +519,22 @@ class TraceStore:
         base = now_ms - perf_counter() * 1000.0
         service = self.service
         trace_agg: dict[str, list[Any]] = {}
-        span_rows: list[tuple[Any, ...]] = []
         body_rows: dict[str, tuple[Any, ...]] = {}
-        counted: set[int] = set()
-        for record in itertools.chain(running, spans):
-            if type(record) is ExternalSpan:
-                span_rows.append(self._external_row(record, trace_agg, counted))
-            else:
-                span_rows.append(self._span_row(record, base, trace_agg, body_rows, counted))
-        log_rows = [self._log_row(item, service) for item in logs]
+        reran: list[int] = []
+        span_values, plain_values = self._span_values(
+            itertools.chain(running, spans), base, trace_agg, body_rows, reran
+        )
+        log_values = list(itertools.chain.from_iterable(self._log_row(item, service) for item in logs))
+        traces: list[Any] = []
+        for tid, a in trace_agg.items():
+            # The row for a trace new to the database; `_TRACE_UPSERT` merges it into a stored one.
+            first, last, has_root = a[0], a[1], a[5] is not None
+            fresh_status = "error" if a[3] else (a[6] if has_root else "running")
+            traces += (
+                tid, a[4] if has_root else "", a[5], a[7], a[8] or service, first, last,
+                None if fresh_status == "running" or last is None else last - first, a[2], a[3],
+                fresh_status,
+            )
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -370,15 +543,12 @@ class TraceStore:
                 stamp = time.time() * 1000.0
                 if body_rows:
                     conn.executemany(_BODY_INSERT, [(*b, stamp) for b in body_rows.values()])
-                conn.executemany(_TRACE_SEED, [(tid, a[0]) for tid, a in trace_agg.items()])
-                conn.executemany(
-                    _TRACE_UPDATE,
-                    [(tid, a[4], a[5], a[7], a[8] or service, a[0], a[1], a[2], a[3], a[6], stamp)
-                     for tid, a in trace_agg.items()],
-                )
-                conn.executemany(_SPAN_UPSERT, [(*row, stamp) for row in span_rows])
-                if log_rows:
-                    conn.executemany(_LOG_INSERT, log_rows)
+                _TRACES_MULTI.run(conn, traces, (stamp,))
+                _SPANS_PLAIN_MULTI.run(conn, plain_values, (stamp,))
+                if span_values:
+                    _SPANS_MULTI.run(conn, span_values, (stamp,))
+                if log_values:
+                    _LOGS_MULTI.run(conn, log_values)
                 conn.execute(
                     _WRITER_UPSERT,
                     (self._writer_id, self._pid, socket.gethostname(), service, self._started_at,
@@ -409,62 +579,101 @@ class TraceStore:
             return True
         for record in running:
             record.persisted = True
-        for record in spans:
-            record.persisted = True
+            self._running_written.add(record.span_id)
+        if reran:
+            self._running_written.difference_update(reran)
+        for item in spans:
+            if type(item) is ExternalSpan:
+                item.persisted = True
         self.spans_written += len(spans)
         self.logs_written += len(logs)
         return True
 
-    def _span_row(
+    def _span_values(
         self,
-        r: SpanRecord,
+        items: Iterable[Any],
         base: float,
         trace_agg: dict[str, list[Any]],
         body_rows: dict[str, tuple[Any, ...]],
-        counted: set[int],
-    ) -> tuple[Any, ...]:
-        start = base + r.t0 * 1000.0
-        t1 = r.t1
-        if t1 is None:
-            duration = None
-            status = "running"
-            end = None
-        else:
-            duration = (t1 - r.t0) * 1000.0
-            status = r.status
-            end = start + duration
-        trace_id = trace_hex(r.trace_id)
-        span_id = span_hex(r.span_id)
-        agg = trace_agg.get(trace_id)
-        if agg is None:
-            # [min start, max end, new spans, new errors, root name, root id, root status,
-            #  source, service]
-            agg = trace_agg[trace_id] = [start, end, 0, 0, None, None, None, None, None]
-        else:
+        reran: list[int],
+    ) -> tuple[list[Any], list[Any]]:
+        """The span rows' values concatenated, full rows and plain ones (`_SPAN_PLAIN_COLUMNS`).
+
+        The writer's hottest loop, so one flat function.
+
+        `items` are running SpanRecords, ended-span snapshots (`_snapshot`) and ExternalSpans.
+        Fills `trace_agg`: per trace hex id, [min start, max end, new spans, new errors, root
+        name, root id, root status, source, service]; and `reran` with the ids of ended spans
+        already counted when written as running.
+        """
+        values: list[Any] = []
+        add = values.extend
+        plain: list[Any] = []
+        add_plain = plain.extend
+        service = self.service
+        running_written = self._running_written
+        counted: set[Any] = set()  # an external span may come twice in a batch: count it once
+        last_tint: Any = None
+        trace_id = ""
+        agg: list[Any] = []
+        for item in items:
+            kind = type(item)
+            if kind is ExternalSpan:
+                add(self._external_row(item, trace_agg, counted))
+                last_tint = None
+                continue
+            # a running record (its `persisted` is False: see _running_spans) or a snapshot
+            sid, tint, pid, name, t0, t1, attrs, location, extra = (
+                item if kind is tuple else _snapshot(item, None)
+            )
+            start = base + t0 * 1000.0
+            if t1 is None:
+                duration = end = None
+            else:
+                duration = (t1 - t0) * 1000.0
+                end = start + duration
+            if tint is not last_tint:  # a trace's spans mostly come together (children share it)
+                last_tint = tint
+                trace_id = "%032x" % tint  # ids.trace_hex, inlined
+                agg = trace_agg.get(trace_id)  # type: ignore[assignment]
+                if agg is None:
+                    agg = trace_agg[trace_id] = [start, end, 0, 0, None, None, None, None, None]
             if start < agg[0]:
                 agg[0] = start
             if end is not None and (agg[1] is None or end > agg[1]):
                 agg[1] = end
-        if not r.persisted and r.span_id not in counted:
-            agg[2] += 1
-            counted.add(r.span_id)  # a retried or repeated row of one span counts once
-        if status == "error":
-            agg[3] += 1
-        if r.parent_id is None:
-            agg[4] = r.name
-            agg[5] = span_id
-            agg[6] = status
-            agg[7] = r.source
-        in_hash = self._body(r.input_body, body_rows) if r.input_body is not None else None
-        out_hash = self._body(r.output_body, body_rows) if r.output_body is not None else None
-        return (
-            span_id, trace_id,
-            None if r.parent_id is None else span_hex(r.parent_id),
-            r.name, start, duration, r.error_message, r.input_size, r.output_size, status,
-            self.service,
-            r.kind, _json(r.attributes), _json(r.events), None, r.exception_type, r.traceback,
-            r.source_location, in_hash, out_hash,
-        )
+            span_id = "%016x" % sid  # ids.span_hex, inlined
+            if running_written and t1 is not None and sid in running_written:
+                reran.append(sid)
+            else:
+                agg[2] += 1
+            parent_id = None if pid is None else "%016x" % pid
+            if extra is None:
+                status = "ok" if t1 is not None else "running"
+                if pid is None:
+                    agg[4], agg[5], agg[6], agg[7] = name, span_id, status, None
+                add_plain((
+                    span_id, trace_id, parent_id, name, start, duration, status, service,
+                    _json(attrs) if attrs else None, location,
+                ))
+                continue
+            status = extra.status if t1 is not None else "running"
+            if status == "error":
+                agg[3] += 1
+            if pid is None:
+                agg[4], agg[5], agg[6], agg[7] = name, span_id, status, extra.source
+            events = extra.events
+            in_body = extra.input_body
+            out_body = extra.output_body
+            add((
+                span_id, trace_id, parent_id, name, start, duration, extra.error_message,
+                extra.input_size, extra.output_size, status, service, extra.kind,
+                _json(attrs) if attrs else None, _json(events) if events else None, None,
+                extra.exception_type, extra.traceback, location,
+                None if in_body is None else self._body(in_body, body_rows),
+                None if out_body is None else self._body(out_body, body_rows),
+            ))
+        return values, plain
 
     def record_span(self, span: ExternalSpan) -> None:
         """Queue a span recorded elsewhere (OpenTelemetry); never blocks, never raises."""
@@ -516,11 +725,12 @@ class TraceStore:
 
     @staticmethod
     def _log_row(item: LogItem, service: str | None) -> tuple[Any, ...]:
-        level, message, ts, trace_int, span_int, logger, location, attrs, exc_type, tb = item
+        level, message, ts, trace_int, span_int, logger, location, attrs, exc_type, tb, *rest = item
         return (
             None if trace_int is None else trace_hex(trace_int),
             None if span_int is None else span_hex(span_int),
-            level, message, ts, logger, location, service, _json(attrs), exc_type, tb,
+            level, message, ts, logger, location, (rest and rest[0]) or service, _json(attrs),
+            exc_type, tb,
         )
 
     # -- failure reporting -------------------------------------------------------------------
@@ -564,6 +774,9 @@ _VERBS = {
     "body": "store a body in",
     "writer": "run the writer for",
 }
+
+FORK_WAIT_S = 2.0
+"""The longest os.fork() waits for the writer thread to leave SQLite (see before_fork)."""
 
 _INHERITED: list[apsw.Connection] = []
 """Connections inherited across fork: kept referenced so the child never closes them."""
