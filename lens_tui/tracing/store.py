@@ -525,6 +525,7 @@ class TraceStore:
             itertools.chain(running, spans), base, trace_agg, body_rows, reran
         )
         log_values = list(itertools.chain.from_iterable(self._log_row(item, service) for item in logs))
+        self._name_open_roots(trace_agg, base)
         traces: list[Any] = []
         for tid, a in trace_agg.items():
             # The row for a trace new to the database; `_TRACE_UPSERT` merges it into a stored one.
@@ -588,6 +589,31 @@ class TraceStore:
         self.spans_written += len(spans)
         self.logs_written += len(logs)
         return True
+
+    def _name_open_roots(self, trace_agg: dict[str, list[Any]], base: float) -> None:
+        """Give traces whose root span is still open (and not yet written) its name and start.
+
+        Children usually end before their root: without this, a request in flight shows as a
+        trace without a name until its root span ends. The root itself is not written (a short
+        span still costs one write); the trace row just says it is running.
+        """
+        if not self._open:
+            return
+        rootless = [tid for tid, a in trace_agg.items() if a[5] is None]
+        if not rootless:
+            return
+        open_roots = {
+            trace_hex(r.trace_id): r for r in self._open.copy().values() if r.parent_id is None
+        }
+        for tid in rootless:
+            root = open_roots.get(tid)
+            if root is None:
+                continue
+            agg = trace_agg[tid]
+            start = base + root.t0 * 1000.0
+            if start < agg[0]:
+                agg[0] = start
+            agg[4], agg[5], agg[6], agg[7] = root.name, span_hex(root.span_id), "running", root.source
 
     def _span_values(
         self,
