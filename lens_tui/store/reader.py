@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import stat
 import threading
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import apsw
-from peewee import SQL, Expression, Model, Node, Select
+from peewee import SQL, Cast, Expression, Field, Model, Node, Select
 
 from lens_tui.schema import (
     LEVELS,
@@ -97,6 +98,18 @@ class OpenError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class SpanColumns:
+    """One trace's spans as columns, in the order read (by start time): what a waterfall is
+    built from without a SpanRow per span. `rows[i]` is the raw row `decode_span` takes."""
+
+    span_ids: list[str]
+    parent_ids: list[str | None]
+    starts: list[float]
+    durations: list[float | None]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
 class TraceMark:
     """Where trace tailing stopped: the highest rowid seen and the (updated_at, rowid) keyset."""
 
@@ -142,11 +155,32 @@ def parse_attributes(raw: object) -> tuple[tuple[str, str], ...]:
     pairs: list[tuple[str, str]] = []
     for key, item in value.items():
         try:
-            encoded = json.dumps(item, ensure_ascii=False)
+            encoded = _json_value(item)
         except (ValueError, RecursionError):  # pragma: no cover - json.loads output re-encodes
             encoded = repr(item)
         pairs.append((str(key), encoded))
     return tuple(pairs)
+
+
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode
+"""`json.dumps(x, ensure_ascii=False)` without building an encoder per call (json.dumps does
+whenever it is given options: that was most of the time to read a 100,000-span trace)."""
+_encode_json_str = json.encoder.encode_basestring
+
+
+def _json_value(item: object) -> str:
+    """`item` JSON-encoded as `json.dumps(item, ensure_ascii=False)` would, the common scalars
+    without the encoder machinery."""
+    kind = type(item)
+    if kind is str:
+        return _encode_json_str(item)  # type: ignore[arg-type]
+    if kind is int:
+        return int.__repr__(item)  # type: ignore[arg-type]
+    if kind is bool:
+        return "true" if item else "false"
+    if item is None:
+        return "null"
+    return _encode_json(item)
 
 
 def _text(value: object) -> str:
@@ -164,13 +198,16 @@ def _opt_text(value: object) -> str | None:
 
 
 def _ms(value: object) -> float | None:
-    """A stored time or duration as float milliseconds (the original layout stores integers)."""
+    """A stored time or duration as float milliseconds (the original layout stores integers);
+    None for infinities and NaN (SQLite stores inf as REAL; 'nan' may sit in a TEXT cell), which
+    no formatter can show (tests/reliability/test_11_pathological.py)."""
     if value is None:
         return None
     try:
-        return float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _int(value: object) -> int | None:
@@ -217,6 +254,17 @@ def _summary(row: Sequence[Any]) -> TraceSummary:
         status=_trace_status(row[9], error_count, duration),
         updated_at=_ms(row[10]),
     )
+
+
+def _text_as_bytes(query: Select) -> Select:
+    """`query` with its TEXT and BLOB columns selected as BLOBs (same names, same order)."""
+    nodes = [
+        Cast(node, "BLOB").alias(node.column_name)
+        if isinstance(node, Field) and node.field_type in ("TEXT", "BLOB")
+        else node
+        for node in query._returning
+    ]
+    return query.select(*nodes)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -293,6 +341,24 @@ def _needs_immutable(path: Path, exc: apsw.Error) -> bool:
     return not os.access(path.parent, os.W_OK)
 
 
+def _must_not_create_files(path: Path) -> bool:
+    """True for a WAL-mode file we may not write with no -wal/-shm beside it.
+
+    A normal read-only open would create both, owned by us (and left behind: a read-only
+    connection cannot remove them), after which the owner's writer can no longer write
+    (tests/reliability/test_05_readonly.py). Nothing is uncheckpointed without a -wal, so an
+    immutable open shows the whole database; `changed()` reopens normally once a -wal appears.
+    """
+    if os.path.exists(f"{path}-wal") or os.path.exists(f"{path}-shm") or os.access(path, os.W_OK):
+        return False
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return False
+    return len(header) == 20 and header[18] == 2  # file format write version 2: WAL mode
+
+
 def _sqlite_error(path: Path, exc: apsw.Error) -> OpenError:
     if isinstance(exc, apsw.NotADBError):
         return OpenError(f"{path} is not a SQLite database")
@@ -338,6 +404,7 @@ class TraceReader:
         self._replaced = False
         self._level_cache: tuple[int, int, float, dict[str, int]] | None = None
         self._immutable_stamp: tuple[int, int, bool, bool] | None = None
+        self._schema_cookie: int | None = None
 
     # ---- lifecycle
 
@@ -383,6 +450,7 @@ class TraceReader:
         self._data_version = None
         self._level_cache = None
         self._immutable_stamp = None
+        self._schema_cookie = None
         if conn is not None:
             try:
                 conn.close()
@@ -391,11 +459,11 @@ class TraceReader:
 
     def _connect(self) -> None:
         st = _precheck_file(self._path)
+        immutable = _must_not_create_files(self._path)
         try:
-            conn, columns, indexed, data_version = self._open_validated(immutable=False)
-            immutable = False
+            conn, columns, indexed, data_version = self._open_validated(immutable=immutable)
         except apsw.Error as exc:
-            if not _needs_immutable(self._path, exc):
+            if immutable or not _needs_immutable(self._path, exc):
                 raise _sqlite_error(self._path, exc) from None
             # A WAL database in a directory we cannot write, with no -wal/-shm: SQLite cannot
             # create the shared-memory file. With no -wal there is nothing uncheckpointed, so the
@@ -458,6 +526,8 @@ class TraceReader:
     ) -> tuple[apsw.Connection, dict[str, frozenset[str]], bool, int]:
         conn = _connect_readonly(self._path, immutable=immutable)
         try:
+            # Read before validating: a change in between is then seen by _follow_schema.
+            self._schema_cookie = int(conn.execute("PRAGMA schema_version").fetchall()[0][0])
             columns, indexed = self._validate(conn)
             return conn, columns, indexed, self._query_data_version(conn)
         except BaseException:
@@ -541,6 +611,7 @@ class TraceReader:
             except apsw.Error as exc:
                 raise _sqlite_error(self._path, exc) from None
             try:
+                self._follow_schema(conn)
                 yield conn
             except apsw.Error as exc:
                 self._end(conn, "ROLLBACK")
@@ -549,6 +620,15 @@ class TraceReader:
                 self._end(conn, "ROLLBACK")
                 raise
             self._end(conn, "COMMIT")
+
+    def _follow_schema(self, conn: apsw.Connection) -> None:
+        """Re-read tables and columns when the schema changed since the last look (a writer
+        migrated while we run): a stale cache would select NULL for columns that now exist and
+        miss new tables such as writers (tests/reliability/test_07_schema_live.py)."""
+        cookie = int(conn.execute("PRAGMA schema_version").fetchall()[0][0])
+        if cookie != self._schema_cookie:
+            self._columns, self._spans_indexed_by_trace = self._validate(conn)
+            self._schema_cookie = cookie
 
     def _end(self, conn: apsw.Connection, statement: str) -> None:
         if conn.in_transaction:
@@ -560,7 +640,18 @@ class TraceReader:
     @staticmethod
     def _fetch(conn: apsw.Connection, query: Node) -> list[tuple[Any, ...]]:
         sql, params = query.sql()
-        return conn.execute(sql, params).fetchall()
+        cursor = conn.execute(sql, params)
+        try:
+            return cursor.fetchall()
+        except UnicodeDecodeError:
+            # A TEXT cell holds invalid UTF-8 (another program wrote it): APSW cannot decode it,
+            # and one such cell would hide every row. Read text columns as bytes instead (the
+            # row builders decode them with U+FFFD); the fast path stays as it was
+            # (tests/reliability/test_ui_escapes.py).
+            cursor.close(force=True)
+            if not isinstance(query, Select):
+                raise
+            return conn.execute(*_text_as_bytes(query).sql()).fetchall()
 
     def _has(self, table: str, column: str) -> bool:
         return column in self._columns.get(table, frozenset())
@@ -776,6 +867,47 @@ class TraceReader:
             summary = _summary(row)
         return TraceDetail(summary, spans)
 
+    def trace_columns(self, trace_id: str) -> tuple[TraceSummary | None, SpanColumns]:
+        """`trace()` without a SpanRow per span: the summary and the spans by start time as
+        columns; `decode_span(columns.rows[i])` makes a span's SpanRow when it is needed.
+        Building every SpanRow (and parsing every span's attributes) up front was most of the
+        time to open a 100,000-span trace."""
+        with self._snapshot() as conn:
+            if conn is None:
+                return None, SpanColumns([], [], [], [], [])
+            summary_rows = self._fetch(
+                conn, self._select(Trace, _TRACE_COLUMNS).where(Trace.trace_id == trace_id).limit(1)
+            )
+            rows = self._fetch(conn, self._spans_query(trace_id))
+        # The values `_span_row` gives: whole columns checked at C speed, decoded one by one
+        # only when some cell is not the usual type (bytes, integers, infinities).
+        span_ids = [r[0] for r in rows]
+        if not set(map(type, span_ids)) <= {str}:
+            span_ids = [_text(v) for v in span_ids]
+        parent_ids = [r[2] for r in rows]
+        if not set(map(type, parent_ids)) <= {str, type(None)}:
+            parent_ids = [_opt_text(v) for v in parent_ids]
+        starts = [r[4] for r in rows]
+        if not set(map(type, starts)) <= {float} or not all(map(math.isfinite, starts)):
+            starts = [_ms(v) or 0.0 for v in starts]
+        durations = [r[5] for r in rows]
+        if not set(map(type, durations)) <= {float, type(None)} or not all(
+            map(math.isfinite, filter(None, durations))
+        ):
+            durations = [_ms(v) for v in durations]
+        summary: TraceSummary | None = None
+        if summary_rows:
+            row = summary_rows[0]
+            if not self._has("traces", "span_count"):
+                errors = sum(1 for r in rows if _span_status(r[6], r[7], _ms(r[5])) == "error")
+                row = (*row[:7], len(rows), errors, *row[9:])
+            summary = _summary(row)
+        return summary, SpanColumns(span_ids, parent_ids, starts, durations, rows)
+
+    def decode_span(self, row: tuple[Any, ...]) -> SpanRow:
+        """The SpanRow of a raw row from `trace_columns` (pure: any thread may call it)."""
+        return self._span_row(row)
+
     def spans_since(self, trace_id: str, updated_after: float | None) -> list[SpanRow]:
         """Spans of a trace written after `updated_after` (all of them when it is None or the
         database does not record updated_at), by start time."""
@@ -912,7 +1044,7 @@ class TraceReader:
                     conn, trace_id=one_trace, levels=levels, text=text, after_id=low,
                     before_id=high, newest=newest, limit=page_size,
                 )
-                hits = [r for r in page if r[2] in span_ids]
+                hits = [r for r in page if _text(r[2]) in span_ids]  # bytes: see _fetch
                 found.extend(hits)
                 matched += len(hits)
                 if len(page) < page_size:

@@ -1,0 +1,1 @@
+"""Tests of lens_tui.tracing and the schema, on real SQLite files."""
