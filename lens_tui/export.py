@@ -30,9 +30,13 @@ def format_duration(ms: float | None) -> str:
 
 
 def format_time(epoch_ms: float, *, with_date: bool = False) -> str:
-    """Local `HH:MM:SS.mmm` (with the date when asked)."""
-    seconds, millis = divmod(int(epoch_ms), 1000)
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S", time.localtime(seconds))
+    """Local `HH:MM:SS.mmm` (with the date when asked); `?(value)` for a time no clock can show."""
+    try:
+        seconds, millis = divmod(int(epoch_ms), 1000)
+        local = time.localtime(seconds)
+    except (OverflowError, OSError, ValueError):  # absurd timestamps are data, not a crash
+        return f"?({epoch_ms:g})"
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S", local)
     return f"{stamp}.{millis:03d}"
 
 
@@ -72,6 +76,16 @@ def span_order(spans: Iterable[SpanRow]) -> list[tuple[SpanRow, int]]:
     return out
 
 
+MAX_INDENT_DEPTH = 40
+"""Deeper spans are not indented further (a 10,000-deep chain would be 100 MB of spaces)."""
+
+
+def _indent(depth: int) -> str:
+    if depth <= MAX_INDENT_DEPTH:
+        return "  " * (depth + 1)
+    return "  " * MAX_INDENT_DEPTH + f"┆{depth}┆ "
+
+
 def render_tree(detail: TraceDetail, logs: Iterable[LogRow] = ()) -> str:
     """The trace as an indented text tree: names, durations, errors, and logs under their spans."""
     logs_by_span: dict[str | None, list[LogRow]] = {}
@@ -89,7 +103,7 @@ def render_tree(detail: TraceDetail, logs: Iterable[LogRow] = ()) -> str:
         lines.append(head)
     known = {s.span_id for s in detail.spans}
     for span, depth in span_order(detail.spans):
-        pad = "  " * (depth + 1)
+        pad = _indent(depth)
         mark = "✗ " if span.status == "error" else ("… " if span.status == "running" else "")
         line = f"{pad}{mark}{visible(span.name, 200)}  {format_duration(span.duration_ms)}"
         if span.service:

@@ -6,6 +6,7 @@ import atexit
 import functools
 import inspect
 import os
+import signal
 import threading
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, TypeVar, overload
@@ -23,13 +24,23 @@ _lock = threading.Lock()
 _atexit_registered = False
 
 
-def configure(db_path: str | os.PathLike[str], *, service: str | None = None, **options: Any) -> TraceStore:
+def configure(
+    db_path: str | os.PathLike[str],
+    *,
+    service: str | None = None,
+    flush_on_sigterm: bool = True,
+    **options: Any,
+) -> TraceStore:
     """Set up the process-wide store (replacing, after a flush, any earlier one) and return it.
 
     Options are TraceStore's: flush_interval, max_queue, busy_timeout_ms, retention_days,
-    max_body_bytes, prune_interval_s, max_captured_body, stderr.
+    max_body_bytes, prune_interval_s, max_captured_body, stderr. With `flush_on_sigterm` (and
+    no SIGTERM handler of the application's own), SIGTERM first flushes for at most 2 s, then
+    terminates the process as the default action would.
     """
     global _store, _atexit_registered
+    if flush_on_sigterm:
+        _install_sigterm_flush()
     with _lock:
         old = _store
         store = TraceStore(db_path, service=service, **options)
@@ -46,6 +57,28 @@ def configure(db_path: str | os.PathLike[str], *, service: str | None = None, **
     except Exception:
         pass
     return store
+
+
+SIGTERM_FLUSH_S = 2.0
+
+
+def _install_sigterm_flush() -> None:
+    """SIGTERM's default action skips atexit, losing the queued tail: flush first, then die."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError, AttributeError):
+        pass
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    try:
+        shutdown(SIGTERM_FLUSH_S)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def get_store() -> TraceStore | None:

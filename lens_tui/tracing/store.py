@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 import apsw
 
-from lens_tui import bodies, schema
+from lens_tui import bodies, schema, sqlite_check
 from lens_tui.tracing import retention
 from lens_tui.tracing.context import SpanRecord
 from lens_tui.tracing.external import ExternalSpan
@@ -503,6 +503,7 @@ class TraceStore:
             self._retry_at = time.monotonic() + 5.0
             self._fail("open", exc)
             return False
+        _warn_about_sqlite_once(self._stderr)
         return True
 
     def _count_dropped(self, n: int) -> None:
@@ -806,6 +807,23 @@ FORK_WAIT_S = 2.0
 
 _INHERITED: list[apsw.Connection] = []
 """Connections inherited across fork: kept referenced so the child never closes them."""
+
+
+_sqlite_warned = False
+
+
+def _warn_about_sqlite_once(stream: TextIO | None) -> None:
+    """Say once per process when the linked SQLite has the WAL-reset bug (never with our APSW)."""
+    global _sqlite_warned
+    if _sqlite_warned:
+        return
+    _sqlite_warned = True
+    warning = sqlite_check.check_linked()
+    if warning:
+        try:
+            (stream or sys.stderr).write(warning + "\n")
+        except Exception:
+            pass
 
 
 def normalise_level(level: str) -> str:

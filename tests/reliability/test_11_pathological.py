@@ -72,9 +72,12 @@ def test_11_deep_chain_render_tree() -> None:
     """render_tree of the 10,000-deep chain finishes and lists every span once."""
     spans = chain(DEPTH)
     text = run_with_timeout(lambda: export.render_tree(TraceDetail(None, tuple(spans))), 30.0)
-    names = [line.strip().split("  ")[0] for line in text.splitlines() if line.strip()]
+    names = [line.strip().split("┆ ")[-1].split("  ")[0] for line in text.splitlines() if line.strip()]
     assert sorted(names) == sorted(s.name for s in spans)
-    print(f"case 11: render_tree of a {DEPTH}-deep chain is {len(text) / 1e6:.0f} MB of text")
+    # Indentation stops growing past export.MAX_INDENT_DEPTH (the depth is printed instead):
+    # unbounded, this chain rendered as 100 MB of spaces.
+    assert len(text) < 2_000_000
+    assert f"┆{DEPTH - 1}┆ " in text
 
 
 @pytest.mark.parametrize(
@@ -175,14 +178,11 @@ def test_11_show_command_on_pathological_trace(tmp_path: Path) -> None:
     assert len(lines) == 2_000 + 5 + len(TIMES)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=OverflowError,
-    reason="export.format_time passes a finite start beyond time_t (1e300 ms) to time.localtime; "
-    "export.py is not this suite's to fix: patch proposed to the lead in docs/reliability.md",
-)
 @pytest.mark.parametrize("value", [1e300, -1e300])
 def test_11_export_times_beyond_time_t(value: float) -> None:
     """render_tree with a finite trace start time beyond what the C library can format."""
     span = row(1, None, start=value)
     trace = TraceSummary(TRACE, "root", None, None, value, None, None, 1, 0, "ok")
-    assert "root" in run_with_timeout(lambda: export.render_tree(TraceDetail(trace, (span,))), 5.0)
+    text = run_with_timeout(lambda: export.render_tree(TraceDetail(trace, (span,))), 5.0)
+    assert "root" in text
+    assert f"?({value:g})" in text
