@@ -647,7 +647,7 @@ class TraceReader:
             # A TEXT cell holds invalid UTF-8 (another program wrote it): APSW cannot decode it,
             # and one such cell would hide every row. Read text columns as bytes instead (the
             # row builders decode them with U+FFFD); the fast path stays as it was
-            # (tests/reliability/test_ui_escapes.py).
+            # (tests/reliability/test_ui_injection.py).
             cursor.close(force=True)
             if not isinstance(query, Select):
                 raise

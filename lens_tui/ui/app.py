@@ -249,7 +249,9 @@ class LensApp(LiveApp):
         if not text:
             self.notify("nothing selected to copy", severity="warning", timeout=2)
             return
-        self.copy_to_clipboard(text)
+        # Placeholders on the clipboard too: a pasted ESC could end bracketed paste and run the
+        # rest in the user's shell (tests/reliability/test_ui_injection.py).
+        self.copy_to_clipboard(visible(text, keep_newlines=True))
         preview = visible(text, 60)
         self.notify(f"copied: {preview}", timeout=2, markup=False)
 

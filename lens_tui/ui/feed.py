@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from lens_tui.store.reader import TRACES_SINCE_LIMIT, OpenError, TraceMark, TraceReader
+from lens_tui.store.reader import (
+    TRACES_SINCE_LIMIT,
+    OpenError,
+    SpanColumns,
+    TraceMark,
+    TraceReader,
+)
 from lens_tui.store.records import Delta, LogRow, SpanRow, StoreStats, TraceSummary
-from lens_tui.ui.flatten import SpanForest, build_forest
+from lens_tui.ui.flatten import SpanForest, SpanKey, build_forest_columns, build_forest_keys
 
 TRACE_CAP = 5_000
 """Traces the list keeps in memory (the newest)."""
@@ -130,21 +138,33 @@ class OpenTrace:
     def __init__(self, trace_id: str) -> None:
         self.trace_id = trace_id
         self._lock = threading.Lock()
-        self._spans: dict[str, SpanRow] = {}
+        self._spans: dict[str, SpanKey] = {}
+        """Span id -> key; its payload is a raw row from the first load, or a SpanRow."""
+        self._decode: Callable[[Any], SpanRow] = _as_span
+        self._columns: SpanColumns | None = None
+        """The first load's spans, until an update turns them into `_spans`."""
         self._mark: float | None = None
         self.summary: TraceSummary | None = None
         self.version = 0
         """Counts forests built: the UI ignores one older than what it shows."""
 
     def load(self, reader: TraceReader, now: float | None) -> SpanForest:
-        """Read the whole trace and build its forest."""
+        """Read the whole trace and build its forest (spans are decoded when first drawn)."""
         with self._lock:  # held while reading: an update must not slip in before the load
-            detail = reader.trace(self.trace_id)
-            self.summary = detail.summary
-            self._mark = detail.summary.updated_at if detail.summary else None
-            self._spans = {span.span_id: span for span in detail.spans}
+            summary, columns = reader.trace_columns(self.trace_id)
+            self.summary = summary
+            self._mark = summary.updated_at if summary else None
+            self._columns = columns
+            self._spans = {}  # built from the columns by the first update, if one comes
+            decode_raw = reader.decode_span
+            self._decode = lambda payload: (
+                payload if type(payload) is SpanRow else decode_raw(payload)
+            )
             self.version += 1
-            return build_forest(self._spans.values(), now)
+            return build_forest_columns(
+                columns.span_ids, columns.parent_ids, columns.starts, columns.durations,
+                columns.rows, self._decode, now,
+            )
 
     def update(
         self, reader: TraceReader, summary: TraceSummary | None, now: float | None
@@ -156,15 +176,30 @@ class OpenTrace:
                 self.summary = summary
                 if summary.updated_at is not None:
                     self._mark = summary.updated_at
+            if self._columns is not None:
+                c, self._columns = self._columns, None
+                self._spans = {
+                    key[0]: key
+                    for key in zip(c.span_ids, c.parent_ids, c.starts, c.durations, c.rows)
+                }
             changed = False
             for row in rows:
-                if self._spans.get(row.span_id) != row:
-                    self._spans[row.span_id] = row
+                old = self._spans.get(row.span_id)
+                if old is None or self._decode(old[4]) != row:
+                    self._spans[row.span_id] = (
+                        row.span_id, row.parent_span_id, row.started_at, row.duration_ms, row
+                    )
                     changed = True
             if not changed:
                 return None
             self.version += 1
-            return build_forest(self._spans.values(), now)
+            return build_forest_keys(self._spans.values(), self._decode, now)
+
+
+def _as_span(payload: Any) -> SpanRow:
+    """The decoder before any load: payloads are SpanRows."""
+    assert isinstance(payload, SpanRow)
+    return payload
 
 
 class PendingDeltas:

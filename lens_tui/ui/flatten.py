@@ -10,8 +10,11 @@ indices and a set of collapsed span ids.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Set
+from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from dataclasses import dataclass
+from itertools import compress, islice
+from operator import ge, itemgetter
+from typing import Any, overload
 
 from lens_tui.store.records import SpanRow
 
@@ -22,13 +25,56 @@ CYCLE = "cycle"
 SELF_PARENT = "self-parent"
 """The span names itself as its parent: shown at top level."""
 
+SpanKey = tuple[str, str | None, float, float | None, Any]
+"""(span_id, parent_span_id, started_at, duration_ms, payload): what a forest is built from.
+`payload` is the `SpanRow`, or what the forest's `decode` turns into one when it is needed."""
+
+
+class LazySpans(Sequence[SpanRow]):
+    """Node -> `SpanRow`, each decoded from its payload on first access: of a 100,000-span
+    trace only the rows drawn and the spans selected are ever decoded (building every record
+    up front cost more than the 300 ms an open may take). Any thread may read it: a race
+    decodes the same row twice, harmlessly."""
+
+    __slots__ = ("_payloads", "_decode", "_rows")
+
+    def __init__(self, payloads: list[Any], decode: Callable[[Any], SpanRow] | None) -> None:
+        self._payloads = payloads
+        self._decode = decode
+        self._rows: list[SpanRow | None] = (
+            payloads if decode is None else [None] * len(payloads)
+        )
+
+    def __len__(self) -> int:
+        return len(self._payloads)
+
+    @overload
+    def __getitem__(self, index: int) -> SpanRow: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[SpanRow]: ...
+
+    def __getitem__(self, index: int | slice) -> SpanRow | list[SpanRow]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._payloads)))]
+        row = self._rows[index]
+        if row is None:
+            assert self._decode is not None
+            row = self._rows[index] = self._decode(self._payloads[index])
+        return row
+
 
 @dataclass(slots=True, eq=False)
 class SpanForest:
     """One trace's spans as a forest in flat arrays indexed by node; not changed once built."""
 
-    spans: tuple[SpanRow, ...]
-    """Node index -> span, ordered by (started_at, span_id)."""
+    spans: Sequence[SpanRow]
+    """Node index -> span, ordered by (started_at, span_id) (a `LazySpans`)."""
+    span_ids: list[str]
+    """Node index -> span id (without decoding the span)."""
+    starts: list[float]
+    """Node index -> started_at."""
+    durations: list[float | None]
+    """Node index -> duration_ms (None while running)."""
     index_of: dict[str, int]
     """Span id -> node index."""
     parent: list[int]
@@ -62,10 +108,10 @@ class SpanForest:
 
     def end_of(self, node: int, now: float | None = None) -> float:
         """A span's end; a running span ends at `now` (or at the trace's known end)."""
-        span = self.spans[node]
-        if span.duration_ms is not None:
-            return span.started_at + span.duration_ms
-        return max(span.started_at, self.end if now is None else max(now, self.end))
+        start, duration = self.starts[node], self.durations[node]
+        if duration is not None:
+            return start + duration
+        return max(start, self.end if now is None else max(now, self.end))
 
     def axis_end(self, now: float | None) -> float:
         """The right edge of the time axis: running spans stretch it to `now`."""
@@ -88,36 +134,101 @@ class SpanForest:
         """The span ids of a node and all its descendants (a slice of the pre-order)."""
         start = self.position[node]
         nodes = self.order[start : start + self.subtree_size[node] + 1]
-        spans = self.spans
-        return frozenset(spans[i].span_id for i in nodes)
+        ids = self.span_ids
+        return frozenset([ids[i] for i in nodes])
 
     def with_children(self) -> Iterator[int]:
         """Every node that has children."""
         return (i for i, kids in enumerate(self.children) if kids is not None)
 
 
+_BY_START = itemgetter(2, 0)
+
+
 def build_forest(spans: Iterable[SpanRow], now: float | None = None) -> SpanForest:
     """Arrange spans into a forest; duplicates keep the last row, broken links go to top level."""
-    by_id: dict[str, SpanRow] = {}
-    for span in spans:
-        by_id[span.span_id] = span  # later rows are newer versions of the same span
-    ordered = sorted(by_id.values(), key=lambda s: (s.started_at, s.span_id))
-    count = len(ordered)
-    index_of = {span.span_id: i for i, span in enumerate(ordered)}
+    return build_forest_keys(
+        ((s.span_id, s.parent_span_id, s.started_at, s.duration_ms, s) for s in spans), None, now
+    )
+
+
+def build_forest_keys(
+    keys: Iterable[SpanKey], decode: Callable[[Any], SpanRow] | None, now: float | None = None
+) -> SpanForest:
+    """A forest from span keys; `decode(payload)` makes a span's `SpanRow` when it is first
+    needed (None: the payloads are SpanRows). Duplicates keep the last key."""
+    by_id: dict[str, SpanKey] = {key[0]: key for key in keys}  # later keys: newer versions
+    ordered = sorted(by_id.values(), key=_BY_START)
+    return build_forest_columns(
+        [key[0] for key in ordered],
+        [key[1] for key in ordered],
+        [key[2] for key in ordered],
+        [key[3] for key in ordered],
+        [key[4] for key in ordered],
+        decode,
+        now,
+    )
+
+
+def build_forest_columns(
+    span_ids: list[str],
+    parent_ids: list[str | None],
+    starts: list[float],
+    durations: list[float | None],
+    payloads: list[Any],
+    decode: Callable[[Any], SpanRow] | None,
+    now: float | None = None,
+) -> SpanForest:
+    """A forest from spans given as columns (the lists are kept: do not change them later).
+
+    The quickest way in for a huge trace read by start time: no tuple per span, and no sort
+    unless start times tie (then by span id) or ids repeat (then the last one wins)."""
+    count = len(span_ids)
+    index_of = dict(zip(span_ids, range(count)))
+    # Positions where the next start is not later: none when read by start without ties.
+    suspects = list(compress(range(count - 1), map(ge, starts, islice(starts, 1, None))))
+    if len(index_of) < count or any(starts[i] > starts[i + 1] for i in suspects):
+        keep: Sequence[int] = range(count)
+        if len(index_of) < count:
+            keep = sorted(index_of.values())  # the last row of each id
+        by_start = sorted(zip([starts[i] for i in keep], [span_ids[i] for i in keep], keep))
+        order_by = [i for _start, _id, i in by_start]
+        span_ids = [span_ids[i] for i in order_by]
+        parent_ids = [parent_ids[i] for i in order_by]
+        starts = [starts[i] for i in order_by]
+        durations = [durations[i] for i in order_by]
+        payloads = [payloads[i] for i in order_by]
+        count = len(span_ids)
+        index_of = dict(zip(span_ids, range(count)))
+    elif suspects:
+        # Sorted by start with ties: order each run of equal starts by span id, in copies.
+        columns = [list(span_ids), list(parent_ids), list(starts), list(durations), list(payloads)]
+        first = 0
+        for k, at in enumerate(suspects):
+            if k + 1 < len(suspects) and suspects[k + 1] == at + 1:
+                continue  # the run goes on
+            low, high = suspects[first], at + 2
+            first = k + 1
+            by_id = sorted(range(low, high), key=span_ids.__getitem__)
+            for new, old in zip(columns, (span_ids, parent_ids, starts, durations, payloads)):
+                new[low:high] = [old[i] for i in by_id]
+        span_ids, parent_ids, starts, durations, payloads = columns
+        index_of = dict(zip(span_ids, range(count)))
     children: list[list[int] | None] = [None] * count
+    parent = [-1] * count
     marks: dict[int, str] = {}
     tops: list[int] = []
-    for i, span in enumerate(ordered):
-        parent_id = span.parent_span_id
+    for i, parent_id in enumerate(parent_ids):
         if not parent_id:
             tops.append(i)
-        elif parent_id == span.span_id:
+        elif parent_id == span_ids[i]:
             marks[i] = SELF_PARENT
             tops.append(i)
         elif (j := index_of.get(parent_id)) is None:
             marks[i] = ORPHAN
             tops.append(i)
         else:
+            parent[i] = j
             # i grows with start time, so every child list comes out in start order.
             kids = children[j]
             if kids is None:
@@ -125,32 +236,32 @@ def build_forest(spans: Iterable[SpanRow], now: float | None = None) -> SpanFore
             else:
                 kids.append(i)
 
-    parent = [-1] * count
     depth = [0] * count
-    is_last = [True] * count
+    is_last = [False] * count
     visited = bytearray(count)
     order: list[int] = []
 
     def walk(root: int) -> None:
-        visited[root] = 1
+        # Each node sits in one child list (its parent's), so only a cycle leads back to a
+        # node already visited: marking nodes as they are reached is enough.
+        parent[root] = -1  # top level (where a cycle is cut too)
+        is_last[root] = True
         stack = [root]
         while stack:
             node = stack.pop()
+            visited[node] = 1
             order.append(node)
             kids = children[node]
             if kids is None:
                 continue
-            if any(visited[k] for k in kids):  # only where a cycle was cut
+            if any(map(visited.__getitem__, kids)):  # only where a cycle was cut
                 kids = [k for k in kids if not visited[k]]
                 children[node] = kids or None
                 if not kids:
                     continue
             child_depth = depth[node] + 1
             for k in kids:
-                visited[k] = 1
-                parent[k] = node
                 depth[k] = child_depth
-                is_last[k] = False
             is_last[kids[-1]] = True
             stack.extend(reversed(kids))
 
@@ -173,18 +284,22 @@ def build_forest(spans: Iterable[SpanRow], now: float | None = None) -> SpanFore
         if p >= 0:
             subtree_size[p] += subtree_size[node] + 1
 
-    start = ordered[0].started_at if ordered else 0.0
+    start = starts[0] if count else 0.0
     end = start
     running = 0
-    for span in ordered:
-        if span.duration_ms is None:
+    for span_start, duration in zip(starts, durations):
+        if duration is None:
             running += 1
-            end = max(end, span.started_at)
-        else:
-            end = max(end, span.started_at + span.duration_ms)
+            if span_start > end:
+                end = span_start
+        elif span_start + duration > end:
+            end = span_start + duration
 
     forest = SpanForest(
-        spans=tuple(ordered),
+        spans=LazySpans(payloads, decode),
+        span_ids=span_ids,
+        starts=starts,
+        durations=durations,
         index_of=index_of,
         parent=parent,
         children=children,
@@ -207,24 +322,23 @@ def build_forest(spans: Iterable[SpanRow], now: float | None = None) -> SpanFore
 
 def self_times(forest: SpanForest) -> list[float | None]:
     """Per node: its duration minus the union of its children's intervals clipped to it."""
-    spans = forest.spans
-    result: list[float | None] = [None] * len(spans)
-    for node, span in enumerate(spans):
-        if span.duration_ms is None:
+    starts, durations, children = forest.starts, forest.durations, forest.children
+    result: list[float | None] = list(durations)  # leaves: all their own time
+    for node in compress(range(len(children)), children):  # the nodes with children
+        kids = children[node]
+        duration = durations[node]
+        if kids is None or duration is None:
             continue
-        kids = forest.children[node]
-        if kids is None:
-            result[node] = span.duration_ms
-            continue
-        lo, hi = span.started_at, span.started_at + span.duration_ms
+        lo = starts[node]
+        hi = lo + duration
         covered = 0.0
         cur_start = cur_end = -math.inf
         for k in kids:  # children are in start order, so one merging pass suffices
-            child = spans[k]
-            c_start = max(child.started_at, lo)
-            c_end = hi
-            if child.duration_ms is not None:
-                c_end = min(child.started_at + child.duration_ms, hi)
+            c_start = starts[k]
+            c_duration = durations[k]
+            c_end = hi if c_duration is None else min(c_start + c_duration, hi)
+            if c_start < lo:
+                c_start = lo
             if c_end <= c_start:
                 continue
             if c_start > cur_end:
@@ -235,7 +349,7 @@ def self_times(forest: SpanForest) -> list[float | None]:
                 cur_end = c_end
         if cur_end > cur_start:
             covered += cur_end - cur_start
-        result[node] = max(span.duration_ms - covered, 0.0)
+        result[node] = max(duration - covered, 0.0)
     return result
 
 
@@ -247,23 +361,28 @@ def critical_path(forest: SpanForest, now: float | None = None) -> frozenset[int
     """
     if not forest.spans:
         return frozenset()
+    starts, children = forest.starts, forest.children
+    # Every span's end (`end_of`) as one list: sorting children by it then runs at C speed.
+    open_end = forest.end if now is None else max(now, forest.end)
+    ends = [
+        start + duration if duration is not None else max(start, open_end)
+        for start, duration in zip(starts, forest.durations)
+    ]
     tops = [i for i, p in enumerate(forest.parent) if p < 0]
-    end_of = forest.end_of
-    root = max(tops, key=lambda i: (end_of(i, now), -i))
-    path: set[int] = set()
+    root = max(tops, key=lambda i: (ends[i], -i))
+    path: list[int] = []
     stack = [root]
-    spans = forest.spans
     while stack:
         node = stack.pop()
-        path.add(node)
-        kids = forest.children[node]
+        path.append(node)
+        kids = children[node]
         if kids is None:
             continue
-        cursor = end_of(node, now)
-        for k in sorted(kids, key=lambda c: end_of(c, now), reverse=True):
-            if spans[k].started_at < cursor:
+        cursor = ends[node]
+        for k in sorted(kids, key=ends.__getitem__, reverse=True):
+            if starts[k] < cursor:
                 stack.append(k)
-                cursor = spans[k].started_at
+                cursor = starts[k]
     return frozenset(path)
 
 
@@ -299,7 +418,7 @@ def visible_subtree(forest: SpanForest, node: int, collapsed: Set[int]) -> list[
 
 def below_threshold(forest: SpanForest, threshold_ms: float) -> set[int]:
     """Nodes with children whose whole span finished in less than `threshold_ms`."""
-    durations = [span.duration_ms for span in forest.spans]
+    durations = forest.durations
     return {
         i
         for i in forest.with_children()

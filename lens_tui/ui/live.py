@@ -57,6 +57,9 @@ SNAPSHOT_RETRY_S = 1.0
 """A failed first load is retried after this long."""
 ERROR_REPEAT_S = 10.0
 """The same worker error is shown again only after this long."""
+WATCH_STEP_MS = 3
+"""watchfiles' grouping step: a commit is noticed within about this long (10 ms made commit
+to applied 19 ms at the median, 3 ms made it 8 ms; idle CPU stayed at ~1 %, bench part a)."""
 
 
 def wall_clock() -> float:
@@ -143,7 +146,9 @@ class LiveApp(App[int]):
     @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
     def _watch(self) -> None:
         """Run the file watcher; it posts a hint on every change of the db or its WAL."""
-        watcher = ChangeWatcher(self.db_path, self._hint, fallback_s=self.poll_seconds)
+        watcher = ChangeWatcher(
+            self.db_path, self._hint, fallback_s=self.poll_seconds, step_ms=WATCH_STEP_MS
+        )
         self._watcher = watcher
         if not self._stopping.is_set():
             watcher.run()
@@ -363,8 +368,12 @@ class LiveApp(App[int]):
         self.header.queued = 0
         self.trace_list.replace(())
         self._close_trace()
-        self.log_pane.clear()
-        self.notify(f"{self.db_path.name} was replaced: reloading", markup=False)
+        # The open trace is gone with the old file: back to all recent logs (filters kept), or
+        # the pane would stay scoped to a trace the new file does not have
+        # (tests/reliability/test_ui_replaced.py).
+        old = self.log_pane.scope
+        self.log_pane.clear(LogScope(min_level=old.min_level, text=old.text))
+        self.notify(f"{visible(self.db_path.name)} was replaced: reloading", markup=False)
         self._load_snapshot(self._trace_filter)
 
     def on_traces_loaded(self, message: TracesLoaded) -> None:

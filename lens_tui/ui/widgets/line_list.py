@@ -18,6 +18,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from lens_tui.text import visible
 from lens_tui.ui.cells import fg_only, fit, strip
 
 
@@ -172,7 +173,8 @@ class LineList(ScrollView, can_focus=True):
         count = self.row_count
         if count == 0:
             if y == self.header_lines and self.empty_message:
-                text = fit("  " + self.empty_message, width)
+                # It may name the file or quote an open error: data, made visible.
+                text = fit("  " + visible(self.empty_message, 500), width)
                 return strip([(text, self.style_of("line-list--empty"))], width).apply_style(base)
             return Strip.blank(width, base)
         if index >= count:

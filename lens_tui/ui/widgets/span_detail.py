@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from lens_tui.store.records import SpanRow, TraceSummary
-from lens_tui.text import visible
+from lens_tui.text import ELLIPSIS, visible
 from lens_tui.ui import flatten
 from lens_tui.ui import format as fmt
 from lens_tui.ui.cells import fg_only
@@ -23,17 +23,32 @@ VALUE_LIMIT = 2_000
 """Longest attribute value shown in full."""
 TEXT_LIMIT = 100_000
 """Longest traceback or body shown."""
+LINE_LIMIT = 1_000
+"""Longest line of a traceback, events or body shown: wrapping a megabyte-long line (a minified
+body) stalls the panel for seconds (tests/reliability/test_ui_huge.py)."""
+ATTRIBUTES_SHOWN = 500
+"""Attributes listed; a span with 100,000 of them took 30 s to show (test_ui_huge.py)."""
 
 
 def pretty_body(text: str) -> str:
     """A captured body for reading: JSON indented, anything else as it came."""
     stripped = text.strip()
-    if stripped[:1] in ("{", "["):
+    # Past a megabyte parsing and indenting costs more than the panel can show (TEXT_LIMIT).
+    if stripped[:1] in ("{", "[") and len(stripped) <= 1_000_000:
         try:
             return json.dumps(json.loads(stripped), indent=2, ensure_ascii=False)
         except (ValueError, RecursionError):
             pass
     return text
+
+
+def long_text(text: str) -> str:
+    """A traceback or body made visible, newlines kept, cut at TEXT_LIMIT characters and each
+    line at LINE_LIMIT, with an ellipsis where cut."""
+    lines = visible(text, TEXT_LIMIT, keep_newlines=True).split("\n")
+    return "\n".join(
+        line if len(line) <= LINE_LIMIT else line[: LINE_LIMIT - 1] + ELLIPSIS for line in lines
+    )
 
 
 def attribute_value(encoded: str) -> str:
@@ -207,7 +222,7 @@ class SpanDetail(VerticalScroll, can_focus=True):
         if span.traceback:
             self._section(text, "Traceback")
             text.append(
-                visible(span.traceback, TEXT_LIMIT, keep_newlines=True).rstrip("\n") + "\n",
+                long_text(span.traceback).rstrip("\n") + "\n",
                 self._style("span-detail--code"),
             )
         if span.traceback:
@@ -227,13 +242,19 @@ class SpanDetail(VerticalScroll, can_focus=True):
             self._field(text, "source", visible(span.source_location, 500))
         if span.attributes:
             self._section(text, "Attributes")
-            for key, encoded in span.attributes:
+            for key, encoded in span.attributes[:ATTRIBUTES_SHOWN]:
                 text.append(visible(key, 200), self._style("span-detail--label"))
                 text.append(" = ")
                 text.append(visible(attribute_value(encoded), VALUE_LIMIT) + "\n")
+            hidden = len(span.attributes) - ATTRIBUTES_SHOWN
+            if hidden > 0:
+                text.append(
+                    f"{ELLIPSIS} {fmt.count(hidden)} more attributes\n",
+                    self._style("span-detail--label"),
+                )
         if span.events:
             self._section(text, "Events")
-            text.append(visible(pretty_body(span.events), TEXT_LIMIT, keep_newlines=True) + "\n")
+            text.append(long_text(pretty_body(span.events)) + "\n")
         bodies = (("Input", span.input_body_hash), ("Output", span.output_body_hash))
         for label, body_hash in bodies:
             if not body_hash:
@@ -243,7 +264,7 @@ class SpanDetail(VerticalScroll, can_focus=True):
             if body is None:
                 text.append("loading…\n", self._style("span-detail--label"))
             else:
-                text.append(visible(pretty_body(body), TEXT_LIMIT, keep_newlines=True) + "\n")
+                text.append(long_text(pretty_body(body)) + "\n")
         self._show(text)
 
     def set_body(self, forest: SpanForest, body_hash: str, body: str | None, now: float) -> None:

@@ -302,7 +302,7 @@ class Waterfall(LineList):
         forest = self.forest
         assert forest is not None
         self._collapsed_nodes = nodes
-        self.collapsed = {forest.spans[i].span_id for i in nodes}
+        self.collapsed = {forest.span_ids[i] for i in nodes}
         self.rows = flatten.visible_rows(forest, nodes)
         if keep is not None:
             # The kept span may now be hidden: highlight its nearest visible ancestor.
