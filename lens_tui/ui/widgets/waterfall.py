@@ -391,10 +391,9 @@ class Waterfall(LineList):
             extra += f" +{forest.subtree_size[node]}"
         name_room = max(name_w - len(guide) - len(toggle) - len(extra), 1)
         name = fit(visible(span.name, 200), name_room).rstrip()
-        if error:
-            name_style = self.style_of("waterfall--error")
-        else:
-            name_style = self.style_of("waterfall--critical" if critical else "waterfall--name")
+        # The critical path is marked in the gutter only: in sequential traces it is most spans,
+        # and colouring every name would drown the errors.
+        name_style = self.style_of("waterfall--error" if error else "waterfall--name")
         head: list[Piece] = [
             ("┃" if critical else " ", self.style_of("waterfall--critical")),
             (guide + toggle, self.style_of("waterfall--guide")),
