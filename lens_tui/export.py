@@ -3,41 +3,22 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 from typing import Any
 
+from lens_tui import humanize
 from lens_tui.store.records import LogRow, SpanRow, TraceDetail
 from lens_tui.text import visible
 
 
 def format_duration(ms: float | None) -> str:
     """`850µs`, `12.3ms`, `4.20s`, `3m05s`; `running` for None."""
-    if ms is None:
-        return "running"
-    if ms < 1:
-        return f"{ms * 1000:.0f}µs"
-    if ms < 1000:
-        return f"{ms:.1f}ms" if ms < 100 else f"{ms:.0f}ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.2f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    return "running" if ms is None else humanize.duration(ms)
 
 
 def format_time(epoch_ms: float, *, with_date: bool = False) -> str:
     """Local `HH:MM:SS.mmm` (with the date when asked); `?(value)` for a time no clock can show."""
-    try:
-        seconds, millis = divmod(int(epoch_ms), 1000)
-        local = time.localtime(seconds)
-    except (OverflowError, OSError, ValueError):  # absurd timestamps are data, not a crash
-        return f"?({epoch_ms:g})"
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S", local)
-    return f"{stamp}.{millis:03d}"
+    return humanize.clock_time_or_date(epoch_ms, with_date=with_date)
 
 
 def span_order(spans: Iterable[SpanRow]) -> list[tuple[SpanRow, int]]:

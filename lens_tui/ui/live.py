@@ -21,7 +21,7 @@ from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import Delta, TraceSummary
 from lens_tui.store.tail import ChangeWatcher
 from lens_tui.text import visible
-from lens_tui.ui import format as fmt
+from lens_tui import humanize as fmt
 from lens_tui.ui.feed import LOG_CAP, TRACE_CAP, Feed, OpenTrace, PendingDeltas, Readers
 from lens_tui.ui.jobs import SingleFlight
 from lens_tui.ui.messages import (

@@ -141,7 +141,7 @@ def test_data_side_of_the_ui_does_not_import_textual() -> None:
 
     code = (
         "import sys\n"
-        "import lens_tui.ui.feed, lens_tui.ui.flatten, lens_tui.ui.format, lens_tui.ui.jobs\n"
+        "import lens_tui.ui.feed, lens_tui.ui.flatten, lens_tui.humanize, lens_tui.ui.jobs\n"
         "import lens_tui.ui.rates, lens_tui.ui.trace_rows\n"
         "assert not [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')], 'ui'\n"
     )

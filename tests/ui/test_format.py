@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lens_tui.ui import format as fmt
+from lens_tui import humanize as fmt
 from lens_tui.ui.widgets.waterfall import bar_cells
 
 from . import fixture_db
@@ -34,3 +34,11 @@ def test_bars_have_eighth_cell_edges_and_never_vanish() -> None:
     assert bar_cells(0.0, 0.55, 10) == (0, "█████▌")
     assert bar_cells(0.5, 0.5, 10) == (5, "▏")  # zero length still shows a sliver
     assert bar_cells(1.0, 1.0, 10) == (9, "█")  # clamped into the last cell
+
+
+def test_absurd_times_are_shown_not_raised() -> None:
+    # Finite but beyond time_t: localtime() raises OverflowError; a span stored with such a
+    # start time must not crash the trace list, the waterfall or `show`.
+    assert fmt.clock_time(1e300) == "?(1e+300)"
+    assert fmt.clock_time(-1e300) == "?(-1e+300)"
+    assert fmt.clock_time_or_date(0, with_date=True).endswith(".000")

@@ -11,7 +11,7 @@ from textual.widget import Widget
 
 from lens_tui.store.records import StoreStats
 from lens_tui.text import visible
-from lens_tui.ui import format as fmt
+from lens_tui import humanize as fmt
 from lens_tui.ui.cells import fg_only
 from lens_tui.ui.rates import RateMeter
 

@@ -16,7 +16,7 @@ from textual.strip import Strip
 from lens_tui.schema import LEVELS
 from lens_tui.store.records import LogRow
 from lens_tui.text import visible
-from lens_tui.ui import format as fmt
+from lens_tui import humanize as fmt
 from lens_tui.ui.cells import Piece, fit, strip
 from lens_tui.ui.feed import LOG_CAP
 from lens_tui.ui.widgets.line_list import LineList

@@ -15,7 +15,7 @@ from textual.widgets import Static
 from lens_tui.store.records import SpanRow, TraceSummary
 from lens_tui.text import ELLIPSIS, visible
 from lens_tui.ui import flatten
-from lens_tui.ui import format as fmt
+from lens_tui import humanize as fmt
 from lens_tui.ui.cells import fg_only
 from lens_tui.ui.flatten import SpanForest
 

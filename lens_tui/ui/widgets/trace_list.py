@@ -12,7 +12,7 @@ from textual.strip import Strip
 
 from lens_tui.store.records import TraceSummary
 from lens_tui.text import visible
-from lens_tui.ui import format as fmt
+from lens_tui import humanize as fmt
 from lens_tui.ui.cells import Piece, fit, strip
 from lens_tui.ui.feed import TRACE_CAP
 from lens_tui.ui.trace_rows import TraceFilter, TraceRows, is_error

@@ -13,7 +13,7 @@ from textual.strip import Strip
 from lens_tui.store.records import SpanRow
 from lens_tui.text import visible
 from lens_tui.ui import flatten
-from lens_tui.ui import format as fmt
+from lens_tui import humanize as fmt
 from lens_tui.ui.cells import Piece, fit, strip
 from lens_tui.ui.flatten import SpanForest
 from lens_tui.ui.widgets.line_list import LineList
@@ -40,6 +40,13 @@ def bar_cells(start: float, end: float, width: int) -> tuple[int, str]:
     full, rest = divmod(stop8 - first * 8, 8)
     return first, "█" * full + (_EIGHTHS[rest] if rest else "")
 
+
+
+def _span_of_axis(start: float, end: float) -> float:
+    """The axis length to divide by: at absurd magnitudes (1e300 ms) adding a millisecond
+    changes nothing, and a zero or NaN length must never reach a division."""
+    total = end - start
+    return total if total > 0 else 1.0
 
 class Waterfall(LineList):
     """One row per visible span: tree guides, name, a bar on the trace's time axis, duration."""
@@ -340,7 +347,7 @@ class Waterfall(LineList):
         if self.forest is None or not self.forest.spans:
             return strip([(fit(" span", width), style)], width)
         start, end = self._axis
-        total = end - start
+        total = _span_of_axis(start, end)
         ruler = [" "] * bar_w
         free = 0  # first cell a label may use: labels never touch each other
         for quarter in range(4):
@@ -404,7 +411,7 @@ class Waterfall(LineList):
         head.append((" " * max(1 + name_w - used, 0) + " ", None))
 
         start, end = self._axis
-        total = end - start
+        total = _span_of_axis(start, end)
         now = self._clock()
         span_end = forest.end_of(node, now if running else None)
         first, blocks = bar_cells(

@@ -1,4 +1,4 @@
-"""Short human formats for times, durations, sizes and rates (pure, no Textual)."""
+"""Short human formats for times, durations, sizes and rates (shared by the CLI and the UI)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,19 @@ _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 def clock_time(epoch_ms: float | None) -> str:
     """Local wall-clock time `HH:MM:SS.mmm` of an epoch-millisecond instant."""
+    return clock_time_or_date(epoch_ms)
+
+
+def clock_time_or_date(epoch_ms: float | None, *, with_date: bool = False) -> str:
+    """Local `HH:MM:SS.mmm` (with the date when asked); `?(value)` for a time no clock can show."""
     if epoch_ms is None:
         return "--:--:--.---"
-    seconds, millis = divmod(int(epoch_ms), 1000)
-    return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{millis:03d}"
+    try:
+        seconds, millis = divmod(int(epoch_ms), 1000)
+        local = time.localtime(seconds)
+    except (OverflowError, OSError, ValueError):  # absurd timestamps are data, not a crash
+        return f"?({epoch_ms:g})"
+    return time.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S", local) + f".{millis:03d}"
 
 
 def duration(ms: float | None) -> str:
