@@ -136,6 +136,20 @@ async def test_async_nesting_across_gather_and_create_task(store: TraceStore, db
     assert trace["span_count"] == 8 and trace["root_span_name"] == "handler" and trace["status"] == "ok"
 
 
+async def test_to_thread_carries_the_context(store: TraceStore, db_path: Path) -> None:
+    @lens_fn("blocking")
+    def blocking() -> str | None:
+        handle = current_span()
+        return handle.name if handle else None
+
+    async with span("async-parent") as parent:
+        assert parent is not None
+        assert await asyncio.to_thread(blocking) == "blocking"
+    assert tracing.flush()
+    rows = spans_by_name(db_path)
+    assert rows["blocking"]["parent_span_id"] == parent.span_id
+
+
 async def test_async_with_span(store: TraceStore, db_path: Path) -> None:
     async with span("outer", user=7) as handle:
         assert handle is not None

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from lens_tui import tracing
@@ -106,6 +107,51 @@ def test_os_fork_child_writes_its_own_spans(store: TraceStore, db_path: Path) ->
         db_path, "SELECT count(*) FROM spans"
     )
     assert len(read(db_path, "SELECT * FROM writers")) == 2
+
+
+THIRD_WRITER = textwrap.dedent(
+    """
+    import sys
+    from lens_tui import tracing
+    from lens_tui.tracing import span
+    tracing.configure(sys.argv[1], flush_interval=0.01)
+    for _ in range(5):
+        with span("third"):
+            pass
+        assert tracing.flush()
+    tracing.shutdown()
+    """
+)
+
+
+def test_fork_child_keeps_its_rows_after_the_parent_closes(store: TraceStore, db_path: Path) -> None:
+    """A child must hold its own OS-level locks on the file: when the parent's connection closes
+    and a third process opens and closes the file, that process must not take itself for the
+    last connection (checkpointing and deleting the WAL under the child, losing its rows)."""
+    with span("parent"):
+        pass
+    assert tracing.flush()  # the parent's writer has its connection open
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            for _ in range(150):
+                with span("child"):
+                    pass
+                time.sleep(0.003)
+            code = 0 if tracing.flush(10) else 2
+        finally:
+            os._exit(code)
+    tracing.shutdown()  # the parent's connection closes while the child writes
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    for _ in range(3):
+        subprocess.run([sys.executable, "-c", THIRD_WRITER, str(db_path)], check=True, env=env,
+                       timeout=60)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert scalar(db_path, "SELECT count(*) FROM spans WHERE name = 'child'") == 150
+    assert scalar(db_path, "SELECT count(*) FROM spans WHERE name = 'third'") == 15
+    assert scalar(db_path, "PRAGMA integrity_check") == "ok"
 
 
 def _mp_child(n: int) -> None:

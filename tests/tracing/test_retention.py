@@ -121,6 +121,22 @@ async def test_prune_by_body_bytes_oldest_first(store: TraceStore, db_path: Path
                       (row["input_body_hash"], row["output_body_hash"])) == 2
 
 
+async def test_bodies_of_expired_traces_go_with_them(store: TraceStore, db_path: Path) -> None:
+    app = LensMiddleware(raw_app, capture_bodies=True)
+    await exchange(app, "POST", "/old", body=b"old body")
+    await exchange(app, "POST", "/new", body=b"new body")
+    assert tracing.flush()
+    old_trace = read(db_path, "SELECT trace_id FROM spans WHERE name = 'POST /old'")[0]["trace_id"]
+    backdate(db_path, [old_trace], days=8)
+    result = store.prune()
+    assert result.traces == 1 and result.bodies == 2  # its request and (doubled) response bodies
+    assert result.body_bytes == len(b"old body") * 3
+    kept = read(db_path, "SELECT input_body_hash, output_body_hash FROM spans WHERE name = 'POST /new'")[0]
+    assert scalar(db_path, "SELECT count(*) FROM bodies") == 2
+    assert scalar(db_path, "SELECT count(*) FROM bodies WHERE hash IN (?, ?)",
+                  (kept["input_body_hash"], kept["output_body_hash"])) == 2
+
+
 def test_unreferenced_bodies_are_removed(store: TraceStore, db_path: Path) -> None:
     make_traces(1, children=0)
     execute(db_path, ("INSERT INTO bodies (hash, body, is_compressed, original_size, stored_size, "
