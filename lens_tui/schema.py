@@ -222,6 +222,25 @@ class SchemaTooNew(Exception):
     """The database was written by a newer lens_tui than this one."""
 
 
+class NotATraceDatabase(Exception):
+    """The file is a SQLite database of another application: we never add our tables to it."""
+
+
+def assert_ours(conn: apsw.Connection) -> None:
+    """Refuse a newer schema, or a non-empty database without the LENS tables, before any write."""
+    version = user_version(conn)
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"schema version {version} is newer than this lens_tui supports ({SCHEMA_VERSION})"
+        )
+    tables = {t for t in _table_names(conn) if not t.startswith("sqlite_")}
+    if tables and not set(ORIGINAL_TABLES) <= tables:
+        raise NotATraceDatabase(
+            "not a trace database (a SQLite file of another application: no "
+            + "/".join(t for t in ORIGINAL_TABLES if t not in tables) + " table)"
+        )
+
+
 def user_version(conn: apsw.Connection) -> int:
     """The database's schema version."""
     return int(conn.execute("PRAGMA user_version").fetchall()[0][0])
@@ -233,11 +252,8 @@ def migrate(conn: apsw.Connection) -> int:
         return SCHEMA_VERSION
     conn.execute("BEGIN IMMEDIATE")
     try:
-        version = user_version(conn)  # re-read under the write lock: another process may have won
-        if version > SCHEMA_VERSION:
-            raise SchemaTooNew(
-                f"schema version {version} is newer than this lens_tui supports ({SCHEMA_VERSION})"
-            )
+        assert_ours(conn)  # re-read under the write lock: another process may have won
+        version = user_version(conn)
         while version < SCHEMA_VERSION:
             MIGRATIONS[version](conn)
             version += 1

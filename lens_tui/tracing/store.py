@@ -873,6 +873,7 @@ def open_writable(path: Path, busy_timeout_ms: int = 5000) -> apsw.Connection:
     conn = apsw.Connection(str(path))
     try:
         conn.setbusytimeout(busy_timeout_ms)
+        schema.assert_ours(conn)  # before switching the journal mode of someone else's file
         _enable_wal(conn, busy_timeout_ms)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")

@@ -263,3 +263,34 @@ def test_core_imports_without_textual_or_rich(tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_writer_never_touches_another_applications_database(tmp_path: Path) -> None:
+    import hashlib
+
+    from lens_tui.tracing.store import open_writable
+
+    path = tmp_path / "other.db"
+    other = apsw.Connection(str(path))
+    other.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    other.execute("INSERT INTO customers (name) VALUES ('ada')")
+    other.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(schema.NotATraceDatabase, match="another application"):
+        open_writable(path)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert not (tmp_path / "other.db-wal").exists()
+
+
+def test_writer_refuses_a_newer_schema_before_changing_its_journal_mode(tmp_path: Path) -> None:
+    from lens_tui.tracing.store import open_writable
+
+    path = tmp_path / "newer.db"
+    newer = apsw.Connection(str(path))
+    newer.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
+    newer.close()
+    with pytest.raises(schema.SchemaTooNew):
+        open_writable(path)
+    check = apsw.Connection(str(path))
+    assert check.execute("PRAGMA journal_mode").fetchall()[0][0] == "delete"
+    check.close()
