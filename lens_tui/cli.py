@@ -193,6 +193,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `lens-tui`."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    from lens_tui.sqlite_check import check_linked
+
+    warning = check_linked()
+    if warning:
+        print(warning, file=sys.stderr)
     try:
         if args_list and args_list[0] in SUBCOMMANDS:
             command, rest = args_list[0], args_list[1:]
