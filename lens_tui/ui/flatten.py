@@ -10,10 +10,11 @@ indices and a set of collapsed span ids.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from dataclasses import dataclass
 from itertools import compress, islice
-from operator import ge, itemgetter
+from operator import add, ge, itemgetter
 from typing import Any, overload
 
 from lens_tui.store.records import SpanRow
@@ -212,21 +213,25 @@ def build_forest_columns(
             by_id = sorted(range(low, high), key=span_ids.__getitem__)
             for new, old in zip(columns, (span_ids, parent_ids, starts, durations, payloads)):
                 new[low:high] = [old[i] for i in by_id]
+            # Only this run moved: re-index it rather than all of them (ids are unique here).
+            index_of.update(zip(columns[0][low:high], range(low, high)))
         span_ids, parent_ids, starts, durations, payloads = columns
-        index_of = dict(zip(span_ids, range(count)))
     children: list[list[int] | None] = [None] * count
     parent = [-1] * count
     marks: dict[int, str] = {}
     tops: list[int] = []
-    for i, parent_id in enumerate(parent_ids):
-        if not parent_id:
-            tops.append(i)
-        elif parent_id == span_ids[i]:
-            marks[i] = SELF_PARENT
-            tops.append(i)
-        elif (j := index_of.get(parent_id)) is None:
-            marks[i] = ORPHAN
-            tops.append(i)
+    # Parents looked up at C speed; an empty parent id means "top level" even if some span's
+    # id is empty.
+    lookup: Callable[[str | None], int | None] = index_of.get
+    if "" in index_of:
+        lookup = lambda parent_id: index_of.get(parent_id) if parent_id else None  # noqa: E731
+    for i, j in enumerate(map(lookup, parent_ids)):
+        if j is None or j == i:  # top level, orphan or its own parent: rare, so checked here
+            if not parent_ids[i]:
+                tops.append(i)
+            else:
+                marks[i] = SELF_PARENT if j == i else ORPHAN
+                tops.append(i)
         else:
             parent[i] = j
             # i grows with start time, so every child list comes out in start order.
@@ -276,8 +281,7 @@ def build_forest_columns(
                 walk(i)
 
     position = [0] * count
-    for pos, node in enumerate(order):
-        position[node] = pos
+    deque(map(position.__setitem__, order, range(count)), maxlen=0)  # position[order[k]] = k
     subtree_size = [0] * count
     for node in reversed(order):
         p = parent[node]
@@ -286,14 +290,16 @@ def build_forest_columns(
 
     start = starts[0] if count else 0.0
     end = start
-    running = 0
-    for span_start, duration in zip(starts, durations):
-        if duration is None:
-            running += 1
-            if span_start > end:
-                end = span_start
-        elif span_start + duration > end:
-            end = span_start + duration
+    running = durations.count(None)
+    if count and not running:
+        end = max(end, max(map(add, starts, durations)))  # type: ignore[arg-type]
+    else:
+        for span_start, duration in zip(starts, durations):
+            if duration is None:
+                if span_start > end:
+                    end = span_start
+            elif span_start + duration > end:
+                end = span_start + duration
 
     forest = SpanForest(
         spans=LazySpans(payloads, decode),

@@ -211,7 +211,9 @@ class LiveApp(App[int]):
     @work(thread=True, exclusive=True, group="trace", exit_on_error=False)
     def _load_trace(self, opened: OpenTrace, generation: int) -> None:
         """All spans of a newly opened trace, flattened off the event loop."""
-        forest = opened.load(self.readers.get("trace"), self.clock())
+        # Spans are read in full by rowid when drawn, on a reader of their own ("spans"): the UI
+        # thread must not wait on "trace" while it reads a huge trace.
+        forest = opened.load(self.readers.get("trace"), self.clock(), self.readers.get("spans"))
         self.post_message(
             TraceLoaded(opened.trace_id, opened.summary, forest, True, generation, opened.version)
         )
@@ -403,7 +405,7 @@ class LiveApp(App[int]):
         self._open = OpenTrace(trace_id)
         self._trace_summary = None
         self._select_after_load = select_span
-        self.set_class(True, "-trace-open")
+        self._mark_trace_open(True)
         self.trace_list.opened_id = trace_id
         self.trace_list.refresh()
         self.waterfall.clear()
@@ -421,11 +423,17 @@ class LiveApp(App[int]):
         if select_span is None:
             self.waterfall.focus()
 
+    def _mark_trace_open(self, is_open: bool) -> None:
+        """The `-trace-open` class (app.tcss) on the widgets it resizes, not on the app: an
+        app-level class change restyles every node, footer keys included."""
+        for widget in (self.trace_list, self.log_pane, *self.query("#trace-view")):
+            widget.set_class(is_open, "-trace-open")
+
     def _close_trace(self) -> None:
         self._open = None
         self._trace_generation += 1
         self._select_after_load = None
-        self.set_class(False, "-trace-open")
+        self._mark_trace_open(False)
         self.trace_list.opened_id = None
         self.trace_list.refresh()
         self.waterfall.clear()
