@@ -12,11 +12,12 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lens_tui import __version__
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("demo", "show", "prune")
+SUBCOMMANDS = ("demo", "show", "prune", "otlp")  # otlp: issue 4 (lens_tui/otel)
 
 
 class CliError(Exception):
@@ -68,6 +69,7 @@ def _dashboard_parser() -> argparse.ArgumentParser:
             "  lens-tui demo [--db PATH]     run a demo service and watch it (start here)\n"
             "  lens-tui show TRACE_ID        print one trace as a tree or JSON\n"
             "  lens-tui prune                apply retention to a database\n"
+            "  lens-tui otlp [--port 4318]   receive OpenTelemetry (OTLP/HTTP) into a database\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -90,7 +92,8 @@ def _show_parser() -> argparse.ArgumentParser:
     parser.add_argument("trace_id", help="trace id, or a unique prefix of one")
     parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a tree")
-    parser.add_argument("--format", choices=("tree", "json"), default=None, help="output format")
+    parser.add_argument("--format", choices=("tree", "json", "otlp-json"), default=None,
+                        help="output format (otlp-json: an OTLP/HTTP JSON export request)")
     return parser
 
 
@@ -140,7 +143,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     finally:
         reader.close()
     fmt = args.format or ("json" if args.json else "tree")
-    if fmt == "json":
+    if fmt == "otlp-json":  # issue 4
+        from lens_tui.otel.otlp_json import trace_to_otlp
+
+        sys.stdout.write(json.dumps(trace_to_otlp(detail), indent=2) + "\n")
+    elif fmt == "json":
         sys.stdout.write(json.dumps(export.to_json(detail, logs), indent=2) + "\n")
     else:
         sys.stdout.write(export.render_tree(detail, logs))
@@ -190,6 +197,86 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return run_dashboard(path)
 
 
+# --- issue 4: `lens-tui otlp` (owned by the otel helper; see lens_tui/otel/receiver.py) ---------
+
+if TYPE_CHECKING:
+    from lens_tui.otel.receiver import OTLPReceiver
+
+
+def _otlp_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="lens-tui otlp",
+        description="Receive OpenTelemetry traces and logs over OTLP/HTTP (POST /v1/traces, "
+        "/v1/logs; protobuf or JSON; gzip) into a trace database. Ctrl+C stops it.",
+    )
+    parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback only)")
+    parser.add_argument("--port", type=int, default=4318, help="port (default 4318, the OTLP/HTTP port)")
+    parser.add_argument("--token", default=None,
+                        help="require `Authorization: Bearer TOKEN` (default: $LENS_OTLP_TOKEN if set)")
+    parser.add_argument("--max-body-bytes", type=parse_size, default=None, metavar="N",
+                        help="largest request body, sent or inflated (default 20M)")
+    return parser
+
+
+def cmd_otlp(args: argparse.Namespace) -> int:
+    """Run the OTLP/HTTP receiver in the foreground until Ctrl+C (or SIGTERM)."""
+    import signal
+
+    try:
+        from lens_tui.otel.receiver import DEFAULT_MAX_BODY_BYTES, OTLPReceiver
+    except ImportError as exc:
+        raise CliError(f"the OTLP receiver needs the otel extra: pip install 'lens-tui[otel]' ({exc})") from None
+
+    path: Path = args.db or default_db()
+    if not 0 <= args.port <= 65535:
+        raise CliError(f"invalid port {args.port}")
+    token = args.token or os.environ.get("LENS_OTLP_TOKEN") or None
+    receiver = OTLPReceiver(
+        path, host=args.host, port=args.port, token=token,
+        max_body_bytes=args.max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+    )
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Before the address is announced: a SIGTERM right after it must still flush and report.
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        _start_otlp(receiver, path, args, token)
+        try:
+            receiver.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    except KeyboardInterrupt:  # while starting
+        pass
+    finally:
+        flushed = receiver.stop()
+        signal.signal(signal.SIGTERM, previous)
+    print(f"lens-tui otlp: received {receiver.stats.describe()}"
+          + ("" if flushed else " (some records were not written before the timeout)"), file=sys.stderr)
+    return 0
+
+
+def _start_otlp(receiver: OTLPReceiver, path: Path, args: argparse.Namespace, token: str | None) -> None:
+    """Open the database and the port, and say where it listens (CliError if either fails)."""
+    import apsw
+
+    try:
+        receiver.bind()
+    except (apsw.Error, OSError) as exc:
+        if receiver.store is None:
+            raise CliError(f"{path}: cannot open for writing: {exc}") from None
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {getattr(exc, 'strerror', None) or exc}") from None
+    print(f"lens-tui otlp: receiving on {receiver.url}/v1/traces and /v1/logs into {path} "
+          "(Ctrl+C stops)", file=sys.stderr)
+    if not receiver.loopback and token is None:
+        print("lens-tui otlp: warning: listening beyond this machine without --token", file=sys.stderr)
+
+
+# --- end issue 4 ----------------------------------------------------------------------------
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `lens-tui`."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -201,9 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args_list and args_list[0] in SUBCOMMANDS:
             command, rest = args_list[0], args_list[1:]
-            parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser}[command]()
+            parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
+                      "otlp": _otlp_parser}[command]()
             args = parser.parse_args(rest)
-            return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune}[command](args)
+            return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune,
+                    "otlp": cmd_otlp}[command](args)
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)

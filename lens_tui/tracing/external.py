@@ -6,7 +6,11 @@ from typing import Any
 
 
 class ExternalSpan:
-    """A finished or running span with absolute times and hex ids, as OpenTelemetry reports it."""
+    """A finished or running span with absolute times and hex ids, as OpenTelemetry reports it.
+
+    `attributes`, `events` and `links` are a dict / lists, or their JSON text already encoded:
+    the OTLP receiver encodes in its request threads, off the single writer thread's path.
+    """
 
     __slots__ = (
         "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status",
@@ -29,9 +33,9 @@ class ExternalSpan:
         traceback: str | None = None,
         service: str | None = None,
         kind: str | None = None,
-        attributes: dict[str, Any] | None = None,
-        events: list[dict[str, Any]] | None = None,
-        links: list[dict[str, Any]] | None = None,
+        attributes: dict[str, Any] | str | None = None,
+        events: list[dict[str, Any]] | str | None = None,
+        links: list[dict[str, Any]] | str | None = None,
         source: str | None = None,
     ) -> None:
         self.span_id = span_id

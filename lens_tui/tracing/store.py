@@ -212,6 +212,11 @@ def _json(value: Any) -> str | None:
         return json.dumps({str(k): repr(v) for k, v in dict(value).items()})
 
 
+def _json_or_text(value: Any) -> str | None:
+    """`_json`, but JSON text encoded beforehand (a str, see ExternalSpan) is kept as it is."""
+    return value if value.__class__ is str else _json(value)
+
+
 class TraceStore:
     """The process's writer: queue, writer thread, retention and checkpoint habits."""
 
@@ -739,8 +744,8 @@ class TraceStore:
             agg[8] = r.service
         return (
             r.span_id, r.trace_id, r.parent_span_id, r.name, start, r.duration_ms,
-            r.error_message, None, None, r.status, r.service, r.kind, _json(r.attributes),
-            _json(r.events), _json(r.links), r.exception_type, r.traceback, None, None, None,
+            r.error_message, None, None, r.status, r.service, r.kind, _json_or_text(r.attributes),
+            _json_or_text(r.events), _json_or_text(r.links), r.exception_type, r.traceback, None, None, None,
         )
 
     def _body(self, body: Any, body_rows: dict[str, tuple[Any, ...]]) -> str | None:
