@@ -1,4 +1,4 @@
-"""The `lens-tui` command line: the dashboard, `demo`, `show`, `prune`.
+"""The `lens-tui` command line: the dashboard (optionally with an OTLP receiver), `demo`, `show`, `prune`, `otlp`.
 
 Bad input gets one line on stderr and exit code 2, never a traceback.
 """
@@ -65,7 +65,7 @@ def _dashboard_parser() -> argparse.ArgumentParser:
         description=(
             "Live terminal dashboard for traces and logs in a lens trace database.\n\n"
             "commands:\n"
-            "  lens-tui [DB]                 watch DB live (default $LENS_DB, else ./traces.db)\n"
+            "  lens-tui [DB] [--otlp [PORT]] watch DB live (default $LENS_DB, else ./traces.db)\n"
             "  lens-tui demo [--db PATH]     run a demo service and watch it (start here)\n"
             "  lens-tui show TRACE_ID        print one trace as a tree or JSON\n"
             "  lens-tui prune                apply retention to a database\n"
@@ -75,6 +75,10 @@ def _dashboard_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("db", nargs="?", type=Path, help="trace database (default: $LENS_DB or ./traces.db)")
     parser.add_argument("--version", action="version", version=f"lens-tui {__version__}")
+    parser.add_argument(
+        "--otlp", nargs="?", type=int, const=4318, default=None, metavar="PORT",
+        help="also receive OTLP/HTTP on 127.0.0.1:PORT (default 4318) into DB, in this process",
+    )
     return parser
 
 
@@ -194,7 +198,20 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     from lens_tui.ui.app import run_dashboard
 
-    return run_dashboard(path)
+    if args.otlp is None:
+        return run_dashboard(path)
+    import apsw
+
+    from lens_tui.otel.receiver import start_in_background
+
+    try:
+        receiver = start_in_background(path, args.otlp)  # never prints: the UI owns the terminal
+    except (OSError, apsw.Error, ValueError) as exc:
+        raise CliError(f"cannot start the OTLP receiver on port {args.otlp}: {exc}") from None
+    try:
+        return run_dashboard(path)
+    finally:
+        receiver.stop()  # flushes what was received
 
 
 # --- issue 4: `lens-tui otlp` (owned by the otel helper; see lens_tui/otel/receiver.py) ---------

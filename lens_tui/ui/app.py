@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Footer
 
+from lens_tui import export
 from lens_tui.text import visible
 from lens_tui.ui.commands import LensCommands
 from lens_tui.ui.feed import TRACE_CAP
@@ -41,6 +42,7 @@ class LensApp(LiveApp):
         Binding("l", "cycle_level", "Level"),
         Binding("space", "toggle_pause", "Pause"),
         Binding("c", "copy", "Copy"),
+        Binding("y", "copy_tree", "Copy tree", show=False),
         Binding("escape", "back_to_list", "Back"),
     ]
 
@@ -254,6 +256,35 @@ class LensApp(LiveApp):
         self.copy_to_clipboard(visible(text, keep_newlines=True))
         preview = visible(text, 60)
         self.notify(f"copied: {preview}", timeout=2, markup=False)
+
+    def action_copy_tree(self) -> None:
+        """`y`: copy the open (else highlighted) trace as the text tree `lens-tui show` prints."""
+        trace_id = self._open.trace_id if self._open is not None else None
+        if trace_id is None:
+            rows, cursor = self.trace_list.rows, self.trace_list.cursor
+            trace_id = rows[cursor].trace_id if 0 <= cursor < len(rows) else None
+        if trace_id is None:
+            self.notify("no trace selected to copy", severity="warning", timeout=2)
+            return
+        self._copy_tree(trace_id)
+
+    @work(thread=True, exclusive=True, group="copy", exit_on_error=False)
+    def _copy_tree(self, trace_id: str) -> None:
+        """Read and render the tree off the event loop; the copy itself happens on it."""
+        reader = self.readers.get("copy")
+        text = export.render_tree(reader.trace(trace_id), reader.logs(trace_id=trace_id, limit=10_000))
+        lines = text.splitlines()
+        if len(lines) > COPY_TREE_MAX_LINES:  # terminals cap OSC 52 payloads; show prints all
+            more = len(lines) - COPY_TREE_MAX_LINES
+            lines = [*lines[:COPY_TREE_MAX_LINES], f"… {more} more lines: lens-tui show {trace_id}"]
+        self.call_from_thread(self._finish_copy_tree, "\n".join(lines) + "\n", trace_id)
+
+    def _finish_copy_tree(self, text: str, trace_id: str) -> None:
+        self.copy_to_clipboard(text)  # render_tree already made every character visible
+        self.notify(f"copied trace {trace_id[:12]} as a tree ({text.count(chr(10))} lines)", timeout=2)
+
+
+COPY_TREE_MAX_LINES = 5_000
 
 
 def run_dashboard(db_path: Path) -> int:

@@ -25,6 +25,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Collapse fast spans", "threshold", "t in the waterfall: cycles 1ms, 10ms, 100ms, 1s, none"),
     ("Close the open trace", "close_trace", "escape on the trace list"),
     ("Copy the selection", "copy", "c: OSC 52, works over SSH"),
+    ("Copy the trace as a text tree", "copy_tree", "y: what `lens-tui show` prints, for an issue or a chat"),
     ("Show keys", "help", "?"),
 )
 _HEX = frozenset(string.hexdigits)

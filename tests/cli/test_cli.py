@@ -171,3 +171,17 @@ def test_prune_removes_old_traces_and_reports(tmp_path: Path) -> None:
     assert check.execute("SELECT count(*) FROM traces").fetchall()[0][0] == 1
     assert check.execute("SELECT count(*) FROM spans").fetchall()[0][0] == 2
     check.close()
+
+
+def test_dashboard_otlp_port_taken_is_one_line_before_any_screen(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(str(tmp_path / "traces.db"), "--otlp", str(port))
+    assert result.returncode == 2
+    assert f"cannot start the OTLP receiver on port {port}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "\x1b[" not in result.stdout + result.stderr  # no screen was ever drawn

@@ -393,3 +393,22 @@ async def test_the_open_trace_follows_new_spans(db: Path) -> None:
         assert new_span in waterfall.forest.index_of
         assert waterfall.selected_span is not None and waterfall.selected_span.span_id == kept
         assert "upload s3" in screen_text(app)
+
+
+async def test_y_copies_the_trace_as_a_text_tree(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await open_trace(pilot, "POST /checkout")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.clipboard.startswith("trace "))
+        lines = app.clipboard.splitlines()
+        assert lines[0].startswith(f"trace {fixture_db.trace_id(2)}  POST /checkout")
+        assert any(line.strip().startswith("✗ payments.charge") for line in lines)
+        assert any("ValueError: card declined" in line for line in lines)
+        assert any("ERROR card declined for order 1234" in line for line in lines)
+        # Indented under its parent, as `lens-tui show` prints it.
+        charge = next(line for line in lines if "payments.charge" in line)
+        http = next(line for line in lines if "http POST gateway/charge" in line)
+        assert len(http) - len(http.lstrip()) > len(charge) - len(charge.lstrip())
+        assert "\x1b" not in app.clipboard

@@ -24,6 +24,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("l", "minimum log level: debug → info → warn → error"),
             ("space", "pause / resume live updates (nothing is lost)"),
             ("c", "copy the selection (OSC 52: works over SSH)"),
+            ("y", "copy the open (or highlighted) trace as a text tree"),
             ("escape", "back to the trace list; there, close the open trace"),
             ("ctrl+p", "command palette (actions, jump to a trace id)"),
         ),
