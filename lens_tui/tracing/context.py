@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import traceback as _traceback
+from types import TracebackType
 from contextvars import ContextVar
 from operator import attrgetter
 from time import perf_counter
@@ -116,7 +118,7 @@ class SpanRecord:
             message = f"<unprintable {type(exc).__name__}>"
         self.error_message = (message or type(exc).__name__)[:MAX_MESSAGE_CHARS]
         try:
-            text = "".join(_traceback.format_exception(exc))
+            text = "".join(_traceback.format_exception(type(exc), exc, _user_frames(exc.__traceback__)))
         except Exception:
             text = ""
         self.traceback = text[-MAX_TRACEBACK_CHARS:] if text else None
@@ -126,6 +128,17 @@ class SpanRecord:
         if self.attributes is None:
             self.attributes = {}
         self.attributes[key] = value
+
+
+_OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback without the leading frames of our own wrappers (lens_fn, span, middleware):
+    the reader wants the application's frames, starting with the traced function."""
+    while tb is not None and tb.tb_next is not None and tb.tb_frame.f_code.co_filename.startswith(_OWN_DIR):
+        tb = tb.tb_next
+    return tb
 
 
 current: ContextVar[SpanRecord | None] = ContextVar("lens_current_span", default=None)
