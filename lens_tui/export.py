@@ -103,7 +103,8 @@ def render_tree(detail: TraceDetail, logs: Iterable[LogRow] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _attributes(span: SpanRow) -> dict[str, Any]:
+def span_attributes(span: SpanRow) -> dict[str, Any]:
+    """A span's attributes decoded from their stored JSON (undecodable values kept as text)."""
     out: dict[str, Any] = {}
     for key, raw in span.attributes:
         try:
@@ -142,7 +143,7 @@ def to_json(detail: TraceDetail, logs: Iterable[LogRow] = ()) -> dict[str, Any]:
                 "error_message": s.error_message,
                 "exception_type": s.exception_type,
                 "traceback": s.traceback,
-                "attributes": _attributes(s),
+                "attributes": span_attributes(s),
                 "input_size": s.input_size,
                 "output_size": s.output_size,
                 "source_location": s.source_location,

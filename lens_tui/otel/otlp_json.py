@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from lens_tui import __version__
-from lens_tui.export import span_order
+from lens_tui.export import span_attributes, span_order
 from lens_tui.otel.mapping import (
     EXCEPTION_EVENT,
     EXCEPTION_MESSAGE,
@@ -63,16 +63,6 @@ def _ns(ms: float) -> int:
     return int((Decimal(repr(float(ms))) * 1_000_000).to_integral_value())
 
 
-def _attributes(span: SpanRow) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, raw in span.attributes:
-        try:
-            out[key] = json.loads(raw)
-        except (TypeError, ValueError):
-            out[key] = raw
-    return out
-
-
 def _json_list(text: str | None) -> list[dict[str, Any]]:
     if not text:
         return []
@@ -110,7 +100,7 @@ def _links(span: SpanRow) -> list[dict[str, Any]]:
 
 def span_json(span: SpanRow, source: str | None = None) -> dict[str, Any]:
     """One stored span as an OTLP JSON Span (`source` goes into a root's `lens.source`)."""
-    attributes = _attributes(span)
+    attributes = span_attributes(span)
     if source and not any(key in attributes for key in SOURCE_KEYS):
         attributes["lens.source"] = source
     events = _events(span)

@@ -106,7 +106,31 @@ def span_from_sdk(span: ReadableSpan, fallback_service: str | None = None) -> Ex
     )
 
 
-class LensSpanExporter(SpanExporter):
+class _StoreBacked:
+    """What both exporters share: the store they write to, flushing it, closing it once."""
+
+    _holder: _StoreHolder
+    _shutdown: bool
+
+    @property
+    def store(self) -> TraceStore | None:
+        """The store this exporter writes to; pass it as `store=` to the other exporter to
+        share one writer."""
+        return self._holder.store
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Block until everything exported so far is committed."""
+        return self._holder.flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        """Flush; close the store if this exporter opened it."""
+        if self._shutdown:
+            return
+        self._shutdown = True
+        self._holder.shutdown()
+
+
+class LensSpanExporter(_StoreBacked, SpanExporter):
     """Writes OpenTelemetry SDK spans into a lens trace database, as `lens_fn` spans are written.
 
     `db_path`: open a TraceStore of its own there (shut down with the exporter); `store`: write
@@ -142,21 +166,6 @@ class LensSpanExporter(SpanExporter):
                 continue
         return SpanExportResult.SUCCESS
 
-    @property
-    def store(self) -> TraceStore | None:
-        """The store spans go to; give it to LensLogExporter(store=...) to share one writer."""
-        return self._holder.store
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Block until every span exported so far is committed."""
-        return self._holder.flush(timeout_millis)
-
-    def shutdown(self) -> None:
-        """Flush; close the store if this exporter opened it."""
-        if self._shutdown:
-            return
-        self._shutdown = True
-        self._holder.shutdown()
 
 
 def log_from_sdk(record: ReadableLogRecord) -> dict[str, Any]:
@@ -187,7 +196,7 @@ def log_from_sdk(record: ReadableLogRecord) -> dict[str, Any]:
     }
 
 
-class LensLogExporter(LogRecordExporter):
+class LensLogExporter(_StoreBacked, LogRecordExporter):
     """Writes OpenTelemetry SDK log records into a lens trace database, tied to their span.
 
     Same store choice as LensSpanExporter: its own on `db_path`, a given `store`, or the
@@ -213,18 +222,3 @@ class LensLogExporter(LogRecordExporter):
             store.log(fields.pop("level"), fields.pop("message"), **fields)
         return LogRecordExportResult.SUCCESS
 
-    @property
-    def store(self) -> TraceStore | None:
-        """The store log records go to."""
-        return self._holder.store
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Block until every record exported so far is committed."""
-        return self._holder.flush(timeout_millis)
-
-    def shutdown(self) -> None:
-        """Flush; close the store if this exporter opened it."""
-        if self._shutdown:
-            return
-        self._shutdown = True
-        self._holder.shutdown()
