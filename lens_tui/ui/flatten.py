@@ -179,8 +179,13 @@ def build_forest_columns(
     payloads: list[Any],
     decode: Callable[[Any], SpanRow] | None,
     now: float | None = None,
+    *,
+    analyse: bool = True,
 ) -> SpanForest:
     """A forest from spans given as columns (the lists are kept: do not change them later).
+
+    With `analyse=False` self times and the critical path are left for `analyse_forest()`,
+    so a huge trace can be drawn before they are known.
 
     The quickest way in for a huge trace read by start time: no tuple per span, and no sort
     unless start times tie (then by span id) or ids repeat (then the last one wins)."""
@@ -321,9 +326,24 @@ def build_forest_columns(
         end=end,
         running=running,
     )
+    if analyse:
+        analyse_forest(forest, now)
+    else:
+        forest.self_ms = [None] * len(span_ids)
+    return forest
+
+
+def analyse_forest(forest: SpanForest, now: float | None = None) -> None:
+    """Fill in self times and the critical path (each attribute replaced whole, so a reader on
+    another thread sees either the old value or the new one)."""
     forest.self_ms = self_times(forest)
     forest.critical = critical_path(forest, now)
-    return forest
+
+
+def needs_analysis(forest: SpanForest) -> bool:
+    """True for a forest built with `analyse=False` and not analysed yet (any non-empty forest
+    has a critical path)."""
+    return bool(forest.span_ids) and not forest.critical
 
 
 def self_times(forest: SpanForest) -> list[float | None]:

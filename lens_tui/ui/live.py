@@ -23,6 +23,7 @@ from lens_tui.store.tail import ChangeWatcher
 from lens_tui.text import visible
 from lens_tui import humanize as fmt
 from lens_tui.ui.feed import LOG_CAP, TRACE_CAP, Feed, OpenTrace, PendingDeltas, Readers
+from lens_tui.ui.flatten import SpanForest, analyse_forest, needs_analysis
 from lens_tui.ui.jobs import SingleFlight
 from lens_tui.ui.messages import (
     BodyLoaded,
@@ -217,6 +218,22 @@ class LiveApp(App[int]):
         self.post_message(
             TraceLoaded(opened.trace_id, opened.summary, forest, True, generation, opened.version)
         )
+
+    @work(thread=True, exclusive=True, group="analyse", exit_on_error=False)
+    def _analyse_trace(self, forest: SpanForest, generation: int) -> None:
+        """Self times and the critical path of a huge trace, once its first screen is drawn."""
+        analyse_forest(forest, self.clock())
+        self.call_from_thread(self._forest_analysed, forest, generation)
+
+    def _forest_analysed(self, forest: SpanForest, generation: int) -> None:
+        """Self times and the critical path arrived for the forest on screen: redraw with them."""
+        waterfall = self.waterfall
+        if generation != self._trace_generation or waterfall.forest is not forest:
+            return
+        waterfall.rows_changed(clear_cache=True)
+        span = waterfall.selected_span
+        if span is not None:
+            self.detail.show_span(forest, span, self.clock())
 
     def _start_trace_update(self) -> None:
         opened = self._open
@@ -451,6 +468,9 @@ class LiveApp(App[int]):
         waterfall = self.waterfall
         waterfall.empty_message = "this trace has no spans (yet)"
         waterfall.set_forest(message.forest, fresh=fresh)
+        if needs_analysis(message.forest):
+            # Not while the first screen is drawn: both would compete for the interpreter.
+            self.call_after_refresh(self._analyse_trace, message.forest, message.generation)
         if fresh:
             self.detail.show_trace(message.summary, message.forest)
             if self._select_after_load is not None:

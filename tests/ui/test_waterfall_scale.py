@@ -63,3 +63,32 @@ async def test_ten_thousand_deep_chain_renders_without_recursion(db: Path) -> No
         assert waterfall.selected_span.span_id == "s9998"
         await pilot.press("home", "enter")  # collapse the root: 9,999 rows hidden
         assert waterfall.row_count == 1
+
+
+async def test_huge_trace_shows_first_then_gets_its_critical_path(db: Path) -> None:
+    """From ANALYSE_LATER_SPANS spans the waterfall is drawn before self times and the critical
+    path are computed; they arrive afterwards and the panes redraw with them."""
+    from lens_tui.ui.feed import ANALYSE_LATER_SPANS
+
+    from . import fixture_db
+    from .conftest import wait_for
+
+    n = ANALYSE_LATER_SPANS + 500
+    conn = fixture_db.connect(db)
+    try:
+        spans = [fixture_db.S(0, None, "GET /huge", 0, float(n))]
+        spans += [fixture_db.S(i, 0, f"step {i}", float(i), 0.5) for i in range(1, n)]
+        fixture_db.insert_trace(conn, 91, fixture_db.NOW - 60_000, spans, updated_at=fixture_db.NOW)
+    finally:
+        conn.close()
+    app = make_app(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_trace(pilot, "GET /huge")
+        waterfall = app.waterfall
+        assert waterfall.row_count == n
+        await wait_for(pilot, lambda: waterfall.forest is not None and bool(waterfall.forest.critical))
+        forest = waterfall.forest
+        assert forest is not None
+        assert 0 in forest.critical  # the root is on the critical path
+        assert forest.self_ms[0] is not None
+        assert "┃" in waterfall.render_line(1).text  # the gutter mark is drawn after the redraw
