@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -18,6 +18,7 @@ from lens_tui import export
 from lens_tui.text import visible
 from lens_tui.ui.commands import LensCommands
 from lens_tui.ui.feed import TRACE_CAP
+from lens_tui.ui.jobs import in_thread
 from lens_tui.ui.live import Clock, LiveApp, wall_clock
 from lens_tui.ui.screens.help import HelpScreen
 from lens_tui.ui.trace_rows import TraceFilter
@@ -268,7 +269,7 @@ class LensApp(LiveApp):
             return
         self._copy_tree(trace_id)
 
-    @work(thread=True, exclusive=True, group="copy", exit_on_error=False)
+    @in_thread("copy")
     def _copy_tree(self, trace_id: str) -> None:
         """Read and render the tree off the event loop; the copy itself happens on it."""
         reader = self.readers.get("copy")

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from textual import work
 from textual.app import App
 from textual.content import Content
 from textual.timer import Timer
@@ -24,7 +23,7 @@ from lens_tui.text import visible
 from lens_tui import humanize as fmt
 from lens_tui.ui.feed import LOG_CAP, TRACE_CAP, Feed, OpenTrace, PendingDeltas, Readers
 from lens_tui.ui.flatten import SpanForest, analyse_forest, needs_analysis
-from lens_tui.ui.jobs import SingleFlight
+from lens_tui.ui.jobs import SingleFlight, in_thread
 from lens_tui.ui.messages import (
     BodyLoaded,
     ChangeHint,
@@ -144,7 +143,7 @@ class LiveApp(App[int]):
 
     # ------------------------------------------------------------------ workers
 
-    @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
+    @in_thread("watch")
     def _watch(self) -> None:
         """Run the file watcher; it posts a hint on every change of the db or its WAL."""
         watcher = ChangeWatcher(
@@ -158,7 +157,7 @@ class LiveApp(App[int]):
         """Called on the watcher's thread: post_message is thread safe."""
         self.post_message(ChangeHint())
 
-    @work(thread=True, exclusive=True, group="snapshot", exit_on_error=False)
+    @in_thread("snapshot")
     def _load_snapshot(self, keep: TraceFilter) -> None:
         """Wait for the file to be a trace database, then read the first picture."""
         worker = get_current_worker()
@@ -185,14 +184,14 @@ class LiveApp(App[int]):
             return
         self._refresh(force)
 
-    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
+    @in_thread("refresh")
     def _refresh(self, force: bool) -> None:
         """Confirm a change and read everything past the marks as one delta."""
         delta = self._feed.poll(force)
         if delta is not None:
             self.post_message(DeltaReady(delta))
 
-    @work(thread=True, exclusive=True, group="list", exit_on_error=False)
+    @in_thread("list")
     def _load_traces(self, keep: TraceFilter, generation: int) -> None:
         """The trace list for a new filter."""
         reader = self.readers.get("list")
@@ -201,7 +200,7 @@ class LiveApp(App[int]):
         )
         self.post_message(TracesLoaded(tuple(traces), generation))
 
-    @work(thread=True, exclusive=True, group="older", exit_on_error=False)
+    @in_thread("older")
     def _load_older(self, keep: TraceFilter, before: float, generation: int) -> None:
         """A page of traces older than the oldest one listed (keyset paging)."""
         traces = self.readers.get("list").recent_traces(
@@ -209,7 +208,7 @@ class LiveApp(App[int]):
         )
         self.post_message(TracesLoaded(tuple(traces), generation, before=before))
 
-    @work(thread=True, exclusive=True, group="trace", exit_on_error=False)
+    @in_thread("trace")
     def _load_trace(self, opened: OpenTrace, generation: int) -> None:
         """All spans of a newly opened trace, flattened off the event loop."""
         # Spans are read in full by rowid when drawn, on a reader of their own ("spans"): the UI
@@ -219,7 +218,7 @@ class LiveApp(App[int]):
             TraceLoaded(opened.trace_id, opened.summary, forest, True, generation, opened.version)
         )
 
-    @work(thread=True, exclusive=True, group="analyse", exit_on_error=False)
+    @in_thread("analyse")
     def _analyse_trace(self, forest: SpanForest, generation: int) -> None:
         """Self times and the critical path of a huge trace, once its first screen is drawn."""
         analyse_forest(forest, self.clock())
@@ -247,7 +246,7 @@ class LiveApp(App[int]):
         self._last_trace_update = time.monotonic()
         self._update_trace(opened, self._trace_summary, self._trace_generation)
 
-    @work(thread=True, group="trace-update", exit_on_error=False)
+    @in_thread("trace-update", exclusive=False)
     def _update_trace(
         self, opened: OpenTrace, summary: TraceSummary | None, generation: int
     ) -> None:
@@ -260,7 +259,7 @@ class LiveApp(App[int]):
                 )
             )
 
-    @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
+    @in_thread("logs")
     def _load_logs(self, scope: LogScope, generation: int) -> None:
         """The log pane's rows and level counts for a scope."""
         reader = self.readers.get("logs")
@@ -282,7 +281,7 @@ class LiveApp(App[int]):
         rows = [row for row in rows if row.id <= mark]
         self.post_message(LogsLoaded(scope, tuple(rows), counts, generation, mark))
 
-    @work(thread=True, exclusive=True, group="body", exit_on_error=False)
+    @in_thread("body")
     def _load_body(self, body_hash: str) -> None:
         """A captured body (gunzipped by the reader)."""
         self.post_message(BodyLoaded(body_hash, self.readers.get("body").body(body_hash)))

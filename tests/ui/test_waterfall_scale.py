@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from lens_tui.store.records import SpanRow
 from lens_tui.ui.flatten import build_forest
@@ -82,6 +83,14 @@ async def test_huge_trace_shows_first_then_gets_its_critical_path(db: Path) -> N
     finally:
         conn.close()
     app = make_app(db)
+    descriptions: list[str] = []
+    run_worker = app.run_worker
+
+    def recording_run_worker(*args: Any, **kwargs: Any) -> Any:
+        descriptions.append(kwargs.get("description", ""))
+        return run_worker(*args, **kwargs)
+
+    app.run_worker = recording_run_worker  # type: ignore[method-assign]
     async with app.run_test(size=(120, 40)) as pilot:
         await open_trace(pilot, "GET /huge")
         waterfall = app.waterfall
@@ -92,3 +101,9 @@ async def test_huge_trace_shows_first_then_gets_its_critical_path(db: Path) -> N
         assert 0 in forest.critical  # the root is on the critical path
         assert forest.self_ms[0] is not None
         assert "┃" in waterfall.render_line(1).text  # the gutter mark is drawn after the redraw
+        await pilot.press("home")  # the root: its logs scope covers every span id
+        await pilot.pause(0.2)
+    # Workers are described by name: Textual would otherwise repr() the forest or the span ids
+    # of the scope on the event loop (a quarter second for 100,000 spans).
+    assert {"trace", "analyse", "logs"} <= set(descriptions)
+    assert max(map(len, descriptions)) < 40, descriptions
