@@ -18,8 +18,7 @@ from lens_tui import export
 from lens_tui.text import visible
 from lens_tui.ui.commands import LensCommands
 from lens_tui.ui.feed import TRACE_CAP
-from lens_tui.ui.jobs import in_thread
-from lens_tui.ui.live import Clock, LiveApp, wall_clock
+from lens_tui.ui.live import Clock, LiveApp, in_thread, wall_clock
 from lens_tui.ui.screens.help import HelpScreen
 from lens_tui.ui.trace_rows import TraceFilter
 from lens_tui.ui.widgets.filter_bar import FilterBar

@@ -1,22 +1,8 @@
-"""Background jobs: `in_thread` declares a thread worker; `SingleFlight` runs at most one job of
-a kind, later requests folded into one rerun."""
+"""`SingleFlight`: at most one background job of a kind, later requests folded into one rerun."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-from textual import work
-
-
-def in_thread(group: str, *, exclusive: bool = True) -> Any:
-    """`@work` for a thread worker of `group`, named after its group.
-
-    Without a `description` Textual `repr()`s every argument on the event loop to make one: for a
-    100,000-span forest or the span ids under a root that froze the UI for a quarter second."""
-    return work(
-        thread=True, exclusive=exclusive, group=group, description=group, exit_on_error=False
-    )
 
 
 class SingleFlight:

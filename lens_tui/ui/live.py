@@ -10,7 +10,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from textual import work
 from textual.app import App
 from textual.content import Content
 from textual.timer import Timer
@@ -23,7 +25,7 @@ from lens_tui.text import visible
 from lens_tui import humanize as fmt
 from lens_tui.ui.feed import LOG_CAP, TRACE_CAP, Feed, OpenTrace, PendingDeltas, Readers
 from lens_tui.ui.flatten import SpanForest, analyse_forest, needs_analysis
-from lens_tui.ui.jobs import SingleFlight, in_thread
+from lens_tui.ui.jobs import SingleFlight
 from lens_tui.ui.messages import (
     BodyLoaded,
     ChangeHint,
@@ -65,6 +67,16 @@ to applied 19 ms at the median, 3 ms made it 8 ms; idle CPU stayed at ~1 %, benc
 def wall_clock() -> float:
     """The real clock in epoch milliseconds."""
     return time.time() * 1000.0
+
+
+def in_thread(group: str, *, exclusive: bool = True) -> Any:
+    """`@work` for a thread worker of `group`, named after its group.
+
+    Without a `description` Textual `repr()`s every argument on the event loop to make one: for a
+    100,000-span forest or the span ids under a root that froze the UI for a quarter second."""
+    return work(
+        thread=True, exclusive=exclusive, group=group, description=group, exit_on_error=False
+    )
 
 
 class LiveApp(App[int]):
