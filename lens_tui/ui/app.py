@@ -12,7 +12,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Footer
 
 from lens_tui import export
 from lens_tui.text import visible
@@ -22,6 +21,7 @@ from lens_tui.ui.live import Clock, LiveApp, in_thread, wall_clock
 from lens_tui.ui.screens.help import HelpScreen
 from lens_tui.ui.trace_rows import TraceFilter
 from lens_tui.ui.widgets.filter_bar import FilterBar
+from lens_tui.ui.widgets.footer import KeysFooter
 from lens_tui.ui.widgets.log_pane import LogPane, LogScope, next_level
 from lens_tui.ui.widgets.trace_list import TraceList
 from lens_tui.ui.widgets.waterfall import Waterfall
@@ -72,7 +72,7 @@ class LensApp(LiveApp):
             yield self.detail
         yield self.log_pane
         yield self.filter_bar
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         """Titles, focus, then the live feed."""
