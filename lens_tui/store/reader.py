@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from array import array
 import os
 import stat
 import threading
@@ -106,9 +107,11 @@ class SpanColumns:
 
     span_ids: list[str]
     parent_ids: list[str | None]
-    starts: list[float]
+    starts: Sequence[float]
+    """A list, or (from `trace_keys`) an `array('d')`: see `SpanForest.parent`."""
     durations: list[float | None]
-    rows: list[tuple[Any, ...]]
+    rows: Sequence[Any]
+    """Raw rows, or (from `trace_keys`) rowids in an `array('q')`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +278,33 @@ def _one_line(exc: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------- opening
+
+
+_EXACT_REAL_TEXT: bool | None = None
+
+
+def _exact_real_text(conn: apsw.Connection) -> bool:
+    """Whether this SQLite turns a REAL into text that parses back to the same double (newer
+    versions do; older ones wrote 15 significant digits)."""
+    global _EXACT_REAL_TEXT
+    if _EXACT_REAL_TEXT is None:
+        probes = (0.1 + 0.2, 1795310547744.7422, 1795310547744.7424, 5e-324, 1 / 3)
+        texts = conn.execute(
+            "SELECT " + ", ".join("CAST(? AS TEXT)" for _ in probes), probes
+        ).fetchall()[0]
+        _EXACT_REAL_TEXT = all(float(t) == p for t, p in zip(texts, probes))
+    return _EXACT_REAL_TEXT
+
+
+def _empty_to_none(values: list[str | None], count: int) -> None:
+    """Replace the `count` empty strings in `values` by None (searched at C speed)."""
+    if count > 100:
+        values[:] = [value or None for value in values]
+        return
+    at = -1
+    for _ in range(count):
+        at = values.index("", at + 1)
+        values[at] = None
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:
@@ -893,7 +923,16 @@ class TraceReader:
             summary_rows = self._fetch(
                 conn, self._select(Trace, _TRACE_COLUMNS).where(Trace.trace_id == trace_id).limit(1)
             )
-            if narrow:
+            packed = self._packed_keys(conn, trace_id) if narrow else None
+            if packed is not None:
+                rows = packed.rows  # only counted below
+                if summary_rows and not self._has("traces", "span_count"):
+                    statuses = self._fetch(conn, (
+                        self._select(Span, ("status", "error_message", "duration_ms"))
+                        .where(Span.trace == trace_id)
+                        .limit(MAX_TRACE_SPANS)
+                    ))
+            elif narrow:
                 query = (
                     self._select(Span, _KEY_COLUMNS, _ROWID)
                     .where(Span.trace == trace_id)
@@ -911,6 +950,8 @@ class TraceReader:
             else:
                 rows = self._fetch(conn, self._spans_query(trace_id))
                 statuses = [(r[6], r[7], r[5]) for r in rows]
+        if packed is not None:
+            return self._summary_of(summary_rows, statuses, len(packed.span_ids)), packed
         # The values `_span_row` gives: whole columns checked at C speed, decoded one by one
         # only when some cell is not the usual type (bytes, integers, infinities).
         at_id, at_parent, at_start, at_duration = (0, 1, 2, 3) if narrow else (0, 2, 4, 5)
@@ -928,18 +969,99 @@ class TraceReader:
             map(math.isfinite, filter(None, durations))
         ):
             durations = [_ms(v) for v in durations]
-        summary: TraceSummary | None = None
-        if summary_rows:
-            row = summary_rows[0]
-            if not self._has("traces", "span_count"):
-                errors = sum(1 for r in statuses if _span_status(r[0], r[1], _ms(r[2])) == "error")
-                row = (*row[:7], len(rows), errors, *row[9:])
-            summary = _summary(row)
+        summary = self._summary_of(summary_rows, statuses, len(rows))
         if narrow:
-            rows = [r[4] for r in rows]  # type: ignore[misc]  # the rowids; the tuples go
+            # Arrays, which the garbage collector does not walk; the row tuples go.
+            return summary, SpanColumns(
+                span_ids, parent_ids, array("d", starts), durations,
+                array("q", [r[4] for r in rows]),
+            )
         return summary, SpanColumns(span_ids, parent_ids, starts, durations, rows)
 
-    def span_at(self, rowid: int) -> SpanRow | None:
+    def _summary_of(
+        self, summary_rows: list[tuple[Any, ...]], statuses: list[tuple[Any, ...]], spans: int
+    ) -> TraceSummary | None:
+        """The trace's summary; in the original layout its span and error counts come from
+        its `spans` (how many) and their `statuses`."""
+        if not summary_rows:
+            return None
+        row = summary_rows[0]
+        if not self._has("traces", "span_count"):
+            errors = sum(1 for r in statuses if _span_status(r[0], r[1], _ms(r[2])) == "error")
+            row = (*row[:7], spans, errors, *row[9:])
+        return _summary(row)
+
+    def _packed_keys(self, conn: apsw.Connection, trace_id: str) -> SpanColumns | None:
+        """`trace_keys`' columns read as one row of five long strings, which SQLite builds
+        without holding the GIL and Python splits and parses at C speed: a row tuple per span
+        cost about twice as much, all of it holding the GIL the UI thread needs while a trace
+        opens.
+
+        SQLite's own number-to-text round-trips exactly (checked once, `_exact_real_text`).
+        Starts travel as offsets from the first (exact: the difference of two doubles within
+        a factor of two of each other is), which parse twice as fast as 17-digit epoch times;
+        rowids stay text until a span is read (`span_at` takes either). Odd cells come out as
+        the row path would decode them, or make this return None and that path run: text
+        starts are numbers to SQLite, as `_ms` makes them 0.0; an unparsable duration, an id
+        holding the separator, invalid UTF-8 or an infinite start give None."""
+        if not _exact_real_text(conn):
+            return None
+
+        def column(name: str) -> str:
+            return f'"{name}"' if self._has("spans", name) else "NULL"
+
+        parent, duration = column("parent_span_id"), column("duration_ms")
+        sql = f"""
+            SELECT count(*), count(*) - count(duration), count(*) - count(parent),
+                sum(parent = ''), min(base),
+                group_concat(span_id, char(31)),
+                group_concat(coalesce(parent, ''), char(31)),
+                group_concat(started_at - base, char(31)),
+                group_concat(coalesce(duration, ''), char(31)),
+                group_concat(rid, char(31))
+            FROM (
+                SELECT rowid AS rid, span_id, {parent} AS parent, started_at,
+                    {duration} AS duration, (
+                        SELECT CASE WHEN min(started_at) > 0
+                            AND max(started_at) <= 2 * min(started_at)
+                            THEN min(started_at) ELSE 0 END
+                        FROM spans WHERE trace_id = ?1
+                    ) AS base
+                FROM spans WHERE trace_id = ?1 ORDER BY started_at LIMIT ?2
+            )"""
+        try:
+            row = conn.execute(sql, (trace_id, MAX_TRACE_SPANS)).fetchall()[0]
+        except UnicodeDecodeError:
+            return None
+        count, running, roots, empty, base, ids, parents, offsets, lengths, rowids = row
+        if count == 0:
+            return SpanColumns([], [], array("d"), [], [])
+        if (roots and empty) or not isinstance(base, (int, float)):
+            return None  # NULL and '' parents both (both read as ''); no numeric start
+        span_ids = ids.split("\x1f")
+        parent_ids: list[str | None] = parents.split("\x1f")
+        if len(span_ids) != count or len(parent_ids) != count:
+            return None  # an id holds the separator
+        texts = lengths.split("\x1f")
+        try:
+            starts = array("d", map(float, offsets.split("\x1f")))
+            durations: list[float | None] = (
+                [float(text) if text else None for text in texts]
+                if running else list(map(float, texts))
+            )
+        except ValueError:
+            return None
+        if base:
+            starts = array("d", [base + offset for offset in starts])
+        if not all(map(math.isfinite, starts)):
+            return None
+        if not all(map(math.isfinite, filter(None, durations))):
+            durations = [_ms(value) for value in durations]
+        if roots:  # NULL parents were read as ''
+            _empty_to_none(parent_ids, roots)
+        return SpanColumns(span_ids, parent_ids, starts, durations, rowids.split("\x1f"))
+
+    def span_at(self, rowid: int | str) -> SpanRow | None:
         """The span stored at `rowid` (from `trace_keys`), as it is now; None if no row is."""
         with self._snapshot() as conn:
             if conn is None:
@@ -947,6 +1069,23 @@ class TraceReader:
             query = self._select(Span, _SPAN_COLUMNS).where(SQL("rowid = ?", (int(rowid),)))
             rows = self._fetch(conn, query)
         return self._span_row(rows[0]) if rows else None
+
+    def spans_at(self, rowids: Iterable[int | str]) -> dict[int, SpanRow]:
+        """`span_at` for many rowids in one query: rowid -> span, for the rows that exist."""
+        wanted = sorted({int(rowid) for rowid in rowids})
+        found: dict[int, SpanRow] = {}
+        with self._snapshot() as conn:
+            if conn is None:
+                return found
+            for at in range(0, len(wanted), 500):  # well under SQLite's variable limit
+                chunk = wanted[at : at + 500]
+                marks = ", ".join("?" * len(chunk))
+                query = self._select(Span, _SPAN_COLUMNS, _ROWID).where(
+                    SQL(f"rowid IN ({marks})", chunk)
+                )
+                for row in self._fetch(conn, query):
+                    found[int(row[-1])] = self._span_row(row[:-1])
+        return found
 
     def decode_span(self, row: tuple[Any, ...]) -> SpanRow:
         """The SpanRow of a raw row from `trace_columns` (pure: any thread may call it)."""

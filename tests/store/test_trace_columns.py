@@ -26,9 +26,12 @@ def test_trace_keys_match_trace_and_span_at_reads_each_span(db: TraceDb) -> None
         assert summary == detail.summary
         assert keys.span_ids == [s.span_id for s in detail.spans]
         assert keys.parent_ids == [s.parent_span_id for s in detail.spans]
-        assert keys.starts == [s.started_at for s in detail.spans]
+        assert list(keys.starts) == [s.started_at for s in detail.spans]
         assert keys.durations == [s.duration_ms for s in detail.spans]
-        assert all(type(rowid) is int for rowid in keys.rows)
+        assert [int(r) for r in keys.rows] == [
+            db.conn.execute("SELECT rowid FROM spans WHERE span_id = ?", (s.span_id,)).fetchall()[0][0]
+            for s in detail.spans
+        ]
         # The same as the full read, span by span.
         assert [reader.span_at(rowid) for rowid in keys.rows] == list(detail.spans)
         # A later version of a span is what span_at reads (checked through a second connection).
@@ -51,7 +54,81 @@ def test_trace_keys_on_the_original_layout(tmp_path: Path) -> None:
         # Counts computed from the spans, integer times read as floats.
         assert summary == detail.summary
         assert summary is not None and (summary.span_count, summary.error_count) == (2, 1)
-        assert keys.starts == [2000.0, 2005.0] and type(keys.starts[0]) is float
+        assert list(keys.starts) == [2000.0, 2005.0] and type(keys.starts[0]) is float
         assert [reader.span_at(rowid) for rowid in keys.rows] == list(detail.spans)
         _running, running_keys = reader.trace_keys(tid(4))
         assert running_keys.durations == [None]
+
+
+def _row_path(reader: TraceReader, trace_id: str) -> tuple[object, ...]:
+    """`trace_keys` through the row-per-span path (what `_packed_keys` must agree with)."""
+    packed = reader._packed_keys
+    reader._packed_keys = lambda conn, trace_id: None  # type: ignore[method-assign]
+    try:
+        summary, keys = reader.trace_keys(trace_id)
+    finally:
+        reader._packed_keys = packed  # type: ignore[method-assign]
+    return summary, keys.span_ids, keys.parent_ids, list(keys.starts), keys.durations, [
+        int(r) for r in keys.rows
+    ]
+
+
+def _packed_path(reader: TraceReader, trace_id: str) -> tuple[object, ...]:
+    summary, keys = reader.trace_keys(trace_id)
+    return summary, keys.span_ids, keys.parent_ids, list(keys.starts), keys.durations, [
+        int(r) for r in keys.rows
+    ]
+
+
+def test_packed_keys_read_exactly_what_rows_do(db: TraceDb) -> None:
+    """The one-row read of a trace's keys gives the very values the row-per-span read gives:
+    full-precision epoch starts (offsets from the first, added back), integers as floats,
+    NULL parents and running spans as None."""
+    db.trace(1, spans=5)
+    base = 1_795_310_547_744.7422
+    db.span(1, 0, name="root", started_at=base, duration_ms=60_000.123456789)
+    db.span(1, 1, started_at=base + 0.1, duration_ms=None, parent=0)
+    db.span(1, 2, started_at=base + 1 / 3, duration_ms=0.30000000000000004, parent=1)
+    db.span(1, 3, started_at=base + 1 / 3, duration_ms=5e-324, parent=1)  # a tie
+    db.conn.execute(
+        "UPDATE spans SET started_at = ?, duration_ms = 7 WHERE span_id = ?",
+        (int(base) + 3, sid(1, 3)),
+    )
+    db.span(1, 4, started_at=base + 2, duration_ms=1.0, parent=99)  # an orphan
+    with TraceReader(db.path) as reader:
+        packed = reader._packed_keys
+        calls: list[object] = []
+
+        def spy(conn: object, trace_id: str) -> object:
+            calls.append(result := packed(conn, trace_id))  # type: ignore[arg-type]
+            return result
+
+        reader._packed_keys = spy  # type: ignore[method-assign]
+        assert _packed_path(reader, tid(1)) == _row_path(reader, tid(1))
+        assert calls and calls[0] is not None  # the packed path did the read
+        keys = reader.trace_keys(tid(1))[1]
+        assert keys.starts[0] == base and keys.durations[1] is None and keys.parent_ids[0] is None
+
+
+def test_odd_cells_fall_back_to_reading_rows(db: TraceDb) -> None:
+    """Ids holding the separator, NULL and empty parents together, unparsable or infinite
+    numbers, starts far apart: each gives the row path's values."""
+    cases = {
+        2: "UPDATE spans SET span_id = span_id || char(31) || 'x' WHERE span_id = :s1",
+        3: "UPDATE spans SET parent_span_id = '' WHERE span_id = :s1",
+        4: "UPDATE spans SET duration_ms = 'soon' WHERE span_id = :s1",
+        5: "UPDATE spans SET duration_ms = 9e999 WHERE span_id = :s1",
+        6: "UPDATE spans SET started_at = 9e999 WHERE span_id = :s1",
+        7: "UPDATE spans SET started_at = 'nan' WHERE span_id = :s1",
+        8: "UPDATE spans SET started_at = 0.5 WHERE span_id = :s1",
+        9: "UPDATE spans SET span_id = 12345 WHERE span_id = :s1",
+    }
+    for n, statement in cases.items():
+        db.trace(n, spans=3)
+        db.span(n, 0, name="root", started_at=1_700_000_000_000.25, duration_ms=10.0)
+        db.span(n, 1, started_at=1_700_000_000_001.5, duration_ms=2.0, parent=0)
+        db.span(n, 2, started_at=1_700_000_000_002.75, duration_ms=None, parent=0)
+        db.conn.execute(statement, {"s1": sid(n, 1)})
+    with TraceReader(db.path) as reader:
+        for n in cases:
+            assert _packed_path(reader, tid(n)) == _row_path(reader, tid(n)), cases[n]
