@@ -10,9 +10,10 @@ indices and a set of collapsed span ids.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import compress, islice
 from operator import add, ge, itemgetter
 from typing import Any, overload
@@ -25,6 +26,8 @@ CYCLE = "cycle"
 """The span's ancestors loop back on themselves: the loop is cut here and shown at top level."""
 SELF_PARENT = "self-parent"
 """The span names itself as its parent: shown at top level."""
+NODE = "i"
+"""The array type code of node indices (C int: a trace holds at most 200,000 spans)."""
 
 SpanKey = tuple[str, str | None, float, float | None, Any]
 """(span_id, parent_span_id, started_at, duration_ms, payload): what a forest is built from.
@@ -39,12 +42,12 @@ class LazySpans(Sequence[SpanRow]):
 
     __slots__ = ("_payloads", "_decode", "_rows")
 
-    def __init__(self, payloads: list[Any], decode: Callable[[Any], SpanRow] | None) -> None:
+    def __init__(self, payloads: Sequence[Any], decode: Callable[[Any], SpanRow] | None) -> None:
         self._payloads = payloads
         self._decode = decode
-        self._rows: list[SpanRow | None] = (
-            payloads if decode is None else [None] * len(payloads)
-        )
+        # Node -> decoded row; a dict, not a list of a slot per node: only the rows drawn are
+        # ever decoded, and the garbage collector would walk a list's every slot.
+        self._rows: dict[int, SpanRow] = {}
 
     def __len__(self) -> int:
         return len(self._payloads)
@@ -57,9 +60,12 @@ class LazySpans(Sequence[SpanRow]):
     def __getitem__(self, index: int | slice) -> SpanRow | list[SpanRow]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self._payloads)))]
-        row = self._rows[index]
+        if self._decode is None:
+            return self._payloads[index]  # type: ignore[no-any-return]
+        row = self._rows.get(index)
         if row is None:
-            assert self._decode is not None
+            if index < 0:
+                index += len(self._payloads)
             row = self._rows[index] = self._decode(self._payloads[index])
         return row
 
@@ -72,28 +78,28 @@ class SpanForest:
     """Node index -> span, ordered by (started_at, span_id) (a `LazySpans`)."""
     span_ids: list[str]
     """Node index -> span id (without decoding the span)."""
-    starts: list[float]
-    """Node index -> started_at."""
+    starts: Sequence[float]
+    """Node index -> started_at (a list, or an `array('d')`)."""
     durations: list[float | None]
     """Node index -> duration_ms (None while running)."""
     index_of: dict[str, int]
     """Span id -> node index."""
-    parent: list[int]
-    """Node -> parent node, -1 at top level (roots, orphans and cut cycles)."""
+    parent: array[int]
+    """Node -> parent node, -1 at top level (roots, orphans and cut cycles).
+
+    The per-node integer columns are arrays, not lists: the garbage collector walks every
+    item of a list on each pass over a young generation (about 15 ms for the columns of a
+    100,000-span trace, several times while one opens) and never looks inside an array."""
     children: list[list[int] | None]
     """Node -> children in start order (None for a leaf)."""
-    depth: list[int]
-    is_last: list[bool]
+    depth: array[int]
+    is_last: bytearray
     """Whether the node is the last of its siblings (decides └─ against ├─)."""
-    order: list[int]
+    order: array[int]
     """Every node in pre-order, fully expanded."""
-    position: list[int]
-    """Node -> its index in `order`."""
-    subtree_size: list[int]
-    """Node -> number of descendants (not counting itself)."""
     marks: dict[int, str]
     """Node -> ORPHAN, CYCLE or SELF_PARENT for spans placed at top level against their data."""
-    self_ms: list[float | None]
+    self_ms: Sequence[float | None]
     """Node -> duration not covered by its children (None while running)."""
     critical: frozenset[int]
     """Nodes on the critical path of the longest top-level span."""
@@ -103,9 +109,37 @@ class SpanForest:
     """Latest end of a finished span, or latest start when none finished."""
     running: int
     """How many spans are still running."""
+    _subtrees: tuple[array[int], array[int]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.spans)
+
+    @property
+    def position(self) -> array[int]:
+        """Node -> its index in `order`."""
+        return self.subtrees()[0]
+
+    @property
+    def subtree_size(self) -> array[int]:
+        """Node -> number of descendants (not counting itself)."""
+        return self.subtrees()[1]
+
+    def subtrees(self) -> tuple[array[int], array[int]]:
+        """`position` and `subtree_size`, computed when first needed: nothing on a newly
+        opened trace's first screen uses them (16 ms of a 100,000-span open). Any thread may
+        ask; two racing compute the same arrays."""
+        subtrees = self._subtrees
+        if subtrees is None:
+            count, order, parent = len(self.order), self.order, self.parent
+            position = array(NODE, [0]) * count
+            deque(map(position.__setitem__, order, range(count)), maxlen=0)  # position[order[k]] = k
+            subtree_size = array(NODE, [0]) * count
+            for node in reversed(order):
+                p = parent[node]
+                if p >= 0:
+                    subtree_size[p] += subtree_size[node] + 1
+            subtrees = self._subtrees = (position, subtree_size)
+        return subtrees
 
     def end_of(self, node: int, now: float | None = None) -> float:
         """A span's end; a running span ends at `now` (or at the trace's known end)."""
@@ -174,9 +208,9 @@ def build_forest_keys(
 def build_forest_columns(
     span_ids: list[str],
     parent_ids: list[str | None],
-    starts: list[float],
+    starts: Sequence[float],
     durations: list[float | None],
-    payloads: list[Any],
+    payloads: Sequence[Any],
     decode: Callable[[Any], SpanRow] | None,
     now: float | None = None,
     *,
@@ -201,14 +235,14 @@ def build_forest_columns(
         order_by = [i for _start, _id, i in by_start]
         span_ids = [span_ids[i] for i in order_by]
         parent_ids = [parent_ids[i] for i in order_by]
-        starts = [starts[i] for i in order_by]
+        starts = _take(starts, order_by)
         durations = [durations[i] for i in order_by]
-        payloads = [payloads[i] for i in order_by]
+        payloads = _take(payloads, order_by)
         count = len(span_ids)
         index_of = dict(zip(span_ids, range(count)))
     elif suspects:
         # Sorted by start with ties: order each run of equal starts by span id, in copies.
-        columns = [list(span_ids), list(parent_ids), list(starts), list(durations), list(payloads)]
+        columns = [list(span_ids), list(parent_ids), _take(starts), list(durations), _take(payloads)]
         first = 0
         for k, at in enumerate(suspects):
             if k + 1 < len(suspects) and suspects[k + 1] == at + 1:
@@ -217,12 +251,12 @@ def build_forest_columns(
             first = k + 1
             by_id = sorted(range(low, high), key=span_ids.__getitem__)
             for new, old in zip(columns, (span_ids, parent_ids, starts, durations, payloads)):
-                new[low:high] = [old[i] for i in by_id]
+                new[low:high] = _take(new, by_id, old)
             # Only this run moved: re-index it rather than all of them (ids are unique here).
             index_of.update(zip(columns[0][low:high], range(low, high)))
         span_ids, parent_ids, starts, durations, payloads = columns
     children: list[list[int] | None] = [None] * count
-    parent = [-1] * count
+    parent = array(NODE, [-1]) * count
     marks: dict[int, str] = {}
     tops: list[int] = []
     # Parents looked up at C speed; an empty parent id means "top level" even if some span's
@@ -246,16 +280,16 @@ def build_forest_columns(
             else:
                 kids.append(i)
 
-    depth = [0] * count
-    is_last = [False] * count
+    depth = array(NODE, [0]) * count
+    is_last = bytearray(count)
     visited = bytearray(count)
-    order: list[int] = []
+    order = array(NODE)
 
     def walk(root: int) -> None:
         # Each node sits in one child list (its parent's), so only a cycle leads back to a
         # node already visited: marking nodes as they are reached is enough.
         parent[root] = -1  # top level (where a cycle is cut too)
-        is_last[root] = True
+        is_last[root] = 1
         stack = [root]
         while stack:
             node = stack.pop()
@@ -272,7 +306,7 @@ def build_forest_columns(
             child_depth = depth[node] + 1
             for k in kids:
                 depth[k] = child_depth
-            is_last[kids[-1]] = True
+            is_last[kids[-1]] = 1
             stack.extend(reversed(kids))
 
     for top in tops:
@@ -284,14 +318,6 @@ def build_forest_columns(
                 marks[i] = CYCLE
                 tops.append(i)
                 walk(i)
-
-    position = [0] * count
-    deque(map(position.__setitem__, order, range(count)), maxlen=0)  # position[order[k]] = k
-    subtree_size = [0] * count
-    for node in reversed(order):
-        p = parent[node]
-        if p >= 0:
-            subtree_size[p] += subtree_size[node] + 1
 
     start = starts[0] if count else 0.0
     end = start
@@ -317,8 +343,6 @@ def build_forest_columns(
         depth=depth,
         is_last=is_last,
         order=order,
-        position=position,
-        subtree_size=subtree_size,
         marks=marks,
         self_ms=[],
         critical=frozenset(),
@@ -329,13 +353,47 @@ def build_forest_columns(
     if analyse:
         analyse_forest(forest, now)
     else:
-        forest.self_ms = [None] * len(span_ids)
+        forest.self_ms = _Unknown(len(span_ids))
     return forest
+
+
+class _Unknown(Sequence[None]):
+    """`self_ms` before `analyse_forest`: None for every node, without a slot per node."""
+
+    __slots__ = ("_count",)
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [None] * len(range(*index.indices(self._count)))
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        return None
+
+
+def _take(
+    column: Sequence[Any], indices: Iterable[int] | None = None, source: Sequence[Any] | None = None
+) -> Any:
+    """`source[i] for i in indices` (default: all of `column`) in a new column of `column`'s
+    kind: an array stays an array of the same type (a range becomes one), anything else a list."""
+    source = column if source is None else source
+    picked = source if indices is None else map(source.__getitem__, indices)
+    if isinstance(column, array):
+        return array(column.typecode, picked)
+    if isinstance(column, range):
+        return array("q", picked)
+    return list(picked)
 
 
 def analyse_forest(forest: SpanForest, now: float | None = None) -> None:
     """Fill in self times and the critical path (each attribute replaced whole, so a reader on
     another thread sees either the old value or the new one)."""
+    forest.subtrees()
     forest.self_ms = self_times(forest)
     forest.critical = critical_path(forest, now)
 
@@ -412,13 +470,13 @@ def critical_path(forest: SpanForest, now: float | None = None) -> frozenset[int
     return frozenset(path)
 
 
-def visible_rows(forest: SpanForest, collapsed: Set[int]) -> list[int]:
+def visible_rows(forest: SpanForest, collapsed: Set[int]) -> array[int]:
     """Nodes shown, in pre-order, when the nodes in `collapsed` hide their descendants."""
     order = forest.order
     if not collapsed:
-        return list(order)
+        return order[:]
     size = forest.subtree_size
-    rows: list[int] = []
+    rows = array(NODE)
     append = rows.append
     k, total = 0, len(order)
     while k < total:
@@ -428,13 +486,13 @@ def visible_rows(forest: SpanForest, collapsed: Set[int]) -> list[int]:
     return rows
 
 
-def visible_subtree(forest: SpanForest, node: int, collapsed: Set[int]) -> list[int]:
+def visible_subtree(forest: SpanForest, node: int, collapsed: Set[int]) -> array[int]:
     """The visible descendants of an expanded node (what expanding it inserts below it)."""
     order = forest.order
     k = forest.position[node] + 1
     stop = k + forest.subtree_size[node]
     size = forest.subtree_size
-    rows: list[int] = []
+    rows = array(NODE)
     while k < stop:
         child = order[k]
         rows.append(child)

@@ -6,6 +6,7 @@ and the handlers that apply their immutable results to the widgets incrementally
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -433,6 +434,10 @@ class LiveApp(App[int]):
         self._open = OpenTrace(trace_id)
         self._trace_summary = None
         self._select_after_load = select_span
+        if self._live:
+            # First: a huge trace takes a while to read, and the reading need not wait for
+            # the restyling below.
+            self._load_trace(self._open, self._trace_generation)
         self._mark_trace_open(True)
         self.trace_list.opened_id = trace_id
         self.trace_list.refresh()
@@ -446,8 +451,6 @@ class LiveApp(App[int]):
         )
         self.waterfall.border_subtitle = "┃ critical path"
         self._set_log_scope(trace_id=trace_id, span_ids=None, label=f"trace “{visible(name, 40)}”")
-        if self._live:
-            self._load_trace(self._open, self._trace_generation)
         if select_span is None:
             self.waterfall.focus()
 
@@ -472,6 +475,9 @@ class LiveApp(App[int]):
 
     def on_trace_loaded(self, message: TraceLoaded) -> None:
         """A (new version of the) open trace's forest."""
+        # A huge forest was built out of the collector's sight (feed._CollectorPaused): once
+        # it is on screen, hand it (and anything else frozen with it) back.
+        self.call_after_refresh(gc.unfreeze)
         if message.generation != self._trace_generation or message.version <= self._forest_version:
             return
         fresh = self._forest_version < 0

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from lens_tui.store.reader import TraceReader
+from lens_tui.ui import feed
 from lens_tui.ui.feed import OpenTrace, Readers
 
 from . import fixture_db
@@ -25,7 +29,40 @@ def test_lazy_load_matches_full_load(tmp_path: Path) -> None:
     readers.close_all()
 
 
-def test_a_span_read_after_it_changed_still_updates_the_forest(tmp_path: Path) -> None:
+def test_the_first_screen_is_read_with_the_forest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows a newly opened trace shows first come in one query in the worker; drawing them
+    reads nothing more (one query per row used to run on the UI thread)."""
+    path = fixture_db.build(tmp_path / "t.db")
+    readers = Readers(path)
+    full = OpenTrace(fixture_db.trace_id(1)).load(readers.get("trace"), fixture_db.NOW)
+    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 3)
+    lazy = OpenTrace(fixture_db.trace_id(1)).load(
+        readers.get("trace"), fixture_db.NOW, readers.get("spans")
+    )
+    assert len(lazy) > 3
+    reads: list[object] = []
+    span_at = TraceReader.span_at
+
+    def counting_span_at(self: TraceReader, rowid: int | str) -> object:
+        reads.append(rowid)
+        return span_at(self, rowid)
+
+    monkeypatch.setattr(TraceReader, "span_at", counting_span_at)
+    first = [lazy.order[k] for k in range(3)]
+    assert [lazy.spans[i] for i in first] == [full.spans[i] for i in first]
+    assert reads == []
+    rest = [i for i in lazy.order if i not in first]
+    assert [lazy.spans[i] for i in rest] == [full.spans[i] for i in rest]
+    assert len(reads) == len(rest)  # the others, each when first drawn
+    readers.close_all()
+
+
+def test_a_span_read_after_it_changed_still_updates_the_forest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)  # every span read when first drawn
     path = fixture_db.build(tmp_path / "t.db")
     readers = Readers(path)
     opened = OpenTrace(fixture_db.trace_id(4))
@@ -47,7 +84,10 @@ def test_a_span_read_after_it_changed_still_updates_the_forest(tmp_path: Path) -
     readers.close_all()
 
 
-def test_a_span_whose_row_is_gone_shows_what_the_forest_knows(tmp_path: Path) -> None:
+def test_a_span_whose_row_is_gone_shows_what_the_forest_knows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)  # every span read when first drawn
     path = fixture_db.build(tmp_path / "t.db")
     readers = Readers(path)
     forest = OpenTrace(fixture_db.trace_id(4)).load(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Hashable
 from typing import ClassVar
 
@@ -105,7 +106,7 @@ class Waterfall(LineList):
         self._clock = clock
         self.forest: SpanForest | None = None
         """The open trace's spans."""
-        self.rows: list[int] = []
+        self.rows: array[int] = array(flatten.NODE)
         """Visible forest nodes in display order."""
         self.collapsed: set[str] = set()
         """Span ids whose descendants are hidden (ids survive rebuilds; node indices do not)."""
@@ -136,7 +137,7 @@ class Waterfall(LineList):
     def clear(self) -> None:
         """Show no trace."""
         self.forest = None
-        self.rows = []
+        self.rows = array(flatten.NODE)
         self.collapsed = set()
         self._collapsed_nodes = set()
         self.threshold_index = 0
