@@ -30,8 +30,11 @@ NOBODY = 65534
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """The environment for a child Python: this checkout first on the path, no LENS_DB."""
-    env = {k: v for k, v in os.environ.items() if k != "LENS_DB"}
+    """The environment for a child Python: this checkout first on the path, no LENS_DB, no
+    COLUMNS or LINES."""
+    # COLUMNS and LINES would override a pseudo-terminal's size in Textual (pytest-xdist's
+    # workers set them to 80x24).
+    env = {k: v for k, v in os.environ.items() if k not in ("LENS_DB", "COLUMNS", "LINES")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env

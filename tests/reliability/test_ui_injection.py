@@ -229,7 +229,11 @@ TOUR = """
             done["t_open"] = time.monotonic() - t0
             for _ in range(app.waterfall.row_count):  # every span in the detail panel
                 await pilot.press("down")
-                await pilot.pause(0.02)  # let a frame with this span reach the terminal
+                # The detail panel shows this span, then a frame with it reaches the terminal
+                # (a fixed short pause lost frames when the machine was busy).
+                await until(pilot, lambda: getattr(app.detail.span, "span_id", None)
+                            == app.waterfall.selected_span.span_id)
+                await pilot.pause(0.08)
             done["t_spans"] = time.monotonic() - t0
             # The detail panel (rich text, unlike the line lists) names the span in its first
             # line: click on that name's first character (after border and padding).
