@@ -56,6 +56,12 @@ class SpanRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingSpan(SpanRow):
+    """A span whose row is still being read: only what the trace's keys tell (ids, start,
+    duration; no name). Never equal to a `SpanRow`; the UI draws it as a placeholder."""
+
+
+@dataclass(frozen=True, slots=True)
 class LogRow:
     """One log record."""
 

@@ -12,7 +12,6 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,14 @@ from lens_tui.store.reader import (
     TraceMark,
     TraceReader,
 )
-from lens_tui.store.records import Delta, LogRow, SpanRow, StoreStats, TraceSummary
+from lens_tui.store.records import (
+    Delta,
+    LogRow,
+    PendingSpan,
+    SpanRow,
+    StoreStats,
+    TraceSummary,
+)
 from lens_tui.ui.flatten import SpanForest, SpanKey, build_forest_columns, build_forest_keys
 
 TRACE_CAP = 5_000
@@ -148,6 +154,8 @@ class OpenTrace:
         self._spans: dict[str, SpanKey] = {}
         """Span id -> key; its payload is a raw row from the first load, or a SpanRow."""
         self._decode: Callable[[Any], SpanRow] = _as_span
+        self.rows: SpanRows | None = None
+        """The rows of a keys-only load, read as they are drawn."""
         self._columns: SpanColumns | None = None
         """The first load's spans, until an update turns them into `_spans`."""
         self._mark: float | None = None
@@ -156,24 +164,29 @@ class OpenTrace:
         """Counts forests built: the UI ignores one older than what it shows."""
 
     def load(
-        self, reader: TraceReader, now: float | None, lookup: TraceReader | None = None
+        self,
+        reader: TraceReader,
+        now: float | None,
+        *,
+        keys_only: bool = False,
+        on_missing: Callable[[], None] | None = None,
     ) -> SpanForest:
         """Read the whole trace and build its forest (spans are decoded when first drawn).
 
-        With `lookup` (a reader of its own: the UI thread uses it while `reader` may be busy)
-        only the forest's columns are read now, and a span's other columns are read by rowid
-        when it is first drawn or selected."""
+        With `keys_only` only the forest's columns are read now, with the rows of the first
+        screen; the others are read by a worker when first drawn (`self.rows`, whose
+        `on_missing` says when one is wanted): the UI thread never waits on the database."""
         # held while reading: an update must not slip in before the load
         with self._lock, _CollectorPaused() as collector:
-            if lookup is None:
+            if not keys_only:
                 summary, columns = reader.trace_columns(self.trace_id)
                 decode_raw = reader.decode_span
+                self.rows = None
             else:
                 summary, keys = reader.trace_keys(self.trace_id)
                 # Payloads are indices into `keys` (ints: nothing for the collector to walk).
-                # Each span is read once, then kept: an update compares the version on screen.
-                cache: dict[int, SpanRow] = {}
-                decode_raw = partial(_span_from_key, lookup, self.trace_id, keys, cache)
+                rows = self.rows = SpanRows(self.trace_id, keys, on_missing)
+                decode_raw = rows.get
                 columns = SpanColumns(
                     keys.span_ids, keys.parent_ids, keys.starts, keys.durations,
                     range(len(keys.span_ids)),
@@ -193,12 +206,20 @@ class OpenTrace:
                 # A huge trace is drawn first; self times and the critical path follow.
                 analyse=not huge,
             )
-            if lookup is not None:
+            if self.rows is not None:
                 # The first screen's spans in one query here, not one by one on the UI thread.
                 first = [forest.order[k] for k in range(min(FIRST_SCREEN_ROWS, len(forest)))]
-                _read_spans(reader, self.trace_id, keys, cache, first)
+                self.rows.read(reader, first)
             collector.freeze = huge
             return forest
+
+    def _known(self, payload: Any) -> SpanRow | None:
+        """The row a payload stands for, if known without reading the database."""
+        if type(payload) is SpanRow:
+            return payload
+        if self.rows is not None and type(payload) is int:
+            return self.rows.peek(payload)
+        return self._decode(payload)  # a raw row: decoding it reads nothing
 
     def update(
         self, reader: TraceReader, summary: TraceSummary | None, now: float | None
@@ -219,16 +240,15 @@ class OpenTrace:
             changed = False
             for row in rows:
                 old = self._spans.get(row.span_id)
+                key = (row.span_id, row.parent_span_id, row.started_at, row.duration_ms)
                 # A span read by rowid after the load may already be this newer version: the
                 # forest's columns (from the load) still tell whether it changed.
-                if (
-                    old is None
-                    or old[:4] != (row.span_id, row.parent_span_id, row.started_at, row.duration_ms)
-                    or self._decode(old[4]) != row
-                ):
-                    self._spans[row.span_id] = (
-                        row.span_id, row.parent_span_id, row.started_at, row.duration_ms, row
-                    )
+                known = None if old is None else self._known(old[4])
+                if old is not None and old[:4] == key and known is None:
+                    assert self.rows is not None
+                    self.rows.put(old[4], row)  # never read yet: ready for when it is drawn
+                elif old is None or old[:4] != key or known != row:
+                    self._spans[row.span_id] = (*key, row)
                     changed = True
             if not changed:
                 return None
@@ -264,63 +284,101 @@ class _CollectorPaused:
             gc.enable()
 
 
-def _span_from_key(
-    lookup: TraceReader,
-    trace_id: str,
-    keys: SpanColumns,
-    cache: dict[int, SpanRow],
-    index: int,
-) -> SpanRow:
-    """The SpanRow of span `index` of a `trace_keys` load, read by its rowid the first time;
-    if that row is gone or holds another span now (the file was replaced), what the keys
-    themselves say."""
-    cached = cache.get(index)
-    if cached is None:
-        cached = cache[index] = _read_span(lookup, trace_id, keys, index)
-    return cached
-
-
 FIRST_SCREEN_ROWS = 100
 """Spans read with the forest, in one query: the rows a newly opened trace shows first."""
+WANTED_CAP = 2_000
+"""Spans queued to be read at most: scrolling fast through a huge trace asks for many that
+are long off screen again; the latest asked are the ones on screen."""
+READ_BATCH = 500
+"""Spans read per query (and per redraw) while drawn spans wait for their rows."""
 
 
-def _read_spans(
-    reader: TraceReader,
-    trace_id: str,
-    keys: SpanColumns,
-    cache: dict[int, SpanRow],
-    indices: Sequence[int],
-) -> None:
-    """Read spans `indices` of a `trace_keys` load into `cache` at once (those whose row still
-    holds them; `_span_from_key` deals with the others when they are drawn)."""
-    try:
-        found = reader.spans_at(keys.rows[i] for i in indices)
-    except OpenError:
-        return
-    for i in indices:
-        row = found.get(int(keys.rows[i]))
-        if row is not None and row.span_id == keys.span_ids[i]:
-            cache[i] = row
+class SpanRows:
+    """The full rows of a trace opened from its keys (`TraceReader.trace_keys`), read by a
+    worker and never on the UI thread.
 
+    `get(index)` is the row once read; before that, a `PendingSpan` made of what the keys
+    tell, and the index is queued. When the queue stops being empty `on_missing` is called
+    (from whichever thread asked): the app then runs `read` in a worker until it returns False.
+    A row gone from the file, or holding another span now (the file was replaced), reads as
+    what the keys say, under an empty name."""
 
-def _read_span(lookup: TraceReader, trace_id: str, keys: SpanColumns, index: int) -> SpanRow:
-    span_id = keys.span_ids[index]
-    try:
-        row = lookup.span_at(keys.rows[index])
-    except OpenError:
-        row = None
-    if row is not None and row.span_id == span_id:
-        return row
-    duration = keys.durations[index]
-    return SpanRow(
-        span_id=span_id,
-        trace_id=trace_id,
-        parent_span_id=keys.parent_ids[index],
-        name="",
-        started_at=keys.starts[index],
-        duration_ms=duration,
-        status="running" if duration is None else "ok",
-    )
+    def __init__(
+        self, trace_id: str, keys: SpanColumns, on_missing: Callable[[], None] | None
+    ) -> None:
+        self.trace_id = trace_id
+        self.keys = keys
+        self._on_missing = on_missing
+        self._lock = threading.Lock()
+        self._rows: dict[int, SpanRow] = {}
+        self._wanted: dict[int, None] = {}
+        """Indices asked for, oldest first (a dict as an ordered set)."""
+        self._asked = False
+        """`on_missing` was called and `read` has not yet found the queue empty."""
+
+    def get(self, index: int) -> SpanRow:
+        """Span `index`: its row, or (queued to be read) a `PendingSpan`."""
+        row = self._rows.get(index)
+        if row is not None:
+            return row
+        with self._lock:
+            row = self._rows.get(index)
+            if row is not None:
+                return row
+            self._wanted.pop(index, None)
+            self._wanted[index] = None
+            if len(self._wanted) > WANTED_CAP:
+                del self._wanted[next(iter(self._wanted))]
+            ask, self._asked = not self._asked, True
+        if ask and self._on_missing is not None:
+            self._on_missing()
+        return self._from_keys(index, PendingSpan)
+
+    def peek(self, index: int) -> SpanRow | None:
+        """Span `index`'s row if it was read (nothing is queued)."""
+        return self._rows.get(index)
+
+    def put(self, index: int, row: SpanRow) -> None:
+        """A newer row of span `index`, read elsewhere (a live update)."""
+        self._rows[index] = row
+
+    def read(self, reader: TraceReader, indices: Sequence[int] | None = None) -> bool:
+        """Read `indices`, or else the latest queued (up to `READ_BATCH`), in one query;
+        False when the queue was empty (the next `get` of an unread span asks again)."""
+        if indices is None:
+            with self._lock:
+                if not self._wanted:
+                    self._asked = False
+                    return False
+                take = list(self._wanted)[-READ_BATCH:]
+                for index in take:
+                    del self._wanted[index]
+        else:
+            take = [index for index in indices if index not in self._rows]
+        keys = self.keys
+        try:
+            found = reader.spans_at(keys.rows[i] for i in take)
+        except OpenError:
+            found = {}
+        for index in take:
+            row = found.get(int(keys.rows[index]))
+            if row is None or row.span_id != keys.span_ids[index]:
+                row = self._from_keys(index, SpanRow)
+            self._rows[index] = row
+        return True
+
+    def _from_keys(self, index: int, kind: type[SpanRow]) -> SpanRow:
+        keys = self.keys
+        duration = keys.durations[index]
+        return kind(
+            span_id=keys.span_ids[index],
+            trace_id=self.trace_id,
+            parent_span_id=keys.parent_ids[index],
+            name="",
+            started_at=keys.starts[index],
+            duration_ms=duration,
+            status="running" if duration is None else "ok",
+        )
 
 
 def _as_span(payload: Any) -> SpanRow:

@@ -18,7 +18,7 @@ from itertools import compress, islice
 from operator import add, ge, itemgetter
 from typing import Any, overload
 
-from lens_tui.store.records import SpanRow
+from lens_tui.store.records import PendingSpan, SpanRow
 
 ORPHAN = "orphan"
 """The span names a parent that is not in the trace (yet): shown at top level."""
@@ -66,7 +66,9 @@ class LazySpans(Sequence[SpanRow]):
         if row is None:
             if index < 0:
                 index += len(self._payloads)
-            row = self._rows[index] = self._decode(self._payloads[index])
+            row = self._decode(self._payloads[index])
+            if type(row) is not PendingSpan:  # asked for again until its row is read
+                self._rows[index] = row
         return row
 
 

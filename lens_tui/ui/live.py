@@ -33,6 +33,7 @@ from lens_tui.ui.messages import (
     DeltaReady,
     LogsLoaded,
     SnapshotReady,
+    SpansRead,
     StoreWaiting,
     TraceLoaded,
     TracesLoaded,
@@ -224,12 +225,23 @@ class LiveApp(App[int]):
     @in_thread("trace")
     def _load_trace(self, opened: OpenTrace, generation: int) -> None:
         """All spans of a newly opened trace, flattened off the event loop."""
-        # Spans are read in full by rowid when drawn, on a reader of their own ("spans"): the UI
-        # thread must not wait on "trace" while it reads a huge trace.
-        forest = opened.load(self.readers.get("trace"), self.clock(), self.readers.get("spans"))
+        # Only the forest's columns and the first screen's rows now; the rows of spans drawn
+        # later are read in full by rowid, by `_read_spans`, while the UI draws placeholders.
+        forest = opened.load(
+            self.readers.get("trace"), self.clock(), keys_only=True,
+            on_missing=lambda: self.call_later(self._read_spans, opened, generation),
+        )
         self.post_message(
             TraceLoaded(opened.trace_id, opened.summary, forest, True, generation, opened.version)
         )
+
+    @in_thread("spans", exclusive=False)
+    def _read_spans(self, opened: OpenTrace, generation: int) -> None:
+        """Rows of spans drawn as placeholders, on a reader of their own ("spans"), until none
+        is waiting (`SpanRows` asks again for the next one drawn)."""
+        rows, reader = opened.rows, self.readers.get("spans")
+        while rows is not None and rows.read(reader):
+            self.post_message(SpansRead(generation))
 
     @in_thread("analyse")
     def _analyse_trace(self, forest: SpanForest, generation: int) -> None:

@@ -54,6 +54,18 @@ class TracesLoaded(Message):
         self.before = before
 
 
+class SpansRead(Message):
+    """Rows of the open trace's spans that were drawn as placeholders have been read."""
+
+    def __init__(self, generation: int) -> None:
+        super().__init__()
+        self.generation = generation
+
+    def can_replace(self, message: Message) -> bool:
+        """One redraw covers every batch read before it."""
+        return isinstance(message, SpansRead) and message.generation == self.generation
+
+
 class TraceLoaded(Message):
     """A trace's spans as a forest: freshly opened (`fresh`) or updated while live."""
 

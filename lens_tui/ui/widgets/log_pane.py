@@ -211,6 +211,11 @@ class LogPane(LineList):
         if self.scope.span_ids is not None and span_ids is not None:
             self.scope = replace(self.scope, span_ids=span_ids)
 
+    def relabel(self, label: str) -> None:
+        """Name the same scope anew (its span's row was read after it was chosen)."""
+        self.scope = replace(self.scope, label=label)
+        self._update_titles()
+
     # ---- titles
 
     def _update_titles(self) -> None:

@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from lens_tui.store.records import SpanRow, TraceSummary
+from lens_tui.store.records import PendingSpan, SpanRow, TraceSummary
 from lens_tui.text import ELLIPSIS, visible
 from lens_tui.ui import flatten
 from lens_tui import humanize as fmt
@@ -191,8 +191,10 @@ class SpanDetail(VerticalScroll, can_focus=True):
         self.span = span
         node = forest.index_of.get(span.span_id)
         text = Text()
-        text.append(visible(span.name, 500) + "\n", self._style("span-detail--title"))
-        status = span.status
+        pending = type(span) is PendingSpan  # its row is being read: shown in a moment
+        title = "… (reading this span)" if pending else visible(span.name, 500)
+        text.append(title + "\n", self._style("span-detail--title"))
+        status = "…" if pending else span.status
         self._field(text, "status", status, self._status_style(status))
         if span.duration_ms is None:
             self._field(

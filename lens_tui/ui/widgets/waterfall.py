@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.strip import Strip
 
-from lens_tui.store.records import SpanRow
+from lens_tui.store.records import PendingSpan, SpanRow
 from lens_tui.text import visible
 from lens_tui.ui import flatten
 from lens_tui import humanize as fmt
@@ -147,10 +147,11 @@ class Waterfall(LineList):
 
     def set_forest(self, forest: SpanForest, *, fresh: bool) -> None:
         """Show a (new version of the) trace; `fresh` for a newly opened one, else keep state."""
-        keep = None if fresh else self.selected_span
-        top_span = None
+        keep = None if fresh else self.selected_node
+        keep_id = None if keep is None or self.forest is None else self.forest.span_ids[keep]
+        top_id = None
         if not fresh and self.forest is not None and self.rows:
-            top_span = self.forest.spans[self.rows[min(self.first_visible, len(self.rows) - 1)]]
+            top_id = self.forest.span_ids[self.rows[min(self.first_visible, len(self.rows) - 1)]]
         if fresh:
             self.collapsed = set()
             self.threshold_index = 0
@@ -165,10 +166,10 @@ class Waterfall(LineList):
             self.rows_changed(clear_cache=True)
             self.scroll_rows(0)
             return
-        self.cursor = self._row_of(keep.span_id) if keep is not None else -1
+        self.cursor = self._row_of(keep_id) if keep_id is not None else -1
         self.rows_changed(clear_cache=True)
-        if top_span is not None:
-            top = self._row_of(top_span.span_id)
+        if top_id is not None:
+            top = self._row_of(top_id)
             if top >= 0:
                 self.scroll_rows(top)
 
@@ -207,7 +208,7 @@ class Waterfall(LineList):
         if hidden:
             for ancestor in hidden:
                 self._collapsed_nodes.discard(ancestor)
-                self.collapsed.discard(forest.spans[ancestor].span_id)
+                self.collapsed.discard(forest.span_ids[ancestor])
             self.rows = flatten.visible_rows(forest, self._collapsed_nodes)
             self.rows_changed(clear_cache=True)
         index = self.rows.index(node)
@@ -229,14 +230,14 @@ class Waterfall(LineList):
             stop += 1
         del rows[index + 1 : stop]
         self._collapsed_nodes.add(node)
-        self.collapsed.add(self.forest.spans[node].span_id)
+        self.collapsed.add(self.forest.span_ids[node])
 
     def _expand_node(self, node: int) -> None:
         assert self.forest is not None
         if node not in self._collapsed_nodes:
             return
         self._collapsed_nodes.discard(node)
-        self.collapsed.discard(self.forest.spans[node].span_id)
+        self.collapsed.discard(self.forest.span_ids[node])
         index = self.rows.index(node)
         self.rows[index + 1 : index + 1] = flatten.visible_subtree(
             self.forest, node, self._collapsed_nodes
@@ -398,10 +399,13 @@ class Waterfall(LineList):
         if node in self._collapsed_nodes:
             extra += f" +{forest.subtree_size[node]}"
         name_room = max(name_w - len(guide) - len(toggle) - len(extra), 1)
-        name = fit(visible(span.name, 200), name_room).rstrip()
+        pending = type(span) is PendingSpan  # its row is being read: a moment
+        name = "…" if pending else fit(visible(span.name, 200), name_room).rstrip()
         # The critical path is marked in the gutter only: in sequential traces it is most spans,
         # and colouring every name would drown the errors.
-        name_style = self.style_of("waterfall--error" if error else "waterfall--name")
+        name_style = self.style_of(
+            "waterfall--muted" if pending else "waterfall--error" if error else "waterfall--name"
+        )
         head: list[Piece] = [
             ("┃" if critical else " ", self.style_of("waterfall--critical")),
             (guide + toggle, self.style_of("waterfall--guide")),
