@@ -4,7 +4,6 @@ path."""
 from __future__ import annotations
 
 import sys
-import time
 
 from lens_tui.store.records import SpanRow
 from lens_tui.ui import flatten
@@ -122,13 +121,12 @@ def test_threshold_and_empty() -> None:
     assert len(empty) == 0 and empty.critical == frozenset() and len(visible_rows(empty, set())) == 0
 
 
-def test_hundred_thousand_spans_flatten_quickly() -> None:
+def test_hundred_thousand_spans_flatten() -> None:
+    """The shape of a 100,000-span forest (its speed is measured in bench/)."""
     spans = [span("root", None, 0, 200_000)]
     spans += [span(f"p{i}", "root", i * 2, 1) for i in range(1000)]
     spans += [span(f"k{i}", f"p{i % 1000}", i * 2 + 0.5, 0.2) for i in range(99_000)]
-    started = time.perf_counter()
     forest = build_forest(spans)
     rows = visible_rows(forest, set())
-    elapsed = time.perf_counter() - started
     assert len(rows) == 100_001
-    assert elapsed < 3.0  # built in a worker thread; this only guards against quadratic blowups
+    assert max(forest.depth) == 2 and forest.subtree_size[forest.index_of["root"]] == 100_000

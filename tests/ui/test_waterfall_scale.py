@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +27,30 @@ async def test_hundred_thousand_spans_open_fast_and_collapse(db: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await open_trace(pilot, "GET /orders")
         waterfall = app.waterfall
-        started = time.perf_counter()
+        drawn: list[int] = []
+        render_row = waterfall.render_row
+
+        def counting_render_row(index: int, width: int) -> Any:
+            drawn.append(index)
+            return render_row(index, width)
+
+        waterfall.render_row = counting_render_row  # type: ignore[method-assign]
         waterfall.set_forest(forest, fresh=True)
-        lines = [waterfall.render_line(y) for y in range(waterfall.size.height)]
-        elapsed = time.perf_counter() - started
+        await pilot.pause()
         assert waterfall.row_count == 100_000
-        assert elapsed < 0.3, f"opening took {elapsed * 1000:.0f} ms of UI work"
-        assert "100k spans" in lines[0].text
+        assert "100k spans" in waterfall.render_line(0).text
+        # Only what is on screen is drawn (speed is measured in bench/, not here).
+        height = waterfall.size.height
+        assert drawn and set(drawn) <= set(range(height))
+        drawn.clear()
         await pilot.press("end")
+        await pilot.pause()
         assert waterfall.selected_span is not None
-        started = time.perf_counter()
+        assert drawn and set(drawn) <= set(range(100_000 - height, 100_000))
         await pilot.press("a")  # collapse all
         assert waterfall.row_count == 1
         await pilot.press("a")
         assert waterfall.row_count == 100_000
-        assert time.perf_counter() - started < 2.0
 
 
 async def test_ten_thousand_deep_chain_renders_without_recursion(db: Path) -> None:
