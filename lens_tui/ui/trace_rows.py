@@ -6,6 +6,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from lens_tui.store.reader import name_matches
 from lens_tui.store.records import TraceSummary
 
 
@@ -21,10 +22,11 @@ class TraceFilter:
     errors_only: bool = False
 
     def matches(self, trace: TraceSummary) -> bool:
-        """Same rule as the reader's query: case-insensitive substring, error status or count."""
+        """Same rule as the reader's query (`name_matches`: a literal substring, Unicode case
+        folded), error status or count: a live row is kept exactly when a reload would list it."""
         if self.errors_only and not is_error(trace):
             return False
-        return not self.name or self.name.casefold() in trace.root_span_name.casefold()
+        return not self.name or name_matches(trace.root_span_name, self.name)
 
 
 def is_error(trace: TraceSummary) -> bool:

@@ -193,6 +193,81 @@ def test_recent_traces_name_filter_escapes_like(db: TraceDb) -> None:
         }
 
 
+_FOLD_NAMES = (
+    "GET /Über", "get /über", "GET /UBER", "50%_off", "50% off", "a_b", "axb", "x\\y", "xy",
+    "Straße", "STRASSE", "\u212a-kelvin", "İstanbul", "nul\x00byte",
+)
+
+
+@pytest.mark.parametrize(
+    ("needle", "expected"),
+    [
+        ("ÜBER", {"GET /Über", "get /über"}),
+        ("über", {"GET /Über", "get /über"}),
+        ("uber", {"GET /UBER"}),
+        ("%", {"50%_off", "50% off"}),
+        ("%_", {"50%_off"}),
+        ("_", {"50%_off", "a_b"}),
+        ("a_b", {"a_b"}),
+        ("\\", {"x\\y"}),
+        ("X\\Y", {"x\\y"}),
+        ("ss", {"Straße", "STRASSE"}),
+        ("ß", {"Straße", "STRASSE"}),
+        ("k", {"\u212a-kelvin"}),  # KELVIN SIGN folds to an ASCII k: LIKE alone misses it
+        ("i̇st", {"İstanbul"}),
+        ("\x00b", {"nul\x00byte"}),
+        ("byte", {"nul\x00byte"}),
+    ],
+)
+def test_recent_traces_name_filter_folds_unicode_case_literally(
+    db: TraceDb, needle: str, expected: set[str]
+) -> None:
+    for n, name in enumerate(_FOLD_NAMES, 1):
+        db.trace(n, name=name)
+    with TraceReader(db.path) as reader:
+        found = {t.root_span_name for t in reader.recent_traces(name_filter=needle)}
+        assert found == expected
+        assert found == {n for n in _FOLD_NAMES if reader_module.name_matches(n, needle)}
+        # A page of older traces applies the same rule.
+        older = reader.recent_traces(name_filter=needle, before=1_000_000.0 + 8 * 100.0)
+        assert {t.root_span_name for t in older} == {
+            n for i, n in enumerate(_FOLD_NAMES, 1) if n in expected and i < 8
+        }
+
+
+def test_name_filter_survives_a_replaced_file(db: TraceDb) -> None:
+    db.trace(1, name="Über old")
+    with TraceReader(db.path) as reader:
+
+        def names() -> list[str]:
+            return [t.root_span_name for t in reader.recent_traces(name_filter="ÜBER")]
+
+        assert names() == ["Über old"]
+        db.close()
+        fresh = _replace_database(db.path)
+        fresh.trace(2, name="über new")
+        assert reader.changed() is True  # a new connection: the SQL function comes with it
+        assert names() == ["über new"]
+        fresh.close()
+    db.conn = apsw.Connection(":memory:")  # the fixture closes it
+
+
+@pytest.mark.parametrize(("needle", "found"), [("GET", 50), ("Über", 50), ("\ufffd", 0)])
+def test_name_filter_keeps_the_started_at_index(db: TraceDb, needle: str, found: int) -> None:
+    db.conn.execute("BEGIN")
+    for n in range(200):
+        db.trace(n, name=("GET /a", "Über /b")[n % 2])
+    db.conn.execute("COMMIT")
+    with TraceReader(db.path) as reader:
+        statements = _captured_statements(reader)
+        assert len(reader.recent_traces(50, name_filter=needle)) == found
+        assert reader._conn is not None
+        (sql, params), = [s for s in statements if "root_span_name" in s[0].split("FROM")[1]]
+        # The reader's own connection: a plain one has no lens_name_contains.
+        plan = [r[3] for r in reader._conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+        assert plan == ["SCAN t1 USING INDEX idx_traces_started_at"], plan
+
+
 def test_recent_traces_errors_only(db: TraceDb) -> None:
     db.trace(1)
     db.trace(2, status="error", errors=1)
