@@ -234,7 +234,12 @@ class LensApp(LiveApp):
         self._paused = not self._paused
         self.header.paused = self._paused
         if not self._paused and self._pending:
+            overflowed = self._pending.logs_overflowed
             self._apply(self._pending.take())
+            if overflowed:
+                # More logs came than the pane keeps: its per-level counts are read again.
+                self._log_generation += 1
+                self._load_logs(self.log_pane.scope, self._log_generation, counts_only=True)
         self.header.queued = self._pending.count
         self.header.refresh()
 

@@ -388,7 +388,10 @@ def _as_span(payload: Any) -> SpanRow:
 
 
 class PendingDeltas:
-    """Deltas held back while paused, merged and bounded: nothing is lost, memory stays flat."""
+    """Deltas held back while paused, merged and bounded: memory stays flat and nothing the
+    panes would have kept is lost (they keep the newest `TRACE_CAP` traces, older ones page in
+    from the file, and the newest `LOG_CAP` logs). Logs beyond the cap are counted in
+    `logs_overflowed`: the log pane's per-level counts must then be read again."""
 
     def __init__(self, trace_cap: int = TRACE_CAP, log_cap: int = LOG_CAP) -> None:
         self._traces: dict[str, TraceSummary] = {}
@@ -396,6 +399,8 @@ class PendingDeltas:
         self._logs: deque[LogRow] = deque(maxlen=log_cap)
         self.count = 0
         """New traces and logs queued (for the header)."""
+        self.logs_overflowed = 0
+        """Queued logs pushed out by newer ones since the last `take`."""
 
     def __bool__(self) -> bool:
         return bool(self._traces or self._logs)
@@ -409,6 +414,8 @@ class PendingDeltas:
         if len(self._traces) > self._trace_cap:
             newest = sorted(self._traces.values(), key=lambda t: t.started_at, reverse=True)
             self._traces = {t.trace_id: t for t in newest[: self._trace_cap]}
+        cap = self._logs.maxlen or 0
+        self.logs_overflowed += max(len(self._logs) + len(delta.logs) - cap, 0)
         self._logs.extend(delta.logs)
         self.count += len(delta.logs)
 
@@ -418,4 +425,5 @@ class PendingDeltas:
         self._traces = {}
         self._logs.clear()
         self.count = 0
+        self.logs_overflowed = 0
         return delta

@@ -285,11 +285,11 @@ class LiveApp(App[int]):
             )
 
     @in_thread("logs")
-    def _load_logs(self, scope: LogScope, generation: int) -> None:
-        """The log pane's rows and level counts for a scope."""
+    def _load_logs(self, scope: LogScope, generation: int, counts_only: bool = False) -> None:
+        """The log pane's rows and level counts for a scope (`counts_only`: the counts)."""
         reader = self.readers.get("logs")
         mark = reader.max_log_id()  # rows above it arrive through the live tail
-        rows = reader.logs(
+        rows = [] if counts_only else reader.logs(
             trace_id=scope.trace_id, span_ids=scope.span_ids, min_level=scope.min_level,
             text=scope.text or None, limit=LOG_LOAD_LIMIT,
         )
@@ -303,8 +303,8 @@ class LiveApp(App[int]):
                     counts[log.level] = counts.get(log.level, 0) + 1
         else:
             counts = reader.level_counts(trace_id=scope.trace_id)
-        rows = [row for row in rows if row.id <= mark]
-        self.post_message(LogsLoaded(scope, tuple(rows), counts, generation, mark))
+        kept = None if counts_only else tuple(row for row in rows if row.id <= mark)
+        self.post_message(LogsLoaded(scope, kept, counts, generation, mark))
 
     @in_thread("body")
     def _load_body(self, body_hash: str) -> None:
@@ -555,7 +555,10 @@ class LiveApp(App[int]):
         """Fresh rows for the log pane's scope."""
         if message.generation != self._log_generation:
             return
-        self.log_pane.reset(message.scope, message.rows, message.counts, message.mark)
+        if message.rows is None:
+            self.log_pane.recount(message.counts, message.mark)
+        else:
+            self.log_pane.reset(message.scope, message.rows, message.counts, message.mark)
 
     # ------------------------------------------------------------------ trace list
 

@@ -94,7 +94,7 @@ class LogsLoaded(Message):
     def __init__(
         self,
         scope: LogScope,
-        rows: tuple[LogRow, ...],
+        rows: tuple[LogRow, ...] | None,
         counts: dict[str, int],
         generation: int,
         mark: int,
@@ -104,6 +104,7 @@ class LogsLoaded(Message):
         """The highest log id the load saw: the live tail brings everything above it."""
         self.scope = scope
         self.rows = rows
+        """None when only the counts were read again (the rows shown stay)."""
         self.counts = counts
         self.generation = generation
 

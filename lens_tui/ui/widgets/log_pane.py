@@ -162,6 +162,15 @@ class LogPane(LineList):
             self.following = True
             self.scroll_rows(len(self.rows))
 
+    def recount(self, counts: dict[str, int], mark: int) -> None:
+        """Per-level counts read again up to log id `mark` (more logs arrived while paused than
+        the pane keeps); the lines shown stay, those past `mark` count as in `reset`."""
+        self.counts = {level: counts.get(level, 0) for level in LEVELS}
+        for log in self.rows:
+            if log.id > mark and self.scope.matches(log):
+                self.counts[log.level] = self.counts.get(log.level, 0) + 1
+        self._update_titles()
+
     def clear(self, scope: LogScope | None = None) -> None:
         """Drop every line and count (a new database): the tail starts again from id 0."""
         if scope is not None:
