@@ -82,12 +82,25 @@ def _dashboard_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str) -> float:
+    """A finite number above 0 (a demo's rate or duration)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number above 0: {text!r}")
+    return value
+
+
 def _demo_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lens-tui demo", description="Run a demo web-service workload and open the dashboard on it.")
-    parser.add_argument("--db", type=Path, help="database to write (default: a fresh file in a temp directory)")
-    parser.add_argument("--rate", type=float, default=40.0, help="requests per second (default 40)")
+    parser.add_argument("--db", type=Path,
+                        help="database to write: a new file or a trace database (default: a fresh file in a temp directory)")
+    parser.add_argument("--rate", type=_positive, default=40.0, help="requests per second (default 40)")
     parser.add_argument("--no-ui", action="store_true", help="only run the workload (Ctrl+C stops it)")
-    parser.add_argument("--duration", type=float, default=None, help="with --no-ui: stop after N seconds")
+    parser.add_argument("--duration", type=_positive, default=None, help="with --no-ui: stop after N seconds")
+    parser.add_argument("--seed", type=int, default=None, help="random seed: the same requests and outcomes each run")
     return parser
 
 
@@ -181,10 +194,23 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Run the demo workload in a child process and the dashboard on its database."""
+    """Run the demo workload in a child process and the dashboard on its database.
+
+    --db must be a new file or a trace database: anything else is one line and exit code 2,
+    before any screen (the workload would refuse it, and the dashboard wait for it forever)."""
     from lens_tui import demo
 
-    return demo.run(args.db, rate=args.rate, ui=not args.no_ui, duration=args.duration)
+    db: Path | None = args.db
+    if db is not None:
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError as exc:  # a file where a directory should be
+            raise CliError(f"{db}: {exc.filename or db.parent} is not a directory") from None
+        except OSError as exc:
+            raise CliError(f"{db}: cannot create directory {db.parent}: {exc.strerror or exc}") from None
+        if os.path.lexists(db):
+            _existing_db(db)
+    return demo.run(db, rate=args.rate, ui=not args.no_ui, duration=args.duration, seed=args.seed)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
