@@ -270,3 +270,26 @@ def grow_running_trace(path: Path) -> str:
         return new_span
     finally:
         conn.close()
+
+
+def add_logs(path: Path, trace: int, logs: list[L]) -> None:
+    """From a second connection, in one transaction: logs of trace number `trace` (tied to its
+    spans by `L.span`), their offsets counted from that trace's start."""
+    conn = connect(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        ((base,),) = conn.execute(
+            "SELECT started_at FROM traces WHERE trace_id = ?", (trace_id(trace),)
+        ).fetchall()
+        for log in logs:
+            conn.execute(
+                "INSERT INTO logs (trace_id, span_id, level, message, timestamp, logger, service)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'shop')",
+                (
+                    trace_id(trace), None if log.span is None else span_id(trace, log.span),
+                    log.level, log.message, base + log.offset, log.logger,
+                ),
+            )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()

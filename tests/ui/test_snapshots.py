@@ -8,6 +8,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from lens_tui.ui.app import LensApp
+from lens_tui.ui.screens.help import HelpScreen
 
 from .conftest import loaded, make_app, open_trace, wait_for
 
@@ -46,3 +47,15 @@ def test_log_pane_at_warn(db: Path, snap_compare: Any) -> None:
         await wait_for(pilot, lambda: {r.level for r in app.log_pane.rows} == {"warn", "error"})
 
     assert snap_compare(make_app(db), terminal_size=SIZE, run_before=run_before)
+
+
+def test_help_screen(db: Path, snap_compare: Any) -> None:
+    """`?`: every key by pane, in a modal tall enough to show them all. The dashboard behind is
+    hidden, not dimmed: see test_app_more.py::test_help_dims_the_dashboard_instead_of_hiding_it."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = await loaded(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+
+    assert snap_compare(make_app(db), terminal_size=(120, 50), run_before=run_before)
