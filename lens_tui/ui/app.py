@@ -11,6 +11,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.screen import Screen
 from textual.widget import Widget
 
 from lens_tui import export
@@ -28,6 +29,15 @@ from lens_tui.ui.widgets.footer import KeysFooter
 from lens_tui.ui.widgets.log_pane import LogPane, LogScope, next_level
 from lens_tui.ui.widgets.trace_list import TraceList
 from lens_tui.ui.widgets.waterfall import Waterfall
+
+
+class DashboardScreen(Screen[None]):
+    """Textual's default screen, with `tab` (next pane) shown in the footer."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("tab", "app.focus_next", "Pane"),
+        Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
+    ]
 
 
 class LensApp(LiveApp):
@@ -66,6 +76,10 @@ class LensApp(LiveApp):
 
     # ------------------------------------------------------------------ layout
 
+    def get_default_screen(self) -> Screen[None]:
+        """The screen the layout below is composed into."""
+        return DashboardScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         """Header, trace list, waterfall beside span detail, log pane, filter bar, footer."""
         yield self.header
@@ -102,7 +116,8 @@ class LensApp(LiveApp):
         if not message.user:
             return
         node = waterfall.selected_node
-        if span is None or node is None:
+        # The trace's root stands for the whole trace: its logs include those tied to no span.
+        if span is None or node is None or span.parent_span_id is None:
             summary = self._open.summary
             name = summary.root_span_name if summary else self._open.trace_id
             self._set_log_scope(

@@ -409,7 +409,10 @@ async def test_log_pane_narrows_to_the_selected_span_and_widens_back(db: Path) -
             span = waterfall.selected_span
             assert span is not None
             expected = logs_under(db, span.span_id, trace)
-            label = f"Logs · span “{span.name}” and below"
+            label = (
+                "Logs · trace “GET /orders”" if span.parent_span_id is None
+                else f"Logs · span “{span.name}” and below"
+            )  # the root stands for the whole trace
             # The title changes with the rows: waiting for it waits for this span's reload.
             await wait_for(pilot, lambda: label in screen_text(app) and messages(app) == expected)
             seen[span.name] = expected
@@ -432,7 +435,7 @@ async def test_log_pane_narrows_to_the_selected_span_and_widens_back(db: Path) -
         await pilot.press("home")  # the root again: every log of the trace
         await wait_for(
             pilot, lambda: messages(app) == logs_under(db, None, trace)
-            and "span “GET /orders” and below" in screen_text(app)
+            and "Logs · trace “GET /orders”" in screen_text(app)
         )
         assert {"auth again", "items fetched"} <= set(messages(app))
         await pilot.press("escape", "escape")  # to the list, then close: all recent logs
@@ -440,14 +443,6 @@ async def test_log_pane_narrows_to_the_selected_span_and_widens_back(db: Path) -
         await wait_for(pilot, lambda: len(app.log_pane.rows) == 16)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="lens_tui/ui/app.py LensApp._span_highlighted scopes the log pane to "
-    "forest.descendant_ids(root) when the root span is highlighted: a log of the trace tied to "
-    "no span (span_id NULL, e.g. an OTLP log record with only a trace id) is shown while the "
-    "trace is open, then vanishes on the root, which stands for the whole trace",
-)
 async def test_the_root_span_shows_every_log_of_the_trace(db: Path) -> None:
     fixture_db.add_logs(db, 1, [fixture_db.L("info", "trace-level line", 3, None)])
     app = make_app(db)
@@ -457,9 +452,12 @@ async def test_the_root_span_shows_every_log_of_the_trace(db: Path) -> None:
         whole_trace = logs_under(db, None, trace)
         assert "trace-level line" in whole_trace
         await wait_for(pilot, lambda: messages(app) == whole_trace)
-        await pilot.press("down")  # the root span
-        await wait_for(pilot, lambda: "span “GET /orders” and below" in screen_text(app))
-        assert messages(app) == whole_trace
+        await pilot.press("down", "down")  # a child: its subtree's logs only
+        await wait_for(pilot, lambda: "and below" in screen_text(app))
+        assert "trace-level line" not in messages(app)
+        await pilot.press("up")  # the root span stands for the whole trace
+        await wait_for(pilot, lambda: "trace “GET /orders”" in screen_text(app))
+        await wait_for(pilot, lambda: messages(app) == whole_trace)
 
 
 async def test_log_pane_follows_new_logs_of_the_open_trace(db: Path) -> None:
@@ -503,14 +501,6 @@ async def test_log_pane_follows_new_logs_of_the_open_trace(db: Path) -> None:
 # --------------------------------------------------------------------------- 7. help
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="lens_tui/ui/app.tcss `Screen { background: $background; }` also matches HelpScreen "
-    "(a ModalScreen, so a Screen by type) and outranks ModalScreen's translucent "
-    "`$background 60%`: the help is opaque and hides the whole dashboard (the command palette, "
-    "styled more specifically, stays translucent)",
-)
 async def test_help_dims_the_dashboard_instead_of_hiding_it(db: Path) -> None:
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:
