@@ -109,6 +109,10 @@ class LensApp(LiveApp):
         span = message.span
         if forest is None or self._open is None:
             return
+        if type(span) is PendingSpan and span.span_id in forest.index_of:
+            # Its row may have been read since the message was posted (and its `SpansRead`
+            # handled before this): ask again, or else that redraw is still to come.
+            span = forest.spans[forest.index_of[span.span_id]]
         if span is None:
             self.detail.show_trace(self._open.summary, forest)
         else:
