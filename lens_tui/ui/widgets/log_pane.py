@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.style import Style
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message
@@ -261,6 +262,18 @@ class LogPane(LineList):
         self.following = True
         self.move_cursor(len(self.rows) - 1, user=False)
         self.scroll_rows(len(self.rows))
+
+    def on_mouse_scroll_up(self, _event: events.MouseScrollUp) -> None:
+        """The wheel up: the user reads older lines, new ones must not pull the view down."""
+        self.following = False
+
+    def on_mouse_scroll_down(self, _event: events.MouseScrollDown) -> None:
+        """The wheel down to the newest line follows new lines again."""
+        self.call_after_refresh(self._follow_at_the_end)
+
+    def _follow_at_the_end(self) -> None:
+        if self.first_visible + self.body_height >= len(self.rows):
+            self.following = True
 
     def action_select(self) -> None:
         """Go to the highlighted line's span (opening its trace when needed)."""
