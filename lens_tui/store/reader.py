@@ -1355,6 +1355,39 @@ class TraceReader:
             self._level_cache = (low, high, counted_at, dict(counts))
             return counts
 
+    def level_counts_upto(
+        self,
+        upto: int,
+        *,
+        trace_id: str | None = None,
+        span_ids: frozenset[str] | None = None,
+    ) -> dict[str, int]:
+        """Log counts per normalised level up to log id `upto`: of all logs, one trace's, or
+        (with `span_ids`) those of some spans of a trace. Exact and uncapped, for a pane whose
+        own tally missed lines (the live tail counts those above `upto`)."""
+        counts = dict.fromkeys(LEVELS, 0)
+        with self._snapshot() as conn:
+            if conn is None:
+                return counts
+            if span_ids is not None:
+                if not span_ids:
+                    return counts
+                trace_ids = [trace_id] if trace_id is not None else self._traces_of(conn, span_ids)
+                for one_trace in trace_ids:
+                    query = Log.select(Log.level, Log.span_id).where(
+                        (Log.trace_id == one_trace) & (Log.id <= upto)
+                    )
+                    for level, span_id in self._fetch(conn, query):
+                        if _text(span_id) in span_ids:
+                            counts[normalise_level(level)] += 1
+                return counts
+            query = Log.select(Log.level, SQL("count(*)")).where(Log.id <= upto)
+            if trace_id is not None:
+                query = query.where(Log.trace_id == trace_id)
+            for level, count in self._fetch(conn, query.group_by(Log.level)):
+                counts[normalise_level(level)] += int(count)
+        return counts
+
     @staticmethod
     def _rowid_range(conn: apsw.Connection, table: str) -> tuple[int, int]:
         """(min, max) rowid, (0, 0) when empty; two subqueries keep SQLite's O(log n) min/max."""

@@ -15,12 +15,11 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 from lens_tui import export
-from lens_tui.store.records import PendingSpan, SpanRow
+from lens_tui.store.records import PendingSpan
 from lens_tui.text import visible
 from lens_tui.ui.commands import LensCommands
 from lens_tui.ui.feed import TRACE_CAP
-from lens_tui.ui.flatten import SpanForest
-from lens_tui.ui.live import Clock, LiveApp, in_thread, wall_clock
+from lens_tui.ui.live import Clock, LiveApp, in_thread, span_label, wall_clock
 from lens_tui.ui.messages import SpansRead
 from lens_tui.ui.screens.help import HelpScreen
 from lens_tui.ui.trace_rows import TraceFilter
@@ -131,30 +130,22 @@ class LensApp(LiveApp):
             self._set_log_scope(
                 trace_id=self._open.trace_id,
                 span_ids=forest.descendant_ids(node),
-                label=_span_label(span),
+                label=span_label(span),
             )
-
-    def _show_span(self, forest: SpanForest, span: SpanRow) -> None:
-        """The span in the detail panel, and its captured bodies read."""
-        self.detail.show_span(forest, span, self.clock())
-        for body_hash in (span.input_body_hash, span.output_body_hash):
-            if body_hash:
-                self._load_body(body_hash)
+            if type(span) is PendingSpan:
+                self._label_waits_for = span.span_id  # named once its row is read
 
     def on_spans_read(self, message: SpansRead) -> None:
         """Spans drawn as placeholders have their rows: draw them again, and the selected
-        one in full if the detail panel and the log pane's title were waiting for it."""
+        one in full if the detail panel was waiting for it."""
         waterfall = self.waterfall
         forest = waterfall.forest
         if message.generation != self._trace_generation or forest is None:
             return
         waterfall.rows_changed(clear_cache=True)
         span, shown = waterfall.selected_span, self.detail.span
-        if type(shown) is PendingSpan and span is not None and type(span) is not PendingSpan:
-            if span.span_id == shown.span_id:
-                self._show_span(forest, span)
-                if self.log_pane.scope.span_ids is not None:
-                    self.log_pane.relabel(_span_label(span))
+        if type(shown) is PendingSpan and span is not None and span.span_id == shown.span_id:
+            self._show_span(forest, span)
 
     @on(LogPane.LogChosen)
     def _log_chosen(self, message: LogPane.LogChosen) -> None:
@@ -257,8 +248,7 @@ class LensApp(LiveApp):
             self._apply(self._pending.take())
             if overflowed:
                 # More logs came than the pane keeps: its per-level counts are read again.
-                self._log_generation += 1
-                self._load_logs(self.log_pane.scope, self._log_generation, counts_only=True)
+                self._recount_logs()
         self.header.queued = self._pending.count
         self.header.refresh()
 
@@ -339,8 +329,3 @@ def run_dashboard(db_path: Path) -> int:
     app.run()
     return app.return_code or 0
 
-
-def _span_label(span: SpanRow) -> str:
-    """Whose logs the log pane shows, for its title."""
-    name = "…" if type(span) is PendingSpan else visible(span.name, 40)
-    return f"span “{name}” and below"

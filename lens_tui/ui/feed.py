@@ -209,7 +209,10 @@ class OpenTrace:
             if self.rows is not None:
                 # The first screen's spans in one query here, not one by one on the UI thread.
                 first = [forest.order[k] for k in range(min(FIRST_SCREEN_ROWS, len(forest)))]
-                self.rows.read(reader, first)
+                try:
+                    self.rows.read(reader, first)
+                except OpenError:
+                    pass  # placeholders first, read when drawn
             collector.freeze = huge
             return forest
 
@@ -315,6 +318,9 @@ class SpanRows:
         """Indices asked for, oldest first (a dict as an ordered set)."""
         self._asked = False
         """`on_missing` was called and `read` has not yet found the queue empty."""
+        self._put: set[int] = set()
+        """Indices given a newer row by `put` while a `read` of them was under way."""
+        self._closed = False
 
     def get(self, index: int) -> SpanRow:
         """Span `index`: its row, or (queued to be read) a `PendingSpan`."""
@@ -325,11 +331,13 @@ class SpanRows:
             row = self._rows.get(index)
             if row is not None:
                 return row
-            self._wanted.pop(index, None)
-            self._wanted[index] = None
-            if len(self._wanted) > WANTED_CAP:
-                del self._wanted[next(iter(self._wanted))]
-            ask, self._asked = not self._asked, True
+            ask = False
+            if not self._closed:
+                self._wanted.pop(index, None)
+                self._wanted[index] = None
+                if len(self._wanted) > WANTED_CAP:
+                    del self._wanted[next(iter(self._wanted))]
+                ask, self._asked = not self._asked, True
         if ask and self._on_missing is not None:
             self._on_missing()
         return self._from_keys(index, PendingSpan)
@@ -339,32 +347,59 @@ class SpanRows:
         return self._rows.get(index)
 
     def put(self, index: int, row: SpanRow) -> None:
-        """A newer row of span `index`, read elsewhere (a live update)."""
-        self._rows[index] = row
+        """A newer row of span `index`, read elsewhere (a live update): a read of the older
+        one that is under way does not overwrite it."""
+        with self._lock:
+            self._rows[index] = row
+            self._put.add(index)
+
+    def release(self) -> None:
+        """Reading stopped with spans still queued: the next `get` asks again."""
+        with self._lock:
+            self._asked = False
+
+    def close(self) -> None:
+        """The trace is no longer shown: forget what is queued, read nothing more."""
+        with self._lock:
+            self._closed = True
+            self._wanted.clear()
 
     def read(self, reader: TraceReader, indices: Sequence[int] | None = None) -> bool:
         """Read `indices`, or else the latest queued (up to `READ_BATCH`), in one query;
-        False when the queue was empty (the next `get` of an unread span asks again)."""
-        if indices is None:
-            with self._lock:
-                if not self._wanted:
-                    self._asked = False
-                    return False
+        False when the queue was empty or closed (the next `get` of an unread span asks
+        again). An `OpenError` (the file busy or gone just now) puts what was taken back in
+        the queue and is raised: retry, or give up with `release`."""
+        with self._lock:
+            if indices is not None:
+                take = [index for index in indices if index not in self._rows]
+            elif self._closed or not self._wanted:
+                self._asked = False
+                return False
+            else:
                 take = list(self._wanted)[-READ_BATCH:]
                 for index in take:
                     del self._wanted[index]
-        else:
-            take = [index for index in indices if index not in self._rows]
+            self._put.difference_update(take)
         keys = self.keys
         try:
             found = reader.spans_at(keys.rows[i] for i in take)
-        except OpenError:
-            found = {}
-        for index in take:
-            row = found.get(int(keys.rows[index]))
-            if row is None or row.span_id != keys.span_ids[index]:
-                row = self._from_keys(index, SpanRow)
-            self._rows[index] = row
+        except BaseException as exc:
+            if indices is None:
+                with self._lock:  # back in the queue, behind what was asked for since
+                    for index in take:
+                        self._wanted.setdefault(index, None)
+                    # An OpenError is retried by the caller (who then calls `release`);
+                    # anything else ends its reading: the next `get` asks again.
+                    self._asked = isinstance(exc, OpenError)
+            raise
+        with self._lock:
+            for index in take:
+                if index in self._put:
+                    continue  # a live update brought a newer row meanwhile
+                row = found.get(int(keys.rows[index]))
+                if row is None or row.span_id != keys.span_ids[index]:
+                    row = self._from_keys(index, SpanRow)  # gone, or the file was replaced
+                self._rows[index] = row
         return True
 
     def _from_keys(self, index: int, kind: type[SpanRow]) -> SpanRow:

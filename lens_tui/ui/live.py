@@ -19,8 +19,8 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from lens_tui.store.reader import TraceReader
-from lens_tui.store.records import Delta, TraceSummary
+from lens_tui.store.reader import OpenError, TraceReader
+from lens_tui.store.records import Delta, PendingSpan, SpanRow, TraceSummary
 from lens_tui.store.tail import ChangeWatcher
 from lens_tui.text import visible
 from lens_tui import humanize as fmt
@@ -31,6 +31,7 @@ from lens_tui.ui.messages import (
     BodyLoaded,
     ChangeHint,
     DeltaReady,
+    LogsCounted,
     LogsLoaded,
     SnapshotReady,
     SpansRead,
@@ -41,7 +42,7 @@ from lens_tui.ui.messages import (
 from lens_tui.ui.trace_rows import TraceFilter
 from lens_tui.ui.widgets.filter_bar import FilterBar
 from lens_tui.ui.widgets.header_bar import HeaderBar
-from lens_tui.ui.widgets.log_pane import LogPane, LogScope
+from lens_tui.ui.widgets.log_pane import LogPane, LogScope, LogTally
 from lens_tui.ui.widgets.span_detail import SpanDetail
 from lens_tui.ui.widgets.trace_list import TraceList
 from lens_tui.ui.widgets.waterfall import Waterfall
@@ -64,6 +65,11 @@ ERROR_REPEAT_S = 10.0
 WATCH_STEP_MS = 3
 """watchfiles' grouping step: a commit is noticed within about this long (10 ms made commit
 to applied 19 ms at the median, 3 ms made it 8 ms; idle CPU stayed at ~1 %, bench part a)."""
+
+
+SPAN_RETRY_FIRST_S = 0.1
+SPAN_RETRY_LAST_S = 1.6
+"""Rows of drawn spans that could not be read are tried again after 0.1, 0.2, … 1.6 s."""
 
 
 def wall_clock() -> float:
@@ -122,6 +128,8 @@ class LiveApp(App[int]):
         self._trace_summary: TraceSummary | None = None
         self._last_trace_update = 0.0
         self._select_after_load: str | None = None
+        self._label_waits_for: str | None = None
+        """The span whose row the log pane's title waits for (chosen as a placeholder)."""
         self._log_generation = 0
         self._log_timer: Timer | None = None
         self._last_error: tuple[str, float] = ("", 0.0)
@@ -239,9 +247,24 @@ class LiveApp(App[int]):
     def _read_spans(self, opened: OpenTrace, generation: int) -> None:
         """Rows of spans drawn as placeholders, on a reader of their own ("spans"), until none
         is waiting (`SpanRows` asks again for the next one drawn)."""
-        rows, reader = opened.rows, self.readers.get("spans")
-        while rows is not None and rows.read(reader):
+        rows = opened.rows
+        if rows is None:
+            return
+        delay = SPAN_RETRY_FIRST_S
+        while True:
+            try:
+                if not rows.read(self.readers.get("spans")):
+                    return
+            except OpenError:
+                # Busy or being replaced just now: try again a little later, then leave the
+                # placeholders to ask again when next drawn.
+                if delay > SPAN_RETRY_LAST_S or self._stopping.wait(delay):
+                    rows.release()
+                    return
+                delay *= 2
+                continue
             self.post_message(SpansRead(generation))
+            delay = SPAN_RETRY_FIRST_S
 
     @in_thread("analyse")
     def _analyse_trace(self, forest: SpanForest, generation: int) -> None:
@@ -257,7 +280,7 @@ class LiveApp(App[int]):
         waterfall.rows_changed(clear_cache=True)
         span = waterfall.selected_span
         if span is not None:
-            self.detail.show_span(forest, span, self.clock())
+            self._show_span(forest, span)
 
     def _start_trace_update(self) -> None:
         opened = self._open
@@ -285,11 +308,11 @@ class LiveApp(App[int]):
             )
 
     @in_thread("logs")
-    def _load_logs(self, scope: LogScope, generation: int, counts_only: bool = False) -> None:
-        """The log pane's rows and level counts for a scope (`counts_only`: the counts)."""
+    def _load_logs(self, scope: LogScope, generation: int) -> None:
+        """The log pane's rows and level counts for a scope."""
         reader = self.readers.get("logs")
         mark = reader.max_log_id()  # rows above it arrive through the live tail
-        rows = [] if counts_only else reader.logs(
+        rows = reader.logs(
             trace_id=scope.trace_id, span_ids=scope.span_ids, min_level=scope.min_level,
             text=scope.text or None, limit=LOG_LOAD_LIMIT,
         )
@@ -303,8 +326,21 @@ class LiveApp(App[int]):
                     counts[log.level] = counts.get(log.level, 0) + 1
         else:
             counts = reader.level_counts(trace_id=scope.trace_id)
-        kept = None if counts_only else tuple(row for row in rows if row.id <= mark)
-        self.post_message(LogsLoaded(scope, kept, counts, generation, mark))
+        rows = [row for row in rows if row.id <= mark]
+        self.post_message(LogsLoaded(scope, tuple(rows), counts, generation, mark))
+
+    def _recount_logs(self) -> None:
+        """Read the log pane's per-level counts again (more lines came than it keeps)."""
+        pane = self.log_pane
+        self._count_logs(pane.scope, self._log_generation, pane.tally())
+
+    @in_thread("log-counts")
+    def _count_logs(self, scope: LogScope, generation: int, tally: LogTally) -> None:
+        """Exact per-level counts of a scope up to the last log the pane took."""
+        counts = self.readers.get("logs").level_counts_upto(
+            tally.upto, trace_id=scope.trace_id, span_ids=scope.span_ids
+        )
+        self.post_message(LogsCounted(counts, generation, tally))
 
     @in_thread("body")
     def _load_body(self, body_hash: str) -> None:
@@ -443,6 +479,7 @@ class LiveApp(App[int]):
         """Show a trace in the waterfall (loaded by a worker) and its logs below."""
         self._trace_generation += 1
         self._forest_version = -1
+        self._forget_open_trace()
         self._open = OpenTrace(trace_id)
         self._trace_summary = None
         self._select_after_load = select_span
@@ -472,7 +509,14 @@ class LiveApp(App[int]):
         for widget in (self.trace_list, self.log_pane, *self.query("#trace-view")):
             widget.set_class(is_open, "-trace-open")
 
+    def _forget_open_trace(self) -> None:
+        """Its placeholders' rows need not be read any more."""
+        if self._open is not None and self._open.rows is not None:
+            self._open.rows.close()
+        self._label_waits_for = None
+
     def _close_trace(self) -> None:
+        self._forget_open_trace()
         self._open = None
         self._trace_generation += 1
         self._select_after_load = None
@@ -509,12 +553,26 @@ class LiveApp(App[int]):
             return
         span = waterfall.selected_span
         if span is not None:
-            self.detail.show_span(message.forest, span, self.clock())
+            self._show_span(message.forest, span)
             node = waterfall.selected_node
             if node is not None:
                 self.log_pane.set_span_ids(message.forest.descendant_ids(node))
         else:
             self.detail.show_trace(message.summary, message.forest)
+
+    def _show_span(self, forest: SpanForest, span: SpanRow) -> None:
+        """The span in the detail panel, with its captured bodies read when not there yet;
+        the log pane's title names it if it was chosen while its row was being read."""
+        self.detail.show_span(forest, span, self.clock())
+        if type(span) is PendingSpan:
+            return
+        for body_hash in (span.input_body_hash, span.output_body_hash):
+            if body_hash and not self.detail.has_body(body_hash):
+                self._load_body(body_hash)
+        if self._label_waits_for == span.span_id:
+            self._label_waits_for = None
+            if self.log_pane.scope.span_ids is not None:
+                self.log_pane.relabel(span_label(span))
 
     def on_body_loaded(self, message: BodyLoaded) -> None:
         """A captured body arrived."""
@@ -527,6 +585,7 @@ class LiveApp(App[int]):
     def _set_log_scope(
         self, *, trace_id: str | None, span_ids: frozenset[str] | None, label: str
     ) -> None:
+        self._label_waits_for = None
         old = self.log_pane.scope
         self.log_pane.scope = LogScope(
             trace_id=trace_id, span_ids=span_ids, label=label,
@@ -555,10 +614,12 @@ class LiveApp(App[int]):
         """Fresh rows for the log pane's scope."""
         if message.generation != self._log_generation:
             return
-        if message.rows is None:
-            self.log_pane.recount(message.counts, message.mark)
-        else:
-            self.log_pane.reset(message.scope, message.rows, message.counts, message.mark)
+        self.log_pane.reset(message.scope, message.rows, message.counts, message.mark)
+
+    def on_logs_counted(self, message: LogsCounted) -> None:
+        """Per-level counts read again for the log pane's scope."""
+        if message.generation == self._log_generation:
+            self.log_pane.recount(message.counts, message.tally)
 
     # ------------------------------------------------------------------ trace list
 
@@ -584,3 +645,9 @@ class LiveApp(App[int]):
         if self._live:
             self._list_buffer = {}
             self._load_traces(self._trace_filter, self._list_generation)
+
+
+def span_label(span: SpanRow) -> str:
+    """Whose logs the log pane shows when a span is chosen, for its title."""
+    name = "…" if type(span) is PendingSpan else visible(span.name, 40)
+    return f"span “{name}” and below"

@@ -7,7 +7,7 @@ from textual.message import Message
 from lens_tui.store.records import Delta, LogRow, TraceSummary
 from lens_tui.ui.feed import Snapshot
 from lens_tui.ui.flatten import SpanForest
-from lens_tui.ui.widgets.log_pane import LogScope
+from lens_tui.ui.widgets.log_pane import LogScope, LogTally
 
 
 class ChangeHint(Message):
@@ -94,7 +94,7 @@ class LogsLoaded(Message):
     def __init__(
         self,
         scope: LogScope,
-        rows: tuple[LogRow, ...] | None,
+        rows: tuple[LogRow, ...],
         counts: dict[str, int],
         generation: int,
         mark: int,
@@ -104,7 +104,6 @@ class LogsLoaded(Message):
         """The highest log id the load saw: the live tail brings everything above it."""
         self.scope = scope
         self.rows = rows
-        """None when only the counts were read again (the rows shown stay)."""
         self.counts = counts
         self.generation = generation
 
@@ -116,3 +115,13 @@ class BodyLoaded(Message):
         super().__init__()
         self.body_hash = body_hash
         self.body = body
+
+
+class LogsCounted(Message):
+    """The log pane's per-level counts read again, up to `tally.upto`."""
+
+    def __init__(self, counts: dict[str, int], generation: int, tally: LogTally) -> None:
+        super().__init__()
+        self.counts = counts
+        self.generation = generation
+        self.tally = tally

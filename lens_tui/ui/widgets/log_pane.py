@@ -28,6 +28,15 @@ _TITLE_STYLES = {"debug": "$text-muted", "info": "$success", "warn": "$warning",
 
 
 @dataclass(frozen=True, slots=True)
+class LogTally:
+    """The log pane's counts at one moment: through log id `upto`, after `loads` loads."""
+
+    upto: int
+    counts: dict[str, int]
+    loads: int
+
+
+@dataclass(frozen=True, slots=True)
 class LogScope:
     """Which logs the pane shows: whose (all, a trace, a span subtree), how loud, what text."""
 
@@ -118,6 +127,8 @@ class LogPane(LineList):
         """What is shown (the app sets it and reloads)."""
         self.counts: dict[str, int] = dict.fromkeys(LEVELS, 0)
         """Logs per level in scope, whatever the level and text filters."""
+        self._loads = 0
+        """Scopes loaded (or cleared) so far: counts read for an older one do not apply."""
         self.following = True
         """Whether new lines scroll into view (until the user moves the cursor)."""
         self._last_id = 0
@@ -140,6 +151,7 @@ class LogPane(LineList):
         """Show a freshly loaded scope (rows up to log id `mark`); the cursor stays on the same
         log if it is still there. Lines the live tail brought past `mark` meanwhile are kept."""
         keep = self.highlighted
+        self._loads += 1
         self.counts = {level: counts.get(level, 0) for level in LEVELS}
         newer = [log for log in self.rows if log.id > mark and scope.matches(log)]
         for log in newer:
@@ -163,19 +175,27 @@ class LogPane(LineList):
             self.following = True
             self.scroll_rows(len(self.rows))
 
-    def recount(self, counts: dict[str, int], mark: int) -> None:
-        """Per-level counts read again up to log id `mark` (more logs arrived while paused than
-        the pane keeps); the lines shown stay, those past `mark` count as in `reset`."""
-        self.counts = {level: counts.get(level, 0) for level in LEVELS}
-        for log in self.rows:
-            if log.id > mark and self.scope.matches(log):
-                self.counts[log.level] = self.counts.get(log.level, 0) + 1
+    def tally(self) -> LogTally:
+        """Where the counts stand now, for `recount`."""
+        return LogTally(self._last_id, dict(self.counts), self._loads)
+
+    def recount(self, counts: dict[str, int], tally: LogTally) -> None:
+        """Per-level counts read again up to `tally.upto` (more logs arrived while paused
+        than the pane keeps), plus what the live tail counted since `tally` was taken. The
+        lines shown stay; a scope loaded since then has counts of its own."""
+        if tally.loads != self._loads:
+            return
+        self.counts = {
+            level: counts.get(level, 0) + self.counts.get(level, 0) - tally.counts.get(level, 0)
+            for level in LEVELS
+        }
         self._update_titles()
 
     def clear(self, scope: LogScope | None = None) -> None:
         """Drop every line and count (a new database): the tail starts again from id 0."""
         if scope is not None:
             self.scope = scope
+        self._loads += 1
         self.rows.clear()
         self.counts = dict.fromkeys(LEVELS, 0)
         self._last_id = 0

@@ -195,7 +195,10 @@ class SpanDetail(VerticalScroll, can_focus=True):
         title = "… (reading this span)" if pending else visible(span.name, 500)
         text.append(title + "\n", self._style("span-detail--title"))
         status = "…" if pending else span.status
-        self._field(text, "status", status, self._status_style(status))
+        self._field(
+            text, "status", status,
+            self._style("span-detail--label") if pending else self._status_style(status),
+        )
         if span.duration_ms is None:
             self._field(
                 text, "duration", fmt.duration(max(now - span.started_at, 0)) + " so far",
@@ -268,6 +271,10 @@ class SpanDetail(VerticalScroll, can_focus=True):
             else:
                 text.append(long_text(pretty_body(body)) + "\n")
         self._show(text)
+
+    def has_body(self, body_hash: str) -> bool:
+        """Whether the body `body_hash` of the span shown has arrived."""
+        return body_hash in self._bodies
 
     def set_body(self, forest: SpanForest, body_hash: str, body: str | None, now: float) -> None:
         """A captured body arrived from the worker: show it if its span is still shown."""

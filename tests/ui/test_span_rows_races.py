@@ -1,0 +1,289 @@
+"""Spans read by a worker while the UI draws placeholders, and log counts read again after a
+pause: the races between readers, live updates, redraws and the tail (found in review)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lens_tui.store.reader import OpenError, TraceReader
+from lens_tui.store.records import PendingSpan
+from lens_tui.ui import feed
+from lens_tui.ui.app import LensApp
+from lens_tui.ui.feed import LOG_CAP, OpenTrace, PendingDeltas, Readers, SpanRows
+
+from . import fixture_db
+from .conftest import loaded, make_app, open_trace, wait_for
+
+SIZE = (120, 40)
+
+
+def _opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int, asked: list[int]
+) -> tuple[Path, Readers, OpenTrace, SpanRows]:
+    """Fixture trace `n` opened from its keys, no span read yet; `asked` counts workers."""
+    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)
+    path = fixture_db.build(tmp_path / "t.db")
+    readers = Readers(path)
+    opened = OpenTrace(fixture_db.trace_id(n))
+    opened.load(
+        readers.get("trace"), fixture_db.NOW, keys_only=True, on_missing=lambda: asked.append(1)
+    )
+    assert opened.rows is not None
+    return path, readers, opened, opened.rows
+
+
+# ------------------------------------------------------------------ SpanRows
+
+
+def test_a_busy_file_leaves_spans_queued_for_the_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An `OpenError` (busy past the timeout, or being replaced) neither blanks the batch nor
+    lets a second worker start: the batch goes back in the queue, the retry reads it."""
+    asked: list[int] = []
+    _path, readers, _opened_trace, rows = _opened(tmp_path, monkeypatch, 2, asked)
+    node = 1  # payments.charge, the failing span
+    assert type(rows.get(node)) is PendingSpan and asked == [1]
+    spans_at = TraceReader.spans_at
+    calls: list[int] = []
+
+    def busy_once(self: TraceReader, rowids: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OpenError("t.db is locked by another process")
+        return spans_at(self, rowids)
+
+    monkeypatch.setattr(TraceReader, "spans_at", busy_once)
+    with pytest.raises(OpenError):
+        rows.read(readers.get("spans"))
+    assert type(rows.get(node)) is PendingSpan and asked == [1]  # still one reader at work
+    assert rows.read(readers.get("spans")) is True  # the retry
+    span = rows.get(node)
+    assert (span.name, span.status) == ("payments.charge", "error")
+    assert rows.read(readers.get("spans")) is False
+    readers.close_all()
+
+
+def test_after_giving_up_or_failing_the_next_draw_asks_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[int] = []
+    _path, readers, _opened_trace, rows = _opened(tmp_path, monkeypatch, 1, asked)
+    rows.get(1)
+    assert asked == [1]
+
+    def broken(self: TraceReader, rowids: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(TraceReader, "spans_at", broken)
+    with pytest.raises(RuntimeError):
+        rows.read(readers.get("spans"))  # the worker dies with it
+    rows.get(2)
+    assert asked == [1, 1]  # a new worker is asked for
+    monkeypatch.setattr(TraceReader, "spans_at", lambda self, r: (_ for _ in ()).throw(OpenError("x")))
+    with pytest.raises(OpenError):
+        rows.read(readers.get("spans"))
+    rows.release()  # the worker gave up retrying
+    rows.get(3)
+    assert asked == [1, 1, 1]
+    readers.close_all()
+
+
+def test_a_live_update_during_a_read_is_not_overwritten_by_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, readers, opened, rows = _opened(tmp_path, monkeypatch, 4, [])
+    assert opened.summary is not None
+    sid = fixture_db.span_id(4, 2)
+    node = rows.keys.span_ids.index(sid)  # payloads index the keys
+    rows.get(node)
+    spans_at = TraceReader.spans_at
+
+    def racing(self: TraceReader, rowids: Any) -> Any:
+        found = spans_at(self, rowids)  # the worker's snapshot: the old version
+        conn = fixture_db.connect(path)
+        conn.execute(
+            "UPDATE spans SET name = 'renamed', updated_at = ? WHERE span_id = ?",
+            (fixture_db.NOW + 1, sid),
+        )
+        conn.close()
+        summary = dataclasses.replace(opened.summary, updated_at=fixture_db.NOW + 1)
+        assert opened.update(readers.get("trace"), summary, fixture_db.NOW) is None
+        return found
+
+    monkeypatch.setattr(TraceReader, "spans_at", racing)
+    assert rows.read(readers.get("spans")) is True
+    assert rows.get(node).name == "renamed"
+    readers.close_all()
+
+
+def test_a_closed_trace_reads_nothing_more(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[int] = []
+    _path, readers, _opened_trace, rows = _opened(tmp_path, monkeypatch, 1, asked)
+    rows.get(1)
+    rows.close()
+    assert rows.read(readers.get("spans")) is False
+    assert type(rows.get(2)) is PendingSpan and asked == [1]
+    readers.close_all()
+
+
+# ------------------------------------------------------------------ the app
+
+
+def _big(db: Path, spans: list[fixture_db.S]) -> None:
+    conn = fixture_db.connect(db)
+    try:
+        fixture_db.insert_trace(conn, 92, fixture_db.NOW - 30_000, spans, updated_at=fixture_db.NOW)
+    finally:
+        conn.close()
+
+
+class _Gate:
+    """Holds the "spans" worker's reads until opened."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.event = threading.Event()
+        self.closed = False
+        spans_at = TraceReader.spans_at
+
+        def gated(reader: TraceReader, rowids: Any) -> Any:
+            rowids = list(rowids)
+            if self.closed and rowids:
+                self.event.wait(5)
+            return spans_at(reader, rowids)
+
+        monkeypatch.setattr(TraceReader, "spans_at", gated)
+
+
+async def test_the_detail_gets_its_body_whichever_redraw_brings_the_row(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row of a span shown as a placeholder may reach the detail panel through the
+    critical path's redraw (or a live update) before its own `SpansRead`: its captured body
+    is read then too, and the log pane's title names it."""
+    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)
+    body = json.dumps({"k": 1}).encode()
+    spans = [fixture_db.S(0, None, "GET /big", 0, 300.0)]
+    spans += [
+        fixture_db.S(i, 0, f"step {i}", float(i), 0.5, input_body=body if i == 1 else None)
+        for i in range(1, 300)
+    ]
+    _big(db, spans)
+    held: list[Any] = []
+    monkeypatch.setattr(LensApp, "on_spans_read", lambda self, message: held.append(message))
+    gate = _Gate(monkeypatch)
+    gate.closed = True
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_trace(pilot, "GET /big")
+        waterfall = app.waterfall
+        waterfall.focus()
+        await pilot.press("down", "down")  # step 1 (it has a body), still a placeholder
+        await wait_for(pilot, lambda: type(app.detail.span) is PendingSpan)
+        await wait_for(pilot, lambda: "span “…” and below" in str(app.log_pane.border_title))
+        gate.event.set()
+        forest = waterfall.forest
+        assert forest is not None and app._open is not None and app._open.rows is not None
+        node = forest.index_of[fixture_db.span_id(92, 1)]
+        await wait_for(pilot, lambda: app._open.rows.peek(node) is not None)
+        app._forest_analysed(forest, app._trace_generation)  # lands before SpansRead
+        await wait_for(pilot, lambda: '"k": 1' in app.detail.copy_text())
+        assert "span “step 1” and below" in str(app.log_pane.border_title)
+
+
+async def test_the_log_title_names_only_the_span_it_was_chosen_for(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log line selects its span without narrowing the scope: when that span's row comes,
+    the title of the scope (another span's subtree) stays as it was."""
+    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 5)
+    spans = [fixture_db.S(0, None, "GET /big", 0, 300.0), fixture_db.S(1, 0, "mid", 0.5, 299.0)]
+    spans += [fixture_db.S(i, 1, f"step {i}", float(i), 0.5) for i in range(2, 300)]
+    _big(db, spans)
+    gate = _Gate(monkeypatch)
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_trace(pilot, "GET /big")
+        waterfall = app.waterfall
+        waterfall.focus()
+        await pilot.press("down", "down")  # "mid", read with the first screen
+        await wait_for(pilot, lambda: "span “mid” and below" in str(app.log_pane.border_title))
+        scope = app.log_pane.scope.span_ids
+        gate.closed = True
+        assert waterfall.select_span(fixture_db.span_id(92, 250))  # what a chosen log line does
+        await wait_for(pilot, lambda: type(app.detail.span) is PendingSpan)
+        gate.event.set()
+        await wait_for(pilot, lambda: type(app.detail.span) is not PendingSpan)
+        await pilot.pause(0.1)
+        assert app.log_pane.scope.span_ids == scope
+        assert "span “mid” and below" in str(app.log_pane.border_title)
+
+
+async def test_resuming_after_an_overflow_keeps_a_level_change_made_meanwhile(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_trace(pilot, "GET /orders")
+        await wait_for(pilot, lambda: any(r.level == "debug" for r in app.log_pane.rows))
+        await pilot.press("space")
+        conn = fixture_db.connect(db)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT INTO logs (level, message, timestamp, logger) VALUES ('info', ?, ?, 'f')",
+                ((f"flood {k}", fixture_db.NOW + k) for k in range(LOG_CAP + 100)),
+            )
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        await wait_for(pilot, lambda: app._pending.logs_overflowed > 0, timeout=15)
+        app.action_cycle_level()  # `l`: a full reload of the pane, debounced
+        app.action_toggle_pause()  # `space` before it lands: the counts are read again too
+        await wait_for(pilot, lambda: app.log_pane.scope.min_level == "info")
+        await wait_for(pilot, lambda: all(r.level != "debug" for r in app.log_pane.rows))
+
+
+async def test_counts_read_again_miss_nothing_and_count_nothing_twice(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Logs committed while the counts are read are counted once: by the tail."""
+
+    def write(n: int, tag: str) -> dict[str, int]:
+        conn = fixture_db.connect(db)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT INTO logs (level, message, timestamp, logger) VALUES ('warn', ?, ?, 'w')",
+                ((f"{tag} {k}", fixture_db.NOW + k) for k in range(n)),
+            )
+            conn.execute("COMMIT")
+            return dict(conn.execute("SELECT level, count(*) FROM logs GROUP BY level"))
+        finally:
+            conn.close()
+
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app._pending = PendingDeltas(log_cap=5)  # a small pane, for the test
+        await pilot.press("space")
+        write(20, "flood")
+        await wait_for(pilot, lambda: app._pending.logs_overflowed > 0, timeout=10)
+        counts_upto = TraceReader.level_counts_upto
+
+        def late_writer(self: TraceReader, upto: int, **kwargs: Any) -> dict[str, int]:
+            write(3, "late")  # the writer goes on while the counts are read
+            return counts_upto(self, upto, **kwargs)
+
+        monkeypatch.setattr(TraceReader, "level_counts_upto", late_writer)
+        await pilot.press("space")
+        in_file = write(0, "")
+        await wait_for(
+            pilot, lambda: {k: v for k, v in app.log_pane.counts.items() if v} == in_file
+        )
+        await pilot.pause(0.3)  # and it stays so once the tail has brought the late ones
+        assert {k: v for k, v in app.log_pane.counts.items() if v} == in_file
