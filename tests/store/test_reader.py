@@ -498,6 +498,31 @@ def test_level_counts_are_incremental_and_follow_new_rows(
         assert reader.level_counts() == {"debug": 0, "info": 1, "warn": 1, "error": 0}
 
 
+def test_level_counts_upto_a_log_id_for_all_a_trace_or_some_spans(db: TraceDb) -> None:
+    """Exact counts through a log id: all logs, one trace's, or some spans' (uncapped)."""
+    db.trace(1)
+    db.trace(2)
+    a, b = db.span(1, 0), db.span(1, 1, parent=0)
+    db.log("x", level="debug", trace=1, span=a)
+    db.log("y", level="warning", trace=1, span=b)
+    db.log("z", level="error", trace=2, span=sid(2, 0))
+    upto = db.log("w", level="info", trace=1)  # tied to the trace, to no span
+    db.log("later", level="error", trace=1, span=a)  # past `upto`: not counted
+    zero = dict.fromkeys(("debug", "info", "warn", "error"), 0)
+    with TraceReader(db.path) as reader:
+        assert reader.level_counts_upto(upto) == {**zero, "debug": 1, "info": 1, "warn": 1, "error": 1}
+        assert reader.level_counts_upto(upto, trace_id=tid(1)) == {
+            **zero, "debug": 1, "info": 1, "warn": 1,
+        }
+        assert reader.level_counts_upto(upto, trace_id=tid(1), span_ids=frozenset({a})) == {
+            **zero, "debug": 1,
+        }
+        assert reader.level_counts_upto(upto + 1, span_ids=frozenset({a, b})) == {
+            **zero, "debug": 1, "warn": 1, "error": 1,
+        }
+        assert reader.level_counts_upto(upto, span_ids=frozenset()) == zero
+
+
 # --------------------------------------------------------------------------- bodies, stats
 
 
