@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -19,6 +19,7 @@ from lens_tui.store.records import PendingSpan
 from lens_tui.text import visible
 from lens_tui.ui.commands import LensCommands
 from lens_tui.ui.feed import TRACE_CAP
+from lens_tui.ui.focus import focus_now, retype_if_focus_moved
 from lens_tui.ui.live import Clock, LiveApp, in_thread, span_label, wall_clock
 from lens_tui.ui.messages import SpansRead
 from lens_tui.ui.screens.help import HelpScreen
@@ -73,6 +74,12 @@ class LensApp(LiveApp):
         super().__init__(db_path, clock=clock, poll=poll, watch=watch, trace_cap=trace_cap)
         self._filter_return: Widget | None = None
 
+    async def _on_key(self, event: events.Key) -> None:
+        """A key bubbled up from where it was routed: if the focus has moved since (a burst of
+        keys after `/`, `enter`, `tab`…), it goes on to the widget focused now instead of
+        being looked up in that widget's bindings (`lens_tui.ui.focus`)."""
+        retype_if_focus_moved(event, self.focused)
+
     # ------------------------------------------------------------------ layout
 
     def get_default_screen(self) -> Screen[None]:
@@ -95,7 +102,7 @@ class LensApp(LiveApp):
         self.detail.clear()
         self.detail.border_title = Content.styled("Detail", "bold")
         self.waterfall.border_title = Content.styled("Waterfall", "bold")
-        self.trace_list.focus()
+        focus_now(self.trace_list)
         self.start_live()
 
     # ------------------------------------------------------------------ widgets
@@ -225,7 +232,7 @@ class LensApp(LiveApp):
             self._reload_traces()
         back = self._filter_return or (self.log_pane if target == "logs" else self.trace_list)
         self._filter_return = None
-        back.focus()
+        focus_now(back)
 
     def action_toggle_errors(self) -> None:
         """`e`: only traces with an error, or all again."""
@@ -254,7 +261,7 @@ class LensApp(LiveApp):
 
     def action_live_top(self) -> None:
         """Back to the newest trace."""
-        self.trace_list.focus()
+        focus_now(self.trace_list)
         self.trace_list.action_live_top()
 
     def action_toggle_all(self) -> None:
@@ -270,14 +277,14 @@ class LensApp(LiveApp):
         if self._open is not None:
             self._close_trace()
             self._set_log_scope(trace_id=None, span_ids=None, label="all recent")
-            self.trace_list.focus()
+            focus_now(self.trace_list)
 
     def action_back_to_list(self) -> None:
         """`escape`: to the trace list; there, close the open trace."""
         if self.focused is self.trace_list or self.focused is None:
             self.action_close_trace()
         else:
-            self.trace_list.focus()
+            focus_now(self.trace_list)
 
     def action_copy(self) -> None:
         """`c`: copy what is selected in the focused pane (OSC 52 reaches the local terminal)."""

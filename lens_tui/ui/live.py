@@ -26,6 +26,7 @@ from lens_tui.text import visible
 from lens_tui import humanize as fmt
 from lens_tui.ui.feed import LOG_CAP, TRACE_CAP, Feed, OpenTrace, PendingDeltas, Readers
 from lens_tui.ui.flatten import SpanForest, analyse_forest, needs_analysis
+from lens_tui.ui.focus import focus_now
 from lens_tui.ui.jobs import SingleFlight
 from lens_tui.ui.messages import (
     BodyLoaded,
@@ -501,7 +502,7 @@ class LiveApp(App[int]):
         self.waterfall.border_subtitle = "┃ critical path"
         self._set_log_scope(trace_id=trace_id, span_ids=None, label=f"trace “{visible(name, 40)}”")
         if select_span is None:
-            self.waterfall.focus()
+            focus_now(self.waterfall)
 
     def _mark_trace_open(self, is_open: bool) -> None:
         """The `-trace-open` class (app.tcss) on the widgets it resizes, not on the app: an
@@ -549,7 +550,7 @@ class LiveApp(App[int]):
             if self._select_after_load is not None:
                 span_id, self._select_after_load = self._select_after_load, None
                 if waterfall.select_span(span_id):
-                    waterfall.focus()
+                    focus_now(waterfall)
             return
         span = waterfall.selected_span
         if span is not None:

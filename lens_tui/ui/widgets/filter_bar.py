@@ -10,12 +10,18 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Label
 
+from lens_tui.ui.focus import KeysFollowFocus, focus_now
+
 FilterTarget = Literal["traces", "logs"]
 
 _PROMPTS: dict[FilterTarget, str] = {
     "traces": "filter root span names:",
     "logs": "filter log messages:",
 }
+
+
+class FilterInput(KeysFollowFocus, Input):
+    """The filter's text field; keys typed after Enter or Escape go where the focus went."""
 
 
 class FilterBar(Horizontal):
@@ -60,17 +66,17 @@ class FilterBar(Horizontal):
     def compose(self) -> ComposeResult:
         """Prompt and input."""
         yield Label(_PROMPTS["traces"])
-        yield Input(placeholder="text (Enter applies, Esc clears)")
+        yield FilterInput(placeholder="text (Enter applies, Esc clears)")
 
     def open(self, target: FilterTarget, value: str) -> None:
         """Show the bar for `target`, prefilled with the current filter, and focus it."""
         self.target = target
         self.query_one(Label).update(_PROMPTS[target])
-        field = self.query_one(Input)
+        field = self.query_one(FilterInput)
         field.value = value
         field.cursor_position = len(value)
         self.add_class("-open")
-        field.focus()
+        focus_now(field)
 
     def close(self) -> None:
         """Hide the bar."""
@@ -84,6 +90,6 @@ class FilterBar(Horizontal):
 
     def action_clear(self) -> None:
         """Escape: clear."""
-        self.query_one(Input).value = ""
+        self.query_one(FilterInput).value = ""
         self.close()
         self.post_message(self.Cleared(self.target))

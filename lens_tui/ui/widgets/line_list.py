@@ -20,9 +20,10 @@ from textual.strip import Strip
 
 from lens_tui.text import visible
 from lens_tui.ui.cells import fg_only, fit, strip
+from lens_tui.ui.focus import KeysFollowFocus, focus_now
 
 
-class LineList(ScrollView, can_focus=True):
+class LineList(KeysFollowFocus, ScrollView, can_focus=True):
     """A focusable, scrolling list of rows with a cursor; subclasses say how a row looks."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -224,7 +225,7 @@ class LineList(ScrollView, can_focus=True):
             return
         index = self.first_visible + offset.y - self.header_lines
         if 0 <= index < self.row_count:
-            self.focus()
+            focus_now(self)
             self.move_cursor(index, user=True, scroll=False)
             if event.chain >= 2:
                 self.action_select()

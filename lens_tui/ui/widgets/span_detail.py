@@ -18,6 +18,7 @@ from lens_tui.ui import flatten
 from lens_tui import humanize as fmt
 from lens_tui.ui.cells import fg_only
 from lens_tui.ui.flatten import SpanForest
+from lens_tui.ui.focus import KeysFollowFocus
 
 VALUE_LIMIT = 2_000
 """Longest attribute value shown in full."""
@@ -60,7 +61,7 @@ def attribute_value(encoded: str) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-class SpanDetail(VerticalScroll, can_focus=True):
+class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
     """Attributes, status, error and traceback, sizes, source location and captured bodies."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

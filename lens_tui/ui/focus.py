@@ -1,0 +1,50 @@
+"""Keys follow the focus, even keys typed before it moved.
+
+Textual routes a key to the widget focused when the key *arrives*, and the key's bindings
+are looked up only when it has bubbled back up to the app, along the focus chain of *that*
+moment. Keys typed in one burst (a paste, a fast typist, keys bunched up by a slow SSH link)
+right after one that moves the focus were routed to the pane being left, then looked up from
+the new one: `/checkout⏎` lost its letters (`e` toggled errors only, `c` copied) and applied
+an empty filter. `KeysFollowFocus` notes which widget a key was routed to, and
+`retype_if_focus_moved` (called by the app) hands such a key to the widget focused now.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.dom import NoScreen
+from textual.widget import Widget
+
+_ROUTED_TO = "_lens_routed_to"
+
+
+def focus_now(widget: Widget) -> None:
+    """Focus `widget` before the next queued event is handled (`Widget.focus()` waits)."""
+    try:
+        widget.screen.set_focus(widget)
+    except NoScreen:
+        pass
+
+
+class KeysFollowFocus:
+    """Mixed into a focusable widget (before its Textual base): notes on each key the widget
+    receives that the key was routed to it. A plain mixin, not a `Widget`: Textual merges CSS,
+    component classes and type names along the widget classes of the MRO."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if getattr(event, _ROUTED_TO, None) is None:
+            setattr(event, _ROUTED_TO, self)
+
+
+def retype_if_focus_moved(event: events.Key, focused: Widget | None) -> bool:
+    """If the focus moved since `event` was routed, send the key on to the widget focused now
+    (in the order keys came) and return True: the app must not act on it."""
+    routed_to = getattr(event, _ROUTED_TO, None)
+    if routed_to is None or focused is None or focused is routed_to:
+        return False
+    event.stop()
+    event.prevent_default()
+    retyped = events.Key(event.key, event.character)
+    retyped._set_forwarded()  # noqa: SLF001  (as the app's own routing does)
+    focused.post_message(retyped)
+    return True

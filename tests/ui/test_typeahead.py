@@ -1,0 +1,47 @@
+"""Keys typed in one burst go where the focus is when each is handled, not where it was when
+they arrived (see `lens_tui.ui.focus`; tests/reliability/test_ui_typeahead.py types on a
+real terminal). Here the burst is routed as Textual routes keys that arrive together: all to
+the widget focused at their arrival."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import events
+from textual.widget import Widget
+
+from .conftest import loaded, make_app, open_trace, wait_for
+
+SIZE = (120, 40)
+
+
+def burst(widget: Widget, *keys: tuple[str, str | None]) -> None:
+    """Keys arriving together, all routed to `widget` (focused when they arrived)."""
+    for key, character in keys:
+        event = events.Key(key, character)
+        event._set_forwarded()
+        widget.post_message(event)
+
+
+async def test_a_filter_typed_in_one_burst(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        burst(app.trace_list, ("slash", "/"), *((c, c) for c in "check"), ("enter", "\r"))
+        await wait_for(pilot, lambda: len(app.trace_list.rows) == 1)
+        assert app._trace_filter.name == "check" and not app._trace_filter.errors_only
+        assert app.trace_list.rows[0].root_span_name == "POST /checkout"
+        assert app.focused is app.trace_list
+
+
+async def test_escape_then_arrows_in_one_burst_move_in_the_trace_list(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_trace(pilot, "GET /orders")
+        waterfall, trace_list = app.waterfall, app.trace_list
+        assert app.focused is waterfall
+        await pilot.press("down", "down")
+        at, listed = waterfall.cursor, trace_list.cursor
+        burst(waterfall, ("escape", None), ("up", None), ("up", None))
+        await wait_for(pilot, lambda: trace_list.cursor == listed - 2)
+        assert waterfall.cursor == at and app.focused is trace_list
