@@ -280,8 +280,9 @@ def _sql_name_contains(stored: object, folded: str) -> bool:
     return folded in _text(stored).casefold()
 
 
-def _name_condition(needle: str) -> Node:
-    """WHERE condition of `recent_traces(name_filter=needle)`: `name_matches` in SQL.
+def _name_condition(needle: str, name: Field | None = None) -> Node:
+    """WHERE condition of `recent_traces(name_filter=needle)` (or, given `name`, of another
+    name column: `find_spans`): `name_matches` in SQL.
 
     A Python function per row would hold the GIL the UI thread needs once per trace scanned
     (a rare name over 100,000 traces: 33 ms alone, 700 ms beside a busy thread). Names that are
@@ -292,7 +293,7 @@ def _name_condition(needle: str) -> Node:
     Lone bytes >= 0x80 may remain: Python decodes each to U+FFFD, LIKE to some non-ASCII
     character, so an ASCII needle matches both or neither; a needle with other non-ASCII
     characters matches neither; one with U+FFFD goes to Python. Other cells go to Python."""
-    name = Trace.root_span_name
+    name = Trace.root_span_name if name is None else name
     folded = needle.casefold()
     is_text = fn.typeof(name) == "text"
     cell = Case(None, [(is_text, Cast(name, "BLOB"))], name)
@@ -1118,6 +1119,19 @@ class TraceReader:
         if roots:  # NULL parents were read as ''
             _empty_to_none(parent_ids, roots)
         return SpanColumns(span_ids, parent_ids, starts, durations, rowids.split("\x1f"))
+
+    def find_spans(self, trace_id: str, text: str) -> list[str]:
+        """Ids of the trace's spans whose name contains `text` (the trace list's rule,
+        `name_matches`), in no particular order."""
+        with self._snapshot() as conn:
+            if conn is None:
+                return []
+            query = (
+                Span.select(Span.span_id)
+                .where((Span.trace == trace_id) & _name_condition(text, Span.name))
+                .limit(MAX_TRACE_SPANS)
+            )
+            return [_text(row[0]) for row in self._fetch(conn, query)]
 
     def span_at(self, rowid: int | str) -> SpanRow | None:
         """The span stored at `rowid` (from `trace_keys`), as it is now; None if no row is."""

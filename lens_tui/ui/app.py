@@ -115,6 +115,8 @@ class LensApp(LiveApp):
         span = message.span
         if forest is None or self._open is None:
             return
+        if waterfall.match_query:
+            self._update_waterfall_subtitle()  # "3/17": which match the cursor is on
         if type(span) is PendingSpan and span.span_id in forest.index_of:
             # Its row may have been read since the message was posted (and its `SpansRead`
             # handled before this): ask again, or else that redraw is still to come.
@@ -198,6 +200,8 @@ class LensApp(LiveApp):
         self._filter_return = self.focused
         if isinstance(self.focused, LogPane):
             bar.open("logs", self.log_pane.scope.text)
+        elif self.focused is self.waterfall and self.waterfall.forest is not None:
+            bar.open("spans", self.waterfall.match_query)
         else:
             bar.open("traces", self._trace_filter.name)
 
@@ -205,6 +209,14 @@ class LensApp(LiveApp):
         """Open the filter on trace names."""
         self._filter_return = self.trace_list
         self.filter_bar.open("traces", self._trace_filter.name)
+
+    def action_find_spans(self) -> None:
+        """Find spans of the open trace by name."""
+        if self.waterfall.forest is None:
+            self.notify("open a trace first (enter on the trace list)", timeout=2)
+            return
+        self._filter_return = self.waterfall
+        self.filter_bar.open("spans", self.waterfall.match_query)
 
     def action_filter_logs(self) -> None:
         """Open the filter on log text."""
@@ -220,7 +232,9 @@ class LensApp(LiveApp):
         self._set_filter(message.target, "")
 
     def _set_filter(self, target: str, text: str) -> None:
-        if target == "logs":
+        if target == "spans":
+            self.search_spans(text)
+        elif target == "logs":
             scope = self.log_pane.scope
             if scope.text != text:
                 self.log_pane.scope = LogScope(
@@ -230,7 +244,8 @@ class LensApp(LiveApp):
         elif text != self._trace_filter.name:
             self._trace_filter = TraceFilter(text, self._trace_filter.errors_only)
             self._reload_traces()
-        back = self._filter_return or (self.log_pane if target == "logs" else self.trace_list)
+        fallback = {"logs": self.log_pane, "spans": self.waterfall}.get(target, self.trace_list)
+        back = self._filter_return or fallback
         self._filter_return = None
         focus_now(back)
 

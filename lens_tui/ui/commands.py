@@ -20,6 +20,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Cycle minimum log level", "cycle_level", "l: debug → info → warn → error"),
     ("Filter traces by root span name", "filter_traces", "/ on the trace list"),
     ("Filter logs by text", "filter_logs", "/ on the log pane"),
+    ("Find spans by name", "find_spans", "/ in the waterfall; n / N go through the matches"),
     ("Back to the live top", "live_top", "g: newest trace, clears “N new”"),
     ("Collapse / expand all spans", "toggle_all", "a in the waterfall"),
     ("Collapse fast spans", "threshold", "t in the waterfall: cycles 1ms, 10ms, 100ms, 1s, none"),

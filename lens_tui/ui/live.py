@@ -35,6 +35,7 @@ from lens_tui.ui.messages import (
     LogsCounted,
     LogsLoaded,
     SnapshotReady,
+    SpansFound,
     SpansRead,
     StoreWaiting,
     TraceLoaded,
@@ -308,6 +309,40 @@ class LiveApp(App[int]):
                 )
             )
 
+    @in_thread("find")
+    def _find_spans(self, trace_id: str, query: str, generation: int) -> None:
+        """The open trace's spans whose name contains `query` (read, so unread spans count)."""
+        found = self.readers.get("find").find_spans(trace_id, query)
+        self.post_message(SpansFound(query, tuple(found), generation))
+
+    def search_spans(self, query: str) -> None:
+        """Find spans of the open trace by name (an empty query ends the search)."""
+        if self._open is None:
+            return
+        if not query:
+            self.waterfall.set_matches("", ())
+            self._update_waterfall_subtitle()
+        elif self._live:
+            self._find_spans(self._open.trace_id, query, self._trace_generation)
+
+    def on_spans_found(self, message: SpansFound) -> None:
+        """Highlight what the span search found and go to the first match from the cursor."""
+        waterfall = self.waterfall
+        if message.generation != self._trace_generation or waterfall.forest is None:
+            return
+        again = message.query == waterfall.match_query  # a live update's new spans
+        waterfall.set_matches(message.query, message.span_ids)
+        if not again:
+            node = waterfall.selected_node
+            if node is None or waterfall.forest.span_ids[node] not in waterfall.matches:
+                waterfall.action_next_match()
+        self._update_waterfall_subtitle()
+
+    def _update_waterfall_subtitle(self) -> None:
+        label = self.waterfall.match_label()
+        critical = "┃ critical path"
+        self.waterfall.border_subtitle = critical if label is None else f"{label} · {critical}"
+
     @in_thread("logs")
     def _load_logs(self, scope: LogScope, generation: int) -> None:
         """The log pane's rows and level counts for a scope."""
@@ -499,7 +534,7 @@ class LiveApp(App[int]):
         self.waterfall.border_title = Content.assemble(
             ("Waterfall", "bold"), " · ", visible(name, 60), " · ", (visible(trace_id[:8]), "dim")
         )
-        self.waterfall.border_subtitle = "┃ critical path"
+        self._update_waterfall_subtitle()
         self._set_log_scope(trace_id=trace_id, span_ids=None, label=f"trace “{visible(name, 40)}”")
         if select_span is None:
             focus_now(self.waterfall)
@@ -552,6 +587,8 @@ class LiveApp(App[int]):
                 if waterfall.select_span(span_id):
                     focus_now(waterfall)
             return
+        if waterfall.match_query:  # new spans may match the search
+            self._find_spans(message.trace_id, waterfall.match_query, message.generation)
         span = waterfall.selected_span
         if span is not None:
             self._show_span(message.forest, span)

@@ -125,3 +125,13 @@ class LogsCounted(Message):
         self.counts = counts
         self.generation = generation
         self.tally = tally
+
+
+class SpansFound(Message):
+    """Ids of the open trace's spans whose name contains `query`."""
+
+    def __init__(self, query: str, span_ids: tuple[str, ...], generation: int) -> None:
+        super().__init__()
+        self.query = query
+        self.span_ids = span_ids
+        self.generation = generation

@@ -523,6 +523,21 @@ def test_level_counts_upto_a_log_id_for_all_a_trace_or_some_spans(db: TraceDb) -
         assert reader.level_counts_upto(upto, span_ids=frozenset()) == zero
 
 
+def test_find_spans_by_name_ignores_case_and_takes_wildcards_literally(db: TraceDb) -> None:
+    db.trace(1)
+    db.trace(2)
+    ids = {
+        name: db.span(1, n, name=name)
+        for n, name in enumerate(["GET /Über", "cache 50%_off", "cache 50 off", "db.query"])
+    }
+    db.span(2, 0, name="über in another trace")
+    with TraceReader(db.path) as reader:
+        assert set(reader.find_spans(tid(1), "ÜBER")) == {ids["GET /Über"]}
+        assert set(reader.find_spans(tid(1), "%_")) == {ids["cache 50%_off"]}
+        assert set(reader.find_spans(tid(1), "CACHE")) == {ids["cache 50%_off"], ids["cache 50 off"]}
+        assert reader.find_spans(tid(1), "absent") == []
+
+
 # --------------------------------------------------------------------------- bodies, stats
 
 

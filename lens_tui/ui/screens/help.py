@@ -19,7 +19,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("q", "quit"),
             ("?", "this help"),
             ("tab / shift+tab", "next / previous pane"),
-            ("/", "filter: root span names (trace list) or log text (log pane)"),
+            ("/", "filter root span names (trace list) or log text (log pane);"),
+            ("", "find spans by name (waterfall)"),
             ("e", "errors only (trace list)"),
             ("l", "minimum log level: debug → info → warn → error"),
             ("space", "pause / resume live updates (nothing is lost)"),
@@ -46,6 +47,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("a", "collapse all / expand all"),
             ("t", "collapse spans faster than 1ms, 10ms, 100ms, 1s, then none"),
             ("g / G", "first / last span"),
+            ("/", "find spans by name: matches underlined, their count below"),
+            ("n / N", "next / previous match (expands what hides it)"),
         ),
     ),
     (

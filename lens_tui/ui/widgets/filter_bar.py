@@ -12,11 +12,12 @@ from textual.widgets import Input, Label
 
 from lens_tui.ui.focus import KeysFollowFocus, focus_now
 
-FilterTarget = Literal["traces", "logs"]
+FilterTarget = Literal["traces", "logs", "spans"]
 
 _PROMPTS: dict[FilterTarget, str] = {
     "traces": "filter root span names:",
     "logs": "filter log messages:",
+    "spans": "find spans named:",
 }
 
 
@@ -33,13 +34,18 @@ class FilterBar(Horizontal):
 
     DEFAULT_CSS = """
     FilterBar {
+        /* In the layout's flow, just above the footer: docked at the bottom, the footer
+           (docked there too) covered it and the filter was typed blind. */
         height: 1;
-        dock: bottom;
         display: none;
         background: $panel;
         &.-open { display: block; }
         & > Label { padding: 0 1; color: $accent; text-style: bold; }
-        & > Input { border: none; height: 1; padding: 0; width: 1fr; background: $panel; }
+        & > FilterInput {
+            border: none; height: 1; padding: 0; width: 1fr; background: $panel;
+            /* Input's own `:focus` rule would draw its tall border (two rows in a bar of one) */
+            &:focus { border: none; background: $panel; }
+        }
     }
     """
 

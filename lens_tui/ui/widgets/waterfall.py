@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -60,6 +60,8 @@ class Waterfall(LineList):
         Binding("t", "threshold", "Hide fast"),
         Binding("g,home", "first", "Top", show=False),
         Binding("G,end", "last", "Bottom", show=False),
+        Binding("n", "next_match", "Next match"),
+        Binding("N", "previous_match", "Previous match", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -68,6 +70,7 @@ class Waterfall(LineList):
         "waterfall--bar-running",
         "waterfall--critical",
         "waterfall--guide",
+        "waterfall--match",
         "waterfall--name",
         "waterfall--error",
         "waterfall--muted",
@@ -81,6 +84,7 @@ class Waterfall(LineList):
         & > .waterfall--bar-running { color: $warning; }
         & > .waterfall--critical { color: $accent; text-style: bold; }
         & > .waterfall--guide { color: $text-muted; }
+        & > .waterfall--match { color: $accent; text-style: bold underline; }
         & > .waterfall--name { color: $text; }
         & > .waterfall--error { color: $error; }
         & > .waterfall--muted { color: $text-muted; }
@@ -114,6 +118,12 @@ class Waterfall(LineList):
         self.threshold_index = 0
         """Position in THRESHOLDS_MS."""
         self._axis: tuple[float, float] = (0.0, 1.0)
+        self.match_query = ""
+        """What the span search looked for ("" when no search is on)."""
+        self.matches: frozenset[str] = frozenset()
+        """Span ids the search found: drawn highlighted, `n` / `N` go through them."""
+        self._match_nodes: list[int] | None = None
+        """The matches' nodes in display (pre-)order, for the forest shown."""
 
     # ---- data in
 
@@ -141,6 +151,7 @@ class Waterfall(LineList):
         self.collapsed = set()
         self._collapsed_nodes = set()
         self.threshold_index = 0
+        self.match_query, self.matches, self._match_nodes = "", frozenset(), None
         self.cursor = -1
         self.rows_changed(clear_cache=True)
         self.scroll_rows(0)
@@ -155,7 +166,9 @@ class Waterfall(LineList):
         if fresh:
             self.collapsed = set()
             self.threshold_index = 0
+            self.match_query, self.matches = "", frozenset()
         self.forest = forest
+        self._match_nodes = None
         self._collapsed_nodes = {
             forest.index_of[span_id] for span_id in self.collapsed if span_id in forest.index_of
         }
@@ -198,8 +211,8 @@ class Waterfall(LineList):
         except ValueError:
             return -1
 
-    def select_span(self, span_id: str) -> bool:
-        """Highlight a span, expanding its ancestors; announced as not the user's doing."""
+    def select_span(self, span_id: str, *, user: bool = False) -> bool:
+        """Highlight a span, expanding its ancestors; announced as the user's doing or not."""
         forest = self.forest
         if forest is None or span_id not in forest.index_of:
             return False
@@ -212,7 +225,67 @@ class Waterfall(LineList):
             self.rows = flatten.visible_rows(forest, self._collapsed_nodes)
             self.rows_changed(clear_cache=True)
         index = self.rows.index(node)
-        self.move_cursor(index, user=False)
+        self.move_cursor(index, user=user)
+        return True
+
+    # ---- the span search
+
+    def set_matches(self, query: str, span_ids: Iterable[str]) -> None:
+        """Show what a span search found (an empty `query`: the search is off)."""
+        self.match_query = query
+        self.matches = frozenset(span_ids) if query else frozenset()
+        self._match_nodes = None
+        self.rows_changed(clear_cache=True)
+        self.refresh_bindings()
+
+    def match_label(self) -> str | None:
+        """"3/17 “db”" (the cursor on the third of 17 matches), or None with no search."""
+        if not self.match_query:
+            return None
+        nodes = self._matched_nodes()
+        node = self.selected_node
+        at = f"{nodes.index(node) + 1}/" if node is not None and node in nodes else ""
+        query = visible(self.match_query, 30)
+        return f"{at}{len(nodes)} “{query}”" if nodes else f"no span “{query}”"
+
+    def _matched_nodes(self) -> list[int]:
+        forest = self.forest
+        if forest is None:
+            return []
+        if self._match_nodes is None:
+            index_of, position = forest.index_of, forest.position
+            nodes = [index_of[i] for i in self.matches if i in index_of]
+            self._match_nodes = sorted(nodes, key=position.__getitem__)
+        return self._match_nodes
+
+    def action_next_match(self) -> None:
+        """`n`: the next span the search found (around to the first after the last)."""
+        self._step_match(1)
+
+    def action_previous_match(self) -> None:
+        """`N`: the previous span the search found."""
+        self._step_match(-1)
+
+    def _step_match(self, step: int) -> None:
+        forest, nodes = self.forest, self._matched_nodes()
+        if forest is None or not nodes:
+            self.app.bell()
+            return
+        node = self.selected_node
+        here = forest.position[node] if node is not None else -1
+        positions = [forest.position[n] for n in nodes]
+        if step > 0:
+            later = [k for k, at in enumerate(positions) if at > here]
+            k = later[0] if later else 0
+        else:
+            earlier = [k for k, at in enumerate(positions) if at < here]
+            k = earlier[-1] if earlier else len(nodes) - 1
+        self.select_span(forest.span_ids[nodes[k]], user=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`n` and `N` are offered while a search is on."""
+        if action in ("next_match", "previous_match"):
+            return bool(self.match_query)
         return True
 
     # ---- collapse and expand
@@ -404,7 +477,9 @@ class Waterfall(LineList):
         # The critical path is marked in the gutter only: in sequential traces it is most spans,
         # and colouring every name would drown the errors.
         name_style = self.style_of(
-            "waterfall--muted" if pending else "waterfall--error" if error else "waterfall--name"
+            "waterfall--muted" if pending
+            else "waterfall--match" if forest.span_ids[node] in self.matches
+            else "waterfall--error" if error else "waterfall--name"
         )
         head: list[Piece] = [
             ("┃" if critical else " ", self.style_of("waterfall--critical")),
