@@ -107,6 +107,32 @@ async def shoot(db: Path, out: Path) -> list[Path]:
         await pilot.pause(0.8)
         save("logs-warn.svg")
 
+        # A huge trace: found by name in the list, then its spans by name in the waterfall.
+        app.log_pane.focus()
+        await pilot.press("l", "l")  # back to debug: the whole trace's logs
+        app.trace_list.focus()
+        await pilot.pause(0.1)
+        await pilot.press("slash", *"reindex", "enter")
+        await wait_for(pilot, lambda: app.trace_list.row_count >= 1 and all(
+            "reindex" in app.trace_list.rows[i].root_span_name
+            for i in range(app.trace_list.row_count)
+        ))
+        await pilot.press("enter")
+
+        def huge() -> bool:
+            forest = app.waterfall.forest
+            return forest is not None and len(forest) > 1000
+
+        await wait_for(pilot, huge)
+        await pilot.press("a")  # collapse all: going to a match opens just what hides it
+        await pilot.press("slash", *"batch", "enter")
+        await wait_for(pilot, lambda: bool(app.waterfall.matches))
+        await pilot.press("n", "n")
+        await pilot.pause(0.8)
+        save("search.svg")
+        await pilot.press("escape", "escape")  # back to the list, close the trace
+        await pilot.press("slash", "escape")  # all traces again
+
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.pause(0.3)

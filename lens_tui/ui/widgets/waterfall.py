@@ -281,6 +281,8 @@ class Waterfall(LineList):
             earlier = [k for k, at in enumerate(positions) if at < here]
             k = earlier[-1] if earlier else len(nodes) - 1
         self.select_span(forest.span_ids[nodes[k]], user=True)
+        # Mid-view, as a search in a pager: what surrounds the match shows too.
+        self.scroll_rows(self.cursor - self.body_height // 2)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """`n` and `N` are offered while a search is on."""
