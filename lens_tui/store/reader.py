@@ -809,9 +809,11 @@ class TraceReader:
         *,
         name_filter: str | None = None,
         errors_only: bool = False,
+        min_duration_ms: float | None = None,
         before: float | None = None,
     ) -> list[TraceSummary]:
-        """Newest first by started_at; `before` pages on (started_at < before)."""
+        """Newest first by started_at; `before` pages on (started_at < before). With
+        `min_duration_ms`, finished traces at least that long, and every running one."""
         limit = max(1, min(int(limit), MAX_LIST_LIMIT))
         with self._snapshot() as conn:
             if conn is None:
@@ -823,6 +825,10 @@ class TraceReader:
                 conditions.append(_name_condition(name_filter))
             if errors_only:
                 conditions.append(self._trace_error_condition())
+            if min_duration_ms is not None and self._has("traces", "duration_ms"):
+                conditions.append(
+                    Trace.duration_ms.is_null() | (Trace.duration_ms >= float(min_duration_ms))
+                )
             query = self._select(Trace, _TRACE_COLUMNS)
             if conditions:
                 query = query.where(*conditions)

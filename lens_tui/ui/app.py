@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,7 +24,6 @@ from lens_tui.ui.focus import focus_now, retype_if_focus_moved
 from lens_tui.ui.live import Clock, LiveApp, in_thread, span_label, wall_clock
 from lens_tui.ui.messages import SpansRead
 from lens_tui.ui.screens.help import HelpScreen
-from lens_tui.ui.trace_rows import TraceFilter
 from lens_tui.ui.widgets.filter_bar import FilterBar
 from lens_tui.ui.widgets.footer import KeysFooter
 from lens_tui.ui.widgets.log_pane import LogPane, LogScope, next_level
@@ -52,6 +52,7 @@ class LensApp(LiveApp):
         Binding("question_mark", "help", "Help"),
         Binding("slash", "filter", "Filter"),
         Binding("e", "toggle_errors", "Errors"),
+        Binding("d", "slower", "Slow"),
         Binding("l", "cycle_level", "Level"),
         Binding("space", "toggle_pause", "Pause"),
         Binding("c", "copy", "Copy"),
@@ -242,17 +243,23 @@ class LensApp(LiveApp):
                 )
                 self._reload_logs(now=True)
         elif text != self._trace_filter.name:
-            self._trace_filter = TraceFilter(text, self._trace_filter.errors_only)
+            self._trace_filter = replace(self._trace_filter, name=text)
             self._reload_traces()
         fallback = {"logs": self.log_pane, "spans": self.waterfall}.get(target, self.trace_list)
         back = self._filter_return or fallback
         self._filter_return = None
         focus_now(back)
 
+    def action_slower(self) -> None:
+        """`d`: only traces at least 10 ms long, then 100 ms, 1 s, 10 s, then all again
+        (running ones stay: they may be the slowest of all)."""
+        self._trace_filter = self._trace_filter.slower()
+        self._reload_traces()
+
     def action_toggle_errors(self) -> None:
         """`e`: only traces with an error, or all again."""
         keep = self._trace_filter
-        self._trace_filter = TraceFilter(keep.name, not keep.errors_only)
+        self._trace_filter = replace(keep, errors_only=not keep.errors_only)
         self._reload_traces()
 
     def action_cycle_level(self) -> None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Pause / resume live updates", "toggle_pause", "space: hold still; nothing is lost"),
     ("Errors only", "toggle_errors", "e: show only traces with an error"),
+    ("Slow traces only", "slower", "d: at least 10ms, 100ms, 1s, 10s, then all again"),
     ("Cycle minimum log level", "cycle_level", "l: debug → info → warn → error"),
     ("Filter traces by root span name", "filter_traces", "/ on the trace list"),
     ("Filter logs by text", "filter_logs", "/ on the log pane"),

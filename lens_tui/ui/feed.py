@@ -107,14 +107,14 @@ class Feed:
         return None
 
     def snapshot(
-        self, limit: int = TRACE_CAP, *, name_filter: str | None = None, errors_only: bool = False
+        self, limit: int = TRACE_CAP, **filters: Any
     ) -> Snapshot:
         """Marks first, then the rows: whatever commits in between arrives again as a delta."""
         reader = self.reader
         reader.changed()  # consume the data_version move of whatever came before
         self.trace_mark = reader.current_trace_mark()
         self.log_mark = reader.max_log_id()
-        traces = reader.recent_traces(limit, name_filter=name_filter, errors_only=errors_only)
+        traces = reader.recent_traces(limit, **filters)  # `TraceFilter.query()`
         return Snapshot(tuple(traces), reader.stats(), self.log_mark)
 
     def poll(self, force: bool = False) -> Delta | None:

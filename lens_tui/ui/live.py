@@ -196,9 +196,7 @@ class LiveApp(App[int]):
                 self.post_message(StoreWaiting(reason))
                 said = reason
             self._stopping.wait(0.1)
-        snapshot = self._feed.snapshot(
-            self.trace_list.rows.cap, name_filter=keep.name or None, errors_only=keep.errors_only
-        )
+        snapshot = self._feed.snapshot(self.trace_list.rows.cap, **keep.query())
         if not worker.is_cancelled:
             self.post_message(SnapshotReady(snapshot))
 
@@ -219,17 +217,13 @@ class LiveApp(App[int]):
     def _load_traces(self, keep: TraceFilter, generation: int) -> None:
         """The trace list for a new filter."""
         reader = self.readers.get("list")
-        traces = reader.recent_traces(
-            self.trace_list.rows.cap, name_filter=keep.name or None, errors_only=keep.errors_only
-        )
+        traces = reader.recent_traces(self.trace_list.rows.cap, **keep.query())
         self.post_message(TracesLoaded(tuple(traces), generation))
 
     @in_thread("older")
     def _load_older(self, keep: TraceFilter, before: float, generation: int) -> None:
         """A page of traces older than the oldest one listed (keyset paging)."""
-        traces = self.readers.get("list").recent_traces(
-            OLDER_PAGE, name_filter=keep.name or None, errors_only=keep.errors_only, before=before
-        )
+        traces = self.readers.get("list").recent_traces(OLDER_PAGE, before=before, **keep.query())
         self.post_message(TracesLoaded(tuple(traces), generation, before=before))
 
     @in_thread("trace")
@@ -667,6 +661,8 @@ class LiveApp(App[int]):
         parts: list[str | tuple[str, str] | Content] = [("Traces", "bold")]
         if keep.errors_only:
             parts += [" · ", ("errors only", "bold")]
+        if keep.min_duration_ms is not None:
+            parts += [" · ", (f"≥ {fmt.duration(keep.min_duration_ms)}", "bold")]
         if keep.name:
             parts += [" · “", visible(keep.name, 60), "”"]
         trace_list.border_title = Content.assemble(*parts)

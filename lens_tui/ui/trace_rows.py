@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from lens_tui.store.reader import name_matches
 from lens_tui.store.records import TraceSummary
@@ -14,19 +15,42 @@ def _key(trace: TraceSummary) -> tuple[float, str]:
     return (-trace.started_at, trace.trace_id)
 
 
+SLOW_STEPS_MS: tuple[float | None, ...] = (None, 10.0, 100.0, 1_000.0, 10_000.0)
+"""The trace list's minimum durations, in the order `d` goes through them."""
+
+
 @dataclass(frozen=True, slots=True)
 class TraceFilter:
-    """Which traces the list shows: a root-name substring and/or errors only."""
+    """Which traces the list shows: a root-name substring, errors only, a minimum duration."""
 
     name: str = ""
     errors_only: bool = False
+    min_duration_ms: float | None = None
+    """Finished traces at least this long, and every running one (it may become one)."""
 
     def matches(self, trace: TraceSummary) -> bool:
         """Same rule as the reader's query (`name_matches`: a literal substring, Unicode case
-        folded), error status or count: a live row is kept exactly when a reload would list it."""
+        folded), error status or count, duration: a live row is kept exactly when a reload
+        would list it."""
         if self.errors_only and not is_error(trace):
             return False
+        least = self.min_duration_ms
+        if least is not None and trace.duration_ms is not None and trace.duration_ms < least:
+            return False
         return not self.name or name_matches(trace.root_span_name, self.name)
+
+    def query(self) -> dict[str, Any]:
+        """The same filter as `TraceReader.recent_traces` arguments."""
+        return {
+            "name_filter": self.name or None,
+            "errors_only": self.errors_only,
+            "min_duration_ms": self.min_duration_ms,
+        }
+
+    def slower(self) -> TraceFilter:
+        """The next minimum duration of `SLOW_STEPS_MS` (after the last: none)."""
+        at = SLOW_STEPS_MS.index(self.min_duration_ms) if self.min_duration_ms in SLOW_STEPS_MS else 0
+        return replace(self, min_duration_ms=SLOW_STEPS_MS[(at + 1) % len(SLOW_STEPS_MS)])
 
 
 def is_error(trace: TraceSummary) -> bool:

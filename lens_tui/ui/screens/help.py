@@ -36,6 +36,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("↑ ↓ pgup pgdn", "move"),
             ("enter", "open the trace in the waterfall"),
             ("g / home", "back to the live top (clears “N new”)"),
+            ("d", "slow ones only: ≥ 10ms → 100ms → 1s → 10s → all (running ones stay)"),
         ),
     ),
     (
