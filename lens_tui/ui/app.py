@@ -31,6 +31,10 @@ from lens_tui.ui.widgets.trace_list import TraceList
 from lens_tui.ui.widgets.waterfall import Waterfall
 
 
+FOOTER_PALETTE_MIN_WIDTH = 100
+"""Columns from which the footer shows the command palette key."""
+
+
 class DashboardScreen(Screen[None]):
     """Textual's default screen, with `tab` (next pane) shown in the footer."""
 
@@ -51,8 +55,9 @@ class LensApp(LiveApp):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
         Binding("slash", "filter", "Filter"),
-        Binding("e", "toggle_errors", "Errors"),
-        Binding("d", "slower", "Slow"),
+        # Shown in the footer by the trace list, which they act on; they work everywhere.
+        Binding("e", "toggle_errors", "Errors", show=False),
+        Binding("d", "slower", "Slow", show=False),
         Binding("l", "cycle_level", "Level"),
         Binding("space", "toggle_pause", "Pause"),
         Binding("c", "copy", "Copy"),
@@ -82,6 +87,12 @@ class LensApp(LiveApp):
         retype_if_focus_moved(event, self.focused)
 
     # ------------------------------------------------------------------ layout
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below 100 columns the footer's keys overflow, and Textual then draws them through
+        the command palette key docked at its right: that key goes (ctrl+p still works)."""
+        for footer in self.query(KeysFooter):
+            footer.show_command_palette = event.size.width >= FOOTER_PALETTE_MIN_WIDTH
 
     def get_default_screen(self) -> Screen[None]:
         """The screen the layout below is composed into."""

@@ -586,3 +586,20 @@ def test_dashboard_without_an_argument_opens_lens_db(tmp_path: Path) -> None:
     result = run_cli(str(argument), env={"LENS_DB": str(from_env)}, cwd=tmp_path)
     assert result.returncode == 2
     assert str(argument) in result.stderr and str(from_env) not in result.stderr
+
+
+async def test_the_footer_stays_legible_in_80_columns(db: Path) -> None:
+    """Below 100 columns the keys overflow the footer; Textual then drew them through the
+    docked command palette key ("^ppale ttea"): that key is left out there (ctrl+p works)."""
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: "Live top" in screen_text(app).splitlines()[-1])
+        footer = screen_text(app).splitlines()[-1]
+        assert footer.startswith("home Live top ⏎ Open e Errors d Slow tab Pane q Quit")
+        assert "palette" not in footer
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
+    async with make_app(db).run_test(size=(120, 40)) as pilot:
+        app = await loaded(pilot)
+        await wait_for(pilot, lambda: screen_text(app).splitlines()[-1].rstrip().endswith("^p palette"))

@@ -27,6 +27,8 @@ class TraceList(LineList):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select", "Open"),
         Binding("g,home", "live_top", "Live top"),
+        Binding("e", "app.toggle_errors", "Errors"),
+        Binding("d", "app.slower", "Slow"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
