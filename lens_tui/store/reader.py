@@ -810,10 +810,12 @@ class TraceReader:
         name_filter: str | None = None,
         errors_only: bool = False,
         min_duration_ms: float | None = None,
+        now_ms: float | None = None,
         before: float | None = None,
     ) -> list[TraceSummary]:
         """Newest first by started_at; `before` pages on (started_at < before). With
-        `min_duration_ms`, finished traces at least that long, and every running one."""
+        `min_duration_ms`, traces that took at least that long or, running, have been running
+        that long by `now_ms` (every running one without `now_ms`)."""
         limit = max(1, min(int(limit), MAX_LIST_LIMIT))
         with self._snapshot() as conn:
             if conn is None:
@@ -826,9 +828,11 @@ class TraceReader:
             if errors_only:
                 conditions.append(self._trace_error_condition())
             if min_duration_ms is not None and self._has("traces", "duration_ms"):
-                conditions.append(
-                    Trace.duration_ms.is_null() | (Trace.duration_ms >= float(min_duration_ms))
-                )
+                least = float(min_duration_ms)
+                running = Trace.duration_ms.is_null()
+                if now_ms is not None:
+                    running &= Trace.started_at <= float(now_ms) - least
+                conditions.append(running | (Trace.duration_ms >= least))
             query = self._select(Trace, _TRACE_COLUMNS)
             if conditions:
                 query = query.where(*conditions)

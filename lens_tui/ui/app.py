@@ -13,7 +13,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
-from textual.widget import Widget
 
 from lens_tui import export
 from lens_tui.store.records import PendingSpan
@@ -78,13 +77,12 @@ class LensApp(LiveApp):
         fallback poll period in seconds; `watch=False` relies on polling alone; `trace_cap`
         bounds the traces held (older ones page in at the bottom of the list)."""
         super().__init__(db_path, clock=clock, poll=poll, watch=watch, trace_cap=trace_cap)
-        self._filter_return: Widget | None = None
 
     async def _on_key(self, event: events.Key) -> None:
         """A key bubbled up from where it was routed: if the focus has moved since (a burst of
         keys after `/`, `enter`, `tab`…), it goes on to the widget focused now instead of
         being looked up in that widget's bindings (`lens_tui.ui.focus`)."""
-        retype_if_focus_moved(event, self.focused)
+        await retype_if_focus_moved(self, event)
 
     # ------------------------------------------------------------------ layout
 
@@ -207,33 +205,30 @@ class LensApp(LiveApp):
             self.push_screen(HelpScreen())
 
     def action_filter(self) -> None:
-        """`/`: filter the log pane's text when it has focus, else the trace names."""
-        bar = self.filter_bar
-        self._filter_return = self.focused
-        if isinstance(self.focused, LogPane):
-            bar.open("logs", self.log_pane.scope.text)
-        elif self.focused is self.waterfall and self.waterfall.forest is not None:
-            bar.open("spans", self.waterfall.match_query)
+        """`/`: filter the log pane's text when it has focus, find spans in the waterfall of
+        an open trace, else filter the trace names."""
+        focused = self.focused
+        if isinstance(focused, LogPane):
+            self.action_filter_logs()
+        elif focused is self.waterfall and self._open is not None:
+            self.action_find_spans()
         else:
-            bar.open("traces", self._trace_filter.name)
+            self.filter_bar.open("traces", self._trace_filter.name, back=focused)
 
     def action_filter_traces(self) -> None:
         """Open the filter on trace names."""
-        self._filter_return = self.trace_list
-        self.filter_bar.open("traces", self._trace_filter.name)
+        self.filter_bar.open("traces", self._trace_filter.name, back=self.trace_list)
 
     def action_find_spans(self) -> None:
         """Find spans of the open trace by name."""
-        if self.waterfall.forest is None:
+        if self._open is None:
             self.notify("open a trace first (enter on the trace list)", timeout=2)
             return
-        self._filter_return = self.waterfall
-        self.filter_bar.open("spans", self.waterfall.match_query)
+        self.filter_bar.open("spans", self._span_query, back=self.waterfall)
 
     def action_filter_logs(self) -> None:
         """Open the filter on log text."""
-        self._filter_return = self.log_pane
-        self.filter_bar.open("logs", self.log_pane.scope.text)
+        self.filter_bar.open("logs", self.log_pane.scope.text, back=self.log_pane)
 
     @on(FilterBar.Applied)
     def _filter_applied(self, message: FilterBar.Applied) -> None:
@@ -256,10 +251,6 @@ class LensApp(LiveApp):
         elif text != self._trace_filter.name:
             self._trace_filter = replace(self._trace_filter, name=text)
             self._reload_traces()
-        fallback = {"logs": self.log_pane, "spans": self.waterfall}.get(target, self.trace_list)
-        back = self._filter_return or fallback
-        self._filter_return = None
-        focus_now(back)
 
     def action_slower(self) -> None:
         """`d`: only traces at least 10 ms long, then 100 ms, 1 s, 10 s, then all again

@@ -472,6 +472,23 @@ def critical_path(forest: SpanForest, now: float | None = None) -> frozenset[int
     return frozenset(path)
 
 
+@dataclass(frozen=True, slots=True)
+class MatchOrder:
+    """Nodes found by a span search, in display (pre-)order, with their positions in
+    `forest.order` (ascending: bisect finds the match at or after a position)."""
+
+    nodes: tuple[int, ...] = ()
+    positions: tuple[int, ...] = ()
+
+
+def match_order(forest: SpanForest, span_ids: Iterable[str]) -> MatchOrder:
+    """`MatchOrder` of the spans `span_ids` of `forest` (ids it does not hold are left out).
+    Any thread may call it (100,000 matches take tens of milliseconds)."""
+    index_of, position = forest.index_of, forest.position
+    ranked = sorted((position[index_of[i]], index_of[i]) for i in span_ids if i in index_of)
+    return MatchOrder(tuple(n for _, n in ranked), tuple(p for p, _ in ranked))
+
+
 def visible_rows(forest: SpanForest, collapsed: Set[int]) -> array[int]:
     """Nodes shown, in pre-order, when the nodes in `collapsed` hide their descendants."""
     order = forest.order

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from textual import events
 from textual.dom import NoScreen
+from textual.app import App
 from textual.widget import Widget
 
 _ROUTED_TO = "_lens_routed_to"
@@ -28,22 +29,31 @@ def focus_now(widget: Widget) -> None:
 
 class KeysFollowFocus:
     """Mixed into a focusable widget (before its Textual base): notes on each key the widget
-    receives that the key was routed to it. A plain mixin, not a `Widget`: Textual merges CSS,
-    component classes and type names along the widget classes of the MRO."""
+    receives that the key was routed to it, and leaves a key alone (to bubble up and be
+    retyped) once the focus has moved away. A plain mixin, not a `Widget`: Textual merges
+    CSS, component classes and type names along the widget classes of the MRO."""
 
     async def _on_key(self, event: events.Key) -> None:
         if getattr(event, _ROUTED_TO, None) is None:
             setattr(event, _ROUTED_TO, self)
+        if self.screen.focused is not self:  # type: ignore[attr-defined]
+            event.prevent_default()  # e.g. an Input must not take a letter meant elsewhere
 
 
-def retype_if_focus_moved(event: events.Key, focused: Widget | None) -> bool:
-    """If the focus moved since `event` was routed, send the key on to the widget focused now
-    (in the order keys came) and return True: the app must not act on it."""
+async def retype_if_focus_moved(app: App[object], event: events.Key) -> bool:
+    """If the focus moved since `event` was routed, act on the key as if it arrived now: the
+    app's priority bindings first (as on arrival), else the widget focused now gets it (in
+    the order keys came). Returns True when the key was taken care of here."""
     routed_to = getattr(event, _ROUTED_TO, None)
+    focused = app.focused
     if routed_to is None or focused is None or focused is routed_to:
         return False
+    if routed_to in focused.ancestors:
+        return False  # it came up from the focused widget itself: never retype in a circle
     event.stop()
     event.prevent_default()
+    if await app._check_bindings(event.key, priority=True):  # noqa: SLF001
+        return True
     retyped = events.Key(event.key, event.character)
     retyped._set_forwarded()  # noqa: SLF001  (as the app's own routing does)
     focused.post_message(retyped)

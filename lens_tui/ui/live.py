@@ -25,7 +25,7 @@ from lens_tui.store.tail import ChangeWatcher
 from lens_tui.text import visible
 from lens_tui import humanize as fmt
 from lens_tui.ui.feed import LOG_CAP, TRACE_CAP, Feed, OpenTrace, PendingDeltas, Readers
-from lens_tui.ui.flatten import SpanForest, analyse_forest, needs_analysis
+from lens_tui.ui.flatten import SpanForest, analyse_forest, match_order, needs_analysis
 from lens_tui.ui.focus import focus_now
 from lens_tui.ui.jobs import SingleFlight
 from lens_tui.ui.messages import (
@@ -41,7 +41,7 @@ from lens_tui.ui.messages import (
     TraceLoaded,
     TracesLoaded,
 )
-from lens_tui.ui.trace_rows import TraceFilter
+from lens_tui.ui.trace_rows import SLOW_LABELS, TraceFilter
 from lens_tui.ui.widgets.filter_bar import FilterBar
 from lens_tui.ui.widgets.header_bar import HeaderBar
 from lens_tui.ui.widgets.log_pane import LogPane, LogScope, LogTally
@@ -130,6 +130,10 @@ class LiveApp(App[int]):
         self._trace_summary: TraceSummary | None = None
         self._last_trace_update = 0.0
         self._select_after_load: str | None = None
+        self._span_query = ""
+        """The span search asked for in the open trace ("" when none)."""
+        self._span_search = 0
+        """Counts span searches asked for: a result of an older one is dropped."""
         self._label_waits_for: str | None = None
         """The span whose row the log pane's title waits for (chosen as a placeholder)."""
         self._log_generation = 0
@@ -196,7 +200,7 @@ class LiveApp(App[int]):
                 self.post_message(StoreWaiting(reason))
                 said = reason
             self._stopping.wait(0.1)
-        snapshot = self._feed.snapshot(self.trace_list.rows.cap, **keep.query())
+        snapshot = self._feed.snapshot(self.trace_list.rows.cap, **keep.query(self.clock()))
         if not worker.is_cancelled:
             self.post_message(SnapshotReady(snapshot))
 
@@ -217,13 +221,13 @@ class LiveApp(App[int]):
     def _load_traces(self, keep: TraceFilter, generation: int) -> None:
         """The trace list for a new filter."""
         reader = self.readers.get("list")
-        traces = reader.recent_traces(self.trace_list.rows.cap, **keep.query())
+        traces = reader.recent_traces(self.trace_list.rows.cap, **keep.query(self.clock()))
         self.post_message(TracesLoaded(tuple(traces), generation))
 
     @in_thread("older")
     def _load_older(self, keep: TraceFilter, before: float, generation: int) -> None:
         """A page of traces older than the oldest one listed (keyset paging)."""
-        traces = self.readers.get("list").recent_traces(OLDER_PAGE, before=before, **keep.query())
+        traces = self.readers.get("list").recent_traces(OLDER_PAGE, before=before, **keep.query(self.clock()))
         self.post_message(TracesLoaded(tuple(traces), generation, before=before))
 
     @in_thread("trace")
@@ -303,30 +307,41 @@ class LiveApp(App[int]):
                 )
             )
 
-    @in_thread("find")
-    def _find_spans(self, trace_id: str, query: str, generation: int) -> None:
-        """The open trace's spans whose name contains `query` (read, so unread spans count)."""
+    @in_thread("find", exclusive=False)
+    def _find_spans(
+        self, trace_id: str, query: str, forest: SpanForest, search: int, jump: bool
+    ) -> None:
+        """The open trace's spans whose name contains `query`, found in the file (unread
+        spans count), with their nodes of `forest` in display order: a broad search over a
+        huge trace must not sort 100,000 nodes on the event loop."""
         found = self.readers.get("find").find_spans(trace_id, query)
-        self.post_message(SpansFound(query, tuple(found), generation))
+        order = match_order(forest, found)
+        self.post_message(SpansFound(query, tuple(found), forest, order, search, jump))
 
     def search_spans(self, query: str) -> None:
         """Find spans of the open trace by name (an empty query ends the search)."""
-        if self._open is None:
-            return
+        self._span_query = query
+        self._span_search += 1  # whatever an earlier search still finds is dropped
         if not query:
             self.waterfall.set_matches("", ())
             self._update_waterfall_subtitle()
-        elif self._live:
-            self._find_spans(self._open.trace_id, query, self._trace_generation)
+        else:
+            self._search_again(jump=True)
+
+    def _search_again(self, *, jump: bool) -> None:
+        """Run the span search on the forest shown (again, after a live update)."""
+        forest = self.waterfall.forest
+        if self._open is None or forest is None or not self._span_query or not self._live:
+            return  # a trace still loading is searched once its forest is shown
+        self._find_spans(self._open.trace_id, self._span_query, forest, self._span_search, jump)
 
     def on_spans_found(self, message: SpansFound) -> None:
-        """Highlight what the span search found and go to the first match from the cursor."""
+        """Highlight what the span search found; a new search goes to its first match."""
         waterfall = self.waterfall
-        if message.generation != self._trace_generation or waterfall.forest is None:
-            return
-        again = message.query == waterfall.match_query  # a live update's new spans
-        waterfall.set_matches(message.query, message.span_ids)
-        if not again:
+        if message.search != self._span_search or waterfall.forest is not message.forest:
+            return  # a newer search, or a newer forest (searched again with it)
+        waterfall.set_matches(message.query, message.span_ids, message.order)
+        if message.jump:
             node = waterfall.selected_node
             if node is None or waterfall.forest.span_ids[node] not in waterfall.matches:
                 waterfall.action_next_match()
@@ -335,7 +350,11 @@ class LiveApp(App[int]):
     def _update_waterfall_subtitle(self) -> None:
         label = self.waterfall.match_label()
         critical = "┃ critical path"
-        self.waterfall.border_subtitle = critical if label is None else f"{label} · {critical}"
+        # A Content, never a string: a string title is parsed as markup, and the query is
+        # the user's text (`[/]` would raise, `[@click=…]` would make a link).
+        self.waterfall.border_subtitle = Content(
+            critical if label is None else f"{label} · {critical}"
+        )
 
     @in_thread("logs")
     def _load_logs(self, scope: LogScope, generation: int) -> None:
@@ -540,10 +559,12 @@ class LiveApp(App[int]):
             widget.set_class(is_open, "-trace-open")
 
     def _forget_open_trace(self) -> None:
-        """Its placeholders' rows need not be read any more."""
+        """Its placeholders' rows need not be read any more; its span search ends."""
         if self._open is not None and self._open.rows is not None:
             self._open.rows.close()
         self._label_waits_for = None
+        self._span_query = ""
+        self._span_search += 1
 
     def _close_trace(self) -> None:
         self._forget_open_trace()
@@ -571,6 +592,10 @@ class LiveApp(App[int]):
         waterfall = self.waterfall
         waterfall.empty_message = "this trace has no spans (yet)"
         waterfall.set_forest(message.forest, fresh=fresh)
+        if self._span_query:
+            # New spans may match the search (or it was asked for while the trace loaded).
+            self._span_search += 1
+            self._search_again(jump=fresh)
         if needs_analysis(message.forest):
             # Not while the first screen is drawn: both would compete for the interpreter.
             self.call_after_refresh(self._analyse_trace, message.forest, message.generation)
@@ -581,8 +606,6 @@ class LiveApp(App[int]):
                 if waterfall.select_span(span_id):
                     focus_now(waterfall)
             return
-        if waterfall.match_query:  # new spans may match the search
-            self._find_spans(message.trace_id, waterfall.match_query, message.generation)
         span = waterfall.selected_span
         if span is not None:
             self._show_span(message.forest, span)
@@ -662,7 +685,8 @@ class LiveApp(App[int]):
         if keep.errors_only:
             parts += [" · ", ("errors only", "bold")]
         if keep.min_duration_ms is not None:
-            parts += [" · ", (f"≥ {fmt.duration(keep.min_duration_ms)}", "bold")]
+            least = keep.min_duration_ms
+            parts += [" · ", (f"≥ {SLOW_LABELS.get(least) or fmt.duration(least)}", "bold")]
         if keep.name:
             parts += [" · “", visible(keep.name, 60), "”"]
         trace_list.border_title = Content.assemble(*parts)

@@ -6,7 +6,7 @@ from textual.message import Message
 
 from lens_tui.store.records import Delta, LogRow, TraceSummary
 from lens_tui.ui.feed import Snapshot
-from lens_tui.ui.flatten import SpanForest
+from lens_tui.ui.flatten import MatchOrder, SpanForest
 from lens_tui.ui.widgets.log_pane import LogScope, LogTally
 
 
@@ -128,10 +128,24 @@ class LogsCounted(Message):
 
 
 class SpansFound(Message):
-    """Ids of the open trace's spans whose name contains `query`."""
+    """Ids of the open trace's spans whose name contains `query`, and their nodes of
+    `forest` in display order (`flatten.match_order`)."""
 
-    def __init__(self, query: str, span_ids: tuple[str, ...], generation: int) -> None:
+    def __init__(
+        self,
+        query: str,
+        span_ids: tuple[str, ...],
+        forest: SpanForest,
+        order: MatchOrder,
+        search: int,
+        jump: bool,
+    ) -> None:
         super().__init__()
         self.query = query
         self.span_ids = span_ids
-        self.generation = generation
+        self.forest = forest
+        self.order = order
+        self.search = search
+        """Which search this answers (the app drops all but the latest)."""
+        self.jump = jump
+        """A new search: go to its first match (not a live update's new spans)."""

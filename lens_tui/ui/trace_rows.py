@@ -17,6 +17,8 @@ def _key(trace: TraceSummary) -> tuple[float, str]:
 
 SLOW_STEPS_MS: tuple[float | None, ...] = (None, 10.0, 100.0, 1_000.0, 10_000.0)
 """The trace list's minimum durations, in the order `d` goes through them."""
+SLOW_LABELS = {10.0: "10ms", 100.0: "100ms", 1_000.0: "1s", 10_000.0: "10s"}
+"""How the trace list's title names them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,25 +28,31 @@ class TraceFilter:
     name: str = ""
     errors_only: bool = False
     min_duration_ms: float | None = None
-    """Finished traces at least this long, and every running one (it may become one)."""
+    """Traces that took at least this long, or that have been running that long by `now`
+    (their duration will be at least that)."""
 
-    def matches(self, trace: TraceSummary) -> bool:
+    def matches(self, trace: TraceSummary, now: float | None = None) -> bool:
         """Same rule as the reader's query (`name_matches`: a literal substring, Unicode case
         folded), error status or count, duration: a live row is kept exactly when a reload
         would list it."""
         if self.errors_only and not is_error(trace):
             return False
         least = self.min_duration_ms
-        if least is not None and trace.duration_ms is not None and trace.duration_ms < least:
-            return False
+        if least is not None:
+            took = trace.duration_ms
+            if took is None:  # running: for how long so far
+                took = None if now is None else now - trace.started_at
+            if took is not None and took < least:
+                return False
         return not self.name or name_matches(trace.root_span_name, self.name)
 
-    def query(self) -> dict[str, Any]:
+    def query(self, now: float | None = None) -> dict[str, Any]:
         """The same filter as `TraceReader.recent_traces` arguments."""
         return {
             "name_filter": self.name or None,
             "errors_only": self.errors_only,
             "min_duration_ms": self.min_duration_ms,
+            "now_ms": now,
         }
 
     def slower(self) -> TraceFilter:
@@ -91,14 +99,17 @@ class TraceRows:
         self._keys.clear()
         self._by_id.clear()
 
-    def upsert(self, traces: Iterable[TraceSummary], keep: TraceFilter) -> int:
-        """Add or replace rows (those `keep` rejects are removed); returns how many were new."""
+    def upsert(
+        self, traces: Iterable[TraceSummary], keep: TraceFilter, now: float | None = None
+    ) -> int:
+        """Add or replace rows (those `keep` rejects at `now` are removed); returns how many
+        were new."""
         added = 0
         keys, by_id = self._keys, self._by_id
         for trace in traces:
             old = by_id.get(trace.trace_id)
             if old is not None:
-                matches = keep.matches(trace)
+                matches = keep.matches(trace, now)
                 if old == trace and matches:
                     continue
                 if not matches or _key(old) != _key(trace):
@@ -107,7 +118,7 @@ class TraceRows:
                 else:
                     by_id[trace.trace_id] = trace  # same place: update in place
                     continue
-            if not keep.matches(trace):
+            if not keep.matches(trace, now):
                 continue
             key = _key(trace)
             keys.insert(bisect_left(keys, key), key)

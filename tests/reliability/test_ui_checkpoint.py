@@ -146,7 +146,8 @@ async def _run(tmp_path: Path, spans: int) -> None:
             await pilot.press("enter")  # open the newest trace
             await _wait(pilot, lambda: app.waterfall.row_count > 1)
             await pilot.press("down")  # a span in the detail panel
-            await pilot.press("slash", *"POST", "enter")  # filter the list by name
+            # Back to the list (in the waterfall `/` finds spans), filter it by name.
+            await pilot.press("escape", "slash", *"POST", "enter")
             await pilot.press("space")  # pause
             assert app._paused and app.detail.span is not None
             proc.stdin.write("go\n")  # the load starts now that the dashboard is in use

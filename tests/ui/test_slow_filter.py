@@ -1,5 +1,5 @@
-"""`d` keeps the slow requests: at least 10 ms, 100 ms, 1 s, 10 s, then all again. Running
-traces stay listed (they may be the slowest of all); live rows obey the same rule as a
+"""`d` keeps the slow requests: at least 10 ms, 100 ms, 1 s, 10 s, then all again. A running
+trace is listed once it has been running that long; live rows obey the same rule as a
 reload."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ async def test_d_steps_through_minimum_durations(db: Path) -> None:
         assert _names(app) == {
             "GET /orders", "POST /checkout", fixture_db.MARKUP_NAME, "GET /reports/export",
         }
-        assert "Traces · ≥ 10.0ms" in screen_text(app)
+        assert "Traces · ≥ 10ms" in screen_text(app)
         await pilot.press("d")  # >= 100 ms: the running export stays
         await wait_for(pilot, lambda: _names(app) == {"POST /checkout", "GET /reports/export"})
         # Live rows obey the filter: a fast one is left out, a slow one comes in.
@@ -54,10 +54,22 @@ async def test_d_steps_through_minimum_durations(db: Path) -> None:
 
 
 def test_the_reader_and_the_live_rule_agree(db: Path) -> None:
-    """Every step, on the fixture's finished, running and original-layout-like rows."""
+    """Every step, at several moments, on finished and running rows: a running trace counts
+    once it has been running at least that long (the fixture's export has run 56 s by NOW)."""
+    conn = fixture_db.connect(db)
+    try:  # a request running for 50 ms at NOW
+        fixture_db.insert_trace(
+            conn, 72, fixture_db.NOW - 50, [fixture_db.S(0, None, "GET /just-started", 0, None)]
+        )
+    finally:
+        conn.close()
     with TraceReader(db) as reader:
         every = reader.recent_traces(100)
-        for least in (None, 0.0, 1.2, 10.0, 48.5, 100.0, 1e9):
-            keep = TraceFilter(min_duration_ms=least)
-            listed = {t.trace_id for t in reader.recent_traces(100, **keep.query())}
-            assert listed == {t.trace_id for t in every if keep.matches(t)}, least
+        for now in (None, fixture_db.NOW, fixture_db.NOW + 100_000):
+            for least in (None, 0.0, 1.2, 10.0, 48.5, 100.0, 60_000.0, 1e9):
+                keep = TraceFilter(min_duration_ms=least)
+                listed = {t.trace_id for t in reader.recent_traces(100, **keep.query(now))}
+                assert listed == {t.trace_id for t in every if keep.matches(t, now)}, (now, least)
+        keep = TraceFilter(min_duration_ms=100.0)
+        names = {t.root_span_name for t in reader.recent_traces(100, **keep.query(fixture_db.NOW))}
+        assert "GET /reports/export" in names and "GET /just-started" not in names

@@ -118,3 +118,61 @@ async def test_new_spans_that_match_join_the_search(db: Path) -> None:
         new_span = fixture_db.grow_running_trace(db)
         await wait_for(pilot, lambda: waterfall.matches == {new_span}, timeout=10)
         await wait_for(pilot, lambda: "1 “upload”" in screen_text(app))
+
+
+@pytest.mark.parametrize("query", ["[b]bold", "[/]", "[@click=app.quit]x", "$accent"])
+async def test_the_query_in_the_border_is_text_not_markup(db: Path, query: str) -> None:
+    """`[/]` used to raise (the app quit), `[@click=app.quit]` made a link."""
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_trace(pilot, "GET /orders")
+        await pilot.press("slash", *query, "enter")
+        await wait_for(pilot, lambda: f"no span “{query}”" in screen_text(app))
+        assert app.is_running and app.return_code is None
+
+
+async def test_only_the_latest_search_counts(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow search answered after a newer one (or after the search ended) is dropped."""
+    import threading
+
+    from lens_tui.store.reader import TraceReader
+
+    release = threading.Event()
+    find = TraceReader.find_spans
+
+    def slow_for_db(self: TraceReader, trace_id: str, text: str) -> list[str]:
+        if text == "db.query":
+            release.wait(5)
+        return find(self, trace_id, text)
+
+    monkeypatch.setattr(TraceReader, "find_spans", slow_for_db)
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_trace(pilot, "GET /orders")
+        waterfall = app.waterfall
+        app.search_spans("db.query")
+        app.search_spans("render")
+        await wait_for(pilot, lambda: waterfall.match_query == "render")
+        release.set()
+        await pilot.pause(0.3)
+        assert waterfall.match_query == "render" and len(waterfall.matches) == 1
+        release.clear()
+        app.search_spans("db.query")
+        app.search_spans("")  # ended before the answer came
+        release.set()
+        await pilot.pause(0.3)
+        assert waterfall.match_query == "" and not waterfall.matches
+
+
+async def test_a_search_asked_while_the_trace_loads_runs_once_it_is_shown(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        rows = app.trace_list.rows
+        index = next(i for i in range(len(rows)) if rows[i].root_span_name == "GET /orders")
+        app.trace_list.move_cursor(index, user=True)
+        app.open_trace(rows[index].trace_id)
+        app.search_spans("cache")  # before the forest arrives
+        await wait_for(pilot, lambda: len(app.waterfall.matches) == 1)
+        assert app.waterfall.selected_span is not None
+        assert app.waterfall.selected_span.name == "cache.get session"

@@ -45,3 +45,27 @@ async def test_escape_then_arrows_in_one_burst_move_in_the_trace_list(db: Path) 
         burst(waterfall, ("escape", None), ("up", None), ("up", None))
         await wait_for(pilot, lambda: trace_list.cursor == listed - 2)
         assert waterfall.cursor == at and app.focused is trace_list
+
+
+async def test_escape_in_a_burst_closes_the_bar(db: Path) -> None:
+    """Escape is a priority binding of the bar: looked up as the key is retyped, not lost."""
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        burst(app.trace_list, ("slash", "/"), ("a", "a"), ("b", "b"), ("escape", None))
+        await wait_for(pilot, lambda: not app.filter_bar.has_class("-open"))
+        await pilot.pause(0.2)
+        assert app.focused is app.trace_list and app._trace_filter.name == ""
+        assert app.waterfall.forest is None  # escape did not also act on the list
+
+
+async def test_a_key_after_enter_in_a_burst_goes_where_the_focus_went(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        burst(
+            app.trace_list, ("slash", "/"), *((c, c) for c in "check"), ("enter", "\r"),
+            ("e", "e"),
+        )
+        await wait_for(pilot, lambda: app._trace_filter.errors_only)
+        assert app._trace_filter.name == "check"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Label
 
 from lens_tui.ui.focus import KeysFollowFocus, focus_now
@@ -23,6 +25,16 @@ _PROMPTS: dict[FilterTarget, str] = {
 
 class FilterInput(KeysFollowFocus, Input):
     """The filter's text field; keys typed after Enter or Escape go where the focus went."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        # Enter applies at once, not when the key has bubbled up to the app's bindings: the
+        # focus must move before the next key of a burst is handled (`lens_tui.ui.focus`).
+        if event.key == "enter" and self.screen.focused is self:
+            event.stop()
+            event.prevent_default()
+            bar = self.parent
+            if isinstance(bar, FilterBar):
+                bar.submit(self.value)
 
 
 class FilterBar(Horizontal):
@@ -68,15 +80,19 @@ class FilterBar(Horizontal):
         super().__init__(id=id)
         self.target: FilterTarget = "traces"
         """Which pane the text filters."""
+        self._back: Widget | None = None
+        """Where the focus goes when the bar closes."""
 
     def compose(self) -> ComposeResult:
         """Prompt and input."""
         yield Label(_PROMPTS["traces"])
         yield FilterInput(placeholder="text (Enter applies, Esc clears)")
 
-    def open(self, target: FilterTarget, value: str) -> None:
-        """Show the bar for `target`, prefilled with the current filter, and focus it."""
+    def open(self, target: FilterTarget, value: str, *, back: Widget | None) -> None:
+        """Show the bar for `target`, prefilled with the current filter, and focus it; the
+        focus goes `back` when the bar closes."""
         self.target = target
+        self._back = back
         self.query_one(Label).update(_PROMPTS[target])
         field = self.query_one(FilterInput)
         field.value = value
@@ -85,14 +101,22 @@ class FilterBar(Horizontal):
         focus_now(field)
 
     def close(self) -> None:
-        """Hide the bar."""
+        """Hide the bar; the focus goes back where it came from, at once."""
         self.remove_class("-open")
+        back, self._back = self._back, None
+        if back is not None and back.is_attached:
+            focus_now(back)
+
+    def submit(self, value: str) -> None:
+        """Apply `value` (Enter)."""
+        self.close()
+        self.post_message(self.Applied(self.target, value.strip()))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Enter: apply."""
+        """Enter by other ways than a key (a paste ending in a newline)."""
         event.stop()
-        self.close()
-        self.post_message(self.Applied(self.target, event.value.strip()))
+        if self.has_class("-open"):
+            self.submit(event.value)
 
     def action_clear(self) -> None:
         """Escape: clear."""

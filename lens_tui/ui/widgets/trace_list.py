@@ -104,7 +104,7 @@ class TraceList(LineList):
     def replace(self, traces: Iterable[TraceSummary]) -> None:
         """Show exactly these traces (a first load or a new filter); back to the live top."""
         self.rows.clear()
-        self.rows.upsert(traces, self.filter)
+        self.rows.upsert(traces, self.filter, self._clock())
         self.virtual_floor = 0
         self.cursor = 0 if self.rows else -1
         self._set_new_count(0)
@@ -121,7 +121,7 @@ class TraceList(LineList):
             anchor_index = self.cursor if self.cursor > 0 else min(top, len(rows) - 1)
             anchor = rows[anchor_index].trace_id
         old_index = rows.index(anchor) if anchor is not None else None
-        added = rows.upsert(traces, self.filter)
+        added = rows.upsert(traces, self.filter, self._clock())
         if live or anchor is None or old_index is None:
             self.cursor = 0 if rows else -1
             self.rows_changed()
@@ -161,7 +161,7 @@ class TraceList(LineList):
     def add_older(self, traces: list[TraceSummary]) -> None:
         """Older traces paged in at the bottom (the cap grows by what the user asked for)."""
         self.rows.cap += len(traces)
-        self.rows.upsert(traces, self.filter)
+        self.rows.upsert(traces, self.filter, self._clock())
         self.rows_changed()
 
     def cursor_moved(self, user: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Hashable, Iterable
 from typing import ClassVar
 
@@ -122,8 +123,8 @@ class Waterfall(LineList):
         """What the span search looked for ("" when no search is on)."""
         self.matches: frozenset[str] = frozenset()
         """Span ids the search found: drawn highlighted, `n` / `N` go through them."""
-        self._match_nodes: list[int] | None = None
-        """The matches' nodes in display (pre-)order, for the forest shown."""
+        self._order: flatten.MatchOrder | None = flatten.MatchOrder()
+        """The matches in display order, for the forest shown (None: not known yet)."""
 
     # ---- data in
 
@@ -151,7 +152,7 @@ class Waterfall(LineList):
         self.collapsed = set()
         self._collapsed_nodes = set()
         self.threshold_index = 0
-        self.match_query, self.matches, self._match_nodes = "", frozenset(), None
+        self.match_query, self.matches, self._order = "", frozenset(), flatten.MatchOrder()
         self.cursor = -1
         self.rows_changed(clear_cache=True)
         self.scroll_rows(0)
@@ -168,7 +169,7 @@ class Waterfall(LineList):
             self.threshold_index = 0
             self.match_query, self.matches = "", frozenset()
         self.forest = forest
-        self._match_nodes = None
+        self._order = None if self.matches else flatten.MatchOrder()  # nodes moved
         self._collapsed_nodes = {
             forest.index_of[span_id] for span_id in self.collapsed if span_id in forest.index_of
         }
@@ -230,11 +231,14 @@ class Waterfall(LineList):
 
     # ---- the span search
 
-    def set_matches(self, query: str, span_ids: Iterable[str]) -> None:
-        """Show what a span search found (an empty `query`: the search is off)."""
+    def set_matches(
+        self, query: str, span_ids: Iterable[str], order: flatten.MatchOrder | None = None
+    ) -> None:
+        """Show what a span search found (an empty `query`: the search is off); `order`,
+        for the forest shown, saves sorting the matches here."""
         self.match_query = query
         self.matches = frozenset(span_ids) if query else frozenset()
-        self._match_nodes = None
+        self._order = order if query else flatten.MatchOrder()
         self.rows_changed(clear_cache=True)
         self.refresh_bindings()
 
@@ -242,21 +246,15 @@ class Waterfall(LineList):
         """"3/17 “db”" (the cursor on the third of 17 matches), or None with no search."""
         if not self.match_query:
             return None
-        nodes = self._matched_nodes()
-        node = self.selected_node
-        at = f"{nodes.index(node) + 1}/" if node is not None and node in nodes else ""
         query = visible(self.match_query, 30)
-        return f"{at}{len(nodes)} “{query}”" if nodes else f"no span “{query}”"
-
-    def _matched_nodes(self) -> list[int]:
-        forest = self.forest
-        if forest is None:
-            return []
-        if self._match_nodes is None:
-            index_of, position = forest.index_of, forest.position
-            nodes = [index_of[i] for i in self.matches if i in index_of]
-            self._match_nodes = sorted(nodes, key=position.__getitem__)
-        return self._match_nodes
+        if not self.matches:
+            return f"no span “{query}”"
+        order, node = self._order, self.selected_node
+        if order is None or node is None or self.forest is None:
+            return f"{len(self.matches)} “{query}”"  # before its order is known: no index
+        k = bisect_left(order.positions, self.forest.position[node])
+        at = f"{k + 1}/" if k < len(order.nodes) and order.nodes[k] == node else ""
+        return f"{at}{len(order.nodes)} “{query}”"
 
     def action_next_match(self) -> None:
         """`n`: the next span the search found (around to the first after the last)."""
@@ -267,20 +265,25 @@ class Waterfall(LineList):
         self._step_match(-1)
 
     def _step_match(self, step: int) -> None:
-        forest, nodes = self.forest, self._matched_nodes()
-        if forest is None or not nodes:
+        forest = self.forest
+        if forest is None or not self.matches:
+            self.app.bell()
+            return
+        if self._order is None:  # the forest changed since the search: order it here
+            self._order = flatten.match_order(forest, self.matches)
+        order = self._order
+        if not order.nodes:
             self.app.bell()
             return
         node = self.selected_node
         here = forest.position[node] if node is not None else -1
-        positions = [forest.position[n] for n in nodes]
         if step > 0:
-            later = [k for k, at in enumerate(positions) if at > here]
-            k = later[0] if later else 0
+            k = bisect_right(order.positions, here)
+            k = k if k < len(order.nodes) else 0
         else:
-            earlier = [k for k, at in enumerate(positions) if at < here]
-            k = earlier[-1] if earlier else len(nodes) - 1
-        self.select_span(forest.span_ids[nodes[k]], user=True)
+            k = bisect_left(order.positions, here) - 1
+            k = k if k >= 0 else len(order.nodes) - 1
+        self.select_span(forest.span_ids[order.nodes[k]], user=True)
         # Mid-view, as a search in a pager: what surrounds the match shows too.
         self.scroll_rows(self.cursor - self.body_height // 2)
 
