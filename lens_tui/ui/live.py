@@ -432,6 +432,9 @@ class LiveApp(App[int]):
         self.header.refresh()
         self.trace_list.refresh()
         self.waterfall.tick()
+        shown, forest = self.detail.span, self.waterfall.forest
+        if shown is not None and shown.duration_ms is None and forest is not None:
+            self.detail.show_span(forest, shown, self.clock())  # "… so far" goes on
 
     def on_store_waiting(self, message: StoreWaiting) -> None:
         """The file is not there yet: say so where the traces will be."""
