@@ -31,9 +31,17 @@ def _route_template(scope: Scope) -> str:
     path = scope.get("path") or "/"
     params = scope.get("path_params") or {}
     if params:
+        # Parameters come in path order; matched from the end, so that a literal segment
+        # equal to a value (`/api/2/items/2`) stays, and two equal values keep their names.
         parts = path.split("/")
-        by_value = {str(v): k for k, v in params.items()}
-        path = "/".join(f"{{{by_value[p]}}}" if p in by_value else p for p in parts)
+        at = len(parts)
+        for name, value in reversed(list(params.items())):
+            text = str(value)
+            for k in range(at - 1, 0, -1):
+                if parts[k] == text:
+                    parts[k], at = f"{{{name}}}", k
+                    break
+        path = "/".join(parts)
     return path
 
 

@@ -219,3 +219,18 @@ async def test_starlette_route_template_names_the_span(store: TraceStore, db_pat
     assert post_row["output_body_hash"] == bodies.body_hash(b"NEW THING")
     crash_row = rows["GET /crash"]
     assert crash_row["status"] == "error" and crash_row["exception_type"] == "ZeroDivisionError"
+
+
+def test_route_template_from_path_params_when_the_framework_names_no_route() -> None:
+    """The fallback for ASGI apps that set `path_params` but no `route`: each parameter takes
+    its own segment, matched from the end (path order)."""
+    from lens_tui.tracing.middleware import _route_template
+
+    def template(path: str, **params: object) -> str:
+        return _route_template({"type": "http", "path": path, "path_params": params})
+
+    assert template("/users/5/orders/5", user_id=5, order_id=5) == "/users/{user_id}/orders/{order_id}"
+    assert template("/api/2/items/2", item=2) == "/api/2/items/{item}"
+    assert template("/users/7", user_id=7) == "/users/{user_id}"
+    assert template("/health") == "/health"
+    assert template("/a/x/b", missing="y") == "/a/x/b"
