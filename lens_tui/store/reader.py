@@ -1368,12 +1368,19 @@ class TraceReader:
                 counts.update(cached[3])
                 counted_at = cached[2]
                 # NOT INDEXED: a rowid range over the new rows, not a scan of the level index.
-                sql = "SELECT level, count(*) FROM logs NOT INDEXED WHERE id > ? GROUP BY level"
+                sql = (
+                    "SELECT CAST(level AS BLOB), count(*) FROM logs NOT INDEXED WHERE id > ?"
+                    " GROUP BY level"
+                )
                 rows = conn.execute(sql, (cached[1],)).fetchall()
             else:
                 counted_at = now
                 # One pass over the narrow (level, id) index when there is one.
-                rows = conn.execute("SELECT level, count(*) FROM logs GROUP BY level").fetchall()
+                # Levels as bytes: one invalid-UTF-8 level (another program wrote it) would
+                # fail the whole count; `normalise_level` decodes it as the rows show it.
+                rows = conn.execute(
+                    "SELECT CAST(level AS BLOB), count(*) FROM logs GROUP BY level"
+                ).fetchall()
             for level, count in rows:
                 counts[normalise_level(level)] += int(count)
             self._level_cache = (low, high, counted_at, dict(counts))

@@ -498,6 +498,21 @@ def test_level_counts_are_incremental_and_follow_new_rows(
         assert reader.level_counts() == {"debug": 0, "info": 1, "warn": 1, "error": 0}
 
 
+def test_level_counts_survive_a_level_that_is_not_utf8(db: TraceDb) -> None:
+    """Another program's invalid UTF-8 level counts as the rows show it (info), instead of
+    failing the whole count."""
+    db.log("a", level="error")
+    db.conn.execute(
+        "INSERT INTO logs (level, message, timestamp) VALUES (CAST(X'FFFE' AS TEXT), 'b', 1)"
+    )
+    with TraceReader(db.path) as reader:
+        expected = {"debug": 0, "info": 1, "warn": 0, "error": 1}
+        assert reader.level_counts() == expected
+        db.log("c", level="error")
+        assert reader.level_counts() == {**expected, "error": 2}  # the incremental count
+        assert [row.level for row in reader.logs()] == ["error", "info", "error"]
+
+
 def test_level_counts_upto_a_log_id_for_all_a_trace_or_some_spans(db: TraceDb) -> None:
     """Exact counts through a log id: all logs, one trace's, or some spans' (uncapped)."""
     db.trace(1)
