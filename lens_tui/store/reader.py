@@ -1260,9 +1260,11 @@ class TraceReader:
         min_level: str = "debug",
         text: str | None = None,
         after_id: int = 0,
+        before_id: int | None = None,
         limit: int = 2000,
     ) -> list[LogRow]:
-        """Logs ascending by id; with after_id == 0, the NEWEST `limit` matches (ascending)."""
+        """Logs ascending by id; with after_id == 0, the NEWEST `limit` matches (ascending),
+        below `before_id` if given (the page before the oldest one shown)."""
         limit = max(1, min(int(limit), MAX_LIST_LIMIT))
         floor = LEVELS.index(normalise_level(min_level))
         levels = frozenset(LEVELS[floor:])
@@ -1273,11 +1275,11 @@ class TraceReader:
             if span_ids is None:
                 rows = self._log_page(
                     conn, trace_id=trace_id, levels=levels, text=text, after_id=after_id,
-                    before_id=None, newest=newest, limit=limit,
+                    before_id=before_id, newest=newest, limit=limit,
                 )
             else:
                 rows = self._logs_of_spans(
-                    conn, trace_id, span_ids, levels, text, after_id, newest, limit
+                    conn, trace_id, span_ids, levels, text, after_id, before_id, newest, limit
                 )
         rows.sort(key=lambda r: r[0])
         return [self._log_row(r) for r in rows]
@@ -1290,6 +1292,7 @@ class TraceReader:
         levels: frozenset[str],
         text: str | None,
         after_id: int,
+        before_id: int | None,
         newest: bool,
         limit: int,
     ) -> list[tuple[Any, ...]]:
@@ -1303,7 +1306,7 @@ class TraceReader:
             # Each trace contributes at most `limit` rows: the overall first/newest `limit`
             # rows are among those.
             matched = 0
-            low, high = after_id, None
+            low, high = after_id, before_id
             while matched < limit:
                 page = self._log_page(
                     conn, trace_id=one_trace, levels=levels, text=text, after_id=low,

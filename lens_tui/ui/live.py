@@ -34,6 +34,7 @@ from lens_tui.ui.messages import (
     DeltaReady,
     LogsCounted,
     LogsLoaded,
+    OlderLogsLoaded,
     SnapshotReady,
     SpansFound,
     SpansRead,
@@ -56,6 +57,8 @@ OLDER_PAGE = 500
 """Traces paged in when the cursor reaches the bottom of the list."""
 LOG_LOAD_LIMIT = 2_000
 """Log lines loaded when the log pane's scope changes (live lines add up to its cap)."""
+OLDER_LOG_PAGE = 2_000
+"""Older log lines paged in when the user reaches the oldest line held (up to its cap)."""
 TRACE_UPDATE_INTERVAL_S = 0.2
 """A live trace's waterfall is rebuilt at most this often."""
 LOG_SCOPE_DEBOUNCE_S = 0.08
@@ -375,8 +378,29 @@ class LiveApp(App[int]):
                     counts[log.level] = counts.get(log.level, 0) + 1
         else:
             counts = reader.level_counts(trace_id=scope.trace_id)
+        older = len(rows) >= LOG_LOAD_LIMIT
         rows = [row for row in rows if row.id <= mark]
-        self.post_message(LogsLoaded(scope, tuple(rows), counts, generation, mark))
+        self.post_message(LogsLoaded(scope, tuple(rows), counts, generation, mark, older))
+
+    @in_thread("older-logs")
+    def _load_older_logs(self, scope: LogScope, before_id: int, generation: int) -> None:
+        """The page of the log pane's scope before its oldest line."""
+        rows = self.readers.get("logs").logs(
+            trace_id=scope.trace_id, span_ids=scope.span_ids, min_level=scope.min_level,
+            text=scope.text or None, before_id=before_id, limit=OLDER_LOG_PAGE,
+        )
+        older = len(rows) >= OLDER_LOG_PAGE
+        self.post_message(OlderLogsLoaded(tuple(rows), before_id, older, generation))
+
+    def on_log_pane_need_older(self, message: LogPane.NeedOlder) -> None:
+        """The user reached the oldest line held: the page before it."""
+        if self._live:
+            self._load_older_logs(self.log_pane.scope, message.before_id, self._log_generation)
+
+    def on_older_logs_loaded(self, message: OlderLogsLoaded) -> None:
+        """Older lines of the scope shown, above its oldest."""
+        if message.generation == self._log_generation:
+            self.log_pane.prepend(message.rows, message.before_id, message.older)
 
     def _recount_logs(self) -> None:
         """Read the log pane's per-level counts again (more lines came than it keeps)."""
@@ -672,7 +696,9 @@ class LiveApp(App[int]):
         """Fresh rows for the log pane's scope."""
         if message.generation != self._log_generation:
             return
-        self.log_pane.reset(message.scope, message.rows, message.counts, message.mark)
+        self.log_pane.reset(
+            message.scope, message.rows, message.counts, message.mark, message.older
+        )
 
     def on_logs_counted(self, message: LogsCounted) -> None:
         """Per-level counts read again for the log pane's scope."""

@@ -98,6 +98,7 @@ class LogsLoaded(Message):
         counts: dict[str, int],
         generation: int,
         mark: int,
+        older: bool = False,
     ) -> None:
         super().__init__()
         self.mark = mark
@@ -105,6 +106,21 @@ class LogsLoaded(Message):
         self.scope = scope
         self.rows = rows
         self.counts = counts
+        self.generation = generation
+        self.older = older
+        """Older lines of the scope exist than these (paged in at the top)."""
+
+
+class OlderLogsLoaded(Message):
+    """A page of the log pane's scope older than its oldest line."""
+
+    def __init__(
+        self, rows: tuple[LogRow, ...], before_id: int, older: bool, generation: int
+    ) -> None:
+        super().__init__()
+        self.rows = rows
+        self.before_id = before_id
+        self.older = older
         self.generation = generation
 
 

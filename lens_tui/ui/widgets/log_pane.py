@@ -103,6 +103,13 @@ class LogPane(LineList):
 
     empty_message = "no logs"
 
+    class NeedOlder(Message):
+        """The user reached the oldest line held and older ones exist: page them in."""
+
+        def __init__(self, before_id: int) -> None:
+            super().__init__()
+            self.before_id = before_id
+
     class LogChosen(Message):
         """The user highlighted (`open` False) or chose with enter (`open` True) a log line."""
 
@@ -129,6 +136,10 @@ class LogPane(LineList):
         """Logs per level in scope, whatever the level and text filters."""
         self._loads = 0
         """Scopes loaded (or cleared) so far: counts read for an older one do not apply."""
+        self.older = False
+        """Older lines of the scope exist in the file than the oldest held."""
+        self._asked_before: int | None = None
+        """The oldest id a page of older lines was asked before (one request at a time)."""
         self.following = True
         """Whether new lines scroll into view (until the user moves the cursor)."""
         self._last_id = 0
@@ -146,12 +157,18 @@ class LogPane(LineList):
     # ---- data in
 
     def reset(
-        self, scope: LogScope, rows: Iterable[LogRow], counts: dict[str, int], mark: int
+        self,
+        scope: LogScope,
+        rows: Iterable[LogRow],
+        counts: dict[str, int],
+        mark: int,
+        older: bool = False,
     ) -> None:
         """Show a freshly loaded scope (rows up to log id `mark`); the cursor stays on the same
         log if it is still there. Lines the live tail brought past `mark` meanwhile are kept."""
         keep = self.highlighted
         self._loads += 1
+        self.older, self._asked_before = older, None
         self.counts = {level: counts.get(level, 0) for level in LEVELS}
         newer = [log for log in self.rows if log.id > mark and scope.matches(log)]
         for log in newer:
@@ -196,6 +213,7 @@ class LogPane(LineList):
         if scope is not None:
             self.scope = scope
         self._loads += 1
+        self.older, self._asked_before = False, None
         self.rows.clear()
         self.counts = dict.fromkeys(LEVELS, 0)
         self._last_id = 0
@@ -284,8 +302,14 @@ class LogPane(LineList):
         self.scroll_rows(len(self.rows))
 
     def on_mouse_scroll_up(self, _event: events.MouseScrollUp) -> None:
-        """The wheel up: the user reads older lines, new ones must not pull the view down."""
+        """The wheel up: the user reads older lines, new ones must not pull the view down;
+        at the top, the page before comes in."""
         self.following = False
+        self.call_after_refresh(self._older_at_the_top)
+
+    def _older_at_the_top(self) -> None:
+        if self.first_visible == 0:
+            self._ask_older()
 
     def on_mouse_scroll_down(self, _event: events.MouseScrollDown) -> None:
         """The wheel down to the newest line follows new lines again."""
@@ -301,10 +325,37 @@ class LogPane(LineList):
         if log is not None:
             self.post_message(self.LogChosen(log, open=True))
 
+    def prepend(self, rows: Iterable[LogRow], before_id: int, older: bool) -> None:
+        """A page of lines older than the oldest held, put above it; what the user reads
+        stays where it is. Paging stops where the pane is full (`LOG_CAP` lines)."""
+        if self._asked_before != before_id or not self.rows or self.rows[0].id != before_id:
+            return  # asked for another picture of the pane
+        self._asked_before = None
+        page = list(rows)
+        room = (self.rows.maxlen or 0) - len(self.rows)
+        taken = page[-room:] if room > 0 else []
+        self.older = older and len(taken) == len(page)
+        if not taken:
+            return
+        self.rows.extendleft(reversed(taken))
+        top = self.first_visible
+        if self.cursor >= 0:
+            self.cursor += len(taken)
+        self.rows_changed()
+        self.scroll_rows(top + len(taken))
+
+    def _ask_older(self) -> None:
+        if self.older and self.rows and self._asked_before is None:
+            self._asked_before = self.rows[0].id
+            self.post_message(self.NeedOlder(self.rows[0].id))
+
     def cursor_moved(self, user: bool) -> None:
-        """A line highlighted by hand stops following and selects its span if its trace is open."""
+        """A line highlighted by hand stops following and selects its span if its trace is open;
+        the oldest line held asks for the page before it."""
         if not user:
             return
+        if self.cursor == 0:
+            self._ask_older()
         self.following = self.cursor == len(self.rows) - 1
         log = self.highlighted
         if log is not None:

@@ -1,0 +1,78 @@
+"""The log pane loads the newest lines of a scope; reaching the oldest one held (home, or
+the wheel to the top) pages the older ones in above it, up to the pane's cap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import events
+
+from lens_tui.ui.live import LOG_LOAD_LIMIT, OLDER_LOG_PAGE
+
+from . import fixture_db
+from .conftest import loaded, make_app, open_trace, wait_for
+
+SIZE = (120, 40)
+MORE = LOG_LOAD_LIMIT + OLDER_LOG_PAGE + 300
+"""Lines of the trace: a first load, a full older page, and a part page."""
+
+
+def _flood(db: Path) -> None:
+    fixture_db.add_logs(
+        db, 1, [fixture_db.L("info", f"line {k}", 10 + k / 1000, 4) for k in range(MORE)]
+    )
+
+
+async def test_home_pages_in_older_lines_of_a_trace(db: Path) -> None:
+    _flood(db)
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_trace(pilot, "GET /orders")
+        pane = app.log_pane
+        await wait_for(pilot, lambda: len(pane.rows) == LOG_LOAD_LIMIT)
+        assert pane.rows[-1].message == f"line {MORE - 1}" and pane.older
+        pane.focus()
+        await pilot.press("home")  # the oldest line held: the page before it comes in
+        held = pane.highlighted
+        assert held is not None
+        await wait_for(pilot, lambda: len(pane.rows) == LOG_LOAD_LIMIT + OLDER_LOG_PAGE)
+        assert pane.highlighted == held  # the line read stays under the cursor
+        assert pane.cursor == OLDER_LOG_PAGE and pane.older
+        await pilot.press("home")  # and the rest: the trace's 4 own lines and the first 300
+        await wait_for(pilot, lambda: not pane.older)
+        ids = [row.id for row in pane.rows]
+        assert ids == sorted(set(ids))
+        messages = [row.message for row in pane.rows]
+        assert messages[-MORE:] == [f"line {k}" for k in range(MORE)]
+        assert len(messages) == MORE + 4  # every line of the trace, once
+
+
+async def test_the_wheel_to_the_top_pages_in_older_recent_lines(db: Path) -> None:
+    _flood(db)
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        pane = app.log_pane
+        await wait_for(pilot, lambda: len(pane.rows) == LOG_LOAD_LIMIT)
+        pane.scroll_rows(0)
+        pane.post_message(events.MouseScrollUp(pane, 5, 2, 0, 0, 0, False, False, False))
+        await wait_for(pilot, lambda: len(pane.rows) == LOG_LOAD_LIMIT + OLDER_LOG_PAGE)
+        assert pane.first_visible == OLDER_LOG_PAGE  # the lines on screen did not move
+
+
+async def test_a_span_scope_pages_too(db: Path) -> None:
+    _flood(db)
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_trace(pilot, "GET /orders")
+        app.waterfall.select_span(fixture_db.span_id(1, 4), user=True)  # the flooded span
+        pane = app.log_pane
+        await wait_for(pilot, lambda: pane.scope.span_ids == frozenset({fixture_db.span_id(1, 4)}))
+        await wait_for(pilot, lambda: len(pane.rows) == LOG_LOAD_LIMIT and pane.older)
+        pane.focus()
+        for _ in range(3):
+            await pilot.press("home")
+            await pilot.pause(0.2)
+        await wait_for(pilot, lambda: not pane.older)
+        assert [row.message for row in pane.rows][-MORE:] == [f"line {k}" for k in range(MORE)]
+        assert {row.span_id for row in pane.rows} == {fixture_db.span_id(1, 4)}
