@@ -58,7 +58,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("↑ ↓", "move; a line of the open trace highlights its span"),
             ("enter", "go to the line's span (opens its trace)"),
             ("G / end", "newest line, and follow new lines again"),
-            ("g / home", "oldest line held"),
+            ("g / home", "oldest line held; again: the lines before it"),
         ),
     ),
     ("Mouse", (("click", "select a row"), ("double click", "open / toggle"), ("wheel", "scroll"))),
