@@ -84,6 +84,10 @@ class LensApp(LiveApp):
         being looked up in that widget's bindings (`lens_tui.ui.focus`)."""
         await retype_if_focus_moved(self, event)
 
+    async def _on_paste(self, event: events.Paste) -> None:
+        """A paste bubbled up from where it was routed: as keys (`_on_key`)."""
+        await retype_if_focus_moved(self, event)
+
     # ------------------------------------------------------------------ layout
 
     def on_resize(self, event: events.Resize) -> None:

@@ -34,16 +34,23 @@ class KeysFollowFocus:
     CSS, component classes and type names along the widget classes of the MRO."""
 
     async def _on_key(self, event: events.Key) -> None:
-        if getattr(event, _ROUTED_TO, None) is None:
-            setattr(event, _ROUTED_TO, self)
-        if self.screen.focused is not self:  # type: ignore[attr-defined]
-            event.prevent_default()  # e.g. an Input must not take a letter meant elsewhere
+        _note_route(self, event)
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        _note_route(self, event)  # a paste is routed and bubbles like a key
 
 
-async def retype_if_focus_moved(app: App[object], event: events.Key) -> bool:
+def _note_route(widget: object, event: events.Key | events.Paste) -> None:
+    if getattr(event, _ROUTED_TO, None) is None:
+        setattr(event, _ROUTED_TO, widget)
+    if widget.screen.focused is not widget:  # type: ignore[attr-defined]
+        event.prevent_default()  # e.g. an Input must not take a letter meant elsewhere
+
+
+async def retype_if_focus_moved(app: App[object], event: events.Key | events.Paste) -> bool:
     """If the focus moved since `event` was routed, act on the key as if it arrived now: the
     app's priority bindings first (as on arrival), else the widget focused now gets it (in
-    the order keys came). Returns True when the key was taken care of here."""
+    the order keys came); a paste likewise. Returns True when it was taken care of here."""
     routed_to = getattr(event, _ROUTED_TO, None)
     focused = app.focused
     if routed_to is None or focused is None or focused is routed_to:
@@ -52,9 +59,13 @@ async def retype_if_focus_moved(app: App[object], event: events.Key) -> bool:
         return False  # it came up from the focused widget itself: never retype in a circle
     event.stop()
     event.prevent_default()
-    if await app._check_bindings(event.key, priority=True):  # noqa: SLF001
+    retyped: events.Key | events.Paste
+    if isinstance(event, events.Paste):
+        retyped = events.Paste(event.text)
+    elif await app._check_bindings(event.key, priority=True):  # noqa: SLF001
         return True
-    retyped = events.Key(event.key, event.character)
+    else:
+        retyped = events.Key(event.key, event.character)
     retyped._set_forwarded()  # noqa: SLF001  (as the app's own routing does)
     focused.post_message(retyped)
     return True

@@ -69,3 +69,18 @@ async def test_a_key_after_enter_in_a_burst_goes_where_the_focus_went(db: Path) 
         )
         await wait_for(pilot, lambda: app._trace_filter.errors_only)
         assert app._trace_filter.name == "check"
+
+
+async def test_a_paste_right_after_slash_lands_in_the_filter(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        burst(app.trace_list, ("slash", "/"))
+        pasted = events.Paste("checkout")
+        pasted._set_forwarded()
+        app.trace_list.post_message(pasted)
+        burst(app.trace_list, ("enter", "\r"))
+        await wait_for(pilot, lambda: app._trace_filter.name == "checkout")
+        assert [app.trace_list.rows[i].root_span_name for i in range(len(app.trace_list.rows))] == [
+            "POST /checkout"
+        ]
