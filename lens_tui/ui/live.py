@@ -383,19 +383,27 @@ class LiveApp(App[int]):
         self.post_message(LogsLoaded(scope, tuple(rows), counts, generation, mark, older))
 
     @in_thread("older-logs")
-    def _load_older_logs(self, scope: LogScope, before_id: int, generation: int) -> None:
-        """The page of the log pane's scope before its oldest line."""
-        rows = self.readers.get("logs").logs(
+    def _load_older_logs(
+        self, scope: LogScope, before_id: int, limit: int, generation: int
+    ) -> None:
+        """The page of the log pane's scope before its oldest line (its own reader: a span
+        scope may scan a long trace, and must not hold up the next scope's load)."""
+        rows = self.readers.get("older-logs").logs(
             trace_id=scope.trace_id, span_ids=scope.span_ids, min_level=scope.min_level,
-            text=scope.text or None, before_id=before_id, limit=OLDER_LOG_PAGE,
+            text=scope.text or None, before_id=before_id, limit=limit,
         )
-        older = len(rows) >= OLDER_LOG_PAGE
+        older = len(rows) >= limit
         self.post_message(OlderLogsLoaded(tuple(rows), before_id, older, generation))
 
     def on_log_pane_need_older(self, message: LogPane.NeedOlder) -> None:
         """The user reached the oldest line held: the page before it."""
-        if self._live:
-            self._load_older_logs(self.log_pane.scope, message.before_id, self._log_generation)
+        if not self._live:
+            self.log_pane.page_failed()
+            return
+        limit = min(OLDER_LOG_PAGE, message.room)
+        self._load_older_logs(
+            self.log_pane.scope, message.before_id, limit, self._log_generation
+        )
 
     def on_older_logs_loaded(self, message: OlderLogsLoaded) -> None:
         """Older lines of the scope shown, above its oldest."""
@@ -429,6 +437,8 @@ class LiveApp(App[int]):
             self._refresh_flight.done()
         elif worker.group == "trace-update":
             self._trace_flight.done()
+        elif worker.group == "older-logs" and event.state != WorkerState.SUCCESS:
+            self.log_pane.page_failed()  # the next visit to the top asks again
         if event.state != WorkerState.ERROR or self._stopping.is_set():
             return
         if worker.group == "snapshot":
@@ -456,9 +466,7 @@ class LiveApp(App[int]):
         self.header.refresh()
         self.trace_list.refresh()
         self.waterfall.tick()
-        shown, forest = self.detail.span, self.waterfall.forest
-        if shown is not None and shown.duration_ms is None and forest is not None:
-            self.detail.show_span(forest, shown, self.clock())  # "… so far" goes on
+        self.detail.tick(self.clock())  # a running span's "… so far" goes on
 
     def on_store_waiting(self, message: StoreWaiting) -> None:
         """The file is not there yet: say so where the traces will be."""

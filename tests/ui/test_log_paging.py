@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual import events
 
 from lens_tui.ui.live import LOG_LOAD_LIMIT, OLDER_LOG_PAGE
@@ -76,3 +77,44 @@ async def test_a_span_scope_pages_too(db: Path) -> None:
         await wait_for(pilot, lambda: not pane.older)
         assert [row.message for row in pane.rows][-MORE:] == [f"line {k}" for k in range(MORE)]
         assert {row.span_id for row in pane.rows} == {fixture_db.span_id(1, 4)}
+
+
+async def test_paging_leaves_room_for_live_lines_and_survives_a_failed_page(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages stop a fifth of the cap short of it, so live lines arriving while the user reads
+    the oldest ones push nothing out; a page that fails to read is asked for again."""
+    from lens_tui.store.reader import OpenError, TraceReader
+    from lens_tui.ui.feed import LOG_CAP
+
+    fixture_db.add_logs(
+        db, 1, [fixture_db.L("info", f"line {k}", 10 + k / 1000, 4) for k in range(LOG_CAP + 2_000)]
+    )
+    logs = TraceReader.logs
+    failures = [1]
+
+    def flaky(self: TraceReader, **kwargs: object) -> object:
+        if kwargs.get("before_id") is not None and failures:
+            failures.pop()
+            raise OpenError("traces.db is locked")
+        return logs(self, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(TraceReader, "logs", flaky)
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_trace(pilot, "GET /orders")
+        pane = app.log_pane
+        await wait_for(pilot, lambda: len(pane.rows) == LOG_LOAD_LIMIT)
+        pane.focus()
+        await pilot.press("home")  # this page fails to read
+        await wait_for(pilot, lambda: not failures and pane._asked_before is None)
+        limit = LOG_CAP - LOG_CAP // 5
+        for _ in range(6):
+            await pilot.press("down", "home")
+            await pilot.pause(0.15)
+        await wait_for(pilot, lambda: len(pane.rows) == limit)
+        held = pane.highlighted
+        assert held is not None and pane.cursor == 0
+        fixture_db.add_logs(db, 1, [fixture_db.L("warn", f"live {k}", 30, 4) for k in range(3)])
+        await wait_for(pilot, lambda: pane.rows[-1].message == "live 2")
+        assert len(pane.rows) == limit + 3 and pane.highlighted == held

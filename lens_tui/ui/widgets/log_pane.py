@@ -104,11 +104,12 @@ class LogPane(LineList):
     empty_message = "no logs"
 
     class NeedOlder(Message):
-        """The user reached the oldest line held and older ones exist: page them in."""
+        """The user reached the oldest line held and older ones exist: page in up to `room`."""
 
-        def __init__(self, before_id: int) -> None:
+        def __init__(self, before_id: int, room: int) -> None:
             super().__init__()
             self.before_id = before_id
+            self.room = room
 
     class LogChosen(Message):
         """The user highlighted (`open` False) or chose with enter (`open` True) a log line."""
@@ -245,6 +246,8 @@ class LogPane(LineList):
         if not added:
             return
         top = self.first_visible
+        if dropped:
+            self.older = True  # the lines pushed out are in the file: pageable again
         if dropped and not self.following:
             # The oldest lines fell off the top: shift so the lines on screen stay put.
             self.cursor = max(self.cursor - dropped, 0) if self.cursor >= 0 else -1
@@ -328,11 +331,13 @@ class LogPane(LineList):
     def prepend(self, rows: Iterable[LogRow], before_id: int, older: bool) -> None:
         """A page of lines older than the oldest held, put above it; what the user reads
         stays where it is. Paging stops where the pane is full (`LOG_CAP` lines)."""
-        if self._asked_before != before_id or not self.rows or self.rows[0].id != before_id:
+        if self._asked_before != before_id:
             return  # asked for another picture of the pane
         self._asked_before = None
+        if not self.rows or self.rows[0].id != before_id:
+            return  # the oldest line held changed meanwhile: ask again from there
         page = list(rows)
-        room = (self.rows.maxlen or 0) - len(self.rows)
+        room = self._paging_room()
         taken = page[-room:] if room > 0 else []
         self.older = older and len(taken) == len(page)
         if not taken:
@@ -344,10 +349,21 @@ class LogPane(LineList):
         self.rows_changed()
         self.scroll_rows(top + len(taken))
 
+    def _paging_room(self) -> int:
+        """Lines older pages may still add: the pane keeps a fifth of its cap for live lines,
+        which would otherwise push the paged-in ones out at once."""
+        cap = self.rows.maxlen or 0
+        return max(cap - cap // 5 - len(self.rows), 0)
+
     def _ask_older(self) -> None:
-        if self.older and self.rows and self._asked_before is None:
+        room = self._paging_room()
+        if self.older and self.rows and self._asked_before is None and room:
             self._asked_before = self.rows[0].id
-            self.post_message(self.NeedOlder(self.rows[0].id))
+            self.post_message(self.NeedOlder(self.rows[0].id, room))
+
+    def page_failed(self) -> None:
+        """The page asked for could not be read: the next visit to the top asks again."""
+        self._asked_before = None
 
     def cursor_moved(self, user: bool) -> None:
         """A line highlighted by hand stops following and selects its span if its trace is open;

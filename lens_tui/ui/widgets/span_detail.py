@@ -96,11 +96,14 @@ class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.span: SpanRow | None = None
         """The span shown (None when showing the trace or nothing)."""
+        self._head = Text()
         self._text = Text()
         self._bodies: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        """One static text, rebuilt when the selection changes."""
+        """A span's first lines (title, status, duration: what ticks while it runs), then
+        the rest: each a static text, rebuilt when the selection changes."""
+        yield Static(id="detail-head")
         yield Static(id="detail-text")
 
     def action_top(self) -> None:
@@ -114,13 +117,32 @@ class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
     def _style(self, component: str) -> Style:
         return fg_only(self.get_component_rich_style(component))
 
-    def _show(self, text: Text) -> None:
+    def _show(self, text: Text, head: Text | None = None) -> None:
+        self._show_head(head or Text())
         self._text = text
         self.query_one("#detail-text", Static).update(text)
 
+    def _show_head(self, head: Text) -> None:
+        if head.plain == self._head.plain and head.spans == self._head.spans:
+            return
+        self._head = head
+        shown = head.copy()
+        shown.rstrip()  # the rest follows on the next line, not after an empty one
+        widget = self.query_one("#detail-head", Static)
+        widget.display = bool(shown.plain)
+        widget.update(shown)
+
     def copy_text(self) -> str | None:
         """What `c` copies here: the whole panel as plain text."""
-        return self._text.plain or None
+        return (self._head.plain + self._text.plain) or None
+
+    def tick(self, now: float) -> None:
+        """A running span's "… so far" goes on: only the first lines are drawn again (the
+        rest may be a megabyte of body and traceback, seconds to lay out)."""
+        span = self.span
+        if span is None or span.duration_ms is not None:
+            return
+        self._show_head(self._span_head(span, now))
 
     def clear(self, message: str = "") -> None:
         """Show nothing (or a hint)."""
@@ -191,22 +213,8 @@ class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
             self.scroll_home(animate=False)
         self.span = span
         node = forest.index_of.get(span.span_id)
+        head = self._span_head(span, now)
         text = Text()
-        pending = type(span) is PendingSpan  # its row is being read: shown in a moment
-        title = "… (reading this span)" if pending else visible(span.name, 500)
-        text.append(title + "\n", self._style("span-detail--title"))
-        status = "…" if pending else span.status
-        self._field(
-            text, "status", status,
-            self._style("span-detail--label") if pending else self._status_style(status),
-        )
-        if span.duration_ms is None:
-            self._field(
-                text, "duration", fmt.duration(max(now - span.started_at, 0)) + " so far",
-                self._style("span-detail--running"),
-            )
-        else:
-            self._field(text, "duration", fmt.duration(span.duration_ms))
         # The failure first: it is what the reader of a red span came for.
         error = self._style("span-detail--error")
         if span.exception_type:
@@ -271,7 +279,27 @@ class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
                 text.append("loading…\n", self._style("span-detail--label"))
             else:
                 text.append(long_text(pretty_body(body)) + "\n")
-        self._show(text)
+        self._show(text, head)
+
+    def _span_head(self, span: SpanRow, now: float) -> Text:
+        """Title, status and duration ("… so far" while running)."""
+        head = Text()
+        pending = type(span) is PendingSpan  # its row is being read: shown in a moment
+        title = "… (reading this span)" if pending else visible(span.name, 500)
+        head.append(title + "\n", self._style("span-detail--title"))
+        status = "…" if pending else span.status
+        self._field(
+            head, "status", status,
+            self._style("span-detail--label") if pending else self._status_style(status),
+        )
+        if span.duration_ms is None:
+            self._field(
+                head, "duration", fmt.duration(max(now - span.started_at, 0)) + " so far",
+                self._style("span-detail--running"),
+            )
+        else:
+            self._field(head, "duration", fmt.duration(span.duration_ms))
+        return head
 
     def has_body(self, body_hash: str) -> bool:
         """Whether the body `body_hash` of the span shown has arrived."""
