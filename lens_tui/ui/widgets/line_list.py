@@ -98,7 +98,8 @@ class LineList(KeysFollowFocus, ScrollView, can_focus=True):
 
     def style_of(self, component: str) -> Style:
         """A component class's foreground style (cached by Textual, cleared on theme change)."""
-        return fg_only(self.get_component_rich_style(component))
+        # Plain once the widget is gone (quitting clears its component styles).
+        return fg_only(self.get_component_rich_style(component, default=Style()))
 
     @property
     def content_width(self) -> int:

@@ -115,15 +115,20 @@ class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
         self.scroll_end(animate=False)
 
     def _style(self, component: str) -> Style:
-        return fg_only(self.get_component_rich_style(component))
+        # Plain once the panel is gone (quitting): its component styles are cleared while
+        # the app may still handle a message that shows a span.
+        return fg_only(self.get_component_rich_style(component, default=Style()))
 
     def _show(self, text: Text, head: Text | None = None) -> None:
+        if not self.is_attached:
+            return  # quitting: a last message may still show a span in the removed panel
         self._show_head(head or Text())
         self._text = text
         self.query_one("#detail-text", Static).update(text)
 
     def _show_head(self, head: Text) -> None:
-        if head.plain == self._head.plain and head.spans == self._head.spans:
+        same = head.plain == self._head.plain and head.spans == self._head.spans
+        if same or not self.is_attached:
             return
         self._head = head
         shown = head.copy()
