@@ -8,6 +8,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
+from textual.widget import Widget
 
 from lens_tui.text import ELLIPSIS
 
@@ -47,3 +48,9 @@ def fg_only(style: Style) -> Style:
         reverse=style.reverse,
         strike=style.strike,
     )
+
+
+def component_style(widget: Widget, component: str) -> Style:
+    """A component class's foreground style (`fg_only`); plain once the widget is gone
+    (quitting clears its component styles while a last message may still draw)."""
+    return fg_only(widget.get_component_rich_style(component, default=Style()))

@@ -12,7 +12,7 @@ from textual.widget import Widget
 from lens_tui.store.records import StoreStats
 from lens_tui.text import visible
 from lens_tui import humanize as fmt
-from lens_tui.ui.cells import fg_only
+from lens_tui.ui.cells import component_style
 from lens_tui.ui.rates import RateMeter
 
 
@@ -80,7 +80,7 @@ class HeaderBar(Widget):
         now = self._clock()
 
         def styled(text: str, component: str) -> tuple[str, Style]:
-            return (text, fg_only(self.get_component_rich_style(f"header-bar--{component}")))
+            return (text, component_style(self, f"header-bar--{component}"))
 
         sep = styled(" · ", "muted")
         parts: list[tuple[str, Style] | str] = [styled(" ◆ lens ", "brand"), self.db_label, "  "]

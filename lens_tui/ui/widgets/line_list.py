@@ -19,7 +19,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from lens_tui.text import visible
-from lens_tui.ui.cells import fg_only, fit, strip
+from lens_tui.ui.cells import component_style, fit, strip
 from lens_tui.ui.focus import KeysFollowFocus, focus_now
 
 
@@ -98,8 +98,7 @@ class LineList(KeysFollowFocus, ScrollView, can_focus=True):
 
     def style_of(self, component: str) -> Style:
         """A component class's foreground style (cached by Textual, cleared on theme change)."""
-        # Plain once the widget is gone (quitting clears its component styles).
-        return fg_only(self.get_component_rich_style(component, default=Style()))
+        return component_style(self, component)
 
     @property
     def content_width(self) -> int:

@@ -16,7 +16,7 @@ from lens_tui.store.records import PendingSpan, SpanRow, TraceSummary
 from lens_tui.text import ELLIPSIS, visible
 from lens_tui.ui import flatten
 from lens_tui import humanize as fmt
-from lens_tui.ui.cells import fg_only
+from lens_tui.ui.cells import component_style
 from lens_tui.ui.flatten import SpanForest
 from lens_tui.ui.focus import KeysFollowFocus
 
@@ -115,9 +115,7 @@ class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
         self.scroll_end(animate=False)
 
     def _style(self, component: str) -> Style:
-        # Plain once the panel is gone (quitting): its component styles are cleared while
-        # the app may still handle a message that shows a span.
-        return fg_only(self.get_component_rich_style(component, default=Style()))
+        return component_style(self, component)
 
     def _show(self, text: Text, head: Text | None = None) -> None:
         if not self.is_attached:
