@@ -977,7 +977,7 @@ class TraceReader:
 
     def trace_keys(self, trace_id: str) -> tuple[TraceSummary | None, SpanColumns]:
         """`trace_columns()` reading only what a forest is built from: `rows[i]` is the span's
-        rowid, and `span_at(rowid)` reads the rest of it when it is drawn or selected. Reading
+        rowid, and `spans_at(rowids)` reads the rest when they are drawn or selected. Reading
         all 20 columns of 100,000 spans was about half the time to open such a trace (and a
         row tuple per span kept alive makes the garbage collector walk them all)."""
         return self._trace_columns(trace_id, narrow=True)
@@ -1069,7 +1069,7 @@ class TraceReader:
         SQLite's own number-to-text round-trips exactly (checked once, `_exact_real_text`).
         Starts travel as offsets from the first (exact: the difference of two doubles within
         a factor of two of each other is), which parse twice as fast as 17-digit epoch times;
-        rowids stay text until a span is read (`span_at` takes either). Odd cells come out as
+        rowids stay text until a span is read (`spans_at` takes either). Odd cells come out as
         the row path would decode them, or make this return None and that path run: text
         starts are numbers to SQLite, as `_ms` makes them 0.0; an unparsable duration, an id
         holding the separator, invalid UTF-8 or an infinite start give None."""
@@ -1145,15 +1145,11 @@ class TraceReader:
 
     def span_at(self, rowid: int | str) -> SpanRow | None:
         """The span stored at `rowid` (from `trace_keys`), as it is now; None if no row is."""
-        with self._snapshot() as conn:
-            if conn is None:
-                return None
-            query = self._select(Span, _SPAN_COLUMNS).where(SQL("rowid = ?", (int(rowid),)))
-            rows = self._fetch(conn, query)
-        return self._span_row(rows[0]) if rows else None
+        return self.spans_at((rowid,)).get(int(rowid))
 
     def spans_at(self, rowids: Iterable[int | str]) -> dict[int, SpanRow]:
-        """`span_at` for many rowids in one query: rowid -> span, for the rows that exist."""
+        """The spans stored at `rowids` (from `trace_keys`, as ints or text), as they are now,
+        in one query per 500: rowid -> span, for the rows that exist."""
         wanted = sorted({int(rowid) for rowid in rowids})
         found: dict[int, SpanRow] = {}
         with self._snapshot() as conn:

@@ -24,7 +24,7 @@ from lens_tui.store.records import Delta, PendingSpan, SpanRow, TraceSummary
 from lens_tui.store.tail import ChangeWatcher
 from lens_tui.text import visible
 from lens_tui import humanize as fmt
-from lens_tui.ui.feed import LOG_CAP, TRACE_CAP, Feed, OpenTrace, PendingDeltas, Readers
+from lens_tui.ui.feed import TRACE_CAP, Feed, OpenTrace, PendingDeltas, Readers
 from lens_tui.ui.flatten import SpanForest, analyse_forest, match_order, needs_analysis
 from lens_tui.ui.focus import focus_now
 from lens_tui.ui.jobs import SingleFlight
@@ -230,7 +230,9 @@ class LiveApp(App[int]):
     @in_thread("older")
     def _load_older(self, keep: TraceFilter, before: float, generation: int) -> None:
         """A page of traces older than the oldest one listed (keyset paging)."""
-        traces = self.readers.get("list").recent_traces(OLDER_PAGE, before=before, **keep.query(self.clock()))
+        traces = self.readers.get("list").recent_traces(
+            OLDER_PAGE, before=before, **keep.query(self.clock())
+        )
         self.post_message(TracesLoaded(tuple(traces), generation, before=before))
 
     @in_thread("trace")
@@ -369,13 +371,9 @@ class LiveApp(App[int]):
             text=scope.text or None, limit=LOG_LOAD_LIMIT,
         )
         if scope.span_ids is not None:
-            counts = dict.fromkeys(("debug", "info", "warn", "error"), 0)
-            every = reader.logs(
-                trace_id=scope.trace_id, span_ids=scope.span_ids, limit=LOG_CAP
+            counts = reader.level_counts_upto(
+                mark, trace_id=scope.trace_id, span_ids=scope.span_ids
             )
-            for log in every:
-                if log.id <= mark:
-                    counts[log.level] = counts.get(log.level, 0) + 1
         else:
             counts = reader.level_counts(trace_id=scope.trace_id)
         older = len(rows) >= LOG_LOAD_LIMIT
