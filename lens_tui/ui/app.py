@@ -18,9 +18,8 @@ from lens_tui import export
 from lens_tui.store.records import PendingSpan
 from lens_tui.text import visible
 from lens_tui.ui.commands import LensCommands
-from lens_tui.ui.feed import TRACE_CAP
 from lens_tui.ui.focus import focus_now, retype_if_focus_moved
-from lens_tui.ui.live import Clock, LiveApp, in_thread, span_label, wall_clock
+from lens_tui.ui.live import LiveApp, in_thread, span_label
 from lens_tui.ui.messages import SpansRead
 from lens_tui.ui.screens.help import HelpScreen
 from lens_tui.ui.widgets.filter_bar import FilterBar
@@ -63,20 +62,6 @@ class LensApp(LiveApp):
         Binding("y", "copy_tree", "Copy tree", show=False),
         Binding("escape", "back_to_list", "Back"),
     ]
-
-    def __init__(
-        self,
-        db_path: Path,
-        *,
-        clock: Clock = wall_clock,
-        poll: float = 1.0,
-        watch: bool = True,
-        trace_cap: int = TRACE_CAP,
-    ) -> None:
-        """`clock` gives "now" for ages and running spans (tests freeze it); `poll` is the
-        fallback poll period in seconds; `watch=False` relies on polling alone; `trace_cap`
-        bounds the traces held (older ones page in at the bottom of the list)."""
-        super().__init__(db_path, clock=clock, poll=poll, watch=watch, trace_cap=trace_cap)
 
     async def _on_key(self, event: events.Key) -> None:
         """A key bubbled up from where it was routed: if the focus has moved since (a burst of
@@ -258,7 +243,7 @@ class LensApp(LiveApp):
 
     def action_slower(self) -> None:
         """`d`: only traces at least 10 ms long, then 100 ms, 1 s, 10 s, then all again
-        (running ones stay: they may be the slowest of all)."""
+        (a running one once it has run that long: it may be the slowest of all)."""
         self._trace_filter = self._trace_filter.slower()
         self._reload_traces()
 
@@ -363,4 +348,3 @@ def run_dashboard(db_path: Path) -> int:
     app = LensApp(db_path)
     app.run()
     return app.return_code or 0
-

@@ -12,8 +12,8 @@ an empty filter. `KeysFollowFocus` notes which widget a key was routed to, and
 from __future__ import annotations
 
 from textual import events
-from textual.dom import NoScreen
 from textual.app import App
+from textual.dom import NoScreen
 from textual.widget import Widget
 
 _ROUTED_TO = "_lens_routed_to"

@@ -57,7 +57,8 @@ class TraceFilter:
 
     def slower(self) -> TraceFilter:
         """The next minimum duration of `SLOW_STEPS_MS` (after the last: none)."""
-        at = SLOW_STEPS_MS.index(self.min_duration_ms) if self.min_duration_ms in SLOW_STEPS_MS else 0
+        least = self.min_duration_ms
+        at = SLOW_STEPS_MS.index(least) if least in SLOW_STEPS_MS else 0
         return replace(self, min_duration_ms=SLOW_STEPS_MS[(at + 1) % len(SLOW_STEPS_MS)])
 
 

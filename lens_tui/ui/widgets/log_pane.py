@@ -330,7 +330,7 @@ class LogPane(LineList):
 
     def prepend(self, rows: Iterable[LogRow], before_id: int, older: bool) -> None:
         """A page of lines older than the oldest held, put above it; what the user reads
-        stays where it is. Paging stops where the pane is full (`LOG_CAP` lines)."""
+        stays where it is. Paging stops short of the pane's cap (`_paging_room`)."""
         if self._asked_before != before_id:
             return  # asked for another picture of the pane
         self._asked_before = None
