@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -268,6 +269,24 @@ def grow_running_trace(path: Path) -> str:
         )
         conn.execute("COMMIT")
         return new_span
+    finally:
+        conn.close()
+
+
+def add_loose_logs(
+    path: Path, lines: Iterable[tuple[str, str]], logger: str = "flood"
+) -> dict[str, int]:
+    """From a second connection, in one transaction: (level, message) logs tied to no trace,
+    timestamped from NOW on. Returns the file's log count per stored level afterwards."""
+    conn = connect(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO logs (level, message, timestamp, logger) VALUES (?, ?, ?, ?)",
+            ((level, message, NOW + k, logger) for k, (level, message) in enumerate(lines)),
+        )
+        conn.execute("COMMIT")
+        return dict(conn.execute("SELECT level, count(*) FROM logs GROUP BY level"))
     finally:
         conn.close()
 

@@ -21,20 +21,9 @@ async def test_more_logs_than_the_pane_keeps_arrive_while_paused(db: Path) -> No
         await loaded(pilot)
         before = dict(app.log_pane.counts)
         await pilot.press("space")
-        conn = fixture_db.connect(db)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(
-                "INSERT INTO logs (level, message, timestamp, logger) VALUES (?, ?, ?, 'flood')",
-                (
-                    ("warn" if k % 10 == 0 else "info", f"flood {k}", fixture_db.NOW + k)
-                    for k in range(extra)
-                ),
-            )
-            conn.execute("COMMIT")
-            in_file = dict(conn.execute("SELECT level, count(*) FROM logs GROUP BY level"))
-        finally:
-            conn.close()
+        in_file = fixture_db.add_loose_logs(
+            db, (("warn" if k % 10 == 0 else "info", f"flood {k}") for k in range(extra))
+        )
         await wait_for(pilot, lambda: app.header.queued >= extra, timeout=15)
         assert app.log_pane.counts == before  # held still
         await pilot.press("space")

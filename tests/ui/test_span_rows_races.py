@@ -231,16 +231,7 @@ async def test_resuming_after_an_overflow_keeps_a_level_change_made_meanwhile(db
         await open_trace(pilot, "GET /orders")
         await wait_for(pilot, lambda: any(r.level == "debug" for r in app.log_pane.rows))
         await pilot.press("space")
-        conn = fixture_db.connect(db)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(
-                "INSERT INTO logs (level, message, timestamp, logger) VALUES ('info', ?, ?, 'f')",
-                ((f"flood {k}", fixture_db.NOW + k) for k in range(LOG_CAP + 100)),
-            )
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+        fixture_db.add_loose_logs(db, (("info", f"flood {k}") for k in range(LOG_CAP + 100)))
         await wait_for(pilot, lambda: app._pending.logs_overflowed > 0, timeout=15)
         app.action_cycle_level()  # `l`: a full reload of the pane, debounced
         app.action_toggle_pause()  # `space` before it lands: the counts are read again too
@@ -254,17 +245,7 @@ async def test_counts_read_again_miss_nothing_and_count_nothing_twice(
     """Logs committed while the counts are read are counted once: by the tail."""
 
     def write(n: int, tag: str) -> dict[str, int]:
-        conn = fixture_db.connect(db)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(
-                "INSERT INTO logs (level, message, timestamp, logger) VALUES ('warn', ?, ?, 'w')",
-                ((f"{tag} {k}", fixture_db.NOW + k) for k in range(n)),
-            )
-            conn.execute("COMMIT")
-            return dict(conn.execute("SELECT level, count(*) FROM logs GROUP BY level"))
-        finally:
-            conn.close()
+        return fixture_db.add_loose_logs(db, (("warn", f"{tag} {k}") for k in range(n)), "w")
 
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:
