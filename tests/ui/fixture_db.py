@@ -273,6 +273,22 @@ def grow_running_trace(path: Path) -> str:
         conn.close()
 
 
+def add_spans(path: Path, n: int, spans: list[S], start: float = NOW - 30_000) -> str:
+    """From a second connection: trace number `n` made of `spans`, last written at NOW."""
+    conn = connect(path)
+    try:
+        return insert_trace(conn, n, start, spans, updated_at=NOW)
+    finally:
+        conn.close()
+
+
+def wide(root: str, count: int) -> list[S]:
+    """A root of `count` ms and its `count - 1` children `step 1`, `step 2`… one a ms."""
+    return [S(0, None, root, 0, float(count))] + [
+        S(i, 0, f"step {i}", float(i), 0.5) for i in range(1, count)
+    ]
+
+
 def add_loose_logs(
     path: Path, lines: Iterable[tuple[str, str]], logger: str = "flood"
 ) -> dict[str, int]:

@@ -53,13 +53,7 @@ def on_the_loop(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def _big_trace(db: Path) -> None:
-    conn = fixture_db.connect(db)
-    try:
-        spans = [fixture_db.S(0, None, "GET /big", 0, float(SPANS))]
-        spans += [fixture_db.S(i, 0, f"step {i}", float(i), 0.5) for i in range(1, SPANS)]
-        fixture_db.insert_trace(conn, 92, fixture_db.NOW - 30_000, spans, updated_at=fixture_db.NOW)
-    finally:
-        conn.close()
+    fixture_db.add_spans(db, 92, fixture_db.wide("GET /big", SPANS))
 
 
 async def test_scrolling_a_big_trace_reads_its_spans_in_a_worker(

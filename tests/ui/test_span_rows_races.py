@@ -136,14 +136,6 @@ def test_a_closed_trace_reads_nothing_more(tmp_path: Path, monkeypatch: pytest.M
 # ------------------------------------------------------------------ the app
 
 
-def _big(db: Path, spans: list[fixture_db.S]) -> None:
-    conn = fixture_db.connect(db)
-    try:
-        fixture_db.insert_trace(conn, 92, fixture_db.NOW - 30_000, spans, updated_at=fixture_db.NOW)
-    finally:
-        conn.close()
-
-
 class _Gate:
     """Holds the "spans" worker's reads until opened."""
 
@@ -174,7 +166,7 @@ async def test_the_detail_gets_its_body_whichever_redraw_brings_the_row(
         fixture_db.S(i, 0, f"step {i}", float(i), 0.5, input_body=body if i == 1 else None)
         for i in range(1, 300)
     ]
-    _big(db, spans)
+    fixture_db.add_spans(db, 92, spans)
     held: list[Any] = []
     monkeypatch.setattr(LensApp, "on_spans_read", lambda self, message: held.append(message))
     gate = _Gate(monkeypatch)
@@ -205,7 +197,7 @@ async def test_the_log_title_names_only_the_span_it_was_chosen_for(
     monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 5)
     spans = [fixture_db.S(0, None, "GET /big", 0, 300.0), fixture_db.S(1, 0, "mid", 0.5, 299.0)]
     spans += [fixture_db.S(i, 1, f"step {i}", float(i), 0.5) for i in range(2, 300)]
-    _big(db, spans)
+    fixture_db.add_spans(db, 92, spans)
     gate = _Gate(monkeypatch)
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:

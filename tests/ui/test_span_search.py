@@ -77,13 +77,7 @@ async def test_the_search_reaches_hidden_and_unread_spans(
     collapsed subtrees are found; going to one expands what hides it."""
     monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 10)
     count = 3_000
-    spans = [fixture_db.S(0, None, "GET /big", 0, float(count))]
-    spans += [fixture_db.S(i, 0, f"step {i}", float(i), 0.5) for i in range(1, count)]
-    conn = fixture_db.connect(db)
-    try:
-        fixture_db.insert_trace(conn, 93, fixture_db.NOW - 30_000, spans, updated_at=fixture_db.NOW)
-    finally:
-        conn.close()
+    fixture_db.add_spans(db, 93, fixture_db.wide("GET /big", count))
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:
         await open_trace(pilot, "GET /big")

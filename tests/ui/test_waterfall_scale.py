@@ -83,13 +83,7 @@ async def test_huge_trace_shows_first_then_gets_its_critical_path(db: Path) -> N
     from .conftest import wait_for
 
     n = ANALYSE_LATER_SPANS + 500
-    conn = fixture_db.connect(db)
-    try:
-        spans = [fixture_db.S(0, None, "GET /huge", 0, float(n))]
-        spans += [fixture_db.S(i, 0, f"step {i}", float(i), 0.5) for i in range(1, n)]
-        fixture_db.insert_trace(conn, 91, fixture_db.NOW - 60_000, spans, updated_at=fixture_db.NOW)
-    finally:
-        conn.close()
+    fixture_db.add_spans(db, 91, fixture_db.wide("GET /huge", n), start=fixture_db.NOW - 60_000)
     app = make_app(db)
     descriptions: list[str] = []
     run_worker = app.run_worker
