@@ -24,8 +24,7 @@ from peewee import (
 SCHEMA_VERSION = 1
 """The `PRAGMA user_version` this code writes; 0 is the original LENS layout (or an empty file)."""
 
-LEVELS = ("debug", "info", "warn", "error")
-"""Stored log levels, lowest first."""
+from lens_tui.levels import LEVELS  # noqa: E402  (stored log levels, lowest first)
 
 SPAN_STATUSES = ("ok", "error", "running")
 

@@ -1,13 +1,14 @@
 """Make untrusted text from the database safe to show: no control characters, bounded length.
 
 Textual and Rich strip only a few control codes, so ESC, OSC, C1 controls, bidi overrides and
-zero-width characters would otherwise reach the terminal (FINDINGS.md). Every string that comes
+zero-width characters would otherwise reach the terminal (docs/findings.md). Every string that comes
 from the database passes through `visible()` before it is rendered; markup is never parsed from it
 (the UI builds `Text`/`Content` objects, never markup strings).
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 ELLIPSIS = "…"
@@ -54,3 +55,16 @@ def visible(value: object, limit: int | None = None, *, keep_newlines: bool = Fa
 def decode_bytes(data: bytes) -> str:
     """Bytes from the database as text; invalid UTF-8 shows as U+FFFD, never raises."""
     return data.decode("utf-8", errors="replace")
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one line for an error message: its text with whitespace folded (its type
+    name when it has no text), at most `limit` characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+encode_json = json.JSONEncoder(default=str, ensure_ascii=False).encode
+"""`json.dumps(x, ensure_ascii=False, default=str)` with one encoder built once (json.dumps builds
+one per call whenever it is given options, which dominated writing and reading big traces).
+Anything JSON cannot encode is stored as its `str()`."""

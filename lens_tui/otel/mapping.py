@@ -13,7 +13,8 @@ from typing import Any
 
 from lens_tui.tracing.context import MAX_MESSAGE_CHARS, MAX_TRACEBACK_CHARS
 from lens_tui.tracing.external import ExternalSpan
-from lens_tui.tracing.store import normalise_level
+from lens_tui.levels import normalise_level
+from lens_tui.text import encode_json
 
 KIND_NAMES: tuple[str | None, ...] = (None, "internal", "server", "client", "producer", "consumer")
 """Lens span kinds indexed by the OTLP `Span.SpanKind` enum (0 is unspecified)."""
@@ -106,8 +107,7 @@ _FAST = frozenset(ExternalSpan.__slots__) == _EXTERNAL_SLOTS
 """True while ExternalSpan has exactly the slots `new_span` fills; otherwise (someone added a
 field) it falls back to the keyword constructor, slower but always complete."""
 _new = object.__new__
-_ENCODE = json.JSONEncoder(default=str, ensure_ascii=False).encode
-"""The store's own JSON settings (`tracing.store._json`), so the stored text is the same."""
+_ENCODE = encode_json  # the one stored JSON form (lens_tui.text)
 
 
 def encoded(value: Any) -> Any:

@@ -36,6 +36,7 @@ from lens_tui.otel.mapping import (
     new_span,
     resolve_status,
 )
+from lens_tui.text import one_line
 from lens_tui.tracing.external import ExternalSpan
 
 PROTOBUF = "application/x-protobuf"
@@ -114,13 +115,8 @@ def parse(body: bytes, content_type: str, message: Message) -> Message:
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
-        raise PayloadError(400, f"malformed OTLP JSON: {_one_line(exc)}") from None
+        raise PayloadError(400, f"malformed OTLP JSON: {one_line(exc)}") from None
     return message
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:300]
 
 
 _ID_KEYS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")

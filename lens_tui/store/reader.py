@@ -40,6 +40,9 @@ from lens_tui.schema import (
     Trace,
     Writer,
 )
+from lens_tui.levels import normalise_level
+from lens_tui.text import encode_json, one_line
+from lens_tui.levels import spellings as level_spellings
 from lens_tui.store.records import (
     LogRow,
     SpanRow,
@@ -73,7 +76,6 @@ _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "spans": ("span_id", "trace_id", "name", "started_at"),
     "logs": ("id", "level", "message", "timestamp"),
 }
-_LEVEL_ALIASES = {"warning": "warn", "critical": "error", "fatal": "error"}
 _KNOWN_TABLES: tuple[type[Model], ...] = (Trace, Span, Log, Body, Writer)
 
 _TRACE_COLUMNS = (
@@ -128,24 +130,6 @@ class TraceMark:
 # --------------------------------------------------------------------------- value decoding
 
 
-def normalise_level(value: object) -> str:
-    """A stored level as one of LEVELS: aliases mapped, case folded, unknown -> info."""
-    text = _text(value).strip().lower()
-    text = _LEVEL_ALIASES.get(text, text)
-    return text if text in LEVELS else "info"
-
-
-def _level_spellings(level: str) -> list[str]:
-    """Stored spellings that read as `level` (the index on level is case sensitive)."""
-    names = [level] + [alias for alias, target in _LEVEL_ALIASES.items() if target == level]
-    out: list[str] = []
-    for name in names:
-        for spelling in (name, name.upper(), name.title()):
-            if spelling not in out:
-                out.append(spelling)
-    return out
-
-
 def parse_attributes(raw: object) -> tuple[tuple[str, str], ...]:
     """A stored JSON object as (key, JSON-encoded value) pairs; anything else shown raw."""
     if raw is None:
@@ -169,9 +153,7 @@ def parse_attributes(raw: object) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-_encode_json = json.JSONEncoder(ensure_ascii=False).encode
-"""`json.dumps(x, ensure_ascii=False)` without building an encoder per call (json.dumps does
-whenever it is given options: that was most of the time to read a 100,000-span trace)."""
+_encode_json = encode_json
 _encode_json_str = json.encoder.encode_basestring
 
 
@@ -326,11 +308,6 @@ def _text_as_bytes(query: Select) -> Select:
     return query.select(*nodes)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or exc.__class__.__name__
-
-
 # --------------------------------------------------------------------------- opening
 
 
@@ -379,7 +356,7 @@ def _precheck_file(path: Path) -> os.stat_result:
     except FileNotFoundError:
         raise OpenError(f"{path}: no such file") from None
     except OSError as exc:
-        raise OpenError(f"{path}: cannot access: {exc.strerror or _one_line(exc)}") from None
+        raise OpenError(f"{path}: cannot access: {exc.strerror or one_line(exc)}") from None
     if stat.S_ISDIR(st.st_mode):
         raise OpenError(f"{path} is a directory, not a SQLite database")
     if not stat.S_ISREG(st.st_mode):
@@ -390,7 +367,7 @@ def _precheck_file(path: Path) -> os.stat_result:
         with open(path, "rb") as handle:
             header = handle.read(len(SQLITE_MAGIC))
     except OSError as exc:
-        raise OpenError(f"{path}: cannot read: {exc.strerror or _one_line(exc)}") from None
+        raise OpenError(f"{path}: cannot read: {exc.strerror or one_line(exc)}") from None
     if header != SQLITE_MAGIC:
         raise OpenError(f"{path} is not a SQLite database")
     return st
@@ -454,12 +431,12 @@ def _sqlite_error(path: Path, exc: apsw.Error) -> OpenError:
     if isinstance(exc, apsw.NotADBError):
         return OpenError(f"{path} is not a SQLite database")
     if isinstance(exc, apsw.CorruptError):
-        return OpenError(f"{path} is corrupt: {_one_line(exc)}")
+        return OpenError(f"{path} is corrupt: {one_line(exc)}")
     if isinstance(exc, apsw.BusyError):
-        return OpenError(f"{path} is locked by another process: {_one_line(exc)}")
+        return OpenError(f"{path} is locked by another process: {one_line(exc)}")
     if isinstance(exc, apsw.CantOpenError):
-        return OpenError(f"{path} cannot be opened: {_one_line(exc)}")
-    return OpenError(f"{path}: {_one_line(exc)}")
+        return OpenError(f"{path} cannot be opened: {one_line(exc)}")
+    return OpenError(f"{path}: {one_line(exc)}")
 
 
 def check_path(path: Path) -> Literal["ok", "missing"]:
@@ -1245,7 +1222,7 @@ class TraceReader:
         out: list[str] = []
         for level in LEVELS:
             if level in levels:
-                out.extend(_level_spellings(level))
+                out.extend(level_spellings(level))
         return out
 
     def logs(
@@ -1449,7 +1426,7 @@ class TraceReader:
                 if inflater.unconsumed_tail:
                     suffix = f"\n… (body cut at {MAX_BODY_BYTES} bytes)"
             except zlib.error as exc:
-                return f"(stored body could not be decompressed: {_one_line(exc)})"
+                return f"(stored body could not be decompressed: {one_line(exc)})"
         elif len(data) > MAX_BODY_BYTES:
             data, suffix = data[:MAX_BODY_BYTES], f"\n… (body cut at {MAX_BODY_BYTES} bytes)"
         return data.decode("utf-8", errors="replace") + suffix

@@ -23,6 +23,8 @@ from typing import Any, TextIO
 import apsw
 
 from lens_tui import bodies, schema, sqlite_check
+from lens_tui.levels import normalise_level
+from lens_tui.text import encode_json
 from lens_tui.tracing import retention
 from lens_tui.tracing.context import SpanRecord
 from lens_tui.tracing.external import ExternalSpan
@@ -199,8 +201,7 @@ def _snapshot(r: SpanRecord, t1: float | None) -> tuple[Any, ...]:
     return (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r._extra)
 
 
-_ENCODE = json.JSONEncoder(default=str, ensure_ascii=False).encode
-"""One encoder for every row: `json.dumps` with options builds a new encoder per call (~2x slower)."""
+_ENCODE = encode_json  # the one stored JSON form (lens_tui.text)
 
 
 def _json(value: Any) -> str | None:
@@ -837,20 +838,6 @@ def _warn_about_sqlite_once(stream: TextIO | None) -> None:
             (stream or sys.stderr).write(warning + "\n")
         except Exception:
             pass
-
-
-def normalise_level(level: str) -> str:
-    """Map any level spelling onto debug, info, warn or error."""
-    low = level.lower()
-    if low in ("debug", "info", "warn", "error"):
-        return low
-    if low.startswith("warn"):
-        return "warn"
-    if low in ("critical", "fatal", "err", "exception", "panic", "alert", "emergency"):
-        return "error"
-    if low in ("trace", "verbose", "notset"):
-        return "debug"
-    return "info"
 
 
 def _enable_wal(conn: apsw.Connection, busy_timeout_ms: int) -> None:
