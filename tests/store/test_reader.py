@@ -15,6 +15,7 @@ import pytest
 
 from lens_tui import schema
 from lens_tui.store import reader as reader_module
+from lens_tui.store.queries import logs as log_queries
 from lens_tui.store.reader import OpenError, TraceMark, TraceReader, check_path
 
 from .conftest import TraceDb, make_original_layout, now_ms, sid, tid
@@ -493,7 +494,7 @@ def test_level_counts_are_incremental_and_follow_new_rows(
         db.conn.execute("DELETE FROM logs WHERE message = 'd'")  # neither oldest nor newest
         # The incremental count cannot see a deletion in the middle...
         assert reader.level_counts() == {"debug": 0, "info": 1, "warn": 1, "error": 1}
-        monkeypatch.setattr(reader_module, "LEVEL_RECOUNT_S", 0.0)
+        monkeypatch.setattr(log_queries, "LEVEL_RECOUNT_S", 0.0)
         # ...the periodic full count does.
         assert reader.level_counts() == {"debug": 0, "info": 1, "warn": 1, "error": 0}
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from lens_tui.store.connection import Read
+from lens_tui.store.queries import spans as span_queries
 from lens_tui.store.reader import TraceReader
 
 from .conftest import TraceDb, make_original_layout, sid, tid
@@ -61,13 +65,13 @@ def test_trace_keys_on_the_original_layout(tmp_path: Path) -> None:
 
 
 def _row_path(reader: TraceReader, trace_id: str) -> tuple[object, ...]:
-    """`trace_keys` through the row-per-span path (what `_packed_keys` must agree with)."""
-    packed = reader._packed_keys
-    reader._packed_keys = lambda conn, trace_id: None  # type: ignore[method-assign]
+    """`trace_keys` through the row-per-span path (what `packed_keys` must agree with)."""
+    packed = span_queries.packed_keys
+    span_queries.packed_keys = lambda tx, trace_id: None  # type: ignore[assignment]
     try:
         summary, keys = reader.trace_keys(trace_id)
     finally:
-        reader._packed_keys = packed  # type: ignore[method-assign]
+        span_queries.packed_keys = packed
     return summary, keys.span_ids, keys.parent_ids, list(keys.starts), keys.durations, [
         int(r) for r in keys.rows
     ]
@@ -80,7 +84,9 @@ def _packed_path(reader: TraceReader, trace_id: str) -> tuple[object, ...]:
     ]
 
 
-def test_packed_keys_read_exactly_what_rows_do(db: TraceDb) -> None:
+def test_packed_keys_read_exactly_what_rows_do(
+    db: TraceDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The one-row read of a trace's keys gives the very values the row-per-span read gives:
     full-precision epoch starts (offsets from the first, added back), integers as floats,
     NULL parents and running spans as None."""
@@ -96,14 +102,14 @@ def test_packed_keys_read_exactly_what_rows_do(db: TraceDb) -> None:
     )
     db.span(1, 4, started_at=base + 2, duration_ms=1.0, parent=99)  # an orphan
     with TraceReader(db.path) as reader:
-        packed = reader._packed_keys
+        packed = span_queries.packed_keys
         calls: list[object] = []
 
-        def spy(conn: object, trace_id: str) -> object:
-            calls.append(result := packed(conn, trace_id))  # type: ignore[arg-type]
+        def spy(tx: Read, trace_id: str) -> object:
+            calls.append(result := packed(tx, trace_id))
             return result
 
-        reader._packed_keys = spy  # type: ignore[method-assign]
+        monkeypatch.setattr(span_queries, "packed_keys", spy)
         assert _packed_path(reader, tid(1)) == _row_path(reader, tid(1))
         assert calls and calls[0] is not None  # the packed path did the read
         keys = reader.trace_keys(tid(1))[1]
