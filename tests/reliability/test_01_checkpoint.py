@@ -3,7 +3,7 @@
 A writer process inserts spans while a TraceReader is used the way the dashboard uses it (poll
 `changed()`, tail, open a trace, filter logs and traces, header stats). If any reader call left a
 read transaction (or a half-read cursor) open, the writer's automatic checkpoints could not reset
-the WAL, which then grows without bound (FINDINGS.md: 575 MB per 200k rows).
+the WAL, which then grows without bound (docs/findings.md: 575 MB per 200k rows).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ detail panel, a name filter applied, paused most of the time, scrolling the list
 waterfall. Between refreshes (every reader's lock held, so no query is half-way) a probe's
 passive checkpoint must copy the whole WAL, and the -wal file never grows past twice the
 auto-checkpoint size plus one batch. A read transaction kept past a refresh pins the WAL: the
-probe's checkpoint stops short and the file grows by megabytes (FINDINGS.md).
+probe's checkpoint stops short and the file grows by megabytes (docs/findings.md).
 """
 
 from __future__ import annotations
