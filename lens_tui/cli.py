@@ -161,7 +161,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         reader.close()
     fmt = args.format or ("json" if args.json else "tree")
     if fmt == "otlp-json":  # issue 4
-        from lens_tui.otel.otlp_json import trace_to_otlp
+        from lens_tui.otel.otlp_export import trace_to_otlp
 
         sys.stdout.write(json.dumps(trace_to_otlp(detail), indent=2) + "\n")
     elif fmt == "json":
@@ -176,7 +176,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     import apsw
 
     from lens_tui.tracing import retention
-    from lens_tui.tracing.store import open_writable
+    from lens_tui.tracing.sql import open_writable
 
     path = _existing_db(args.db or default_db())
     try:
