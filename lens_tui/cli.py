@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from lens_tui import __version__
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("demo", "show", "prune", "otlp")  # otlp: issue 4 (lens_tui/otel)
+SUBCOMMANDS = ("demo", "show", "prune", "otlp")  # otlp: the OTLP/HTTP receiver (lens_tui/otel)
 
 
 class CliError(Exception):
@@ -160,7 +160,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     finally:
         reader.close()
     fmt = args.format or ("json" if args.json else "tree")
-    if fmt == "otlp-json":  # issue 4
+    if fmt == "otlp-json":  # the OTLP JSON a Collector or `lens-tui otlp` takes back
         from lens_tui.otel.otlp_export import trace_to_otlp
 
         sys.stdout.write(json.dumps(trace_to_otlp(detail), indent=2) + "\n")
@@ -240,7 +240,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         receiver.stop()  # flushes what was received
 
 
-# --- issue 4: `lens-tui otlp` (owned by the otel helper; see lens_tui/otel/receiver.py) ---------
+# --- `lens-tui otlp`: the OTLP/HTTP receiver in the foreground (lens_tui/otel/receiver.py) -----
 
 if TYPE_CHECKING:
     from lens_tui.otel.receiver import OTLPReceiver
@@ -317,7 +317,7 @@ def _start_otlp(receiver: OTLPReceiver, path: Path, args: argparse.Namespace, to
         print("lens-tui otlp: warning: listening beyond this machine without --token", file=sys.stderr)
 
 
-# --- end issue 4 ----------------------------------------------------------------------------
+# --- end of `lens-tui otlp` -------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
