@@ -81,10 +81,11 @@ class OTLPReceiver:
     """Receives OTLP/HTTP traces and logs (protobuf or JSON, gzip or deflate) into a trace database.
 
     Give it a database path (it runs its own TraceWriter there, batching every `flush_interval`
-    seconds, and shuts it down on `stop()`) or a `store`. Loopback by default; with `token`,
-    requests need `Authorization: Bearer <token>`. Limits: `max_body_bytes` (as sent and as
-    inflated), `io_timeout` per read, `request_timeout` per request, `max_connections`; when the
-    writer's queue is full a request waits up to `backpressure_wait` seconds, then gets 503.
+    seconds, and shuts it down on `stop()`) or a TraceWriter as `store`. Loopback by default;
+    with `token`, requests need `Authorization: Bearer <token>`. Limits: `max_body_bytes` (as
+    sent and as inflated), `io_timeout` per read, `request_timeout` per request,
+    `max_connections`; when the writer's queue is full a request waits up to
+    `backpressure_wait` seconds, then gets 503.
     """
 
     def __init__(

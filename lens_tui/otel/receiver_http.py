@@ -147,7 +147,7 @@ class ReceiverServer(ThreadingHTTPServer):
                     pass
 
     def wait_idle(self, timeout: float) -> None:
-        """Wait (bounded) for running requests to finish, so their items reach the store."""
+        """Wait (bounded) for running requests to finish, so their items reach the writer."""
         deadline = time.monotonic() + timeout
         with self._active_lock:
             while self._active > 0:
