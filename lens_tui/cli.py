@@ -161,8 +161,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     finally:
         reader.close()
     fmt = args.format or ("json" if args.json else "tree")
-    if fmt == "otlp-json":  # issue 4
-        from lens_tui.otel.otlp_json import trace_to_otlp
+    if fmt == "otlp-json":  # the OTLP JSON a Collector or `lens-tui otlp` takes back
+        from lens_tui.otel.otlp_export import trace_to_otlp
 
         sys.stdout.write(json.dumps(trace_to_otlp(detail), indent=2) + "\n")
     elif fmt == "json":
@@ -177,7 +177,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     import apsw
 
     from lens_tui.tracing import retention
-    from lens_tui.tracing.store import open_writable
+    from lens_tui.tracing.sql import open_writable
 
     path = _existing_db(args.db or default_db())
     try:
@@ -241,7 +241,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         receiver.stop()  # flushes what was received
 
 
-# --- issue 4: `lens-tui otlp` (owned by the otel helper; see lens_tui/otel/receiver.py) ---------
+# --- `lens-tui otlp`: the OTLP/HTTP receiver in the foreground (lens_tui/otel/receiver.py) -----
 
 if TYPE_CHECKING:
     from lens_tui.otel.receiver import OTLPReceiver
@@ -318,7 +318,7 @@ def _start_otlp(receiver: OTLPReceiver, path: Path, args: argparse.Namespace, to
         print("lens-tui otlp: warning: listening beyond this machine without --token", file=sys.stderr)
 
 
-# --- end issue 4 ----------------------------------------------------------------------------
+# --- end of `lens-tui otlp` -------------------------------------------------------------------
 
 
 def _serve_parser() -> argparse.ArgumentParser:
