@@ -127,4 +127,3 @@ class ChangeWatcher:
             self._on_change()
         except Exception:  # noqa: BLE001 - the callback's failure must not stop the watching
             log.exception("on_change callback failed")
-
