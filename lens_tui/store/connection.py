@@ -166,8 +166,10 @@ def _stamp(path: Path) -> tuple[int, int, bool, bool]:
     except OSError:
         return (-1, -1, False, False)
     return (
-        st.st_size, st.st_mtime_ns,
-        os.path.exists(f"{path}-wal"), os.path.exists(f"{path}-shm"),
+        st.st_size,
+        st.st_mtime_ns,
+        os.path.exists(f"{path}-wal"),
+        os.path.exists(f"{path}-shm"),
     )
 
 
@@ -235,8 +237,7 @@ def _validate(path: Path, conn: apsw.Connection) -> Layout:
         absent = [c for c in required if c not in columns[table]]
         if absent:
             raise OpenError(
-                f"{path}: table {table} has no {', '.join(absent)} column: "
-                "not a trace database"
+                f"{path}: table {table} has no {', '.join(absent)} column: not a trace database"
             )
     # Touch the right edge of each b-tree: a truncated file fails here, not mid-session.
     for table in ORIGINAL_TABLES:

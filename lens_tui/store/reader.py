@@ -223,9 +223,7 @@ class TraceReader:
         own tally missed lines (the live tail counts those above `upto`)."""
         return logs.level_counts_upto(self._db, upto, trace_id, span_ids)
 
-    def level_counts_of(
-        self, scope: LogWhere, upto: int, *, exact: bool = False
-    ) -> dict[str, int]:
+    def level_counts_of(self, scope: LogWhere, upto: int, *, exact: bool = False) -> dict[str, int]:
         """Log counts per normalised level of the logs in `scope` (its trace or spans, whatever
         its level and text) through log id `upto`. A span scope, or any scope when `exact`, is
         counted exactly (`level_counts_upto`); a trace or all logs otherwise by the cheaper

@@ -17,12 +17,17 @@ from .conftest import TraceDb, make_original_layout, sid, tid
 def test_trace_keys_match_trace_and_span_at_reads_each_span(db: TraceDb) -> None:
     db.trace(1, spans=4, errors=1)
     db.span(1, 2, name="late", started_at=30.0, parent=0)
-    db.span(1, 0, name="root", started_at=10.0, duration_ms=50.0, status="ok",
-            attributes=json.dumps({"n": 3}))
-    db.span(1, 1, name="failing", started_at=20.0, parent=0, status="error",
-            error_message="boom")
-    db.span(1, 3, name="running", started_at=25.0, duration_ms=None, parent=0,
-            status="running")
+    db.span(
+        1,
+        0,
+        name="root",
+        started_at=10.0,
+        duration_ms=50.0,
+        status="ok",
+        attributes=json.dumps({"n": 3}),
+    )
+    db.span(1, 1, name="failing", started_at=20.0, parent=0, status="error", error_message="boom")
+    db.span(1, 3, name="running", started_at=25.0, duration_ms=None, parent=0, status="running")
     db.span(2, 0, name="other trace")
     with TraceReader(db.path) as reader:
         detail = reader.trace(tid(1))
@@ -33,7 +38,9 @@ def test_trace_keys_match_trace_and_span_at_reads_each_span(db: TraceDb) -> None
         assert list(keys.starts) == [s.started_at for s in detail.spans]
         assert keys.durations == [s.duration_ms for s in detail.spans]
         assert [int(r) for r in keys.rows] == [
-            db.conn.execute("SELECT rowid FROM spans WHERE span_id = ?", (s.span_id,)).fetchall()[0][0]
+            db.conn.execute("SELECT rowid FROM spans WHERE span_id = ?", (s.span_id,)).fetchall()[
+                0
+            ][0]
             for s in detail.spans
         ]
         # The same as the full read, span by span.
@@ -72,16 +79,26 @@ def _row_path(reader: TraceReader, trace_id: str) -> tuple[object, ...]:
         summary, keys = reader.trace_keys(trace_id)
     finally:
         span_queries.packed_keys = packed
-    return summary, keys.span_ids, keys.parent_ids, list(keys.starts), keys.durations, [
-        int(r) for r in keys.rows
-    ]
+    return (
+        summary,
+        keys.span_ids,
+        keys.parent_ids,
+        list(keys.starts),
+        keys.durations,
+        [int(r) for r in keys.rows],
+    )
 
 
 def _packed_path(reader: TraceReader, trace_id: str) -> tuple[object, ...]:
     summary, keys = reader.trace_keys(trace_id)
-    return summary, keys.span_ids, keys.parent_ids, list(keys.starts), keys.durations, [
-        int(r) for r in keys.rows
-    ]
+    return (
+        summary,
+        keys.span_ids,
+        keys.parent_ids,
+        list(keys.starts),
+        keys.durations,
+        [int(r) for r in keys.rows],
+    )
 
 
 def test_packed_keys_read_exactly_what_rows_do(

@@ -90,9 +90,7 @@ def _of_spans(
         matched = 0
         low, high = after_id, before_id
         while matched < limit:
-            page = _page(
-                tx, in_trace, after_id=low, before_id=high, newest=newest, limit=page_size
-            )
+            page = _page(tx, in_trace, after_id=low, before_id=high, newest=newest, limit=page_size)
             hits = [r for r in page if as_text(r[2]) in span_ids]  # bytes: see Read.fetch
             found.extend(hits)
             matched += len(hits)

@@ -121,7 +121,10 @@ def trace_columns(
     if narrow:
         # Arrays, which the garbage collector does not walk; the row tuples go.
         return summary, SpanColumns(
-            span_ids, parent_ids, array("d", starts), durations,
+            span_ids,
+            parent_ids,
+            array("d", starts),
+            durations,
             array("q", [r[4] for r in rows]),
         )
     return summary, SpanColumns(span_ids, parent_ids, starts, durations, rows)
@@ -139,7 +142,7 @@ def _exact_real_text(conn: apsw.Connection) -> bool:
         texts = conn.execute(
             "SELECT " + ", ".join("CAST(? AS TEXT)" for _ in probes), probes
         ).fetchall()[0]
-        _EXACT_REAL_TEXT = all(float(t) == p for t, p in zip(texts, probes))
+        _EXACT_REAL_TEXT = all(float(t) == p for t, p in zip(texts, probes, strict=True))
     return _EXACT_REAL_TEXT
 
 
@@ -210,7 +213,8 @@ def packed_keys(tx: Read, trace_id: str) -> SpanColumns | None:
         starts = array("d", map(float, offsets.split("\x1f")))
         durations: list[float | None] = (
             [float(text) if text else None for text in texts]
-            if running else list(map(float, texts))
+            if running
+            else list(map(float, texts))
         )
     except ValueError:
         return None
