@@ -135,6 +135,16 @@ class ReceiverServer(ThreadingHTTPServer):
             self._active -= 1
             self._active_lock.notify_all()
 
+    def track(self, handler: _Handler) -> None:
+        """Count a connection's handler among the open ones (see close_idle_connections)."""
+        with self._active_lock:
+            self.handlers.add(handler)
+
+    def untrack(self, handler: _Handler) -> None:
+        """Forget a connection's handler: its connection is closing."""
+        with self._active_lock:
+            self.handlers.discard(handler)
+
     def close_idle_connections(self) -> None:
         """End keep-alive connections waiting for a next request, so stop() need not wait for them."""
         with self._active_lock:
@@ -207,12 +217,10 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self), 65536)
-        with self.server._active_lock:
-            self.server.handlers.add(self)
+        self.server.track(self)
 
     def finish(self) -> None:
-        with self.server._active_lock:
-            self.server.handlers.discard(self)
+        self.server.untrack(self)
         super().finish()
 
     def handle_one_request(self) -> None:
