@@ -16,10 +16,27 @@ import apsw
 from lens_tui import schema, sqlite_check
 
 SPAN_COLUMNS = (
-    "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms",
-    "error_message", "input_size", "output_size", "status", "service", "kind", "attributes",
-    "events", "links", "exception_type", "traceback", "source_location", "input_body_hash",
-    "output_body_hash", "updated_at",
+    "span_id",
+    "trace_id",
+    "parent_span_id",
+    "name",
+    "started_at",
+    "duration_ms",
+    "error_message",
+    "input_size",
+    "output_size",
+    "status",
+    "service",
+    "kind",
+    "attributes",
+    "events",
+    "links",
+    "exception_type",
+    "traceback",
+    "source_location",
+    "input_body_hash",
+    "output_body_hash",
+    "updated_at",
 )
 SPAN_UPSERT = (
     schema.placeholders_insert(schema.Span, SPAN_COLUMNS)
@@ -27,8 +44,17 @@ SPAN_UPSERT = (
     + ", ".join(f"{c} = excluded.{c}" for c in SPAN_COLUMNS[2:])
 )
 LOG_COLUMNS = (
-    "trace_id", "span_id", "level", "message", "timestamp", "logger", "source_location",
-    "service", "attributes", "exception_type", "traceback",
+    "trace_id",
+    "span_id",
+    "level",
+    "message",
+    "timestamp",
+    "logger",
+    "source_location",
+    "service",
+    "attributes",
+    "exception_type",
+    "traceback",
 )
 LOG_INSERT = schema.placeholders_insert(schema.Log, LOG_COLUMNS)
 # One upsert per trace and batch. A trace new to the database (most) is inserted complete
@@ -40,8 +66,18 @@ LOG_INSERT = schema.placeholders_insert(schema.Log, LOG_COLUMNS)
 # root_span_name is '' (not NULL) without the root: the original LENS layout declares it NOT
 # NULL (tests/reliability/test_07_schema_live.py). Readers show NULL and '' alike.
 TRACE_COLUMNS = (
-    "trace_id", "root_span_name", "root_span_id", "source", "service", "started_at",
-    "ended_at", "duration_ms", "span_count", "error_count", "status", "updated_at",
+    "trace_id",
+    "root_span_name",
+    "root_span_id",
+    "source",
+    "service",
+    "started_at",
+    "ended_at",
+    "duration_ms",
+    "span_count",
+    "error_count",
+    "status",
+    "updated_at",
 )
 _NEW_START = (
     "(CASE WHEN started_at IS NULL OR excluded.started_at < started_at "
@@ -101,9 +137,13 @@ class MultiRow:
 
     MAX_SQL = 16_000  # APSW's statement cache keeps SQL texts up to 16,384 bytes
 
-    def __init__(self, head: str, cells: tuple[int | str, ...], tail: str = "", shared: int = 0) -> None:
+    def __init__(
+        self, head: str, cells: tuple[int | str, ...], tail: str = "", shared: int = 0
+    ) -> None:
         self.head = head
-        self.cells = cells  # per row: an int is that row's n-th value (in order), a str is SQL as is
+        self.cells = (
+            cells  # per row: an int is that row's n-th value (in order), a str is SQL as is
+        )
         self.tail = tail
         self.shared = shared
         self.width = sum(1 for c in cells if isinstance(c, int))
@@ -133,7 +173,8 @@ class MultiRow:
         chunk = step * width
         if full:
             conn.executemany(
-                self.sql(step), [[*shared, *flat[i : i + chunk]] for i in range(0, full * width, chunk)]
+                self.sql(step),
+                [[*shared, *flat[i : i + chunk]] for i in range(0, full * width, chunk)],
             )
         offset, rest, size = full * width, rows - full, step // 2
         while rest:
@@ -162,8 +203,17 @@ SPANS_MULTI = MultiRow(
 # building and binding, both under the GIL). On a conflict `excluded` holds NULL for the
 # columns left out, so the same SET list overwrites a running row completely.
 SPAN_PLAIN_COLUMNS = (
-    "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status",
-    "service", "attributes", "source_location", "updated_at",
+    "span_id",
+    "trace_id",
+    "parent_span_id",
+    "name",
+    "started_at",
+    "duration_ms",
+    "status",
+    "service",
+    "attributes",
+    "source_location",
+    "updated_at",
 )
 SPANS_PLAIN_MULTI = MultiRow(
     _values_head(schema.placeholders_insert(schema.Span, SPAN_PLAIN_COLUMNS)),

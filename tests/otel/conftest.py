@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
-from lens_tui.otel.receiver import OTLPReceiver
 # Rows through a second, read-only connection: the tracing tests' helpers, re-exported.
-from tracing.conftest import read as read, spans_by_name as spans_by_name
+from tracing.conftest import read as read
+from tracing.conftest import spans_by_name as spans_by_name
+
+from lens_tui.otel.receiver import OTLPReceiver
 
 
 def post(
@@ -36,7 +38,10 @@ def post(
 def post_json(receiver: OTLPReceiver, path: str, document: Any, **headers: str) -> tuple[int, Any]:
     """POST an OTLP JSON document; (status, decoded JSON reply)."""
     status, _headers, body = post(
-        receiver, path, json.dumps(document).encode(), {"Content-Type": "application/json", **headers}
+        receiver,
+        path,
+        json.dumps(document).encode(),
+        {"Content-Type": "application/json", **headers},
     )
     return status, json.loads(body) if body else None
 
