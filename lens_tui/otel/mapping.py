@@ -102,27 +102,11 @@ def source_of(attributes: Mapping[str, Any] | None) -> str | None:
     return None
 
 
-_EXTERNAL_SLOTS = frozenset(
-    (
-        "span_id",
-        "trace_id",
-        "parent_span_id",
-        "name",
-        "started_at",
-        "duration_ms",
-        "status",
-        "error_message",
-        "exception_type",
-        "traceback",
-        "service",
-        "kind",
-        "attributes",
-        "events",
-        "links",
-        "source",
-        "persisted",
-    )
-)
+_EXTERNAL_SLOTS = frozenset((
+    "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status",
+    "error_message", "exception_type", "traceback", "service", "kind", "attributes", "events",
+    "links", "source", "persisted",
+))  # fmt: skip
 _FAST = frozenset(ExternalSpan.__slots__) == _EXTERNAL_SLOTS
 """True while ExternalSpan has exactly the slots `new_span` fills; otherwise (someone added a
 field) it falls back to the keyword constructor, slower but always complete."""

@@ -36,17 +36,7 @@ fields, or is None."""
 
 def ended_span(r: SpanRecord, t1: float | None) -> EndedSpan:
     """A span's fields as `TraceWriter.end` queues them (inlined there; keep the two in step)."""
-    return (
-        r.span_id,
-        r.trace_id,
-        r.parent_id,
-        r.name,
-        r.t0,
-        t1,
-        r.attributes,
-        r.source_location,
-        r._extra,
-    )
+    return (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r._extra)  # fmt: skip
 
 
 _ENCODE = encode_json  # the one stored JSON form (lens_tui.text)
@@ -193,20 +183,12 @@ class BatchBuilder:
                 status = "ok" if t1 is not None else "running"
                 if pid is None:
                     agg[4], agg[5], agg[6], agg[7] = name, span_id, status, None
-                add_plain(
-                    (
-                        span_id,
-                        trace_id,
-                        parent_id,
-                        name,
-                        start,
-                        duration,
-                        status,
-                        service,
-                        _json(attrs) if attrs else None,
-                        location,
-                    )
-                )
+                # fmt: off
+                add_plain((
+                    span_id, trace_id, parent_id, name, start, duration, status, service,
+                    _json(attrs) if attrs else None, location,
+                ))
+                # fmt: on
                 continue
             status = extra.status if t1 is not None else "running"
             if status == "error":
@@ -216,34 +198,16 @@ class BatchBuilder:
             events = extra.events
             in_body = extra.input_body
             out_body = extra.output_body
-            add(
-                (
-                    span_id,
-                    trace_id,
-                    parent_id,
-                    name,
-                    start,
-                    duration,
-                    extra.error_message,
-                    extra.input_size,
-                    extra.output_size,
-                    status,
-                    service,
-                    extra.kind,
-                    _json(attrs) if attrs else None,
-                    _json(events) if events else None,
-                    None,
-                    extra.exception_type,
-                    extra.traceback,
-                    location,
-                    None
-                    if in_body is None
-                    else self._body(in_body, body_rows, max_captured_body, conn),
-                    None
-                    if out_body is None
-                    else self._body(out_body, body_rows, max_captured_body, conn),
-                )
-            )
+            # fmt: off
+            add((
+                span_id, trace_id, parent_id, name, start, duration, extra.error_message,
+                extra.input_size, extra.output_size, status, service, extra.kind,
+                _json(attrs) if attrs else None, _json(events) if events else None, None,
+                extra.exception_type, extra.traceback, location,
+                None if in_body is None else self._body(in_body, body_rows, max_captured_body, conn),
+                None if out_body is None else self._body(out_body, body_rows, max_captured_body, conn),
+            ))
+            # fmt: on
         return values, plain
 
     def _body(

@@ -13,24 +13,10 @@ class ExternalSpan:
     """
 
     __slots__ = (
-        "span_id",
-        "trace_id",
-        "parent_span_id",
-        "name",
-        "started_at",
-        "duration_ms",
-        "status",
-        "error_message",
-        "exception_type",
-        "traceback",
-        "service",
-        "kind",
-        "attributes",
-        "events",
-        "links",
-        "source",
-        "persisted",
-    )
+        "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status",
+        "error_message", "exception_type", "traceback", "service", "kind", "attributes",
+        "events", "links", "source", "persisted",
+    )  # fmt: skip
 
     def __init__(
         self,

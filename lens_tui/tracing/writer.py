@@ -172,18 +172,8 @@ class TraceWriter:
         else:
             r = record
             queue.append(
-                (
-                    r.span_id,
-                    r.trace_id,
-                    r.parent_id,
-                    r.name,
-                    r.t0,
-                    t1,
-                    r.attributes,
-                    r.source_location,
-                    r._extra,
-                )
-            )
+                (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r._extra)
+            )  # fmt: skip
             if size == self._wake_at:
                 self._wake.set()
         self.in_flight.pop(record.span_id, None)
