@@ -20,72 +20,31 @@ from lens_tui.text import encode_json
 UNPARSED_KEY = "(unparsed)"
 """The attribute key under which a cell that is not a JSON object is shown raw."""
 
+# fmt: off
 TRACE_COLUMNS = (
-    "trace_id",
-    "root_span_name",
-    "source",
-    "service",
-    "started_at",
-    "ended_at",
-    "duration_ms",
-    "span_count",
-    "error_count",
-    "status",
-    "updated_at",
+    "trace_id", "root_span_name", "source", "service", "started_at", "ended_at", "duration_ms",
+    "span_count", "error_count", "status", "updated_at",
 )
 """The order of a trace row `trace_summary` decodes."""
 SPAN_COLUMNS = (
-    "span_id",
-    "trace_id",
-    "parent_span_id",
-    "name",
-    "started_at",
-    "duration_ms",
-    "status",
-    "error_message",
-    "exception_type",
-    "traceback",
-    "service",
-    "kind",
-    "attributes",
-    "events",
-    "links",
-    "input_size",
-    "output_size",
-    "input_body_hash",
-    "output_body_hash",
-    "source_location",
+    "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status",
+    "error_message", "exception_type", "traceback", "service", "kind", "attributes", "events",
+    "links", "input_size", "output_size", "input_body_hash", "output_body_hash", "source_location",
 )
 """The order of a span row `span_row` decodes."""
 KEY_COLUMNS = ("span_id", "parent_span_id", "started_at", "duration_ms")
 """What a span forest is built from (`TraceReader.trace_keys`)."""
 LOG_COLUMNS = (
-    "id",
-    "trace_id",
-    "span_id",
-    "level",
-    "message",
-    "timestamp",
-    "logger",
-    "source_location",
-    "service",
-    "exception_type",
-    "traceback",
-    "attributes",
+    "id", "trace_id", "span_id", "level", "message", "timestamp", "logger", "source_location",
+    "service", "exception_type", "traceback", "attributes",
 )
 """The order of a log row `log_row` decodes."""
 WRITER_COLUMNS = (
-    "writer_id",
-    "pid",
-    "hostname",
-    "service",
-    "last_write_at",
-    "spans_written",
-    "logs_written",
-    "dropped",
-    "errors",
+    "writer_id", "pid", "hostname", "service", "last_write_at", "spans_written", "logs_written",
+    "dropped", "errors",
 )
 """The order of a writers row `writer_info` decodes."""
+# fmt: on
 
 _encode_json_str = json.encoder.encode_basestring
 
