@@ -76,20 +76,13 @@ def _row_path(reader: TraceReader, trace_id: str) -> tuple[object, ...]:
     packed = span_queries.packed_keys
     span_queries.packed_keys = lambda tx, trace_id: None  # type: ignore[assignment]
     try:
-        summary, keys = reader.trace_keys(trace_id)
+        return _packed_path(reader, trace_id)
     finally:
         span_queries.packed_keys = packed
-    return (
-        summary,
-        keys.span_ids,
-        keys.parent_ids,
-        list(keys.starts),
-        keys.durations,
-        [int(r) for r in keys.rows],
-    )
 
 
 def _packed_path(reader: TraceReader, trace_id: str) -> tuple[object, ...]:
+    """`trace_keys` as plain values (rowids as ints), to compare the two paths."""
     summary, keys = reader.trace_keys(trace_id)
     return (
         summary,
