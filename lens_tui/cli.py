@@ -16,12 +16,19 @@ from typing import TYPE_CHECKING
 
 from lens_tui import __version__
 
+if TYPE_CHECKING:
+    from lens_tui.store.reader import TraceReader
+
 EXIT_USAGE = 2
 SUBCOMMANDS = ("demo", "show", "prune", "otlp")  # otlp: issue 4 (lens_tui/otel)
 
 
 class CliError(Exception):
-    """A one-line reason to stop with exit code 2."""
+    """A one-line reason to stop with exit code 2, and any lines that list what it is about."""
+
+    def __init__(self, message: str, details: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.details = tuple(details)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,6 +143,32 @@ def _existing_db(path: Path) -> Path:
     return path
 
 
+CANDIDATES_SHOWN = 10
+"""How many traces an ambiguous id lists."""
+
+
+def _one_trace(reader: TraceReader, typed: str, path: Path) -> str:
+    """The trace id that `typed` names (a whole id, a prefix or a tail); CliError listing the
+    candidates when it names several."""
+    from lens_tui.export import format_time
+    from lens_tui.text import visible
+    from lens_tui.trace_ids import find_trace
+
+    match = find_trace(reader, typed, shown=CANDIDATES_SHOWN)
+    if match.trace_id is not None:
+        return match.trace_id
+    if not match.total:
+        raise CliError(f"no trace {typed!r} in {path}")
+    count = f"{match.total:,}{'+' if match.at_least else ''}"
+    details = [
+        f"  {visible(t.trace_id, 64)}  {format_time(t.started_at, with_date=True)}  {visible(t.root_span_name, 120)}"
+        for t in match.candidates
+    ]
+    if match.more:
+        details.append(f"  and {'at least ' if match.at_least else ''}{match.more:,} more")
+    raise CliError(f"trace id {typed!r} is ambiguous in {path}: {count} traces match", details)
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one trace."""
     from lens_tui import export
@@ -145,16 +178,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     reader = TraceReader(path)
     try:
         reader.open()
-        trace_id = args.trace_id.strip().lower()
-        matches = reader.find_trace_ids(trace_id, limit=2)
-        if trace_id in matches:
-            matches = [trace_id]
-        if not matches:
-            raise CliError(f"no trace {args.trace_id!r} in {path}")
-        if len(matches) > 1:
-            raise CliError(f"trace id prefix {args.trace_id!r} is ambiguous in {path}")
-        detail = reader.trace(matches[0])
-        logs = reader.logs(trace_id=matches[0], limit=100_000)
+        trace_id = _one_trace(reader, args.trace_id, path)
+        detail = reader.trace(trace_id)
+        logs = reader.logs(trace_id=trace_id, limit=100_000)
     except OpenError as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -339,6 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)
+        for line in exc.details:
+            print(line, file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

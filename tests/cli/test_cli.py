@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,15 +13,7 @@ import pytest
 from lens_tui import tracing
 from lens_tui.tracing import lens_fn, span
 
-
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `python -m lens_tui ARGS` as a user would, capturing both streams."""
-    full_env = {k: v for k, v in os.environ.items() if k != "LENS_DB"}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "lens_tui", *args],
-        capture_output=True, text=True, timeout=60, cwd=cwd, env=full_env,
-    )
+from .support import run_cli
 
 
 @pytest.fixture()
@@ -77,7 +67,7 @@ def test_show_prints_the_tree_with_logs_under_their_spans(written_db: tuple[Path
     cart = next(i for i, line in enumerate(lines) if "load cart" in line)
     charge = next(i for i, line in enumerate(lines) if "charge card" in line)
     assert checkout < cart < charge
-    indent = lambda line: len(line) - len(line.lstrip())  # noqa: E731
+    indent = lambda line: len(line) - len(line.lstrip())
     assert indent(lines[cart]) > indent(lines[checkout])
     assert lines[charge].strip().startswith("✗ charge card")
     assert any("RuntimeError: card declined" in n for n in names)
