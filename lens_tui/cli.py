@@ -6,13 +6,14 @@ Bad input gets one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from lens_tui import __version__
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 SUBCOMMANDS = ("demo", "show", "prune", "otlp")  # otlp: issue 4 (lens_tui/otel)
+DB_SUFFIXES = frozenset({".db", ".db3", ".sqlite", ".sqlite3", ".s3db", ".sl3", ".sdb"})
+"""Names that end so are databases to wait for, however close they are to a command name."""
 
 
 class CliError(Exception):
@@ -131,14 +134,19 @@ def _prune_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _existing_db(path: Path) -> Path:
+def _check_db_path(path: Path) -> Literal["ok", "missing"]:
+    """CliError for a path no command can use (a missing directory, a file that is not a
+    trace database); "missing" when only the file is absent."""
     from lens_tui.store.reader import OpenError, check_path
 
     try:
-        state = check_path(path)
+        return check_path(path)
     except OpenError as exc:
         raise CliError(str(exc)) from None
-    if state == "missing":
+
+
+def _existing_db(path: Path) -> Path:
+    if _check_db_path(path) == "missing":
         raise CliError(f"{path}: no such trace database")
     return path
 
@@ -239,15 +247,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run(db, rate=args.rate, ui=not args.no_ui, duration=args.duration, seed=args.seed)
 
 
+def require_terminal() -> None:
+    """CliError unless stdin and stdout are terminals: the dashboard reads keys from one and
+    draws on the other. Without them it would write escape codes into a file or a pipe as
+    fast as it could, and never see a key to quit on."""
+    for stream in (sys.stdin, sys.stdout):
+        try:
+            interactive = stream is not None and stream.isatty()
+        except (AttributeError, ValueError):  # replaced or closed
+            interactive = False
+        if not interactive:
+            raise CliError(
+                "the dashboard needs a terminal (stdin and stdout); for scripts use "
+                "`lens-tui show TRACE_ID [--format json]`, `lens-tui prune` or `lens-tui otlp`"
+            )
+
+
+def mistyped_command(arg: str) -> str | None:
+    """The command `arg` is a typo of, when it cannot be meant as a database: no existing file,
+    no directory part, no database suffix, and close to a command name."""
+    if not arg or arg in SUBCOMMANDS or arg.startswith("-") or "/" in arg or os.sep in arg or os.path.lexists(arg):
+        return None
+    if Path(arg).suffix.lower() in DB_SUFFIXES:
+        return None
+    close = difflib.get_close_matches(arg.lower(), SUBCOMMANDS, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Open the live dashboard."""
-    from lens_tui.store.reader import OpenError, check_path
-
     path: Path = args.db or default_db()
-    try:
-        check_path(path)
-    except OpenError as exc:
-        raise CliError(str(exc)) from None
+    _check_db_path(path)
+    require_terminal()
     from lens_tui.ui.app import run_dashboard
 
     if args.otlp is None:
@@ -300,6 +331,7 @@ def cmd_otlp(args: argparse.Namespace) -> int:
     path: Path = args.db or default_db()
     if not 0 <= args.port <= 65535:
         raise CliError(f"invalid port {args.port}")
+    _check_db_path(path)  # the receiver's store would create a missing directory
     token = args.token or os.environ.get("LENS_OTLP_TOKEN") or None
     receiver = OTLPReceiver(
         path, host=args.host, port=args.port, token=token,
@@ -355,6 +387,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if warning:
         print(warning, file=sys.stderr)
     try:
+        meant = mistyped_command(args_list[0]) if args_list else None
+        if meant is not None:
+            raise CliError(f"unknown command {args_list[0]!r} (did you mean {meant!r}?); "
+                           f"a database to wait for needs a name like {args_list[0]}.db")
         if args_list and args_list[0] in SUBCOMMANDS:
             command, rest = args_list[0], args_list[1:]
             parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
+import select
+import signal
+import struct
 import subprocess
 import sys
+import termios
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +61,73 @@ def assert_one_line(result: subprocess.CompletedProcess[str], code: int, needle:
     assert needle in lines[0], lines[0]
     assert "Traceback" not in result.stderr
     return lines[0]
+
+
+@dataclass
+class PtyRun:
+    """What a command run on a pseudo-terminal did."""
+
+    returncode: int | None
+    """None: it was still running at the timeout (and was killed)."""
+    output: bytes
+    """Every byte it wrote to the terminal."""
+    saw: bool
+    """Whether the awaited text appeared (the keys were typed then)."""
+
+
+def run_in_pty(
+    *args: str, wait_for: bytes | None = None, keys: bytes = b"q", timeout: float = 60.0,
+    cwd: Path | None = None, env: dict[str, str] | None = None, size: tuple[int, int] = (120, 32),
+) -> PtyRun:
+    """`python -m lens_tui ARGS` with stdin, stdout and stderr on a new pseudo-terminal of
+    `size` (columns, rows): once `wait_for` (if given) shows up on it, `keys` are typed; then
+    it runs to its end (killed after `timeout`)."""
+    master, slave = os.openpty()
+    columns, lines = size
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+    full_env = user_env(TERM="xterm-256color", **(env or {}))
+    for name in ("TEXTUAL", "TEXTUAL_DRIVER", "NO_COLOR"):
+        full_env.pop(name, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lens_tui", *args], stdin=slave, stdout=slave, stderr=slave,
+        cwd=cwd, env=full_env, close_fds=True, start_new_session=True,
+    )
+    os.close(slave)
+    output = bytearray()
+    saw = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the program and its children are gone
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            elif proc.poll() is not None:
+                break
+            if not saw and wait_for is not None and wait_for in _plain(bytes(output)):
+                saw = True
+                time.sleep(0.3)  # the screen drawn is not yet the app listening
+                os.write(master, keys)
+        try:
+            code: int | None = proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            code = None
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        os.close(master)
+    return PtyRun(code, bytes(output), saw)
+
+
+_ESCAPES = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[=>78])")
+
+
+def _plain(data: bytes) -> bytes:
+    """Terminal output without its escape sequences (text drawn in several runs joins up)."""
+    return _ESCAPES.sub(b"", data)

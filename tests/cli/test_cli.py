@@ -13,7 +13,7 @@ import pytest
 from lens_tui import tracing
 from lens_tui.tracing import lens_fn, span
 
-from .support import run_cli
+from .support import run_cli, run_in_pty
 
 
 @pytest.fixture()
@@ -170,8 +170,8 @@ def test_dashboard_otlp_port_taken_is_one_line_before_any_screen(tmp_path: Path)
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_cli(str(tmp_path / "traces.db"), "--otlp", str(port))
+        result = run_in_pty(str(tmp_path / "traces.db"), "--otlp", str(port), timeout=30)
     assert result.returncode == 2
-    assert f"cannot start the OTLP receiver on port {port}" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "\x1b[" not in result.stdout + result.stderr  # no screen was ever drawn
+    lines = result.output.decode().strip().splitlines()
+    assert len(lines) == 1 and f"cannot start the OTLP receiver on port {port}" in lines[0], lines
+    assert b"\x1b[" not in result.output  # no screen was ever drawn
