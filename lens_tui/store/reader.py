@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import apsw
 from peewee import (
-    SQL, Cast, Field, Model, Node, Select,
+    SQL, Cast, Field, Model, Node, Select, fn,
 )
 
 from lens_tui.schema import (
@@ -725,7 +725,7 @@ class TraceReader:
                 .order_by(Trace.trace_id)
                 .limit(limit)
             )
-            return [_text(r[0]) for r in self._fetch(conn, query)]
+            return [as_text(r[0]) for r in self._fetch(conn, query)]
 
     def summaries(self, trace_ids: Sequence[str]) -> list[TraceSummary]:
         """The summaries of those of `trace_ids` that have a trace row, by start time."""
@@ -737,7 +737,7 @@ class TraceReader:
                 return []
             rows: list[tuple[Any, ...]] = []
             for start in range(0, len(unique), 500):
-                query = self._select(Trace, _TRACE_COLUMNS).where(
+                query = self._select(Trace, TRACE_COLUMNS).where(
                     Trace.trace_id.in_(unique[start : start + 500])
                 )
                 rows.extend(self._fetch(conn, query))
