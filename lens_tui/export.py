@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lens_tui import humanize
+from lens_tui.levels import LEVEL_NAME_KEY, level_label
 from lens_tui.store.records import LogRow, SpanRow, TraceDetail
 from lens_tui.text import visible
 
@@ -109,7 +110,9 @@ MAX_TRACEBACK_LINES = 200
 
 def _log_lines(log: LogRow, pad: str) -> list[str]:
     """A log line, and under it the traceback it was logged with (or its exception type)."""
-    lines = [f"{pad}{log.level.upper():<5} {visible(log.message, 500)}"]
+    kept = _decoded(log.attributes) if log.attributes and LEVEL_NAME_KEY in log.attributes else None
+    label = visible(level_label(log.level, kept), 20).upper()
+    lines = [f"{pad}{label:<5} {visible(log.message, 500)}"]
     if log.traceback:
         tb = visible(log.traceback, keep_newlines=True).rstrip("\n").split("\n")
         if len(tb) > MAX_TRACEBACK_LINES:

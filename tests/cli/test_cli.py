@@ -67,7 +67,7 @@ def test_show_prints_the_tree_with_logs_under_their_spans(written_db: tuple[Path
     cart = next(i for i, line in enumerate(lines) if "load cart" in line)
     charge = next(i for i, line in enumerate(lines) if "charge card" in line)
     assert checkout < cart < charge
-    indent = lambda line: len(line) - len(line.lstrip())
+    indent = lambda line: len(line) - len(line.lstrip())  # noqa: E731
     assert indent(lines[cart]) > indent(lines[checkout])
     assert lines[charge].strip().startswith("✗ charge card")
     assert any("RuntimeError: card declined" in n for n in names)
