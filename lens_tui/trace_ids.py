@@ -42,7 +42,7 @@ def short_id_length(trace_ids: Iterable[str], minimum: int = SHORT_ID_LENGTH) ->
     # Sorted reversed, the ids sharing the longest tail with an id are its neighbours.
     for left, right in pairwise(reversed_ids):
         common = 0
-        for a, b in zip(left, right):
+        for a, b in zip(left, right, strict=False):  # one may be the longer
             if a != b:
                 break
             common += 1
