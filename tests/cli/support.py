@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import select
@@ -12,11 +13,15 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import apsw
+
+from lens_tui import tracing
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,6 +42,23 @@ def run_cli(
         [sys.executable, "-m", "lens_tui", *args], check=False, stdin=subprocess.DEVNULL,
         capture_output=True, text=True, timeout=timeout, cwd=cwd, env=user_env(**(env or {})),
     )
+
+
+@contextmanager
+def traced_logger(db: Path, service: str, name: str) -> Iterator[logging.Logger]:
+    """The tracing library writing to `db` and a logger of `name` storing its records there;
+    everything flushed and shut down afterwards."""
+    tracing.configure(db, service=service, flush_interval=0.02)
+    handler = tracing.LogHandler()
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield logger
+        tracing.flush()
+    finally:
+        tracing.shutdown()
+        logger.removeHandler(handler)
 
 
 def read_only(db: Path) -> apsw.Connection:

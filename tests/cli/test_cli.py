@@ -13,39 +13,30 @@ import pytest
 from lens_tui import tracing
 from lens_tui.tracing import lens_fn, span
 
-from .support import run_cli, run_in_pty
+from .support import run_cli, run_in_pty, traced_logger
 
 
 @pytest.fixture()
 def written_db(tmp_path: Path) -> tuple[Path, str]:
     """A database written by the tracing library: a checkout trace with an error and logs."""
-    import logging
-
     db = tmp_path / "traces.db"
-    tracing.configure(db, service="shop", flush_interval=0.02)
-    handler = tracing.LogHandler()
-    logger = logging.getLogger("test.cli")
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
+    with traced_logger(db, "shop", "test.cli") as logger:
 
-    @lens_fn("checkout")
-    def checkout() -> str:
-        logger.info("starting checkout")
-        with span("load cart", items=3):
-            logger.debug("cart loaded")
-        try:
-            with span("charge card"):
-                raise RuntimeError("card declined \x1b]0;pwned\x07")
-        except RuntimeError:
-            logger.error("payment failed")
-        holder = tracing.current_span()
-        assert holder is not None
-        return holder.trace_id
+        @lens_fn("checkout")
+        def checkout() -> str:
+            logger.info("starting checkout")
+            with span("load cart", items=3):
+                logger.debug("cart loaded")
+            try:
+                with span("charge card"):
+                    raise RuntimeError("card declined \x1b]0;pwned\x07")
+            except RuntimeError:
+                logger.error("payment failed")
+            holder = tracing.current_span()
+            assert holder is not None
+            return holder.trace_id
 
-    trace_id = checkout()
-    tracing.flush()
-    tracing.shutdown()
-    logger.removeHandler(handler)
+        trace_id = checkout()
     return db, trace_id
 
 

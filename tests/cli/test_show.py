@@ -4,8 +4,6 @@ typed part of an id names (prefix, tail, ambiguous), logged tracebacks, span eve
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from lens_tui.otel import LensSpanExporter
 from lens_tui.trace_ids import short_id
 from lens_tui.tracing import lens_fn, span
 
-from .support import assert_one_line, run_cli
+from .support import assert_one_line, run_cli, traced_logger
 
 JOBS = 15
 
@@ -119,36 +117,28 @@ def test_a_shared_tail_lists_both_traces(tmp_path: Path) -> None:
 
 
 @pytest.fixture()
-def logged_exception(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+def logged_exception(tmp_path: Path) -> tuple[Path, str]:
     """A trace whose span logged an exception with `logger.exception`."""
     db = tmp_path / "traces.db"
-    tracing.configure(db, service="shop", flush_interval=0.02)
-    handler = tracing.LogHandler()
-    logger = logging.getLogger("test.show.exception")
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
 
     def divide(a: int, b: int) -> float:
         return a / b
 
-    @lens_fn("report")
-    def report() -> str:
-        with span("totals"):
-            try:
-                divide(1, 0)
-            except ZeroDivisionError:
-                logger.exception("could not compute the ratio")
-        holder = tracing.current_span()
-        assert holder is not None
-        return holder.trace_id
+    with traced_logger(db, "shop", "test.show.exception") as logger:
 
-    try:
+        @lens_fn("report")
+        def report() -> str:
+            with span("totals"):
+                try:
+                    divide(1, 0)
+                except ZeroDivisionError:
+                    logger.exception("could not compute the ratio")
+            holder = tracing.current_span()
+            assert holder is not None
+            return holder.trace_id
+
         trace_id = report()
-        tracing.flush()
-    finally:
-        tracing.shutdown()
-        logger.removeHandler(handler)
-    yield db, trace_id
+    return db, trace_id
 
 
 def test_a_logged_traceback_shows_in_the_tree(logged_exception: tuple[Path, str]) -> None:
