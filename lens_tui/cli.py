@@ -118,7 +118,7 @@ def _demo_parser() -> argparse.ArgumentParser:
 
 def _show_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lens-tui show", description="Print one trace as an indented tree (default) or JSON.")
-    parser.add_argument("trace_id", help="trace id, or a unique prefix of one")
+    parser.add_argument("trace_id", help="trace id, or a unique prefix or tail of one (as the dashboard shows it)")
     parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a tree")
     parser.add_argument("--format", choices=("tree", "json", "otlp-json"), default=None,
