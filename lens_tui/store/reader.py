@@ -11,7 +11,7 @@ decoding cells in `store/decode.py`; what a filter keeps, in SQL and for live ro
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +128,14 @@ class TraceReader:
     def find_trace_ids(self, prefix: str, limit: int = 20) -> list[str]:
         """Trace ids starting with `prefix` (by the primary key index), in order."""
         return traces.find_ids(self._db, prefix, limit)
+
+    def find_trace_ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
+        """Trace ids ending in `suffix` (as given, or lowercase), in order (reads every id)."""
+        return traces.find_ids_ending(self._db, suffix, limit)
+
+    def summaries(self, trace_ids: Sequence[str]) -> list[TraceSummary]:
+        """The summaries of those of `trace_ids` that have a trace row, by start time."""
+        return traces.summaries(self._db, trace_ids)
 
     # ---- spans
 

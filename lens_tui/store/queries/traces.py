@@ -1,18 +1,20 @@
 """Trace queries: the trace list (filtered, newest first, keyset pages), tailing by mark, id
-lookup; the original layout's missing span and error counts computed where that is cheap."""
+lookup by prefix or tail, summaries by id; the original layout's missing span and error counts
+computed where that is cheap."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import SQL, Node
+from peewee import SQL, Node, fn
 
 from lens_tui.schema import Span, Trace
 from lens_tui.store.connection import ROWID, Database, Read
 from lens_tui.store.decode import TRACE_COLUMNS, as_ms, as_text, trace_summary
 from lens_tui.store.filters import TraceWhere
-from lens_tui.store.queries import bounded
+from lens_tui.store.queries import MAX_LIST_LIMIT, bounded
 from lens_tui.store.records import TraceSummary
 
 TRACES_SINCE_LIMIT = 5000
@@ -161,3 +163,42 @@ def find_ids(db: Database, prefix: str, limit: int) -> list[str]:
             )
             found.extend(as_text(r[0]) for r in tx.fetch(query))
         return list(dict.fromkeys(found))[:limit]
+
+
+def find_ids_ending(db: Database, suffix: str, limit: int) -> list[str]:
+    """Trace ids ending in `suffix` (as given, or lowercase), in order. No index serves a
+    suffix: this reads every trace id (the key index, not the rows)."""
+    suffix = suffix.strip()
+    limit = bounded(limit)
+    if not suffix:
+        return []
+    with db.read() as tx:
+        if tx is None:
+            return []
+        candidates = list(dict.fromkeys((suffix, suffix.lower())))
+        query = (
+            Trace.select(Trace.trace_id)
+            .where(fn.substr(Trace.trace_id, -len(suffix)).in_(candidates))
+            .order_by(Trace.trace_id)
+            .limit(limit)
+        )
+        return [as_text(r[0]) for r in tx.fetch(query)]
+
+
+def summaries(db: Database, trace_ids: Sequence[str]) -> list[TraceSummary]:
+    """The summaries of those of `trace_ids` that have a trace row, by start time."""
+    unique = list(dict.fromkeys(trace_ids))[:MAX_LIST_LIMIT]
+    if not unique:
+        return []
+    with db.read() as tx:
+        if tx is None:
+            return []
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(unique), 500):
+            query = tx.select(Trace, TRACE_COLUMNS).where(
+                Trace.trace_id.in_(unique[start : start + 500])
+            )
+            rows.extend(tx.fetch(query))
+        found = _with_counts(tx, rows)
+    found.sort(key=lambda t: (t.started_at, t.trace_id))
+    return found
