@@ -350,6 +350,31 @@ def test_find_trace_ids_by_prefix(db: TraceDb) -> None:
         assert reader.find_trace_ids("  ") == []
 
 
+def test_find_trace_ids_by_tail(db: TraceDb) -> None:
+    for n in (0x1A, 0x2A, 0x2B):
+        db.trace(n)
+    with TraceReader(db.path) as reader:
+        assert reader.find_trace_ids_ending("a") == [tid(0x1A), tid(0x2A)]
+        assert reader.find_trace_ids_ending("2A", limit=5) == [tid(0x2A)]
+        assert reader.find_trace_ids_ending("a", limit=1) == [tid(0x1A)]
+        assert reader.find_trace_ids_ending("ff") == [] and reader.find_trace_ids_ending(" ") == []
+
+
+def test_summaries_by_id_in_both_layouts(db: TraceDb, tmp_path: Path) -> None:
+    db.trace(2, started_at=20.0)
+    db.trace(1, started_at=10.0, errors=1, status="error")
+    with TraceReader(db.path) as reader:
+        found = reader.summaries([tid(2), tid(9), tid(1), tid(2)])
+        assert [(t.trace_id, t.status) for t in found] == [(tid(1), "error"), (tid(2), "ok")]
+        assert reader.summaries([]) == []
+    original = tmp_path / "lens.db"
+    make_original_layout(original, wal=False)
+    with TraceReader(original) as reader:
+        [second] = reader.summaries([tid(2)])
+        # Counts the layout does not store are computed from the spans.
+        assert (second.span_count, second.error_count, second.status) == (2, 1, "error")
+
+
 # --------------------------------------------------------------------------- spans
 
 
