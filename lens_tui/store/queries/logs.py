@@ -130,7 +130,9 @@ def max_id(db: Database) -> int:
     with db.read() as tx:
         if tx is None:
             return 0
-        return int(tx.one("SELECT max(id) FROM logs")[0] or 0)
+        # Not max(id): that would scan a record store's view (see `Read.rowid_range`).
+        rows = tx.conn.execute("SELECT id FROM logs ORDER BY id DESC LIMIT 1").fetchall()
+        return int(rows[0][0] or 0) if rows else 0
 
 
 class LevelCounts:

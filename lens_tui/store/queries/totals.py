@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lens_tui.schema import ORIGINAL_TABLES, Log, Span, Trace, Writer
+from lens_tui.store import record_layout
 from lens_tui.store.connection import ROWID, Database, Read
 from lens_tui.store.decode import WRITER_COLUMNS, as_ms, writer_info
 from lens_tui.store.records import StoreStats, WriterInfo
@@ -13,6 +14,11 @@ def stats(db: Database) -> StoreStats:
     with db.read() as tx:
         if tx is None:
             return StoreStats(traces=0, spans=0, logs=0, last_write_at=None)
+        if tx.layout.record_store:
+            # Its views hold no rowid range to count by; the records' indexes count instead.
+            columns = tx.layout.columns[record_layout.RECORDS]
+            traces, spans, logs, newest = record_layout.totals(tx.conn, columns)
+            return StoreStats(traces=traces, spans=spans, logs=logs, last_write_at=as_ms(newest))
         totals = []
         for table in ORIGINAL_TABLES:
             low, high = tx.rowid_range(table)
