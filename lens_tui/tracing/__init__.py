@@ -7,6 +7,7 @@ from lens_tui.tracing.api import configure, flush, get_store, lens_fn, shutdown,
 from lens_tui.tracing.context import SpanHandle, current_span
 from lens_tui.tracing.loghandler import HumanFormatter, JsonFormatter, LogHandler, install_logging
 from lens_tui.tracing.middleware import LensMiddleware
+from lens_tui.tracing.propagation import SpanContext, extract, inject, use_context
 from lens_tui.tracing.retention import PruneResult
 from lens_tui.tracing.store import TraceStore
 
@@ -16,14 +17,18 @@ __all__ = [
     "LensMiddleware",
     "LogHandler",
     "PruneResult",
+    "SpanContext",
     "SpanHandle",
     "TraceStore",
     "configure",
     "current_span",
+    "extract",
     "flush",
     "get_store",
+    "inject",
     "install_logging",
     "lens_fn",
     "shutdown",
     "span",
+    "use_context",
 ]

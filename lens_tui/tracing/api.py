@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, TypeVar, overload
 
 from lens_tui.tracing.context import SpanHandle, SpanRecord, current
+from lens_tui.tracing.propagation import SpanContext, remote
 from lens_tui.tracing.store import TraceStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -157,25 +158,34 @@ def _short_path(path: str) -> str:
 
 
 class span:
-    """A span as a context manager, for `with` and `async with`: `with span("load", user=3) as s:`."""
+    """A span as a context manager, for `with` and `async with`: `with span("load", user=3) as s:`.
 
-    __slots__ = ("_name", "_attributes", "_record", "_token", "_store")
+    `parent=` a SpanContext from `tracing.extract` makes it a child of that remote span (the
+    caller's trace goes on here) instead of the current span.
+    """
 
-    def __init__(self, name: str, **attributes: Any) -> None:
+    __slots__ = ("_name", "_attributes", "_record", "_token", "_store", "_parent", "_remote_token")
+
+    def __init__(self, name: str, *, parent: SpanContext | None = None, **attributes: Any) -> None:
         self._name = name
         self._attributes = attributes or None
         self._record: SpanRecord | None = None
         self._token: Any = None
         self._store: TraceStore | None = None
+        self._parent = parent if isinstance(parent, SpanContext) else None
+        self._remote_token: Any = None
 
     def __enter__(self) -> SpanHandle | None:
         store = self._store = _store
         if store is None:
             return None
-        record = SpanRecord(self._name, current.get(), self._attributes)
+        parent = self._parent
+        record = SpanRecord(self._name, current.get() if parent is None else parent, self._attributes)
         store.begin(record)
         self._record = record
         self._token = current.set(record)
+        if parent is not None:
+            self._remote_token = remote.set(parent)  # its tracestate goes on with calls out
         return SpanHandle(record)
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
@@ -183,6 +193,12 @@ class span:
         if record is None or store is None:
             return
         _reset(self._token, record)
+        if self._remote_token is not None:
+            try:
+                remote.reset(self._remote_token)
+            except (ValueError, RuntimeError):  # ended in another context
+                pass
+            self._remote_token = None
         if exc is not None and not isinstance(exc, GeneratorExit):
             record.fail(exc)
         store.end(record)
