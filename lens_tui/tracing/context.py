@@ -108,8 +108,8 @@ class SpanRecord:
         else:
             self.trace_id = parent.trace_id
             self.parent_id = parent.span_id
-            if parent.__class__ is not SpanRecord:  # a SpanContext: the caller's span, elsewhere
-                self.remote_parent = True
+            if parent.__class__ is not SpanRecord and not isinstance(parent, SpanRecord):
+                self.remote_parent = True  # a SpanContext: the caller's span, elsewhere
         self.attributes = attributes
         self.source_location = source_location
         self.t1: float | None = None
@@ -198,4 +198,4 @@ class SpanHandle:
 def current_span() -> SpanHandle | None:
     """The current span, or None outside any span of this process."""
     record = current.get()
-    return SpanHandle(record) if record.__class__ is SpanRecord else None
+    return SpanHandle(record) if isinstance(record, SpanRecord) else None

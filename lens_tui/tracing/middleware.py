@@ -65,6 +65,41 @@ def _remote_parent(scope: Scope) -> SpanContext | None:
     return parse_traceparent(parent, [v.decode("latin-1") for v in states] if states else None)
 
 
+class _ServerSpan(SpanRecord):
+    """A server span named after its route as soon as the router has matched one.
+
+    The router writes the route into the scope before the endpoint runs, but tells nobody: a
+    request still running when the writer shows it (a slow one, the kind people look for)
+    is named from the scope at that moment, not by its method alone.
+    """
+
+    __slots__ = ("_scope", "_method")
+
+    def __init__(self, method: str, parent: SpanRecord | SpanContext | None, scope: Scope) -> None:
+        self._scope = scope
+        self._method = method
+        super().__init__(method, parent, None)
+
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        """`METHOD /route` once the route is known, else the name given."""
+        given = _NAME_SLOT.__get__(self, SpanRecord)
+        if given != self._method:
+            return given  # renamed by the application (SpanHandle.rename)
+        try:
+            route = _route_template(self._scope)
+        except Exception:  # a scope of unexpected shape: keep the method
+            return given
+        return given if route is None else f"{given} {route}"
+
+    @name.setter
+    def name(self, value: str) -> None:
+        _NAME_SLOT.__set__(self, value)
+
+
+_NAME_SLOT = SpanRecord.__dict__["name"]
+
+
 class LensMiddleware:
     """ASGI middleware: `app.add_middleware(LensMiddleware)` in Starlette/FastAPI, or wrap any app.
 
@@ -97,7 +132,7 @@ class LensMiddleware:
             return
         method = scope.get("method", "GET")
         caller = _remote_parent(scope)
-        record = SpanRecord(method, current.get() if caller is None else caller, None)
+        record = _ServerSpan(method, current.get() if caller is None else caller, scope)
         record.kind = "server"
         record.source = _header(scope, self.source_header)
         path = scope.get("path") or "/"
@@ -163,8 +198,8 @@ class LensMiddleware:
                     pass
             route = _route_template(scope)
             if route is not None:
-                record.name = f"{method} {route}"
                 attributes["http.route"] = route
+            record.name = record.name  # fixed from here on: the scope may be reused
             if status_code is not None:
                 attributes["http.response.status_code"] = status_code
                 if status_code >= 500 and record.status != "error":

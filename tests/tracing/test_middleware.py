@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import apsw
 import pytest
 
 from lens_tui import bodies, tracing
@@ -351,3 +352,58 @@ async def test_an_invalid_traceparent_starts_a_new_trace(
     assert server["parent_span_id"] is None and server["trace_id"] != CALLER_TRACE
     assert "tracestate" not in json.loads(body_of(sent))
     assert trace_row(db_path, server["trace_id"])["root_span_name"] == "GET /call"
+
+
+async def test_a_running_request_shows_its_route_once_the_router_matched_it(
+    store: TraceStore, db_path: Path
+) -> None:
+    pytest.importorskip("starlette")
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route as StarletteRoute
+
+    release = asyncio.Event()
+
+    async def slow(request: Any) -> PlainTextResponse:
+        await release.wait()
+        return PlainTextResponse("done")
+
+    app = Starlette(routes=[StarletteRoute("/slow/{job}", slow)])
+    app.add_middleware(LensMiddleware)
+    request = asyncio.create_task(exchange(app, "GET", "/slow/12"))
+    try:
+        for _ in range(200):  # the writer shows a span running after one flush interval
+            await asyncio.sleep(0.02)
+            try:
+                rows = read(db_path, "SELECT name, status FROM spans") if db_path.exists() else []
+            except apsw.Error:  # the writer is creating the file right now
+                rows = []
+            if rows:
+                break
+        assert rows == [{"name": "GET /slow/{job}", "status": "running"}]
+        (trace,) = read(db_path, "SELECT root_span_name, status FROM traces")
+        assert trace == {"root_span_name": "GET /slow/{job}", "status": "running"}
+    finally:
+        release.set()
+        sent = await request
+    assert body_of(sent) == b"done"
+    assert tracing.flush()
+    assert read(db_path, "SELECT name, status FROM spans") == [{"name": "GET /slow/{job}", "status": "ok"}]
+
+
+async def test_a_span_renamed_by_the_application_keeps_its_name(store: TraceStore, db_path: Path) -> None:
+    async def renaming_app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        scope["route"] = Route("/things/{id}")
+        handle = current_span()
+        assert handle is not None and handle.name == "PUT /things/{id}"
+        handle.rename("store thing")
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    await exchange(LensMiddleware(renaming_app), "PUT", "/things/4")
+    assert tracing.flush()
+    (row,) = read(db_path, "SELECT name, attributes FROM spans")
+    assert row["name"] == "store thing"
+    assert json.loads(row["attributes"])["http.route"] == "/things/{id}"
