@@ -10,7 +10,7 @@ from lens_tui.tracing.loghandler import HumanFormatter, JsonFormatter, LogHandle
 from lens_tui.tracing.middleware import LensMiddleware
 from lens_tui.tracing.propagation import SpanContext, extract, inject, use_context
 from lens_tui.tracing.retention import PruneResult
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceStore, TraceWriter
 
 __all__ = [
     "HumanFormatter",
@@ -21,6 +21,7 @@ __all__ = [
     "SpanContext",
     "SpanHandle",
     "TraceStore",
+    "TraceWriter",
     "configure",
     "current_span",
     "extract",

@@ -22,7 +22,7 @@ from lens_tui.tracing.context import SpanRecord, current
 from lens_tui.tracing.propagation import inject
 
 if TYPE_CHECKING:
-    from lens_tui.tracing.store import TraceStore
+    from lens_tui.tracing.writer import TraceWriter
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _lock = threading.Lock()
@@ -53,14 +53,14 @@ def _where(url: str) -> tuple[dict[str, Any], str, str]:
     return attributes, netloc.lower(), parts.path or "/"
 
 
-def _start(method: str, url: str, headers: Any, template: str | None = None) -> tuple[SpanRecord, TraceStore] | None:
+def _start(method: str, url: str, headers: Any, template: str | None = None) -> tuple[SpanRecord, TraceWriter] | None:
     """Open the client span of a call and put its context into the call's headers.
 
-    Without a configured store no span is made, but a trace being continued still goes on.
+    Without a configured writer no span is made, but a trace being continued still goes on.
     """
     try:
-        store = api.get_store()
-        if store is None:
+        writer = api.get_store()
+        if writer is None:
             inject(headers)
             return None
         method = method.upper()
@@ -70,16 +70,16 @@ def _start(method: str, url: str, headers: Any, template: str | None = None) -> 
             attributes["url.template"] = template
         record = SpanRecord(f"{method} {host}{template or path}", current.get(), attributes)
         record.kind = "client"
-        store.begin(record)
+        writer.begin(record)
         inject(headers, record)
-        return record, store
+        return record, writer
     except Exception:
         return None
 
 
-def _finish(call: tuple[SpanRecord, TraceStore], status_code: int | None, exc: BaseException | None = None) -> None:
+def _finish(call: tuple[SpanRecord, TraceWriter], status_code: int | None, exc: BaseException | None = None) -> None:
     """End the client span with the answer's status code, or the exception the call raised."""
-    record, store = call
+    record, writer = call
     try:
         if exc is not None:
             record.fail(exc)
@@ -90,7 +90,7 @@ def _finish(call: tuple[SpanRecord, TraceStore], status_code: int | None, exc: B
                 record.status = "error"
                 record.error_message = f"HTTP {status_code}"
                 record.set_attribute("error.type", str(status_code))
-        store.end(record)
+        writer.end(record)
     except Exception:
         pass
 
