@@ -397,6 +397,8 @@ class TraceWriter:
             if rows.bodies:
                 conn.executemany(sql.BODY_INSERT, [(*b, stamp) for b in rows.bodies.values()])
             sql.TRACES_MULTI.run(conn, rows.traces, (stamp,))
+            if rows.standin_traces:
+                sql.TRACES_STANDIN_MULTI.run(conn, rows.standin_traces, (stamp,))
             sql.SPANS_PLAIN_MULTI.run(conn, rows.plain_spans, (stamp,))
             if rows.spans:
                 sql.SPANS_MULTI.run(conn, rows.spans, (stamp,))
