@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import traceback as _traceback
-from types import TracebackType
 from contextvars import ContextVar
 from operator import attrgetter
 from time import perf_counter
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from lens_tui.tracing import ids

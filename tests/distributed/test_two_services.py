@@ -83,7 +83,7 @@ def test_a_call_across_services_is_one_trace(launch: Launch, tmp_path: Path, fir
         other = "back" if first == "front" else "front"
         assert max(stamps[first]) < min(stamps[other])
 
-        row = wait_for(lambda: (r := trace_row(db, trace_id))["span_count"] == 4 and r, what="the trace row")
+        row = wait_for(lambda t=trace_id: (r := trace_row(db, t))["span_count"] == 4 and r, what="the trace row")
         assert row["root_span_name"] == "GET /via/{library}/{item}"
         assert row["root_span_id"] == roles["front"]["span_id"]
         assert row["status"] == "ok" and row["error_count"] == 0
@@ -110,7 +110,7 @@ def test_a_failing_back_end_fails_the_whole_trace(launch: Launch, tmp_path: Path
         assert back_span["parent_span_id"] == client["span_id"]
         assert roles[("front", "server")]["status"] == "error"  # it answered 502
 
-        row = wait_for(lambda: (r := trace_row(db, trace_id))["span_count"] == 3 and r, what="the trace row")
+        row = wait_for(lambda t=trace_id: (r := trace_row(db, t))["span_count"] == 3 and r, what="the trace row")
         assert row["status"] == "error" and row["error_count"] == 3
         assert row["root_span_name"] == "GET /via/{library}/{item}"
 

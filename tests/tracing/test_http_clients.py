@@ -15,7 +15,7 @@ import pytest
 
 from lens_tui import tracing
 from lens_tui.tracing import span
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import read, spans_by_name
 
@@ -116,7 +116,7 @@ CALLERS = {"httpx": call_httpx, "httpx-async": call_httpx_async, "requests": cal
 
 @pytest.mark.parametrize("library", sorted(CALLERS))
 def test_a_call_is_a_client_span_that_the_server_sees(
-    store: TraceStore, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None,
+    store: TraceWriter, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None,
     library: str,
 ) -> None:
     base, seen = server
@@ -142,7 +142,7 @@ def test_a_call_is_a_client_span_that_the_server_sees(
 
 @pytest.mark.parametrize("library", sorted(CALLERS))
 def test_5xx_fails_the_span_and_4xx_does_not(
-    store: TraceStore, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None,
+    store: TraceWriter, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None,
     library: str,
 ) -> None:
     base, _seen = server
@@ -167,7 +167,7 @@ def test_5xx_fails_the_span_and_4xx_does_not(
     [("httpx", "ConnectError"), ("httpx-async", "ConnectError"), ("requests", "ConnectionError")],
 )
 def test_a_failed_connection_is_raised_unchanged_and_recorded(
-    store: TraceStore, db_path: Path, instrumented: None, library: str, exception: str
+    store: TraceWriter, db_path: Path, instrumented: None, library: str, exception: str
 ) -> None:
     url = f"http://127.0.0.1:{_free_port()}/nobody"
     with pytest.raises(Exception) as raised:
@@ -182,7 +182,7 @@ def test_a_failed_connection_is_raised_unchanged_and_recorded(
 
 
 def test_instrumenting_is_idempotent_and_undone(
-    store: TraceStore, db_path: Path, server: tuple[str, list[dict[str, str]]]
+    store: TraceWriter, db_path: Path, server: tuple[str, list[dict[str, str]]]
 ) -> None:
     base, seen = server
     original_sync, original_async = httpx.Client.send, httpx.AsyncClient.send
@@ -211,7 +211,7 @@ def test_instrumenting_is_idempotent_and_undone(
 
 
 def test_credentials_never_reach_the_database(
-    store: TraceStore, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None
+    store: TraceWriter, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None
 ) -> None:
     base, _seen = server
     url = base.replace("http://", "http://alice:s3cret@") + "/private"
@@ -226,7 +226,7 @@ def test_credentials_never_reach_the_database(
 
 
 def test_a_remote_trace_goes_on_through_a_call_with_its_tracestate(
-    store: TraceStore, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None
+    store: TraceWriter, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None
 ) -> None:
     base, seen = server
     ctx = tracing.extract({"traceparent": f"00-{REMOTE_TRACE}-{REMOTE_SPAN}-01", "tracestate": "v=1"})
@@ -253,7 +253,7 @@ def test_without_a_store_no_span_but_the_trace_goes_on(
 
 
 def test_a_url_template_names_an_httpx_span(
-    store: TraceStore, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None
+    store: TraceWriter, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None
 ) -> None:
     base, _seen = server
     with httpx.Client() as client:
@@ -269,7 +269,7 @@ def test_a_url_template_names_an_httpx_span(
 
 
 def test_redirects_of_one_httpx_send_are_one_span(
-    store: TraceStore, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None
+    store: TraceWriter, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None
 ) -> None:
     base, seen = server
     with httpx.Client(follow_redirects=True) as client:
@@ -308,7 +308,7 @@ def test_instrumenting_a_library_that_is_not_installed_does_nothing() -> None:
 
 
 def test_broken_request_objects_never_break_the_call(
-    store: TraceStore, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None,
+    store: TraceWriter, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Our own failure (here: the URL cannot be read) leaves the call as it would have been."""

@@ -251,7 +251,7 @@ def test_route_template_from_path_params_when_the_framework_names_no_route() -> 
 
 
 async def test_a_request_without_a_route_template_is_named_by_its_method(
-    store: TraceStore, db_path: Path
+    store: TraceWriter, db_path: Path
 ) -> None:
     """Three URLs of no route make one name, `GET`, each keeping its path in `url.path`."""
     app = LensMiddleware(raw_app)
@@ -268,7 +268,7 @@ async def test_a_request_without_a_route_template_is_named_by_its_method(
     assert names == {"GET"}
 
 
-async def test_starlette_not_found_is_named_by_its_method(store: TraceStore, db_path: Path) -> None:
+async def test_starlette_not_found_is_named_by_its_method(store: TraceWriter, db_path: Path) -> None:
     pytest.importorskip("starlette")
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
@@ -305,7 +305,7 @@ async def calling_app(scope: dict[str, Any], receive: Callable[..., Any], send: 
     await send({"type": "http.response.body", "body": json.dumps(outgoing).encode()})
 
 
-async def test_an_incoming_traceparent_continues_the_callers_trace(store: TraceStore, db_path: Path) -> None:
+async def test_an_incoming_traceparent_continues_the_callers_trace(store: TraceWriter, db_path: Path) -> None:
     app = LensMiddleware(calling_app)
     headers = [
         (b"TraceParent", f"00-{CALLER_TRACE}-{CALLER_SPAN}-01".encode()),
@@ -341,7 +341,7 @@ async def test_an_incoming_traceparent_continues_the_callers_trace(store: TraceS
     ],
 )
 async def test_an_invalid_traceparent_starts_a_new_trace(
-    store: TraceStore, db_path: Path, traceparent: str
+    store: TraceWriter, db_path: Path, traceparent: str
 ) -> None:
     app = LensMiddleware(calling_app)
     sent = await exchange(app, "GET", "/call", headers=[(b"traceparent", traceparent.encode())])
@@ -355,7 +355,7 @@ async def test_an_invalid_traceparent_starts_a_new_trace(
 
 
 async def test_a_running_request_shows_its_route_once_the_router_matched_it(
-    store: TraceStore, db_path: Path
+    store: TraceWriter, db_path: Path
 ) -> None:
     pytest.importorskip("starlette")
     import asyncio
@@ -393,7 +393,7 @@ async def test_a_running_request_shows_its_route_once_the_router_matched_it(
     assert read(db_path, "SELECT name, status FROM spans") == [{"name": "GET /slow/{job}", "status": "ok"}]
 
 
-async def test_a_span_renamed_by_the_application_keeps_its_name(store: TraceStore, db_path: Path) -> None:
+async def test_a_span_renamed_by_the_application_keeps_its_name(store: TraceWriter, db_path: Path) -> None:
     async def renaming_app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         scope["route"] = Route("/things/{id}")
         handle = current_span()

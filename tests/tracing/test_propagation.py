@@ -12,7 +12,7 @@ import pytest
 from lens_tui import tracing
 from lens_tui.tracing import LogHandler, SpanContext, current_span, lens_fn, span
 from lens_tui.tracing.propagation import parse_traceparent
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import read, spans_by_name, trace_row
 
@@ -85,14 +85,14 @@ def test_tracestate_passes_on_unchanged_unless_unsafe() -> None:
         assert ctx is not None and ctx.tracestate is None
 
 
-def test_inject_outside_any_span_writes_nothing(store: TraceStore) -> None:
+def test_inject_outside_any_span_writes_nothing(store: TraceWriter) -> None:
     out: dict[str, str] = {}
     tracing.inject(out)
     assert out == {}
     tracing.inject(None)  # type: ignore[arg-type]  # never raises
 
 
-def test_span_with_a_remote_parent_joins_its_trace(store: TraceStore, db_path: Path) -> None:
+def test_span_with_a_remote_parent_joins_its_trace(store: TraceWriter, db_path: Path) -> None:
     ctx = tracing.extract({"traceparent": PARENT, "tracestate": "k=v"})
     with span("handle", parent=ctx, user=7) as handle:
         assert handle is not None and handle.trace_id == TRACE
@@ -112,7 +112,7 @@ def test_span_with_a_remote_parent_joins_its_trace(store: TraceStore, db_path: P
     assert rows["unrelated"]["trace_id"] != TRACE and "tracestate" not in after
 
 
-def test_lens_fn_under_use_context_continues_the_trace(store: TraceStore, db_path: Path) -> None:
+def test_lens_fn_under_use_context_continues_the_trace(store: TraceWriter, db_path: Path) -> None:
     @lens_fn("sync_work")
     def sync_work() -> str:
         handle = current_span()
@@ -143,7 +143,7 @@ def test_lens_fn_under_use_context_continues_the_trace(store: TraceStore, db_pat
     assert sum(r["parent_span_id"] is None for r in rows) == 1
 
 
-async def test_use_context_in_async_with_and_tasks(store: TraceStore, db_path: Path) -> None:
+async def test_use_context_in_async_with_and_tasks(store: TraceWriter, db_path: Path) -> None:
     ctx = tracing.extract({"traceparent": PARENT})
 
     @lens_fn("task_work")
@@ -157,7 +157,7 @@ async def test_use_context_in_async_with_and_tasks(store: TraceStore, db_path: P
     assert rows == [{"trace_id": TRACE, "parent_span_id": SPAN}] * 2
 
 
-def test_logs_in_a_remote_context_carry_its_ids(store: TraceStore, db_path: Path) -> None:
+def test_logs_in_a_remote_context_carry_its_ids(store: TraceWriter, db_path: Path) -> None:
     logger = logging.getLogger("test.propagation")
     handler = LogHandler()
     logger.addHandler(handler)
@@ -171,7 +171,7 @@ def test_logs_in_a_remote_context_carry_its_ids(store: TraceStore, db_path: Path
     assert read(db_path, "SELECT trace_id, span_id FROM logs") == [{"trace_id": TRACE, "span_id": SPAN}]
 
 
-def test_a_context_handed_to_a_thread(store: TraceStore, db_path: Path) -> None:
+def test_a_context_handed_to_a_thread(store: TraceWriter, db_path: Path) -> None:
     """A SpanContext is plain data: another thread can continue it (as a worker pool would)."""
     with span("request") as handle:
         assert handle is not None
@@ -204,7 +204,7 @@ def test_span_context_checks_its_ids() -> None:
 # -- interop with OpenTelemetry's own propagator ---------------------------------------------------
 
 
-def test_our_traceparent_parses_with_opentelemetry_and_theirs_with_ours(store: TraceStore) -> None:
+def test_our_traceparent_parses_with_opentelemetry_and_theirs_with_ours(store: TraceWriter) -> None:
     trace_api = pytest.importorskip("opentelemetry.trace")
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace.propagation.tracecontext import (
