@@ -24,7 +24,7 @@ _lock = threading.Lock()
 
 
 def configure(
-    db_path: str | os.PathLike[str],
+    db_path: str | os.PathLike[str] | None = None,
     *,
     service: str | None = None,
     flush_on_sigterm: bool = True,
@@ -33,9 +33,14 @@ def configure(
     """Set up the process-wide writer (replacing, after a flush, any earlier one) and return it.
 
     Options are TraceWriter's: flush_interval, max_queue, busy_timeout_ms, retention_days,
-    max_body_bytes, prune_interval_s, max_captured_body, stderr. With `flush_on_sigterm` (and
-    no SIGTERM handler of the application's own), SIGTERM first flushes for at most 2 s, then
-    terminates the process as the default action would.
+    max_body_bytes, prune_interval_s, max_captured_body, stderr, and for OTLP out
+    otlp_endpoint (`http://host:4318`: the same batches go there as OTLP/HTTP protobuf, as
+    well as into `db_path`, or instead of it when `db_path` is None), otlp_token (a bearer
+    token), otlp_headers, otlp_compression (gzip or None), otlp_timeout, otlp_max_queue,
+    otlp_max_retry_s.
+    ValueError when there is nowhere to write, or the endpoint is no http(s) URL. With
+    `flush_on_sigterm` (and no SIGTERM handler of the application's own), SIGTERM first
+    flushes for at most 2 s, then terminates the process as the default action would.
     """
     global _writer
     if flush_on_sigterm:
