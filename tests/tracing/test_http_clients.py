@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from lens_tui import tracing
 from lens_tui.tracing import span
 from lens_tui.tracing.writer import TraceWriter
 
-from .conftest import read, spans_by_name
+from .conftest import read, serving, spans_by_name
 
 httpx = pytest.importorskip("httpx")
 requests = pytest.importorskip("requests")
@@ -56,15 +55,8 @@ class _Handler(BaseHTTPRequestHandler):
 def server() -> Iterator[tuple[str, list[dict[str, str]]]]:
     """A real HTTP server on a loopback port: its base URL and the headers of each request."""
     seen: list[dict[str, str]] = []
-    handler = type("Handler", (_Handler,), {"seen": seen})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(type("Handler", (_Handler,), {"seen": seen})) as url:
+        yield url, seen
 
 
 @pytest.fixture

@@ -8,10 +8,9 @@ import gzip
 import io
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from lens_tui.tracing import LogHandler, lens_fn, span
 from lens_tui.tracing.otlp_sender import OTLPSender, parse_endpoint
 from lens_tui.tracing.writer import TraceWriter
 
-from .conftest import FLUSH_INTERVAL, read
+from .conftest import FLUSH_INTERVAL, read, serving
 
 trace_pb2 = pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
 logs_pb2 = pytest.importorskip("opentelemetry.proto.collector.logs.v1.logs_service_pb2")
@@ -59,14 +58,8 @@ class Recorder(BaseHTTPRequestHandler):
 @pytest.fixture
 def recorder() -> Iterator[tuple[str, type[Recorder]]]:
     handler = type("Handler", (Recorder,), {"script": [], "seen": []})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(handler) as url:
+        yield url, handler
 
 
 @pytest.fixture
