@@ -103,7 +103,10 @@ def worker_send(n: int, otlp: str | None, tmp: Path) -> dict[str, Any]:
     from lens_tui.tracing import lens_fn
 
     writer = tracing.configure(
-        None if otlp else tmp / "local.db", service="bench", otlp_endpoint=otlp, max_queue=n + 10,
+        None if otlp else tmp / "local.db",
+        service="bench",
+        otlp_endpoint=otlp,
+        max_queue=n + 10,
         otlp_max_queue=n + 10,
     )
 
@@ -136,7 +139,10 @@ def worker_send(n: int, otlp: str | None, tmp: Path) -> dict[str, Any]:
 def spawn(*args: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--worker", *args],
-        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     if done.returncode != 0:
         raise SystemExit(f"worker {args} failed ({done.returncode}):\n{done.stderr}")
@@ -145,8 +151,12 @@ def spawn(*args: str) -> dict[str, Any]:
 
 def start(argv: list[str], pattern: str, stream: str) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        argv,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     pipe = proc.stdout if stream == "stdout" else proc.stderr
     assert pipe is not None
@@ -170,7 +180,9 @@ def say(text: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls, spans and repeats")
-    parser.add_argument("--repeats", type=int, default=None, help="repeats per side (default 5, --quick 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="repeats per side (default 5, --quick 3)"
+    )
     parser.add_argument("--worker", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -192,7 +204,9 @@ def main() -> int:
     spans = 50_000 if args.quick else 200_000
     report: dict[str, Any] = {"loadavg_at_start": list(os.getloadavg()), "cpus": os.cpu_count()}
 
-    server, port = start([sys.executable, str(Path(__file__).resolve()), "--worker", "server"], r"(\d+)", "stdout")
+    server, port = start(
+        [sys.executable, str(Path(__file__).resolve()), "--worker", "server"], r"(\d+)", "stdout"
+    )
     try:
         plain: list[dict[str, Any]] = []
         traced: list[dict[str, Any]] = []
@@ -205,14 +219,22 @@ def main() -> int:
         server.wait()
     p, t = median(plain, "us_per_call"), median(traced, "us_per_call")
     pc, tc = median(plain, "cpu_us_per_call"), median(traced, "cpu_us_per_call")
-    report["httpx"] = {"calls": calls, "plain_us": p, "instrumented_us": t, "overhead_us": t - p,
-                       "ratio": t / p, "plain_cpu_us": pc, "instrumented_cpu_us": tc}
+    report["httpx"] = {
+        "calls": calls,
+        "plain_us": p,
+        "instrumented_us": t,
+        "overhead_us": t - p,
+        "ratio": t / p,
+        "plain_cpu_us": pc,
+        "instrumented_cpu_us": tc,
+    }
 
     with tempfile.TemporaryDirectory(prefix="lens-bench-otlp-") as tmp:
         db = Path(tmp) / "received.db"
         receiver, url = start(
             [sys.executable, "-m", "lens_tui.cli", "otlp", "--db", str(db), "--port", "0"],
-            r"(http://127\.0\.0\.1:\d+)/v1/traces", "stderr",
+            r"(http://127\.0\.0\.1:\d+)/v1/traces",
+            "stderr",
         )
         try:
             sent: list[dict[str, Any]] = []
@@ -231,9 +253,12 @@ def main() -> int:
         conn.close()
     assert received == spans * repeats, f"the receiver stored {received} of {spans * repeats} spans"
     report["otlp"] = {
-        "spans": spans, "spans_per_s": median(sent, "spans_per_s"),
-        "cpu_us_per_span": median(sent, "cpu_us_per_span"), "requests": median(sent, "requests"),
-        "file_spans_per_s": median(local, "spans_per_s"), "file_cpu_us_per_span": median(local, "cpu_us_per_span"),
+        "spans": spans,
+        "spans_per_s": median(sent, "spans_per_s"),
+        "cpu_us_per_span": median(sent, "cpu_us_per_span"),
+        "requests": median(sent, "requests"),
+        "file_spans_per_s": median(local, "spans_per_s"),
+        "file_cpu_us_per_span": median(local, "cpu_us_per_span"),
         "received": received,
     }
 
@@ -241,12 +266,18 @@ def main() -> int:
     print(f"machine: {report['cpus']} cpus, load average at start {report['loadavg_at_start']}")
     print(f"httpx call, loopback, {calls} calls x {repeats} (medians):")
     print(f"  plain         {h['plain_us']:8.1f} µs/call   cpu {h['plain_cpu_us']:8.1f} µs")
-    print(f"  instrumented  {h['instrumented_us']:8.1f} µs/call   cpu {h['instrumented_cpu_us']:8.1f} µs")
+    print(
+        f"  instrumented  {h['instrumented_us']:8.1f} µs/call   cpu {h['instrumented_cpu_us']:8.1f} µs"
+    )
     print(f"  overhead      {h['overhead_us']:8.1f} µs/call   ratio {h['ratio']:.3f}")
     print(f"OTLP sender, {spans:,} spans x {repeats} to lens-tui otlp (medians):")
-    print(f"  OTLP out      {o['spans_per_s']:10,.0f} spans/s   cpu {o['cpu_us_per_span']:6.2f} µs/span"
-          f"   ({o['requests']:.0f} requests)")
-    print(f"  local file    {o['file_spans_per_s']:10,.0f} spans/s   cpu {o['file_cpu_us_per_span']:6.2f} µs/span")
+    print(
+        f"  OTLP out      {o['spans_per_s']:10,.0f} spans/s   cpu {o['cpu_us_per_span']:6.2f} µs/span"
+        f"   ({o['requests']:.0f} requests)"
+    )
+    print(
+        f"  local file    {o['file_spans_per_s']:10,.0f} spans/s   cpu {o['file_cpu_us_per_span']:6.2f} µs/span"
+    )
     print(f"  received and stored: {o['received']:,} spans")
     print(json.dumps(report))
     return 0

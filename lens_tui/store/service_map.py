@@ -51,8 +51,12 @@ class Edge:
     def as_dict(self) -> dict[str, Any]:
         """The edge as plain JSON values."""
         return {
-            "caller": self.caller, "callee": self.callee, "calls": self.calls,
-            "errors": self.errors, "error_rate": self.error_rate, "p95_ms": self.p95_ms,
+            "caller": self.caller,
+            "callee": self.callee,
+            "calls": self.calls,
+            "errors": self.errors,
+            "error_rate": self.error_rate,
+            "p95_ms": self.p95_ms,
         }
 
 
@@ -100,7 +104,9 @@ def edges_of(calls: Iterable[Sequence[Any]]) -> list[Edge]:
     return edges
 
 
-def service_map(reader: TraceReader, since_ms: float = 0.0, until_ms: float = math.inf) -> ServiceMap:
+def service_map(
+    reader: TraceReader, since_ms: float = 0.0, until_ms: float = math.inf
+) -> ServiceMap:
     """The map of the traces that started in [since_ms, until_ms) (epoch ms), read in one short
     transaction. A database without span kinds and services (the original LENS layout) has no
     edges. OpenError as the reader raises it."""

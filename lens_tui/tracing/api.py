@@ -116,7 +116,9 @@ class span:
         if writer is None:
             return None
         parent = self._parent
-        record = SpanRecord(self._name, current.get() if parent is None else parent, self._attributes)
+        record = SpanRecord(
+            self._name, current.get() if parent is None else parent, self._attributes
+        )
         writer.begin(record)
         self._record = record
         self._token = current.set(record)

@@ -174,7 +174,7 @@ class BatchBuilder:
                 trace_id = "%032x" % tint  # noqa: UP031 - ids.trace_hex, inlined
                 agg = trace_agg.get(trace_id)  # type: ignore[assignment]
                 if agg is None:
-                    agg = trace_agg[trace_id] = [start, end, 0, 0, None, None, None, None, None, False]
+                    agg = trace_agg[trace_id] = [start, end, 0, 0, None, None, None, None, None, False]  # fmt: skip
             if start < agg[0]:
                 agg[0] = start
             if end is not None and (agg[1] is None or end > agg[1]):
@@ -342,10 +342,13 @@ def _name_open_roots(
         start = base + root.t0 * 1000.0
         if start < agg[0]:
             agg[0] = start
-        agg[4], agg[5], agg[6], agg[7], agg[9] = root.name, span_hex(root.span_id), "running", root.source, standin
+        agg[4], agg[5], agg[6], agg[7] = root.name, span_hex(root.span_id), "running", root.source
+        agg[9] = standin
 
 
-def _trace_rows(trace_agg: dict[str, list[Any]], service: str | None) -> tuple[list[Any], list[Any]]:
+def _trace_rows(
+    trace_agg: dict[str, list[Any]], service: str | None
+) -> tuple[list[Any], list[Any]]:
     """Each aggregate as the row of a trace new to the database (`sql.TRACE_UPSERT` or, when a
     stand-in names it, `sql.TRACE_STANDIN_UPSERT` merges it into a stored one)."""
     traces: list[Any] = []

@@ -46,14 +46,18 @@ def _where(url: str) -> tuple[dict[str, Any], str, str]:
     netloc = parts.netloc.rpartition("@")[2]
     full = url
     if "@" in parts.netloc:
-        full = urlunsplit((parts.scheme, "REDACTED:REDACTED@" + netloc, parts.path, parts.query, parts.fragment))
+        full = urlunsplit(
+            (parts.scheme, "REDACTED:REDACTED@" + netloc, parts.path, parts.query, parts.fragment)
+        )
     attributes: dict[str, Any] = {"url.full": full, "server.address": host}
     if port is not None:
         attributes["server.port"] = port
     return attributes, netloc.lower(), parts.path or "/"
 
 
-def _start(method: str, url: str, headers: Any, template: str | None = None) -> tuple[SpanRecord, TraceWriter] | None:
+def _start(
+    method: str, url: str, headers: Any, template: str | None = None
+) -> tuple[SpanRecord, TraceWriter] | None:
     """Open the client span of a call and put its context into the call's headers.
 
     Without a configured writer no span is made, but a trace being continued still goes on.
@@ -77,7 +81,9 @@ def _start(method: str, url: str, headers: Any, template: str | None = None) -> 
         return None
 
 
-def _finish(call: tuple[SpanRecord, TraceWriter], status_code: int | None, exc: BaseException | None = None) -> None:
+def _finish(
+    call: tuple[SpanRecord, TraceWriter], status_code: int | None, exc: BaseException | None = None
+) -> None:
     """End the client span with the answer's status code, or the exception the call raised."""
     record, writer = call
     try:

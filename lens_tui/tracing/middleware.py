@@ -137,7 +137,9 @@ class LensMiddleware:
         record.source = _header(scope, self.source_header)
         path = scope.get("path") or "/"
         attributes: dict[str, Any] = {
-            "http.request.method": method, "url.path": path, "url.scheme": scope.get("scheme") or "http",
+            "http.request.method": method,
+            "url.path": path,
+            "url.scheme": scope.get("scheme") or "http",
         }
         query = scope.get("query_string") or b""
         if query:

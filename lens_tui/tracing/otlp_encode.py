@@ -41,7 +41,14 @@ SEVERITY_NUMBERS = {"debug": 5, "info": 9, "warn": 13, "error": 17}
 _FLAG_SAMPLED = 0x01
 _FLAG_HAS_IS_REMOTE = 0x100
 _FLAG_IS_REMOTE = 0x200
-_SCOPE = b"\x0a" + bytes((len(b"lens_tui"),)) + b"lens_tui" + b"\x12" + bytes((len(__version__),)) + __version__.encode()
+_SCOPE = (
+    b"\x0a"
+    + bytes((len(b"lens_tui"),))
+    + b"lens_tui"
+    + b"\x12"
+    + bytes((len(__version__),))
+    + __version__.encode()
+)
 
 
 def varint(value: int) -> bytes:
@@ -142,7 +149,11 @@ def _events(events: Any) -> list[bytes]:
         if isinstance(event, dict):
             when = event.get("time", event.get("timestamp"))
             time_ns = int(when * 1_000_000) if isinstance(when, (int, float)) else 0
-            out.append(_event(str(event.get("name") or "event"), time_ns, _as_dict(event.get("attributes"))))
+            out.append(
+                _event(
+                    str(event.get("name") or "event"), time_ns, _as_dict(event.get("attributes"))
+                )
+            )
     return out
 
 
@@ -162,26 +173,48 @@ def _links(links: Any) -> list[bytes]:
 
 
 def encode_span(
-    trace_id: bytes, span_id: bytes, parent_id: bytes | None, name: str, kind: int,
-    start_ns: int, end_ns: int, attributes: dict[str, Any], extra: list[bytes],
-    error: str | None, remote_parent: bool,
+    trace_id: bytes,
+    span_id: bytes,
+    parent_id: bytes | None,
+    name: str,
+    kind: int,
+    start_ns: int,
+    end_ns: int,
+    attributes: dict[str, Any],
+    extra: list[bytes],
+    error: str | None,
+    remote_parent: bool,
 ) -> bytes:
     """One Span message, as the field of ScopeSpans (`extra`: encoded events and links)."""
     body = [b"\x0a\x10", trace_id, b"\x12\x08", span_id]
     if parent_id is not None:
         body += (b"\x22\x08", parent_id)
-    body += (_field(0x2A, _text(name)), b"\x30", varint(kind), b"\x39", _pack_q(start_ns), b"\x41", _pack_q(end_ns))
+    body += (
+        _field(0x2A, _text(name)),
+        b"\x30",
+        varint(kind),
+        b"\x39",
+        _pack_q(start_ns),
+        b"\x41",
+        _pack_q(end_ns),
+    )
     if attributes:
         body.append(key_values(attributes, 0x4A))
     body += extra
     if error is not None:
         body.append(_field(0x7A, _field(0x12, _text(error)) + b"\x18" + varint(STATUS_ERROR)))
-    flags = _FLAG_SAMPLED | _FLAG_HAS_IS_REMOTE | (_FLAG_IS_REMOTE if remote_parent and parent_id else 0)
+    flags = (
+        _FLAG_SAMPLED
+        | _FLAG_HAS_IS_REMOTE
+        | (_FLAG_IS_REMOTE if remote_parent and parent_id else 0)
+    )
     body += (b"\x85\x01", _pack_i(flags))
     return _field(0x12, b"".join(body))
 
 
-def _exception_event(time_ns: int, exc_type: str | None, message: str | None, tb: str | None) -> bytes:
+def _exception_event(
+    time_ns: int, exc_type: str | None, message: str | None, tb: str | None
+) -> bytes:
     attrs: dict[str, Any] = {EXCEPTION_TYPE: exc_type or "Exception"}
     if message:
         attrs[EXCEPTION_MESSAGE] = message
@@ -213,10 +246,23 @@ def ended_span(item: tuple[Any, ...], base_ms: float) -> bytes:
         if extra.status == "error":
             error = extra.error_message or extra.exception_type or "error"
             if extra.exception_type or extra.traceback:
-                parts.append(_exception_event(end_ns, extra.exception_type, extra.error_message, extra.traceback))
+                parts.append(
+                    _exception_event(
+                        end_ns, extra.exception_type, extra.error_message, extra.traceback
+                    )
+                )
     return encode_span(
-        tint.to_bytes(16, "big"), sid.to_bytes(8, "big"), None if pid is None else pid.to_bytes(8, "big"),
-        name, kind, start_ns, end_ns, attributes, parts, error, remote,
+        tint.to_bytes(16, "big"),
+        sid.to_bytes(8, "big"),
+        None if pid is None else pid.to_bytes(8, "big"),
+        name,
+        kind,
+        start_ns,
+        end_ns,
+        attributes,
+        parts,
+        error,
+        remote,
     )
 
 
@@ -233,27 +279,41 @@ def external_span(span: ExternalSpan) -> bytes | None:
     error = None
     if span.status == "error":
         error = span.error_message or span.exception_type or "error"
-        has_event = any(isinstance(e, dict) and e.get("name") == EXCEPTION_EVENT for e in _as_list(span.events))
+        has_event = any(
+            isinstance(e, dict) and e.get("name") == EXCEPTION_EVENT for e in _as_list(span.events)
+        )
         if not has_event and (span.exception_type or span.traceback):
-            parts.append(_exception_event(end_ns, span.exception_type, span.error_message, span.traceback))
+            parts.append(
+                _exception_event(end_ns, span.exception_type, span.error_message, span.traceback)
+            )
     return encode_span(
-        bytes.fromhex(span.trace_id), bytes.fromhex(span.span_id),
-        bytes.fromhex(span.parent_span_id) if span.parent_span_id else None, span.name,
-        KIND_NUMBERS.get(span.kind or "", _INTERNAL), start_ns, end_ns, attributes, parts, error,
+        bytes.fromhex(span.trace_id),
+        bytes.fromhex(span.span_id),
+        bytes.fromhex(span.parent_span_id) if span.parent_span_id else None,
+        span.name,
+        KIND_NUMBERS.get(span.kind or "", _INTERNAL),
+        start_ns,
+        end_ns,
+        attributes,
+        parts,
+        error,
         span.remote_parent,
     )
 
 
 def resource(service: str | None) -> bytes:
     """A Resource message: the service and what produced the data."""
-    return key_values({
-        SERVICE_KEY: service or "unknown_service:python",
-        "telemetry.sdk.name": "lens_tui",
-        "telemetry.sdk.language": "python",
-        "telemetry.sdk.version": __version__,
-        "host.name": socket.gethostname(),
-        "process.pid": os.getpid(),
-    }, 0x0A)
+    return key_values(
+        {
+            SERVICE_KEY: service or "unknown_service:python",
+            "telemetry.sdk.name": "lens_tui",
+            "telemetry.sdk.language": "python",
+            "telemetry.sdk.version": __version__,
+            "host.name": socket.gethostname(),
+            "process.pid": os.getpid(),
+        },
+        0x0A,
+    )
 
 
 def trace_request(spans_by_service: dict[str | None, list[bytes]]) -> bytes:
@@ -275,7 +335,14 @@ def log_record(item: tuple[Any, ...]) -> bytes:
         attributes.setdefault(EXCEPTION_TYPE, exc_type)
     if tb:
         attributes.setdefault(EXCEPTION_STACKTRACE, tb)
-    body = [b"\x09", _pack_q(time_ns), b"\x59", _pack_q(time_ns), b"\x10", varint(SEVERITY_NUMBERS.get(level, 9))]
+    body = [
+        b"\x09",
+        _pack_q(time_ns),
+        b"\x59",
+        _pack_q(time_ns),
+        b"\x10",
+        varint(SEVERITY_NUMBERS.get(level, 9)),
+    ]
     body += (_field(0x1A, _text(level.upper())), _field(0x2A, any_value(message)))
     if attributes:
         body.append(key_values(attributes, 0x32))
@@ -295,7 +362,10 @@ def logs_request(items: Iterable[tuple[Any, ...]], service: str | None) -> bytes
     out = []
     for svc, loggers in grouped.items():
         scopes = b"".join(
-            _field(0x12, (_field(0x0A, _field(0x0A, _text(logger))) if logger else b"") + b"".join(records))
+            _field(
+                0x12,
+                (_field(0x0A, _field(0x0A, _text(logger))) if logger else b"") + b"".join(records),
+            )
             for logger, records in loggers.items()
         )
         out.append(_field(0x0A, _field(0x0A, resource(svc)) + scopes))

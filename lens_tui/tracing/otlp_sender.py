@@ -180,13 +180,19 @@ class OTLPSender:
     def submit(self, items: list[Any]) -> None:
         """Queue what the writer drained (EndedSpans, ExternalSpans, LogItems; markers skipped)."""
         try:
-            spans = [i for i in items if (type(i) is tuple and type(i[0]) is int) or type(i) is ExternalSpan]
+            spans = [
+                i
+                for i in items
+                if (type(i) is tuple and type(i[0]) is int) or type(i) is ExternalSpan
+            ]
             logs = [i for i in items if type(i) is tuple and type(i[0]) is not int]
             room = self.max_queue - len(self._spans) - len(self._logs)
             if len(spans) + len(logs) > room:
                 keep_spans = spans[: max(0, room)]
                 keep_logs = logs[: max(0, room - len(keep_spans))]
-                self._count_drop(len(spans) - len(keep_spans), len(logs) - len(keep_logs), "queue full")
+                self._count_drop(
+                    len(spans) - len(keep_spans), len(logs) - len(keep_logs), "queue full"
+                )
                 spans, logs = keep_spans, keep_logs
             self._spans.extend(spans)
             self._logs.extend(logs)
@@ -199,9 +205,16 @@ class OTLPSender:
         """Counts so far."""
         with self._lock:
             return SenderStats(
-                self.sent_spans, self.sent_logs, self.dropped_spans, self.dropped_logs,
-                self.rejected_spans, self.rejected_logs, self.requests, self.retries,
-                len(self._spans) + len(self._logs) + self._busy, self.last_error,
+                self.sent_spans,
+                self.sent_logs,
+                self.dropped_spans,
+                self.dropped_logs,
+                self.rejected_spans,
+                self.rejected_logs,
+                self.requests,
+                self.retries,
+                len(self._spans) + len(self._logs) + self._busy,
+                self.last_error,
             )
 
     @property
@@ -316,7 +329,9 @@ class OTLPSender:
                     if span is not None:
                         by_service.setdefault(item.service or self.service, []).append(span)
                 else:
-                    by_service.setdefault(self.service, []).append(otlp_encode.ended_span(item, base_ms))
+                    by_service.setdefault(self.service, []).append(
+                        otlp_encode.ended_span(item, base_ms)
+                    )
             raw = otlp_encode.trace_request(by_service)
         return gzip.compress(raw, compresslevel=5) if self.gzip else raw
 
@@ -335,8 +350,10 @@ class OTLPSender:
             wait = retry_after if retry_after is not None else delay * (0.5 + random.random())
             give_up = self._give_up_at
             if (
-                not retryable or now + wait - started > self.max_retry_s
-                or (give_up is not None and now + wait > give_up) or self._stop.is_set()
+                not retryable
+                or now + wait - started > self.max_retry_s
+                or (give_up is not None and now + wait > give_up)
+                or self._stop.is_set()
             ):
                 self._note("refused" if not retryable else "unreachable", reason)
                 self._count_batch(signal, batch, dropped=True)
@@ -366,7 +383,11 @@ class OTLPSender:
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
-            cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+            cls = (
+                http.client.HTTPSConnection
+                if self.scheme == "https"
+                else http.client.HTTPConnection
+            )
             self._conn = cls(self.host, self.port, timeout=self.timeout)
         return self._conn
 
@@ -390,7 +411,9 @@ class OTLPSender:
 
     # -- counting and telling ----------------------------------------------------------------
 
-    def _count_batch(self, signal: str, batch: list[Any], *, dropped: bool = False, rejected: int = 0) -> None:
+    def _count_batch(
+        self, signal: str, batch: list[Any], *, dropped: bool = False, rejected: int = 0
+    ) -> None:
         with self._lock:
             if self._abandoned:
                 return

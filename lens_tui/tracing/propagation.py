@@ -31,7 +31,9 @@ class SpanContext:
 
     __slots__ = ("trace_id", "span_id", "trace_flags", "tracestate")
 
-    def __init__(self, trace_id: int, span_id: int, trace_flags: int = 1, tracestate: str | None = None) -> None:
+    def __init__(
+        self, trace_id: int, span_id: int, trace_flags: int = 1, tracestate: str | None = None
+    ) -> None:
         if not (0 < trace_id < _MAX_TRACE and 0 < span_id < _MAX_SPAN):
             raise ValueError("trace id and span id must be non-zero 128- and 64-bit values")
         self.trace_id = trace_id
@@ -59,11 +61,12 @@ class SpanContext:
         return f"00-{self.trace_id:032x}-{self.span_id:016x}-{self.trace_flags:02x}"
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, SpanContext)
-            and (self.trace_id, self.span_id, self.trace_flags, self.tracestate)
-            == (other.trace_id, other.span_id, other.trace_flags, other.tracestate)
-        )
+        return isinstance(other, SpanContext) and (
+            self.trace_id,
+            self.span_id,
+            self.trace_flags,
+            self.tracestate,
+        ) == (other.trace_id, other.span_id, other.trace_flags, other.tracestate)
 
     def __hash__(self) -> int:
         return hash((self.trace_id, self.span_id))
@@ -80,7 +83,9 @@ def _is_hex(text: str) -> bool:
     return bool(text) and _HEX.issuperset(text)
 
 
-def parse_traceparent(value: str | bytes | None, tracestate: str | bytes | None = None) -> SpanContext | None:
+def parse_traceparent(
+    value: str | bytes | None, tracestate: str | bytes | None = None
+) -> SpanContext | None:
     """A `traceparent` value (and its `tracestate`) as a SpanContext, or None when invalid.
 
     Follows W3C Trace Context level 1: lowercase hex only; version ff is invalid; version 00 is
@@ -137,7 +142,9 @@ def _headers(carrier: Any) -> tuple[Any, Any]:
     """
     parents: list[Any] = []
     states: list[Any] = []
-    items = carrier.items() if isinstance(carrier, Mapping) or hasattr(carrier, "items") else carrier
+    items = (
+        carrier.items() if isinstance(carrier, Mapping) or hasattr(carrier, "items") else carrier
+    )
     for key, value in items:
         name = key.decode("latin-1") if isinstance(key, bytes) else str(key)
         name = name.lower()
@@ -179,7 +186,9 @@ def tracestate_for(node: SpanContext | SpanRecord) -> str | None:
     return None
 
 
-def inject(carrier: MutableMapping[str, str], context: SpanContext | SpanRecord | None = None) -> None:
+def inject(
+    carrier: MutableMapping[str, str], context: SpanContext | SpanRecord | None = None
+) -> None:
     """Write the current span's (or `context`'s) `traceparent` and `tracestate` into `carrier`.
 
     Outside any span it writes nothing. Never raises.

@@ -94,9 +94,16 @@ class TraceWriter:
             from lens_tui.tracing.otlp_sender import OTLPSender
 
             self.otlp = OTLPSender(
-                otlp_endpoint, service=service, token=otlp_token, headers=otlp_headers,
-                compression=otlp_compression, timeout=otlp_timeout, max_queue=otlp_max_queue,
-                max_retry_s=otlp_max_retry_s, stderr=stderr, start=start,
+                otlp_endpoint,
+                service=service,
+                token=otlp_token,
+                headers=otlp_headers,
+                compression=otlp_compression,
+                timeout=otlp_timeout,
+                max_queue=otlp_max_queue,
+                max_retry_s=otlp_max_retry_s,
+                stderr=stderr,
+                start=start,
             )
         self._init_runtime()
         if start:

@@ -29,7 +29,9 @@ def read(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, A
     """Rows of one query on a fresh read-only connection (the dashboard's way), as dicts."""
     if not path.exists():
         return []
-    conn = apsw.Connection(f"file:{path}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+    conn = apsw.Connection(
+        f"file:{path}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
+    )
     try:
         conn.setbusytimeout(2000)
         cursor = conn.execute(sql, params)

@@ -90,7 +90,9 @@ def otel_back(otlp: str) -> Any:
 
     provider = TracerProvider(resource=Resource.create({"service.name": "otel-back"}))
     provider.add_span_processor(
-        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp}/v1/traces"), schedule_delay_millis=100)
+        BatchSpanProcessor(
+            OTLPSpanExporter(endpoint=f"{otlp}/v1/traces"), schedule_delay_millis=100
+        )
     )
     trace.set_tracer_provider(provider)
     tracer = trace.get_tracer("otel-back")
@@ -107,7 +109,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("role", choices=("front", "back", "otel-back"))
     parser.add_argument("--db", required=True)
-    parser.add_argument("--flush", type=float, default=0.05, help="the lens writer's flush interval")
+    parser.add_argument(
+        "--flush", type=float, default=0.05, help="the lens writer's flush interval"
+    )
     parser.add_argument("--peer", default="")
     parser.add_argument("--otlp", default="")
     args = parser.parse_args()

@@ -28,13 +28,19 @@ def spans_of(db: Path, trace_id: str) -> list[dict[str, Any]]:
     return read(db, "SELECT * FROM spans WHERE trace_id = ? ORDER BY started_at", (trace_id,))
 
 
-def test_an_opentelemetry_caller_and_a_lens_service_make_one_trace(launch: Launch, tmp_path: Path) -> None:
+def test_an_opentelemetry_caller_and_a_lens_service_make_one_trace(
+    launch: Launch, tmp_path: Path
+) -> None:
     db = tmp_path / "mixed.db"
     receiver = launch("otlp", db)
     back = launch("back", db, flush=0.02)
     result = subprocess.run(
         [sys.executable, str(OTEL_CLIENT), receiver.url, f"{back.url}/items/5"],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -46,17 +52,27 @@ def test_an_opentelemetry_caller_and_a_lens_service_make_one_trace(launch: Launc
     root = by[("otel-front", "internal")]
     client = by[("otel-front", "client")]
     server = by[("back", "server")]
-    assert root["span_id"] == root_id and root["parent_span_id"] is None and root["name"] == "otel checkout"
+    assert (
+        root["span_id"] == root_id
+        and root["parent_span_id"] is None
+        and root["name"] == "otel checkout"
+    )
     assert client["parent_span_id"] == root_id
     assert server["parent_span_id"] == client["span_id"]  # the lens service continued their trace
     assert by[("back", None)]["parent_span_id"] == server["span_id"]
 
     (row,) = read(db, "SELECT * FROM traces WHERE trace_id = ?", (trace_id,))
-    assert (row["root_span_name"], row["root_span_id"], row["service"]) == ("otel checkout", root_id, "otel-front")
+    assert (row["root_span_name"], row["root_span_id"], row["service"]) == (
+        "otel checkout",
+        root_id,
+        "otel-front",
+    )
     assert (row["span_count"], row["status"]) == (4, "ok")
 
 
-def test_a_lens_caller_and_an_opentelemetry_service_make_one_trace(launch: Launch, tmp_path: Path) -> None:
+def test_a_lens_caller_and_an_opentelemetry_service_make_one_trace(
+    launch: Launch, tmp_path: Path
+) -> None:
     db = tmp_path / "mixed.db"
     receiver = launch("otlp", db)
     otel_back = launch("otel-back", db, otlp=receiver.url)
@@ -71,7 +87,11 @@ def test_a_lens_caller_and_an_opentelemetry_service_make_one_trace(launch: Launc
             return None
         # Each trace: the lens root and client span, OpenTelemetry's server span, its
         # handler's span and the ASGI middleware's own internal spans.
-        complete = [r for r in roots if any(s["name"] == "otel_load_item" for s in spans_of(db, r["trace_id"]))]
+        complete = [
+            r
+            for r in roots
+            if any(s["name"] == "otel_load_item" for s in spans_of(db, r["trace_id"]))
+        ]
         return roots if len(complete) == 3 else None
 
     roots = wait_for(three_traces, what="three traces through the OpenTelemetry service")
@@ -84,11 +104,24 @@ def test_a_lens_caller_and_an_opentelemetry_service_make_one_trace(launch: Launc
         handler = next(s for s in spans if s["name"] == "otel_load_item")
         assert handler["parent_span_id"] == server["span_id"]
         otel_ids = {s["span_id"] for s in spans if s["service"] == "otel-back"}
-        assert all(s["parent_span_id"] in otel_ids | {client["span_id"]} for s in spans if s["span_id"] in otel_ids)
+        assert all(
+            s["parent_span_id"] in otel_ids | {client["span_id"]}
+            for s in spans
+            if s["span_id"] in otel_ids
+        )
         row = wait_for(
-            lambda r=root: (t := read(db, "SELECT * FROM traces WHERE trace_id = ?", (r["trace_id"],))[0])[
-                "span_count"] == len(spans_of(db, r["trace_id"])) and t,
+            lambda r=root: (
+                (t := read(db, "SELECT * FROM traces WHERE trace_id = ?", (r["trace_id"],))[0])[
+                    "span_count"
+                ]
+                == len(spans_of(db, r["trace_id"]))
+                and t
+            ),
             what="the trace row",
         )
-        assert (row["root_span_name"], row["service"], row["status"]) == (root["name"], "front", "ok")
+        assert (row["root_span_name"], row["service"], row["status"]) == (
+            root["name"],
+            "front",
+            "ok",
+        )
         assert row["root_span_id"] == root["span_id"]

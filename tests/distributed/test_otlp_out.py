@@ -26,8 +26,13 @@ TRACED_APP = Path(__file__).with_name("traced_app.py")
 def run_app(*args: str, timeout: float = 120) -> dict[str, Any]:
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, str(TRACED_APP), *args], capture_output=True, text=True, timeout=timeout,
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False,
+        [sys.executable, str(TRACED_APP), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -50,15 +55,25 @@ def test_a_traced_process_feeds_lens_tui_otlp(launch: Launch, tmp_path: Path) ->
 
     traces = wait_for(all_in, what="200 traces of 3 spans")
     assert {t["root_span_name"] for t in traces} == {f"order {i}" for i in range(5)}
-    assert {t["service"] for t in traces} == {"traced-app"} and {t["status"] for t in traces} == {"ok"}
-    assert wait_for(lambda: read(db, "SELECT count(*) AS n FROM logs")[0]["n"] == 200, what="the logs")
-    logs = read(db, "SELECT l.trace_id, l.span_id, s.name FROM logs l JOIN spans s ON s.span_id = l.span_id")
+    assert {t["service"] for t in traces} == {"traced-app"} and {t["status"] for t in traces} == {
+        "ok"
+    }
+    assert wait_for(
+        lambda: read(db, "SELECT count(*) AS n FROM logs")[0]["n"] == 200, what="the logs"
+    )
+    logs = read(
+        db, "SELECT l.trace_id, l.span_id, s.name FROM logs l JOIN spans s ON s.span_id = l.span_id"
+    )
     assert len(logs) == 200 and {row["name"] for row in logs} == {f"order {i}" for i in range(5)}
 
     # And through that file the dashboard's side: `lens-tui show` prints one of the trees.
     shown = subprocess.run(
         [sys.executable, "-m", "lens_tui.cli", "show", traces[0]["trace_id"], "--db", str(db)],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
     )
     assert shown.returncode == 0, shown.stderr
     assert "price lookup" in shown.stdout and "stock check" in shown.stdout
@@ -69,7 +84,9 @@ def test_a_receiver_that_is_down_costs_the_process_nothing_but_drops(tmp_path: P
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nobody listens there once closed
     db = tmp_path / "local.db"
-    report = run_app("--otlp", f"http://127.0.0.1:{port}", "--db", str(db), "--traces", "300", "--shutdown", "1")
+    report = run_app(
+        "--otlp", f"http://127.0.0.1:{port}", "--db", str(db), "--traces", "300", "--shutdown", "1"
+    )
     after = report["after"]
     assert (after["sent_spans"], after["dropped_spans"], after["dropped_logs"]) == (0, 900, 300)
     assert after["queued"] == 0
@@ -109,10 +126,20 @@ def silent_receiver() -> Iterator[str]:
         server.close()
 
 
-def test_a_receiver_that_never_answers_never_holds_the_process(silent_receiver: str, tmp_path: Path) -> None:
+def test_a_receiver_that_never_answers_never_holds_the_process(
+    silent_receiver: str, tmp_path: Path
+) -> None:
     report = run_app(
-        "--otlp", silent_receiver, "--traces", "1000", "--timeout", "30", "--max-queue", "300",
-        "--shutdown", "1",
+        "--otlp",
+        silent_receiver,
+        "--traces",
+        "1000",
+        "--timeout",
+        "30",
+        "--max-queue",
+        "300",
+        "--shutdown",
+        "1",
     )
     during, after = report["during"], report["after"]
     # The work ended while the first request still hung (sent nothing, answered never), the

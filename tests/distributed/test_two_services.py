@@ -29,7 +29,9 @@ def whole_trace(db: Path, path: str, count: int) -> tuple[str, list[dict[str, An
     """The trace whose front server span served `path`, once all `count` spans are in."""
 
     def probe() -> tuple[str, list[dict[str, Any]]] | None:
-        rows = read(db, "SELECT trace_id, attributes FROM spans WHERE kind = 'server' AND service = 'front'")
+        rows = read(
+            db, "SELECT trace_id, attributes FROM spans WHERE kind = 'server' AND service = 'front'"
+        )
         for row in rows:
             if json.loads(row["attributes"])["url.path"] == path:
                 spans = trace_spans(db, row["trace_id"])
@@ -45,8 +47,12 @@ def by_role(spans: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The spans of one call: front server and client, back server and child."""
     roles = {}
     for span in spans:
-        role = {("front", "server"): "front", ("front", "client"): "client",
-                ("back", "server"): "back", ("back", None): "child"}[(span["service"], span["kind"])]
+        role = {
+            ("front", "server"): "front",
+            ("front", "client"): "client",
+            ("back", "server"): "back",
+            ("back", None): "child",
+        }[(span["service"], span["kind"])]
         assert role not in roles
         roles[role] = span
     return roles
@@ -75,15 +81,23 @@ def test_a_call_across_services_is_one_trace(launch: Launch, tmp_path: Path, fir
         assert roles["child"]["parent_span_id"] == roles["back"]["span_id"]
         assert roles["front"]["name"] == "GET /via/{library}/{item}"
         assert roles["client"]["name"] == f"GET {back.url.removeprefix('http://')}/items/7"
-        assert roles["back"]["name"] == "GET /items/{item}" and roles["child"]["name"] == "load_item"
+        assert (
+            roles["back"]["name"] == "GET /items/{item}" and roles["child"]["name"] == "load_item"
+        )
         assert all(s["status"] == "ok" for s in spans)
 
         # The writer named FAST committed its spans of this trace before the other one did.
-        stamps = {side: [s["updated_at"] for s in spans if s["service"] == side] for side in ("front", "back")}
+        stamps = {
+            side: [s["updated_at"] for s in spans if s["service"] == side]
+            for side in ("front", "back")
+        }
         other = "back" if first == "front" else "front"
         assert max(stamps[first]) < min(stamps[other])
 
-        row = wait_for(lambda t=trace_id: (r := trace_row(db, t))["span_count"] == 4 and r, what="the trace row")
+        row = wait_for(
+            lambda t=trace_id: (r := trace_row(db, t))["span_count"] == 4 and r,
+            what="the trace row",
+        )
         assert row["root_span_name"] == "GET /via/{library}/{item}"
         assert row["root_span_id"] == roles["front"]["span_id"]
         assert row["status"] == "ok" and row["error_count"] == 0
@@ -93,7 +107,9 @@ def test_a_call_across_services_is_one_trace(launch: Launch, tmp_path: Path, fir
 
 
 @pytest.mark.parametrize("first", ["front", "back"])
-def test_a_failing_back_end_fails_the_whole_trace(launch: Launch, tmp_path: Path, first: str) -> None:
+def test_a_failing_back_end_fails_the_whole_trace(
+    launch: Launch, tmp_path: Path, first: str
+) -> None:
     db = tmp_path / "shared.db"
     back = launch("back", db, flush=FAST if first == "back" else SLOW)
     front = launch("front", db, flush=FAST if first == "front" else SLOW, peer=back.url)
@@ -110,7 +126,10 @@ def test_a_failing_back_end_fails_the_whole_trace(launch: Launch, tmp_path: Path
         assert back_span["parent_span_id"] == client["span_id"]
         assert roles[("front", "server")]["status"] == "error"  # it answered 502
 
-        row = wait_for(lambda t=trace_id: (r := trace_row(db, t))["span_count"] == 3 and r, what="the trace row")
+        row = wait_for(
+            lambda t=trace_id: (r := trace_row(db, t))["span_count"] == 3 and r,
+            what="the trace row",
+        )
         assert row["status"] == "error" and row["error_count"] == 3
         assert row["root_span_name"] == "GET /via/{library}/{item}"
 
@@ -126,10 +145,13 @@ def test_the_root_still_running_while_the_back_end_is_done(launch: Launch, tmp_p
 
         answers: list[int] = []
         caller = threading.Thread(
-            target=lambda: answers.append(client.get(f"{front.url}/via/httpx/3?linger=1.5").status_code)
+            target=lambda: answers.append(
+                client.get(f"{front.url}/via/httpx/3?linger=1.5").status_code
+            )
         )
         caller.start()
         try:
+
             def back_done() -> dict[str, Any] | None:
                 rows = read(db, "SELECT * FROM spans WHERE service = 'back' AND kind = 'server'")
                 return rows[0] if rows else None
@@ -148,7 +170,8 @@ def test_the_root_still_running_while_the_back_end_is_done(launch: Launch, tmp_p
             caller.join(20)
     assert answers == [200]
     row = wait_for(
-        lambda: (r := trace_row(db, back_span["trace_id"]))["status"] != "running" and r, what="the end"
+        lambda: (r := trace_row(db, back_span["trace_id"]))["status"] != "running" and r,
+        what="the end",
     )
     assert row["status"] == "ok" and row["span_count"] == 4 and row["duration_ms"] >= 1500
 
@@ -162,7 +185,9 @@ def test_a_caller_that_records_nothing_still_leaves_a_named_finished_trace(
     back = launch("back", db, flush=FAST)
     trace_id, caller_span = "5b8aa5a2d2c872e8321cf37308d69df2", "051581bf3cb55c13"
     answer = httpx.get(
-        f"{back.url}/items/9", headers={"traceparent": f"00-{trace_id}-{caller_span}-01"}, timeout=20
+        f"{back.url}/items/9",
+        headers={"traceparent": f"00-{trace_id}-{caller_span}-01"},
+        timeout=20,
     )
     assert answer.status_code == 200
 
@@ -171,5 +196,7 @@ def test_a_caller_that_records_nothing_still_leaves_a_named_finished_trace(
     assert server["parent_span_id"] == caller_span
     row = trace_row(db, trace_id)
     assert row["root_span_name"] == "GET /items/{item}" and row["root_span_id"] == server["span_id"]
-    assert row["status"] == "ok" and row["duration_ms"] == pytest.approx(server["duration_ms"], abs=1)
+    assert row["status"] == "ok" and row["duration_ms"] == pytest.approx(
+        server["duration_ms"], abs=1
+    )
     assert row["span_count"] == 2 and row["service"] == "back"

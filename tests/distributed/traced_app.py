@@ -39,8 +39,13 @@ def main() -> None:
     args = parser.parse_args()
 
     writer = tracing.configure(
-        args.db, service="traced-app", otlp_endpoint=args.otlp, otlp_timeout=args.timeout,
-        otlp_max_queue=args.max_queue, otlp_token=args.token, flush_interval=0.05,
+        args.db,
+        service="traced-app",
+        otlp_endpoint=args.otlp,
+        otlp_timeout=args.timeout,
+        otlp_max_queue=args.max_queue,
+        otlp_token=args.token,
+        flush_interval=0.05,
         otlp_max_retry_s=args.shutdown,
     )
     logger = logging.getLogger("traced.app")
@@ -61,7 +66,10 @@ def main() -> None:
     tracing.shutdown(args.shutdown)
     shutdown_s = time.perf_counter() - started
     after = dataclasses.asdict(writer.otlp.stats())
-    print(json.dumps({"work_s": work_s, "during": during, "after": after, "shutdown_s": shutdown_s}), flush=True)
+    print(
+        json.dumps({"work_s": work_s, "during": during, "after": after, "shutdown_s": shutdown_s}),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -108,7 +108,10 @@ CALLERS = {"httpx": call_httpx, "httpx-async": call_httpx_async, "requests": cal
 
 @pytest.mark.parametrize("library", sorted(CALLERS))
 def test_a_call_is_a_client_span_that_the_server_sees(
-    store: TraceWriter, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None,
+    store: TraceWriter,
+    db_path: Path,
+    server: tuple[str, list[dict[str, str]]],
+    instrumented: None,
     library: str,
 ) -> None:
     base, seen = server
@@ -124,8 +127,11 @@ def test_a_call_is_a_client_span_that_the_server_sees(
     assert row["status"] == "ok" and row["trace_id"] == caller.trace_id
     assert row["parent_span_id"] == caller.span_id
     assert row["attributes"] == {
-        "http.request.method": "GET", "url.full": f"{base}/items/7?x=1", "server.address": "127.0.0.1",
-        "server.port": port, "http.response.status_code": 200,
+        "http.request.method": "GET",
+        "url.full": f"{base}/items/7?x=1",
+        "server.address": "127.0.0.1",
+        "server.port": port,
+        "http.response.status_code": 200,
     }
     (headers,) = seen
     assert headers["traceparent"] == f"00-{caller.trace_id}-{row['span_id']}-01"
@@ -134,7 +140,10 @@ def test_a_call_is_a_client_span_that_the_server_sees(
 
 @pytest.mark.parametrize("library", sorted(CALLERS))
 def test_5xx_fails_the_span_and_4xx_does_not(
-    store: TraceWriter, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None,
+    store: TraceWriter,
+    db_path: Path,
+    server: tuple[str, list[dict[str, str]]],
+    instrumented: None,
     library: str,
 ) -> None:
     base, _seen = server
@@ -150,7 +159,8 @@ def test_5xx_fails_the_span_and_4xx_does_not(
     assert "error.type" not in missing["attributes"]
     # A call is a trace of its own when no span is current: its root is the client span.
     assert read(db_path, "SELECT status FROM traces ORDER BY started_at") == [
-        {"status": "error"}, {"status": "ok"},
+        {"status": "error"},
+        {"status": "ok"},
     ]
 
 
@@ -213,7 +223,10 @@ def test_credentials_never_reach_the_database(
     rows = client_spans(db_path)
     assert len(rows) == 2
     for row in rows:
-        assert row["attributes"]["url.full"] == base.replace("http://", "http://REDACTED:REDACTED@") + "/private"
+        assert (
+            row["attributes"]["url.full"]
+            == base.replace("http://", "http://REDACTED:REDACTED@") + "/private"
+        )
         assert "alice" not in row["name"] and "s3cret" not in json.dumps(row["attributes"])
 
 
@@ -221,7 +234,9 @@ def test_a_remote_trace_goes_on_through_a_call_with_its_tracestate(
     store: TraceWriter, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None
 ) -> None:
     base, seen = server
-    ctx = tracing.extract({"traceparent": f"00-{REMOTE_TRACE}-{REMOTE_SPAN}-01", "tracestate": "v=1"})
+    ctx = tracing.extract(
+        {"traceparent": f"00-{REMOTE_TRACE}-{REMOTE_SPAN}-01", "tracestate": "v=1"}
+    )
     with tracing.use_context(ctx):
         assert call_httpx(f"{base}/x") == 200
     assert tracing.flush()
@@ -238,7 +253,9 @@ def test_without_a_store_no_span_but_the_trace_goes_on(
     base, seen = server
     assert tracing.get_store() is None
     assert call_httpx(f"{base}/plain") == 200
-    with tracing.use_context(tracing.extract({"traceparent": f"00-{REMOTE_TRACE}-{REMOTE_SPAN}-01"})):
+    with tracing.use_context(
+        tracing.extract({"traceparent": f"00-{REMOTE_TRACE}-{REMOTE_SPAN}-01"})
+    ):
         assert call_requests(f"{base}/continued") == 200
     assert "traceparent" not in seen[0]
     assert seen[1]["traceparent"] == f"00-{REMOTE_TRACE}-{REMOTE_SPAN}-01"
@@ -300,7 +317,10 @@ def test_instrumenting_a_library_that_is_not_installed_does_nothing() -> None:
 
 
 def test_broken_request_objects_never_break_the_call(
-    store: TraceWriter, db_path: Path, server: tuple[str, list[dict[str, str]]], instrumented: None,
+    store: TraceWriter,
+    db_path: Path,
+    server: tuple[str, list[dict[str, str]]],
+    instrumented: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Our own failure (here: the URL cannot be read) leaves the call as it would have been."""

@@ -113,7 +113,9 @@ def test_the_encoding_parses_with_opentelemetry_proto(
     db_path: Path, recorder: tuple[str, type[Recorder]], logging_to_lens: None
 ) -> None:
     url, handler = recorder
-    tracing.configure(None, service="shop", otlp_endpoint=url, otlp_token="s3cret", flush_interval=FLUSH_INTERVAL)
+    tracing.configure(
+        None, service="shop", otlp_endpoint=url, otlp_token="s3cret", flush_interval=FLUSH_INTERVAL
+    )
     try:
         record_some_work()
         assert tracing.flush()
@@ -158,7 +160,9 @@ def test_the_encoding_parses_with_opentelemetry_proto(
     assert event.name == "exception" and event_attrs["exception.type"] == "ValueError"
     assert "raise ValueError" in event_attrs["exception.stacktrace"]
     assert checkout.flags & 0x300 == 0x100  # has-is-remote, not remote
-    assert continued.trace_id.hex() == REMOTE[3:35] and continued.parent_span_id.hex() == REMOTE[36:52]
+    assert (
+        continued.trace_id.hex() == REMOTE[3:35] and continued.parent_span_id.hex() == REMOTE[36:52]
+    )
     assert continued.flags & 0x300 == 0x300  # its parent is remote
 
     records = []
@@ -176,7 +180,10 @@ def test_the_encoding_parses_with_opentelemetry_proto(
     assert info.trace_id == checkout.trace_id and info.span_id == checkout.span_id
     failed = {kv.key: kv.value.string_value for kv in by_body["charge failed"].attributes}
     assert by_body["charge failed"].severity_number == 17
-    assert failed["exception.type"] == "ValueError" and "card declined" in failed["exception.stacktrace"]
+    assert (
+        failed["exception.type"] == "ValueError"
+        and "card declined" in failed["exception.stacktrace"]
+    )
     assert by_body["in a remote trace"].trace_id.hex() == REMOTE[3:35]
 
 
@@ -184,20 +191,28 @@ def test_the_receiver_stores_what_the_local_file_stores(
     db_path: Path, receiver: OTLPReceiver, logging_to_lens: None
 ) -> None:
     """File and OTLP at once: the receiver's database gets the same spans, traces and logs."""
-    writer = tracing.configure(db_path, service="shop", otlp_endpoint=receiver.url, flush_interval=FLUSH_INTERVAL)
+    writer = tracing.configure(
+        db_path, service="shop", otlp_endpoint=receiver.url, flush_interval=FLUSH_INTERVAL
+    )
     try:
         record_some_work()
         assert tracing.flush()
         stats = writer.otlp.stats() if writer.otlp else None
     finally:
         tracing.shutdown()
-    assert stats is not None and (stats.sent_spans, stats.sent_logs, stats.dropped_spans) == (3, 3, 0)
+    assert stats is not None and (stats.sent_spans, stats.sent_logs, stats.dropped_spans) == (
+        3,
+        3,
+        0,
+    )
     assert receiver.store is not None and receiver.store.flush()
     received = receiver.db_path
     assert received is not None
 
-    columns = ("span_id, trace_id, parent_span_id, name, status, service, error_message, "
-               "exception_type, duration_ms")
+    columns = (
+        "span_id, trace_id, parent_span_id, name, status, service, error_message, "
+        "exception_type, duration_ms"
+    )
     local = read(db_path, f"SELECT {columns} FROM spans ORDER BY span_id")
     remote = read(received, f"SELECT {columns} FROM spans ORDER BY span_id")
     assert len(local) == 3
@@ -208,22 +223,29 @@ def test_the_receiver_stores_what_the_local_file_stores(
     tracebacks = read(received, "SELECT traceback FROM spans WHERE name = 'charge card'")
     assert "raise ValueError" in tracebacks[0]["traceback"]
 
-    trace_columns = "trace_id, root_span_name, root_span_id, service, status, span_count, error_count"
+    trace_columns = (
+        "trace_id, root_span_name, root_span_id, service, status, span_count, error_count"
+    )
     assert read(db_path, f"SELECT {trace_columns} FROM traces ORDER BY trace_id") == read(
         received, f"SELECT {trace_columns} FROM traces ORDER BY trace_id"
     )
     # The remote-parented span stands in for its trace's root on both sides.
     assert {r["root_span_name"] for r in read(received, "SELECT root_span_name FROM traces")} == {
-        "checkout", "continued",
+        "checkout",
+        "continued",
     }
 
-    log_columns = "trace_id, span_id, level, message, logger, source_location, exception_type, service"
+    log_columns = (
+        "trace_id, span_id, level, message, logger, source_location, exception_type, service"
+    )
     assert read(db_path, f"SELECT {log_columns} FROM logs ORDER BY timestamp") == read(
         received, f"SELECT {log_columns} FROM logs ORDER BY timestamp"
     )
 
 
-def test_busy_answers_are_retried_with_backoff(recorder: tuple[str, type[Recorder]], db_path: Path) -> None:
+def test_busy_answers_are_retried_with_backoff(
+    recorder: tuple[str, type[Recorder]], db_path: Path
+) -> None:
     url, handler = recorder
     handler.script.extend([503, 429])
     writer = TraceWriter(None, service="s", flush_interval=FLUSH_INTERVAL, otlp_endpoint=url)
@@ -245,7 +267,9 @@ def test_a_refused_batch_is_dropped_and_counted_once_said(
     url, handler = recorder
     handler.script.append(400)
     err = io.StringIO()
-    writer = TraceWriter(None, service="s", flush_interval=FLUSH_INTERVAL, otlp_endpoint=url, stderr=err)
+    writer = TraceWriter(
+        None, service="s", flush_interval=FLUSH_INTERVAL, otlp_endpoint=url, stderr=err
+    )
     try:
         writer.end(_span(writer, "refused"))
         assert writer.flush()
@@ -266,8 +290,12 @@ def test_a_receiver_that_is_down_costs_drops_only(db_path: Path) -> None:
         port = sock.getsockname()[1]
     err = io.StringIO()
     writer = TraceWriter(
-        db_path, service="s", flush_interval=FLUSH_INTERVAL, otlp_endpoint=f"http://127.0.0.1:{port}",
-        otlp_max_retry_s=1.5, stderr=err,
+        db_path,
+        service="s",
+        flush_interval=FLUSH_INTERVAL,
+        otlp_endpoint=f"http://127.0.0.1:{port}",
+        otlp_max_retry_s=1.5,
+        stderr=err,
     )
     try:
         for i in range(50):
@@ -278,11 +306,15 @@ def test_a_receiver_that_is_down_costs_drops_only(db_path: Path) -> None:
     stats = writer.otlp.stats()  # type: ignore[union-attr]
     assert (stats.sent_spans, stats.dropped_spans) == (0, 50)
     assert stats.retries >= 1 and "ConnectionRefusedError" in (stats.last_error or "")
-    assert err.getvalue().count("\n") == 1 and "ConnectionRefusedError" in err.getvalue()  # said once
+    assert (
+        err.getvalue().count("\n") == 1 and "ConnectionRefusedError" in err.getvalue()
+    )  # said once
     assert read(db_path, "SELECT count(*) AS n FROM spans") == [{"n": 50}]  # the file has them all
 
 
-def test_a_full_queue_drops_and_counts_without_waiting(recorder: tuple[str, type[Recorder]]) -> None:
+def test_a_full_queue_drops_and_counts_without_waiting(
+    recorder: tuple[str, type[Recorder]],
+) -> None:
     url, handler = recorder
     handler.delay = 0.5  # a slow receiver
     sender = OTLPSender(url, service="s", max_queue=100, max_batch=10, timeout=5)
@@ -318,7 +350,12 @@ def test_shutdown_gives_up_on_a_slow_receiver_in_time(recorder: tuple[str, type[
 
 def test_endpoints() -> None:
     assert parse_endpoint("http://collector:4318") == ("http", "collector", 4318, "")
-    assert parse_endpoint("https://otel.example.com/v1/traces") == ("https", "otel.example.com", 443, "")
+    assert parse_endpoint("https://otel.example.com/v1/traces") == (
+        "https",
+        "otel.example.com",
+        443,
+        "",
+    )
     assert parse_endpoint("http://h:9/prefix/") == ("http", "h", 9, "/prefix")
     for bad in ("collector:4318", "ftp://h", "http://", "http://h:99999"):
         with pytest.raises(ValueError):

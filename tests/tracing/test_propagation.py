@@ -30,7 +30,9 @@ def test_extract_reads_a_valid_context_with_any_header_case() -> None:
         ctx = tracing.extract(headers)
         assert ctx is not None
         assert ctx.trace_id_hex == TRACE and ctx.span_id_hex == SPAN and ctx.sampled
-    ctx = tracing.extract([(b"traceparent", PARENT.encode()), (b"tracestate", b"a=1"), (b"tracestate", b"b=2")])
+    ctx = tracing.extract(
+        [(b"traceparent", PARENT.encode()), (b"tracestate", b"a=1"), (b"tracestate", b"b=2")]
+    )
     assert ctx is not None and ctx.tracestate == "a=1,b=2"  # header lines joined as HTTP does
 
 
@@ -62,7 +64,9 @@ def test_odd_carriers_never_raise() -> None:
     assert tracing.extract("traceparent") is None  # type: ignore[arg-type]
     assert tracing.extract({"traceparent": 12}) is None
     assert tracing.extract({"traceparent": [PARENT, PARENT]}) is None
-    assert tracing.extract([("traceparent", PARENT), ("traceparent", PARENT)]) is None  # two: invalid
+    assert (
+        tracing.extract([("traceparent", PARENT), ("traceparent", PARENT)]) is None
+    )  # two: invalid
     assert tracing.extract([("traceparent",)]) is None  # type: ignore[list-item]
 
 
@@ -168,7 +172,9 @@ def test_logs_in_a_remote_context_carry_its_ids(store: TraceWriter, db_path: Pat
     finally:
         logger.removeHandler(handler)
     assert tracing.flush()
-    assert read(db_path, "SELECT trace_id, span_id FROM logs") == [{"trace_id": TRACE, "span_id": SPAN}]
+    assert read(db_path, "SELECT trace_id, span_id FROM logs") == [
+        {"trace_id": TRACE, "span_id": SPAN}
+    ]
 
 
 def test_a_context_handed_to_a_thread(store: TraceWriter, db_path: Path) -> None:
@@ -212,7 +218,9 @@ def test_our_traceparent_parses_with_opentelemetry_and_theirs_with_ours(store: T
     )
 
     propagator = TraceContextTextMapPropagator()
-    with span("ours", parent=tracing.extract({"traceparent": PARENT, "tracestate": "lens=1,ot=2"})) as handle:
+    with span(
+        "ours", parent=tracing.extract({"traceparent": PARENT, "tracestate": "lens=1,ot=2"})
+    ) as handle:
         assert handle is not None
         ours: dict[str, str] = {}
         tracing.inject(ours)

@@ -34,7 +34,9 @@ def writers(db_path: Path) -> Iterator[tuple[TraceWriter, TraceWriter]]:
         back.shutdown()
 
 
-def start(writer: TraceWriter, name: str, parent: SpanRecord | SpanContext | None, kind: str | None = None) -> SpanRecord:
+def start(
+    writer: TraceWriter, name: str, parent: SpanRecord | SpanContext | None, kind: str | None = None
+) -> SpanRecord:
     record = SpanRecord(name, parent, None)
     if kind:
         record.kind = kind
@@ -82,8 +84,11 @@ def assert_whole(db_path: Path, call: Call, status: str = "ok", errors: int = 0)
     assert row["root_span_id"] == f"{call.root.span_id:016x}"
     assert row["service"] == "front"
     assert (row["span_count"], row["status"], row["error_count"]) == (4, status, errors)
-    root = read(db_path, "SELECT started_at, duration_ms FROM spans WHERE span_id = ?",
-                (f"{call.root.span_id:016x}",))[0]
+    root = read(
+        db_path,
+        "SELECT started_at, duration_ms FROM spans WHERE span_id = ?",
+        (f"{call.root.span_id:016x}",),
+    )[0]
     assert row["started_at"] == pytest.approx(root["started_at"], abs=0.5)
     assert row["duration_ms"] == pytest.approx(root["duration_ms"], abs=0.5)
 
@@ -93,7 +98,10 @@ def test_the_callee_commits_first(writers: tuple[TraceWriter, TraceWriter], db_p
     call.back_done()
     # Until the caller's spans come, the callee's server span stands in for the root.
     row = trace_row(db_path, call.trace_id)
-    assert row["root_span_name"] == "GET /items/{id}" and row["root_span_id"] == f"{call.server.span_id:016x}"
+    assert (
+        row["root_span_name"] == "GET /items/{id}"
+        and row["root_span_id"] == f"{call.server.span_id:016x}"
+    )
     assert row["status"] == "ok" and row["span_count"] == 2 and row["service"] == "back"
     call.front_done()
     assert_whole(db_path, call)
@@ -109,7 +117,9 @@ def test_the_caller_commits_first(writers: tuple[TraceWriter, TraceWriter], db_p
     assert_whole(db_path, call)  # the stand-in does not replace the root
 
 
-def test_the_callers_root_still_running(writers: tuple[TraceWriter, TraceWriter], db_path: Path) -> None:
+def test_the_callers_root_still_running(
+    writers: tuple[TraceWriter, TraceWriter], db_path: Path
+) -> None:
     call = Call(*writers)
     call.back_done()
     end(call.front_w, call.client)
@@ -122,7 +132,9 @@ def test_the_callers_root_still_running(writers: tuple[TraceWriter, TraceWriter]
     assert_whole(db_path, call)
 
 
-def test_a_root_open_before_the_callee_commits(writers: tuple[TraceWriter, TraceWriter], db_path: Path) -> None:
+def test_a_root_open_before_the_callee_commits(
+    writers: tuple[TraceWriter, TraceWriter], db_path: Path
+) -> None:
     """The caller's open root named the trace first; the callee's batch must not rename it."""
     call = Call(*writers)
     end(call.front_w, call.client)
@@ -151,7 +163,9 @@ def test_a_failure_in_the_callee_fails_the_trace(
     assert_whole(db_path, call, status="error", errors=2)
 
 
-def test_a_caller_that_records_nothing(writers: tuple[TraceWriter, TraceWriter], db_path: Path) -> None:
+def test_a_caller_that_records_nothing(
+    writers: tuple[TraceWriter, TraceWriter], db_path: Path
+) -> None:
     """A traceparent from curl or from a service exporting elsewhere: the trace has no root
     here, and must still be named and finish."""
     _front, back = writers
@@ -161,7 +175,11 @@ def test_a_caller_that_records_nothing(writers: tuple[TraceWriter, TraceWriter],
     end(back, child)
     assert back.flush()  # the server span still open: it names the running trace
     row = trace_row(db_path, f"{remote.trace_id:032x}")
-    assert (row["root_span_name"], row["status"], row["span_count"]) == ("GET /items/{id}", "running", 1)
+    assert (row["root_span_name"], row["status"], row["span_count"]) == (
+        "GET /items/{id}",
+        "running",
+        1,
+    )
     end(back, server)
     assert back.flush()
     row = trace_row(db_path, f"{remote.trace_id:032x}")
@@ -175,7 +193,10 @@ def test_two_calls_to_the_callee_keep_the_first_stand_in_until_the_root(
     front, back = writers
     root = start(front, "GET /front", None, "server")
     clients = [start(front, f"call {i}", root, "client") for i in (1, 2)]
-    servers = [start(back, f"serve {i}", SpanContext(root.trace_id, c.span_id), "server") for i, c in enumerate(clients, 1)]
+    servers = [
+        start(back, f"serve {i}", SpanContext(root.trace_id, c.span_id), "server")
+        for i, c in enumerate(clients, 1)
+    ]
     end(back, servers[0])
     assert back.flush()
     end(back, servers[1])  # a later batch: another stand-in, which must not take over
@@ -194,33 +215,68 @@ def test_spans_received_with_a_remote_parent_stand_in_too(
     """What the OTLP receiver writes: spans of another SDK whose parent is remote (span flags)."""
     front, back = writers
     trace_id, now = "6e0c63257de34c926f9efcd03899deb4", time.time() * 1000.0
-    back.record_span(ExternalSpan(
-        span_id="00000000000000a1", trace_id=trace_id, parent_span_id="00000000000000c1",
-        name="otel server", started_at=now + 1, duration_ms=5.0, service="otel-back", kind="server",
-        remote_parent=True,
-    ))
-    back.record_span(ExternalSpan(
-        span_id="00000000000000a2", trace_id=trace_id, parent_span_id="00000000000000a1",
-        name="otel child", started_at=now + 2, duration_ms=1.0, service="otel-back",
-    ))
+    back.record_span(
+        ExternalSpan(
+            span_id="00000000000000a1",
+            trace_id=trace_id,
+            parent_span_id="00000000000000c1",
+            name="otel server",
+            started_at=now + 1,
+            duration_ms=5.0,
+            service="otel-back",
+            kind="server",
+            remote_parent=True,
+        )
+    )
+    back.record_span(
+        ExternalSpan(
+            span_id="00000000000000a2",
+            trace_id=trace_id,
+            parent_span_id="00000000000000a1",
+            name="otel child",
+            started_at=now + 2,
+            duration_ms=1.0,
+            service="otel-back",
+        )
+    )
     assert back.flush()
     row = trace_row(db_path, trace_id)
     assert (row["root_span_name"], row["status"], row["span_count"]) == ("otel server", "ok", 2)
-    front.record_span(ExternalSpan(
-        span_id="00000000000000c0", trace_id=trace_id, name="caller root", started_at=now,
-        duration_ms=10.0, service="caller",
-    ))
-    front.record_span(ExternalSpan(
-        span_id="00000000000000c1", trace_id=trace_id, parent_span_id="00000000000000c0",
-        name="caller client", started_at=now + 0.5, duration_ms=7.0, service="caller", kind="client",
-    ))
+    front.record_span(
+        ExternalSpan(
+            span_id="00000000000000c0",
+            trace_id=trace_id,
+            name="caller root",
+            started_at=now,
+            duration_ms=10.0,
+            service="caller",
+        )
+    )
+    front.record_span(
+        ExternalSpan(
+            span_id="00000000000000c1",
+            trace_id=trace_id,
+            parent_span_id="00000000000000c0",
+            name="caller client",
+            started_at=now + 0.5,
+            duration_ms=7.0,
+            service="caller",
+            kind="client",
+        )
+    )
     assert front.flush()
     row = trace_row(db_path, trace_id)
-    assert (row["root_span_name"], row["span_count"], row["service"]) == ("caller root", 4, "caller")
+    assert (row["root_span_name"], row["span_count"], row["service"]) == (
+        "caller root",
+        4,
+        "caller",
+    )
     assert row["started_at"] == now and row["duration_ms"] == pytest.approx(10.0)
 
 
-def test_one_process_calling_itself(writers: tuple[TraceWriter, TraceWriter], db_path: Path) -> None:
+def test_one_process_calling_itself(
+    writers: tuple[TraceWriter, TraceWriter], db_path: Path
+) -> None:
     """The root and a span whose parent is remote in one batch: the root names the trace."""
     front, _back = writers
     root = start(front, "GET /outer", None, "server")
