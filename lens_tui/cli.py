@@ -137,9 +137,10 @@ def _prune_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_db_path(path: Path) -> Literal["ok", "missing"]:
+def _check_db_path(path: Path) -> Literal["ok", "missing", "record-store"]:
     """CliError for a path no command can use (a missing directory, a file that is not a
-    trace database); "missing" when only the file is absent."""
+    trace database); "missing" when only the file is absent, "record-store" for a file that
+    is only read."""
     from lens_tui.store.reader import OpenError, check_path
 
     try:
@@ -152,6 +153,13 @@ def _existing_db(path: Path) -> Path:
     if _check_db_path(path) == "missing":
         raise CliError(f"{path}: no such trace database")
     return path
+
+
+def _writable_db(path: Path) -> Literal["ok", "missing"]:
+    """`_check_db_path` for commands that write: a record store is refused (shown, never written)."""
+    if (found := _check_db_path(path)) == "record-store":
+        raise CliError(f"{path} is a record store (the dispatch trace store's layout): lens-tui shows it but never writes to it")
+    return found
 
 
 CANDIDATES_SHOWN = 10
@@ -216,6 +224,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from lens_tui.tracing.sql import open_writable
 
     path = _existing_db(args.db or default_db())
+    _writable_db(path)
     try:
         conn = open_writable(path)
     except apsw.Error as exc:
@@ -246,7 +255,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CliError(f"{db}: cannot create directory {db.parent}: {exc.strerror or exc}") from None
         if os.path.lexists(db):
-            _existing_db(db)
+            _writable_db(_existing_db(db))
     return demo.run(db, rate=args.rate, ui=not args.no_ui, duration=args.duration, seed=args.seed)
 
 
@@ -289,6 +298,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     if args.otlp is None:
         return run_dashboard(path)
+    _writable_db(path)
     import apsw
 
     from lens_tui.otel.receiver import start_in_background
@@ -337,7 +347,7 @@ def cmd_otlp(args: argparse.Namespace) -> int:
     path: Path = args.db or default_db()
     if not 0 <= args.port <= 65535:
         raise CliError(f"invalid port {args.port}")
-    _check_db_path(path)  # the receiver's store would create a missing directory
+    _writable_db(path)  # the receiver's store would create a missing directory
     token = args.token or os.environ.get("LENS_OTLP_TOKEN") or None
     receiver = OTLPReceiver(
         path, host=args.host, port=args.port, token=token,

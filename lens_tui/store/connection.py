@@ -287,8 +287,9 @@ def _schema_version(conn: apsw.Connection) -> int:
     return int(conn.execute("PRAGMA schema_version").fetchall()[0][0])
 
 
-def check_path(path: Path) -> Literal["ok", "missing"]:
-    """Validate before any screen: "missing" when only the file is absent, else OpenError."""
+def check_path(path: Path) -> Literal["ok", "missing", "record-store"]:
+    """Validate before any screen: "missing" when only the file is absent, "record-store" for
+    a file lens_tui reads but never writes (the dispatch trace store's), else OpenError."""
     path = Path(path)
     if not path.parent.is_dir():
         raise OpenError(f"{path}: directory {path.parent} does not exist")
@@ -297,9 +298,10 @@ def check_path(path: Path) -> Literal["ok", "missing"]:
     database = Database(path)
     try:
         database.open()
+        record_store = database.layout.record_store
     finally:
         database.close()
-    return "ok"
+    return "record-store" if record_store else "ok"
 
 
 # --------------------------------------------------------------------------- the connection
