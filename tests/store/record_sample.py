@@ -63,7 +63,7 @@ def build(path: Path) -> RecordStore:
     store.insert([span_close("s3-child", "late child", t + 2_060, 40, parentSpanId="s3-root", **c)])
     store.insert([child_open])
     store.insert([child_open])  # the same record again: INSERT OR IGNORE keeps one
-    store.insert_with_id({**child_open, "timestamp": t + 2_021}, "f" * 16)  # re-sent, another id
+    store.insert([{**child_open, "timestamp": t + 2_021}], ids=["f" * 16])  # re-sent, another id
     store.insert([span_open("s3-root", "out of order", t + 2_000, **c)])
     # Closed twice: the later close (an error, 110 ms) is the one shown.
     store.insert([span_close("s3-root", "out of order", t + 2_110, 110, "error", **c)])

@@ -149,16 +149,16 @@ class RecordStore:
         for statement in SCHEMA:
             self.conn.execute(statement)
 
-    def insert(self, records: Iterable[Mapping[str, Any]]) -> None:
-        """`insertRecords`: one transaction, duplicates (same stableId) ignored."""
+    def insert(
+        self, records: Iterable[Mapping[str, Any]], ids: Iterable[str] | None = None
+    ) -> None:
+        """`insertRecords`: one transaction, duplicates (same stableId) ignored; with `ids`,
+        under those ids instead (another writer's copy of a record; cheap ids in bulk)."""
+        chosen = iter(ids) if ids is not None else None
         with self.conn:
             for record in records:
-                self.conn.execute(_INSERT, _row(self.conn, record, None))
-
-    def insert_with_id(self, record: Mapping[str, Any], record_id: str) -> None:
-        """A record under an id of the caller's choice (another writer's copy of it)."""
-        with self.conn:
-            self.conn.execute(_INSERT, _row(self.conn, record, record_id))
+                record_id = None if chosen is None else next(chosen)
+                self.conn.execute(_INSERT, _row(self.conn, record, record_id))
 
     def close(self) -> None:
         """Close the writer connection."""
