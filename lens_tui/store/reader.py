@@ -48,6 +48,7 @@ class TraceReader:
         self._db = Database(path)
         self._lock = self._db.lock
         self._level_counts = LevelCounts()
+        self._record_totals = totals.RecordTotals()
 
     # ---- lifecycle
 
@@ -253,4 +254,4 @@ class TraceReader:
 
     def stats(self) -> StoreStats:
         """Approximate totals (rowid ranges: O(log n)) and the writers table when present."""
-        return totals.stats(self._db)
+        return totals.stats(self._db, self._record_totals)

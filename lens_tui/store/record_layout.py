@@ -359,16 +359,36 @@ def touched_traces_sql(records: frozenset[str]) -> str:
     )
 
 
-def totals(conn: apsw.Connection, records: frozenset[str]) -> tuple[int, int, int, object]:
-    """(traces, spans, logs, the newest record's timestamp) of a record store, counted exactly:
-    distinct turns by the `turnId` index and groups of records without a turn, span-open
-    and log records by the `kind` index (a close without its open is not counted)."""
-    key = _Sql(records, frozenset()).key("r")
+def totals(conn: apsw.Connection, records: frozenset[str], after: int = 0) -> tuple[int, int, int]:
+    """(traces, spans, logs) that records past rowid `after` begin (all of them from 0):
+    span-open and log records by the `kind` index (a close without its open is not counted),
+    traces whose first record is past `after`, by the `turnId` and `conversationId` indexes."""
+    if not after:
+        key = _Sql(records, frozenset()).key("r")
+        sql = f"""SELECT
+            (SELECT count(DISTINCT "turnId") FROM main.records)
+                + (SELECT count(DISTINCT {key}) FROM main.records r WHERE r."turnId" IS NULL),
+            (SELECT count(*) FROM main.records WHERE "kind" = 'span-open'),
+            (SELECT count(*) FROM main.records WHERE "kind" = 'log')"""
+        traces, spans, logs = conn.execute(sql).fetchall()[0]
+        return int(traces or 0), int(spans or 0), int(logs or 0)
+    col = _Sql(records, frozenset()).col
+    conversation, extension = col("r", "conversationId"), col("r", "extensionId")
+    same_group = (
+        f"{col('e', 'conversationId')} IS n.c"
+        f" AND (n.c IS NOT NULL OR {col('e', 'extensionId')} IS n.x)"
+    )
     sql = f"""SELECT
-        (SELECT count(DISTINCT "turnId") FROM main.records),
-        (SELECT count(DISTINCT {key}) FROM main.records r WHERE r."turnId" IS NULL),
-        (SELECT count(*) FROM main.records WHERE "kind" = 'span-open'),
-        (SELECT count(*) FROM main.records WHERE "kind" = 'log'),
-        (SELECT "timestamp" FROM main.records ORDER BY rowid DESC LIMIT 1)"""
-    turns, turnless, spans, logs, newest = conn.execute(sql).fetchall()[0]
-    return int(turns or 0) + int(turnless or 0), int(spans or 0), int(logs or 0), newest
+        (SELECT count(*) FROM (SELECT DISTINCT r."turnId" AS k FROM main.records r
+                WHERE r.rowid > ?1 AND r."turnId" IS NOT NULL) n
+            WHERE NOT EXISTS (SELECT 1 FROM main.records e
+                WHERE e."turnId" = n.k AND e.rowid <= ?1))
+        + (SELECT count(*) FROM (SELECT DISTINCT {conversation} AS c,
+                    CASE WHEN {conversation} IS NULL THEN {extension} END AS x
+                FROM main.records r WHERE r.rowid > ?1 AND r."turnId" IS NULL) n
+            WHERE NOT EXISTS (SELECT 1 FROM main.records e
+                WHERE e."turnId" IS NULL AND {same_group} AND e.rowid <= ?1)),
+        (SELECT count(*) FROM main.records WHERE "kind" = 'span-open' AND rowid > ?1),
+        (SELECT count(*) FROM main.records WHERE "kind" = 'log' AND rowid > ?1)"""
+    traces, spans, logs = conn.execute(sql, (after,)).fetchall()[0]
+    return int(traces or 0), int(spans or 0), int(logs or 0)

@@ -427,6 +427,26 @@ def test_stats_count_the_records(reader: TraceReader) -> None:
     assert stats.last_write_at == T0 + 6_005 and stats.writers == ()
 
 
+def test_stats_count_new_records_as_a_full_count_would(sample: Path) -> None:
+    with TraceReader(sample) as reader:
+        assert reader.stats().traces == 7
+        store = RecordStore(sample)
+        store.insert([
+            span_open("s7", "new turn", T0 + 7_000, turnId="turn-0007"),
+            log("info", "more", T0 + 7_001, turnId="turn-0001", extensionId="ext.alpha"),
+            log("info", "again", T0 + 7_002, conversationId="conv-9", extensionId="ext.alpha"),
+            log("info", "new talk", T0 + 7_003, conversationId="conv-10"),
+            log("info", "zeta again", T0 + 7_004, extensionId="ext.zeta"),
+            log("info", "omega", T0 + 7_005, extensionId="ext.omega"),
+        ])  # fmt: skip
+        store.close()
+        counted = reader.stats()
+        assert (counted.traces, counted.spans, counted.logs) == (10, 11, 18)
+        with TraceReader(sample) as fresh:
+            assert fresh.stats() == counted
+        assert counted.last_write_at == T0 + 7_005
+
+
 # --------------------------------------------------------------------------- lens-tui show
 
 
