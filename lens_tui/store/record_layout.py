@@ -362,7 +362,9 @@ def touched_traces_sql(records: frozenset[str]) -> str:
 def totals(conn: apsw.Connection, records: frozenset[str], after: int = 0) -> tuple[int, int, int]:
     """(traces, spans, logs) that records past rowid `after` begin (all of them from 0):
     span-open and log records by the `kind` index (a close without its open is not counted),
-    traces whose first record is past `after`, by the `turnId` and `conversationId` indexes."""
+    traces whose first record is past `after`, by the `turnId` and `conversationId` indexes
+    (NOT INDEXED: the new records are a rowid range, not a scan of the whole turnId index,
+    which SQLite would otherwise pick to make them distinct)."""
     if not after:
         key = _Sql(records, frozenset()).key("r")
         sql = f"""SELECT
@@ -379,13 +381,13 @@ def totals(conn: apsw.Connection, records: frozenset[str], after: int = 0) -> tu
         f" AND (n.c IS NOT NULL OR {col('e', 'extensionId')} IS n.x)"
     )
     sql = f"""SELECT
-        (SELECT count(*) FROM (SELECT DISTINCT r."turnId" AS k FROM main.records r
+        (SELECT count(*) FROM (SELECT DISTINCT r."turnId" AS k FROM main.records r NOT INDEXED
                 WHERE r.rowid > ?1 AND r."turnId" IS NOT NULL) n
             WHERE NOT EXISTS (SELECT 1 FROM main.records e
                 WHERE e."turnId" = n.k AND e.rowid <= ?1))
         + (SELECT count(*) FROM (SELECT DISTINCT {conversation} AS c,
                     CASE WHEN {conversation} IS NULL THEN {extension} END AS x
-                FROM main.records r WHERE r.rowid > ?1 AND r."turnId" IS NULL) n
+                FROM main.records r NOT INDEXED WHERE r.rowid > ?1 AND r."turnId" IS NULL) n
             WHERE NOT EXISTS (SELECT 1 FROM main.records e
                 WHERE e."turnId" IS NULL AND {same_group} AND e.rowid <= ?1)),
         (SELECT count(*) FROM main.records WHERE "kind" = 'span-open' AND rowid > ?1),

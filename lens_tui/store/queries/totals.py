@@ -16,7 +16,7 @@ from lens_tui.store.records import StoreStats, WriterInfo
 class RecordTotals:
     """A record store's totals, kept between calls (for one `Database`): its views hold no
     rowid range to count by, and a full count by the records' indexes grows with the file
-    (bench/bench_records.py: 61 ms at 950,000 records, on every refresh). Later calls count
+    (bench/bench_records.py: about 60 ms at 950,000 records, on every refresh). Later calls count
     only the records past the last count; a full count is redone when the oldest record
     changed (a prune), the file changed, or every LEVEL_RECOUNT_S."""
 
