@@ -246,10 +246,10 @@ class TraceReader:
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Every row of one read-only query, in one short read transaction ([] while the file
         is missing): for readers of their own, such as the service map."""
-        with self._snapshot() as conn:
-            if conn is None:
+        with self._db.read() as tx:
+            if tx is None:
                 return []
-            return conn.execute(sql, tuple(params)).fetchall()
+            return tx.conn.execute(sql, tuple(params)).fetchall()
 
     def stats(self) -> StoreStats:
         """Approximate totals (rowid ranges: O(log n)) and the writers table when present."""
