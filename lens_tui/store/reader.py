@@ -105,6 +105,10 @@ class OpenError(Exception):
     """A one-line reason the file cannot be shown (str(exc) is that line)."""
 
 
+class Interrupted(OpenError):
+    """A read stopped by `TraceReader.interrupt()`: nothing is wrong with the file."""
+
+
 @dataclass(frozen=True, slots=True)
 class SpanColumns:
     """One trace's spans as columns, in the order read (by start time): what a waterfall is
@@ -255,6 +259,8 @@ def _must_not_create_files(path: Path) -> bool:
 
 
 def _sqlite_error(path: Path, exc: apsw.Error) -> OpenError:
+    if isinstance(exc, apsw.InterruptError):
+        return Interrupted(f"{path}: the read was interrupted")
     if isinstance(exc, apsw.NotADBError):
         return OpenError(f"{path} is not a SQLite database")
     if isinstance(exc, apsw.CorruptError):
@@ -487,6 +493,13 @@ class TraceReader:
         with self._lock:
             replaced, self._replaced = self._replaced, False
             return replaced
+
+    def interrupt(self) -> None:
+        """Stop the read running on this reader now, from any thread (it raises `Interrupted`);
+        without one running, nothing happens, and later reads are not affected."""
+        conn = self._conn  # no lock: the read that holds it is what this stops
+        if conn is not None:
+            conn.interrupt()
 
     # ---- query plumbing
 
