@@ -49,29 +49,55 @@ def _limit(text: str) -> int:
     return value
 
 
-def _common(parser: argparse.ArgumentParser, what: str, formats: tuple[str, ...]) -> argparse.ArgumentParser:
-    parser.add_argument("expr", nargs="?", default="", metavar="EXPR",
-                        help=f"a {what} query (docs/query.md); none: every {what}")
-    parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
-    parser.add_argument("--limit", type=_limit, default=50, metavar="N", help="at most N matches (default 50)")
-    parser.add_argument("--format", choices=formats, default=formats[0], help=f"output format (default {formats[0]})")
-    parser.add_argument("--follow", action="store_true",
-                        help="then keep printing new matches as they are committed, until Ctrl+C")
+def _common(
+    parser: argparse.ArgumentParser, what: str, formats: tuple[str, ...]
+) -> argparse.ArgumentParser:
+    parser.add_argument(
+        "expr",
+        nargs="?",
+        default="",
+        metavar="EXPR",
+        help=f"a {what} query (docs/query.md); none: every {what}",
+    )
+    parser.add_argument(
+        "--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)"
+    )
+    parser.add_argument(
+        "--limit", type=_limit, default=50, metavar="N", help="at most N matches (default 50)"
+    )
+    parser.add_argument(
+        "--format",
+        choices=formats,
+        default=formats[0],
+        help=f"output format (default {formats[0]})",
+    )
+    parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="then keep printing new matches as they are committed, until Ctrl+C",
+    )
     return parser
 
 
 def query_parser(make: ParserFactory) -> argparse.ArgumentParser:
     """`lens-tui query [EXPR] [--db PATH] [--limit N] [--format table|jsonl] [--follow]`."""
-    parser = make(prog="lens-tui query", description="Print the traces a query selects, newest first.",
-                  epilog=_EXAMPLES_TRACES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = make(
+        prog="lens-tui query",
+        description="Print the traces a query selects, newest first.",
+        epilog=_EXAMPLES_TRACES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     return _common(parser, "trace", ("table", "jsonl"))
 
 
 def logs_parser(make: ParserFactory) -> argparse.ArgumentParser:
     """`lens-tui logs [EXPR] [--db PATH] [--limit N] [--format text|jsonl] [--follow]`."""
-    parser = make(prog="lens-tui logs",
-                  description="Print the newest logs a query selects, oldest of them first (like tail).",
-                  epilog=_EXAMPLES_LOGS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = make(
+        prog="lens-tui logs",
+        description="Print the newest logs a query selects, oldest of them first (like tail).",
+        epilog=_EXAMPLES_LOGS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     return _common(parser, "log", ("text", "jsonl"))
 
 
@@ -81,9 +107,14 @@ def logs_parser(make: ParserFactory) -> argparse.ArgumentParser:
 def trace_json(trace: Any) -> dict[str, Any]:
     """One trace as `lens-tui query --format jsonl` prints it."""
     return {
-        "trace_id": trace.trace_id, "root_span_name": trace.root_span_name, "service": trace.service,
-        "started_at": trace.started_at, "duration_ms": trace.duration_ms, "status": trace.status,
-        "span_count": trace.span_count, "error_count": trace.error_count,
+        "trace_id": trace.trace_id,
+        "root_span_name": trace.root_span_name,
+        "service": trace.service,
+        "started_at": trace.started_at,
+        "duration_ms": trace.duration_ms,
+        "status": trace.status,
+        "span_count": trace.span_count,
+        "error_count": trace.error_count,
     }
 
 
@@ -97,9 +128,15 @@ def log_json(log: Any) -> dict[str, Any]:
         except ValueError:
             attributes = log.attributes
     return {
-        "id": log.id, "timestamp": log.timestamp, "level": log.level, "message": log.message,
-        "logger": log.logger, "service": log.service, "trace_id": log.trace_id,
-        "span_id": log.span_id, "attributes": attributes,
+        "id": log.id,
+        "timestamp": log.timestamp,
+        "level": log.level,
+        "message": log.message,
+        "logger": log.logger,
+        "service": log.service,
+        "trace_id": log.trace_id,
+        "span_id": log.span_id,
+        "attributes": attributes,
     }
 
 
@@ -175,14 +212,26 @@ def _compile(kind: str, text: str) -> Any:
 
 def cmd_query(args: argparse.Namespace) -> int:
     """Print matching traces newest first; with --follow, then new matches as they come."""
-    from lens_tui.query.run import TraceFollower, find_traces
-
     query = _compile("trace", args.expr)
     reader = _open(args.db or default_db())
+    try:
+        return _print_traces(args, query, reader)
+    except KeyboardInterrupt:
+        if args.follow:
+            return 0  # how --follow ends
+        raise
+    finally:
+        reader.close()
+
+
+def _print_traces(args: argparse.Namespace, query: Any, reader: Any) -> int:
+    from lens_tui.query.run import TraceFollower, find_traces
+
     jsonl = args.format == "jsonl"
     printer = _Printer(sys.stdout, (lambda t: _json_line(trace_json(t))) if jsonl else trace_line)
     try:
-        follower = TraceFollower(reader, query) if args.follow else None  # before the page: no gap
+        # The follower marks "now" before the page is read: nothing committed between is lost.
+        follower = _read(lambda: TraceFollower(reader, query)) if args.follow else None
         found = _read(lambda: find_traces(reader, query, limit=args.limit))
         if not jsonl:
             sys.stdout.write(TRACE_HEADER + "\n")
@@ -192,18 +241,29 @@ def cmd_query(args: argparse.Namespace) -> int:
             _follow(lambda: _read(follower.poll), printer)
     except BrokenPipeError:
         return _closed_pipe()
-    finally:
-        reader.close()
     return 0
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
     """Print the newest matching logs, oldest first; with --follow, then new ones as they come."""
-    from lens_tui.query.run import LogFollower, find_logs
-
     query = _compile("log", args.expr)
     reader = _open(args.db or default_db())
-    printer = _Printer(sys.stdout, (lambda g: _json_line(log_json(g))) if args.format == "jsonl" else log_line)
+    try:
+        return _print_logs(args, query, reader)
+    except KeyboardInterrupt:
+        if args.follow:
+            return 0
+        raise
+    finally:
+        reader.close()
+
+
+def _print_logs(args: argparse.Namespace, query: Any, reader: Any) -> int:
+    from lens_tui.query.run import LogFollower, find_logs
+
+    printer = _Printer(
+        sys.stdout, (lambda g: _json_line(log_json(g))) if args.format == "jsonl" else log_line
+    )
     try:
         top = _read(reader.max_log_id) if args.follow else 0  # before the page: no gap
         found = _read(lambda: find_logs(reader, query, limit=args.limit))
@@ -213,8 +273,6 @@ def cmd_logs(args: argparse.Namespace) -> int:
             _follow(lambda: _read(follower.poll), printer)
     except BrokenPipeError:
         return _closed_pipe()
-    finally:
-        reader.close()
     return 0
 
 
@@ -228,13 +286,10 @@ def _read(call: Callable[[], Any]) -> Any:
 
 
 def _follow(poll: Callable[[], list[Any]], printer: _Printer) -> None:
-    """Poll until Ctrl+C, which ends the command normally."""
-    try:
-        while True:
-            printer.rows(poll())
-            time.sleep(FOLLOW_POLL_S)
-    except KeyboardInterrupt:
-        return
+    """Poll until Ctrl+C (KeyboardInterrupt, which the command turns into exit code 0)."""
+    while True:
+        printer.rows(poll())
+        time.sleep(FOLLOW_POLL_S)
 
 
 def _closed_pipe() -> int:

@@ -32,7 +32,9 @@ def find_traces(
     return reader.recent_traces(limit, where=query, before=before)
 
 
-def matching_trace_ids(reader: TraceReader, query: TraceQuery, trace_ids: Iterable[str]) -> set[str]:
+def matching_trace_ids(
+    reader: TraceReader, query: TraceQuery, trace_ids: Iterable[str]
+) -> set[str]:
     """Which of these traces the query selects, asked of the store: how a live row is judged
     when the query is about spans (`query.needs_spans`) and only its summary arrived."""
     wanted = list(dict.fromkeys(trace_ids))
