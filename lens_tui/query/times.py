@@ -4,7 +4,7 @@ of the query language, as milliseconds; local time unless the text names a zone.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 
 from lens_tui.query.errors import QueryError
@@ -61,9 +61,23 @@ def time_point_ms(text: str, column: int, now_ms: float) -> float:
     return now_ms - duration_ms(text, column)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def epoch_ms(stamp: datetime) -> float:
+    """A datetime as epoch milliseconds, exactly (naive: local time, as the user's clock
+    shows it)."""
+    return (stamp.astimezone(UTC) - _EPOCH) / _MS
+
+
+def iso_utc(ms: float) -> str:
+    """Epoch milliseconds as an ISO time in UTC that `time_point_ms` reads back."""
+    return (_EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="microseconds")
+
+
 def _iso_ms(text: str) -> float:
-    stamp = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "Zz" else text)
-    return stamp.timestamp() * 1000.0  # naive: local time, as the user's clock shows it
+    return epoch_ms(datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "Zz" else text))
 
 
 def _today_at_ms(clock: re.Match[str], now_ms: float) -> float:
@@ -75,4 +89,4 @@ def _today_at_ms(clock: re.Match[str], now_ms: float) -> float:
         int(fraction[1:7].ljust(6, "0")) if fraction else 0,
     )
     today = datetime.fromtimestamp(now_ms / 1000.0).date()
-    return datetime.combine(today, at).timestamp() * 1000.0
+    return epoch_ms(datetime.combine(today, at))
