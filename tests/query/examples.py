@@ -7,6 +7,7 @@ from datetime import datetime, time
 from typing import Any
 
 from lens_tui.levels import RANK
+
 from .fixture import HOUR, MINUTE, TRACES, Lg, Tr, logs_where, traces_where
 
 
