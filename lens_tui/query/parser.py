@@ -301,7 +301,7 @@ class _Builder:
         opener = tree.children[0]
         if language != "trace":
             where = (
-                "a span query is one { } or the terms inside one"
+                "selectors do not nest: a span query is one { } or the terms inside one"
                 if language == "span"
                 else "log queries have no spans"
             )

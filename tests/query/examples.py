@@ -61,14 +61,28 @@ def trace_examples(now: float) -> list[tuple[str, set[str]]]:
         ('service = "payments"', lambda t: _any_span(t, lambda s: s.service == "payments")),
         ('name ~ "orders"', lambda t: "orders" in t.name.casefold()),
         ('name !~ "orders"', lambda t: "orders" not in t.name.casefold()),
-        ("attr.http.status_code >= 500", lambda t: (_number(_root_attr(t, "http.status_code")) or 0) >= 500),
-        ('{ name = "db.query" and duration > 50ms }',
-         lambda t: _any_span(t, lambda s: s.name == "db.query" and s.duration is not None and s.duration > 50)),
-        ("{ attr.user.id = 42 }",
-         lambda t: _any_span(t, lambda s: _number((s.attributes or {}).get("user.id")) == 42)),
-        ('{ attr["odd key"] = "x" }', lambda t: _any_span(t, lambda s: (s.attributes or {}).get("odd key") == "x")),
-        ('{ status = error and service = "payments" }',
-         lambda t: _any_span(t, lambda s: s.failed and s.service == "payments")),
+        (
+            "attr.http.status_code >= 500",
+            lambda t: (_number(_root_attr(t, "http.status_code")) or 0) >= 500,
+        ),
+        (
+            '{ name = "db.query" and duration > 50ms }',
+            lambda t: _any_span(
+                t, lambda s: s.name == "db.query" and s.duration is not None and s.duration > 50
+            ),
+        ),
+        (
+            "{ attr.user.id = 42 }",
+            lambda t: _any_span(t, lambda s: _number((s.attributes or {}).get("user.id")) == 42),
+        ),
+        (
+            '{ attr["odd key"] = "x" }',
+            lambda t: _any_span(t, lambda s: (s.attributes or {}).get("odd key") == "x"),
+        ),
+        (
+            '{ status = error and service = "payments" }',
+            lambda t: _any_span(t, lambda s: s.failed and s.service == "payments"),
+        ),
         ("since 15m", lambda t: t.start(now) >= now - 15 * MINUTE),
         ("since 2026-12-07T10:00", lambda t: t.start(now) >= ten),
         ("until 10:30", lambda t: t.start(now) < half_past_ten),
@@ -76,9 +90,17 @@ def trace_examples(now: float) -> list[tuple[str, set[str]]]:
         ('not { name = "cache.get" }', lambda t: not _any_span(t, lambda s: s.name == "cache.get")),
         ("( … )", lambda t: "…" in t.name),
         ("a b", lambda t: "a b" in t.name.casefold()),
-        ("checkout or status = error", lambda t: "checkout" in t.name.casefold() or t.status == "error"),
-        ("(status = error or checkout) duration > 100ms",
-         lambda t: (t.status == "error" or "checkout" in t.name.casefold()) and _took(t, lambda d: d > 100)),
+        (
+            "checkout or status = error",
+            lambda t: "checkout" in t.name.casefold() or t.status == "error",
+        ),
+        (
+            "(status = error or checkout) duration > 100ms",
+            lambda t: (
+                (t.status == "error" or "checkout" in t.name.casefold())
+                and _took(t, lambda d: d > 100)
+            ),
+        ),
         ("GET /orders", lambda t: "get /orders" in t.name.casefold()),
         ("GET status = error", lambda t: "get" in t.name.casefold() and t.status == "error"),
         ("straße", lambda t: "strasse" in t.name.casefold()),  # casefold: ß is ss
@@ -101,11 +123,16 @@ def log_examples(now: float) -> list[tuple[str, list[str]]]:
         ('message ~ "timeout"', lambda g: "timeout" in g.message.casefold()),
         ('service = "shop-api"', lambda g: g.service == "shop-api"),
         ('attr.request_id = "r-17"', lambda g: (g.attributes or {}).get("request_id") == "r-17"),
-        ("trace = 01a25", lambda g: g.trace is not None and TRACES[g.trace].trace_id.startswith("01a25")),
+        (
+            "trace = 01a25",
+            lambda g: g.trace is not None and TRACES[g.trace].trace_id.startswith("01a25"),
+        ),
         ("since 5m", lambda g: now - g.ago >= now - 5 * MINUTE),
         ("timeout", lambda g: "timeout" in g.message.casefold()),
         ("db timeout", lambda g: "db timeout" in g.message.casefold()),
-        ('level >= warn and not logger = "shop.db"', lambda g: _rank(g) >= RANK["warn"] and g.logger != "shop.db"),
+        (
+            'level >= warn and not logger = "shop.db"',
+            lambda g: _rank(g) >= RANK["warn"] and g.logger != "shop.db",
+        ),
     ]
     return [(text, logs_where(test)) for text, test in cases]
-

@@ -83,60 +83,122 @@ def _id(prefix: str, n: int) -> str:
 
 
 TRACES: list[Tr] = [
-    Tr(_id("01a25", 1), 5 * MINUTE, [
-        Sp("POST /checkout", 120.0, None, attributes={"http.status_code": 200}),
-        Sp("db.query", 60.0, service="shop-db", attributes={"user.id": 7}),
-        Sp("cache.get", 1.0),
-    ]),
-    Tr(_id("01a25", 2), 20 * MINUTE, [
-        Sp("GET /orders/{id}", 300.0, None, attributes={"http.status_code": 503}),
-        Sp("payments.charge", 200.0, service="payments", failed=True),
-        Sp("db.query", 20.0, service="shop-db", attributes={"user.id": 42}),
-    ]),
-    Tr(_id("01a25", 3), 2 * HOUR, [  # exactly local 10:00
-        Sp("GET /orders", 260.0, None, attributes={"http.status_code": "502"}),
-        Sp("db.query", 70.0, service="shop-db", attributes={"user.id": "42"}),
-        Sp("cache.get", 2.0),
-    ]),
-    Tr(_id("01a26", 4), 1 * MINUTE, [
-        Sp("Checkout retry", None, None, attributes={"http.status_code": 500}),
-        Sp("cache.get", 0.5),
-    ]),
-    Tr(_id("01a26", 5), 3 * HOUR, [
-        Sp("GET /health", 2.0, None, attributes={"http.status_code": 404}),
-        Sp("probe", 1.0, attributes={"http.status_code": 500}),
-    ]),
-    Tr(_id("01a26", 6), 30 * MINUTE, [
-        Sp("GET /users/{id}", 80.0, None, failed=True, attributes={"http.status_code": 500}),
-        Sp("payments.lookup", 10.0, service="payments"),
-        Sp("db.query", 55.0, service="shop-db", failed=True),
-    ]),
-    Tr(_id("01b00", 7), 4 * HOUR, [
-        Sp("worker ÜBER straße", 1_000.0, None, service="worker", attributes={"odd key": "x"}),
-        Sp("step", 400.0, service="worker", attributes={"odd key": "y", "user.id": 42.0}),
-    ]),
-    Tr(_id("01b00", 8), 10 * MINUTE, [
-        Sp("POST /orders", 250.0, None, attributes={"http.status_code": 201}),
-        Sp("cache.get", 3.0, attributes={"user.id": 420, "odd key": "x"}),
-    ]),
+    Tr(
+        _id("01a25", 1),
+        5 * MINUTE,
+        [
+            Sp("POST /checkout", 120.0, None, attributes={"http.status_code": 200}),
+            Sp("db.query", 60.0, service="shop-db", attributes={"user.id": 7}),
+            Sp("cache.get", 1.0),
+        ],
+    ),
+    Tr(
+        _id("01a25", 2),
+        20 * MINUTE,
+        [
+            Sp("GET /orders/{id}", 300.0, None, attributes={"http.status_code": 503}),
+            Sp("payments.charge", 200.0, service="payments", failed=True),
+            Sp("db.query", 20.0, service="shop-db", attributes={"user.id": 42}),
+        ],
+    ),
+    Tr(
+        _id("01a25", 3),
+        2 * HOUR,
+        [  # exactly local 10:00
+            Sp("GET /orders", 260.0, None, attributes={"http.status_code": "502"}),
+            Sp("db.query", 70.0, service="shop-db", attributes={"user.id": "42"}),
+            Sp("cache.get", 2.0),
+        ],
+    ),
+    Tr(
+        _id("01a26", 4),
+        1 * MINUTE,
+        [
+            Sp("Checkout retry", None, None, attributes={"http.status_code": 500}),
+            Sp("cache.get", 0.5),
+        ],
+    ),
+    Tr(
+        _id("01a26", 5),
+        3 * HOUR,
+        [
+            Sp("GET /health", 2.0, None, attributes={"http.status_code": 404}),
+            Sp("probe", 1.0, attributes={"http.status_code": 500}),
+        ],
+    ),
+    Tr(
+        _id("01a26", 6),
+        30 * MINUTE,
+        [
+            Sp("GET /users/{id}", 80.0, None, failed=True, attributes={"http.status_code": 500}),
+            Sp("payments.lookup", 10.0, service="payments"),
+            Sp("db.query", 55.0, service="shop-db", failed=True),
+        ],
+    ),
+    Tr(
+        _id("01b00", 7),
+        4 * HOUR,
+        [
+            Sp("worker ÜBER straße", 1_000.0, None, service="worker", attributes={"odd key": "x"}),
+            Sp("step", 400.0, service="worker", attributes={"odd key": "y", "user.id": 42.0}),
+        ],
+    ),
+    Tr(
+        _id("01b00", 8),
+        10 * MINUTE,
+        [
+            Sp("POST /orders", 250.0, None, attributes={"http.status_code": 201}),
+            Sp("cache.get", 3.0, attributes={"user.id": 420, "odd key": "x"}),
+        ],
+    ),
     Tr(_id("01b00", 9), 50 * MINUTE, [Sp("GET /search", 0.09, None)]),
     Tr(_id("01b00", 10), 5 * HOUR, [Sp("batch.job", 2 * HOUR, None, service="batch")]),
-    Tr(_id("01b00", 11), 6 * HOUR, [
-        Sp("sync", 90_000.0, None, service="batch"),
-        Sp("cache.get", 51.0, service="batch"),
-    ]),
+    Tr(
+        _id("01b00", 11),
+        6 * HOUR,
+        [
+            Sp("sync", 90_000.0, None, service="batch"),
+            Sp("cache.get", 51.0, service="batch"),
+        ],
+    ),
 ]
 
 LOGS: list[Lg] = [
     Lg("info", "checkout started", 5 * MINUTE, trace=0, attributes={"request_id": "r-17"}),
-    Lg("warn", "db timeout after 50 ms", 5 * MINUTE - 10, logger="shop.db", trace=0,
-       attributes={"request_id": "r-17", "attempt": 2}),
-    Lg("error", "payment declined", 20 * MINUTE, logger="shop.payments", service="payments", trace=1,
-       attributes={"request_id": "r-170"}),
-    Lg("warn", "retrying after TIMEOUT", 2 * MINUTE, logger="shop.db", trace=2, stored_level="WARNING"),
+    Lg(
+        "warn",
+        "db timeout after 50 ms",
+        5 * MINUTE - 10,
+        logger="shop.db",
+        trace=0,
+        attributes={"request_id": "r-17", "attempt": 2},
+    ),
+    Lg(
+        "error",
+        "payment declined",
+        20 * MINUTE,
+        logger="shop.payments",
+        service="payments",
+        trace=1,
+        attributes={"request_id": "r-170"},
+    ),
+    Lg(
+        "warn",
+        "retrying after TIMEOUT",
+        2 * MINUTE,
+        logger="shop.db",
+        trace=2,
+        stored_level="WARNING",
+    ),
     Lg("debug", "cache miss", 1 * MINUTE, logger="shop.cache", trace=3),
-    Lg("error", "Timeout talking to payments", 30 * MINUTE, service="payments", trace=5,
-       stored_level="critical"),
+    Lg(
+        "error",
+        "Timeout talking to payments",
+        30 * MINUTE,
+        service="payments",
+        trace=5,
+        stored_level="critical",
+    ),
     Lg("info", "worker heartbeat", 4 * HOUR, logger=None, service="worker", trace=6),
     Lg("info", "startup complete", 7 * HOUR, logger="shop.api", service=None),
     Lg("warn", "disk 91% full", 3 * MINUTE, logger="shop.ops", attributes={"request_id": "r-17"}),
@@ -168,24 +230,70 @@ def insert_trace(conn: apsw.Connection, trace: Tr, now: float, n: int) -> None:
     start = trace.start(now)
     duration = trace.duration
     conn.execute(
-        schema.placeholders_insert(schema.Trace, (
-            "trace_id", "root_span_name", "source", "started_at", "ended_at", "duration_ms",
-            "root_span_id", "service", "status", "span_count", "error_count", "updated_at",
-        )),
-        (trace.trace_id, trace.name, "test", start, None if duration is None else start + duration,
-         duration, span_id(n, 0), trace.spans[0].service, trace.status, len(trace.spans),
-         trace.errors, now),
+        schema.placeholders_insert(
+            schema.Trace,
+            (
+                "trace_id",
+                "root_span_name",
+                "source",
+                "started_at",
+                "ended_at",
+                "duration_ms",
+                "root_span_id",
+                "service",
+                "status",
+                "span_count",
+                "error_count",
+                "updated_at",
+            ),
+        ),
+        (
+            trace.trace_id,
+            trace.name,
+            "test",
+            start,
+            None if duration is None else start + duration,
+            duration,
+            span_id(n, 0),
+            trace.spans[0].service,
+            trace.status,
+            len(trace.spans),
+            trace.errors,
+            now,
+        ),
     )
     for k, span in enumerate(trace.spans):
         status = "error" if span.failed else ("running" if span.duration is None else "ok")
         conn.execute(
-            schema.placeholders_insert(schema.Span, (
-                "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms",
-                "error_message", "status", "service", "attributes", "updated_at",
-            )),
-            (span_id(n, k), trace.trace_id, None if span.parent is None else span_id(n, span.parent),
-             span.name, start + k, span.duration, "failed" if span.failed else None, status,
-             span.service, None if span.attributes is None else json.dumps(span.attributes), now),
+            schema.placeholders_insert(
+                schema.Span,
+                (
+                    "span_id",
+                    "trace_id",
+                    "parent_span_id",
+                    "name",
+                    "started_at",
+                    "duration_ms",
+                    "error_message",
+                    "status",
+                    "service",
+                    "attributes",
+                    "updated_at",
+                ),
+            ),
+            (
+                span_id(n, k),
+                trace.trace_id,
+                None if span.parent is None else span_id(n, span.parent),
+                span.name,
+                start + k,
+                span.duration,
+                "failed" if span.failed else None,
+                status,
+                span.service,
+                None if span.attributes is None else json.dumps(span.attributes),
+                now,
+            ),
         )
 
 
@@ -193,14 +301,29 @@ def insert_log(conn: apsw.Connection, log: Lg, now: float) -> None:
     """One log row."""
     trace = None if log.trace is None else TRACES[log.trace]
     conn.execute(
-        schema.placeholders_insert(schema.Log, (
-            "trace_id", "span_id", "level", "message", "timestamp", "logger", "service",
-            "attributes",
-        )),
-        (None if trace is None else trace.trace_id,
-         None if log.trace is None else span_id(log.trace, 0), log.stored_level or log.level,
-         log.message, now - log.ago, log.logger, log.service,
-         None if log.attributes is None else json.dumps(log.attributes)),
+        schema.placeholders_insert(
+            schema.Log,
+            (
+                "trace_id",
+                "span_id",
+                "level",
+                "message",
+                "timestamp",
+                "logger",
+                "service",
+                "attributes",
+            ),
+        ),
+        (
+            None if trace is None else trace.trace_id,
+            None if log.trace is None else span_id(log.trace, 0),
+            log.stored_level or log.level,
+            log.message,
+            now - log.ago,
+            log.logger,
+            log.service,
+            None if log.attributes is None else json.dumps(log.attributes),
+        ),
     )
 
 

@@ -21,7 +21,9 @@ def reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TraceReader]:
         yield opened
 
 
-@pytest.mark.parametrize(("text", "expected"), trace_examples(fixture.NOW), ids=lambda v: str(v)[:60])
+@pytest.mark.parametrize(
+    ("text", "expected"), trace_examples(fixture.NOW), ids=lambda v: str(v)[:60]
+)
 def test_trace_example_through_sql(reader: TraceReader, text: str, expected: set[str]) -> None:
     query = compile_trace_query(text, now_ms=fixture.NOW)
     found = reader.recent_traces(1000, where=query)
@@ -29,8 +31,12 @@ def test_trace_example_through_sql(reader: TraceReader, text: str, expected: set
     assert [t.started_at for t in found] == sorted((t.started_at for t in found), reverse=True)
 
 
-@pytest.mark.parametrize(("text", "expected"), trace_examples(fixture.NOW), ids=lambda v: str(v)[:60])
-def test_trace_example_through_the_live_predicate(reader: TraceReader, text: str, expected: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("text", "expected"), trace_examples(fixture.NOW), ids=lambda v: str(v)[:60]
+)
+def test_trace_example_through_the_live_predicate(
+    reader: TraceReader, text: str, expected: set[str]
+) -> None:
     query = compile_trace_query(text, now_ms=fixture.NOW)
     kept = set()
     for summary in reader.recent_traces(1000):
@@ -47,7 +53,9 @@ def test_log_example_through_sql(reader: TraceReader, text: str, expected: list[
 
 
 @pytest.mark.parametrize(("text", "expected"), log_examples(fixture.NOW), ids=lambda v: str(v)[:60])
-def test_log_example_through_the_live_predicate(reader: TraceReader, text: str, expected: list[str]) -> None:
+def test_log_example_through_the_live_predicate(
+    reader: TraceReader, text: str, expected: list[str]
+) -> None:
     query = compile_log_query(text, now_ms=fixture.NOW)
     assert [log.message for log in reader.logs(limit=1000) if query.matches(log)] == expected
 
@@ -74,5 +82,3 @@ def test_a_query_about_spans_needs_them_live(reader: TraceReader) -> None:
         assert query.needs_spans
         with pytest.raises(SpansNeeded):
             query.matches(summary)
-
-
