@@ -93,7 +93,7 @@ def test_every_trace_example(written: tuple[Path, float]) -> None:
                 examples,
             )
         )
-    for (text, expected), result in zip(examples, results):
+    for (text, expected), result in zip(examples, results, strict=True):
         rows = _jsonl(result)
         assert {row["trace_id"] for row in rows} == expected, text
         assert all(set(row) == TRACE_FIELDS for row in rows), text
@@ -113,7 +113,7 @@ def test_every_log_example(written: tuple[Path, float]) -> None:
                 examples,
             )
         )
-    for (text, expected), result in zip(examples, results):
+    for (text, expected), result in zip(examples, results, strict=True):
         rows = _jsonl(result)
         assert [row["message"] for row in rows] == expected, text
         assert all(set(row) == LOG_FIELDS for row in rows), text
