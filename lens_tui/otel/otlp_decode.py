@@ -120,8 +120,18 @@ def parse(body: bytes, content_type: str, message: Message) -> Message:
 
 _ID_KEYS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
 _CHILD_LISTS = (
-    "resourceSpans", "scopeSpans", "spans", "links", "resourceLogs", "scopeLogs", "logRecords",
-    "resource_spans", "scope_spans", "resource_logs", "scope_logs", "log_records",
+    "resourceSpans",
+    "scopeSpans",
+    "spans",
+    "links",
+    "resourceLogs",
+    "scopeLogs",
+    "logRecords",
+    "resource_spans",
+    "scope_spans",
+    "resource_logs",
+    "scope_logs",
+    "log_records",
 )
 
 
@@ -219,8 +229,11 @@ def spans_of(request: ExportTraceServiceRequest) -> Mapped:
                 span_id = s.span_id
                 parent = s.parent_span_id
                 if (
-                    len(trace_id) != 16 or trace_id == _ZERO_TRACE or len(span_id) != 8
-                    or span_id == _ZERO_SPAN or (parent and len(parent) != 8)
+                    len(trace_id) != 16
+                    or trace_id == _ZERO_TRACE
+                    or len(span_id) != 8
+                    or span_id == _ZERO_SPAN
+                    or (parent and len(parent) != 8)
                 ):
                     rejected += 1
                     error = error or (
@@ -234,10 +247,15 @@ def spans_of(request: ExportTraceServiceRequest) -> Mapped:
                 try:
                     events = links = None
                     if s.events:
-                        events = [event_dict(e.name, e.time_unix_nano, kv_dict(e.attributes)) for e in s.events]
+                        events = [
+                            event_dict(e.name, e.time_unix_nano, kv_dict(e.attributes))
+                            for e in s.events
+                        ]
                     if s.links:
                         links = [
-                            link_dict(link.trace_id.hex(), link.span_id.hex(), kv_dict(link.attributes))
+                            link_dict(
+                                link.trace_id.hex(), link.span_id.hex(), kv_dict(link.attributes)
+                            )
                             for link in s.links
                         ]
                     status = s.status
@@ -259,7 +277,11 @@ def spans_of(request: ExportTraceServiceRequest) -> Mapped:
                             service,
                         )
                     )
-                except (RecursionError, ValueError, TypeError) as exc:  # one odd span, not the batch
+                except (
+                    RecursionError,
+                    ValueError,
+                    TypeError,
+                ) as exc:  # one odd span, not the batch
                     rejected += 1
                     error = error or f"span {span_id.hex()}: {type(exc).__name__}: {exc}"[:300]
     return Mapped(spans, rejected, error)
@@ -299,7 +321,10 @@ def logs_of(request: ExportLogsServiceRequest) -> Mapped:
                 span_id = r.span_id
                 if len(trace_id) not in (0, 16) or len(span_id) not in (0, 8):
                     rejected += 1
-                    error = error or "log record: invalid trace_id or span_id (16 and 8 bytes, or empty)"
+                    error = (
+                        error
+                        or "log record: invalid trace_id or span_id (16 and 8 bytes, or empty)"
+                    )
                     continue
                 try:
                     entries.append(_log_entry(r, trace_id, span_id, logger, service, now_ms))
@@ -337,6 +362,16 @@ def _log_entry(
 
 
 __all__ = [
-    "JSON", "PROTOBUF", "LogEntry", "Mapped", "PayloadError", "any_value", "decompress", "kv_dict",
-    "logs_of", "new_request", "parse", "spans_of",
+    "JSON",
+    "PROTOBUF",
+    "LogEntry",
+    "Mapped",
+    "PayloadError",
+    "any_value",
+    "decompress",
+    "kv_dict",
+    "logs_of",
+    "new_request",
+    "parse",
+    "spans_of",
 ]

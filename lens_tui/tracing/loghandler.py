@@ -14,7 +14,10 @@ from lens_tui.tracing.context import current
 from lens_tui.tracing.ids import span_hex, trace_hex
 
 # LogRecord attributes that are not user "extra" fields.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+}
 _MAX_MESSAGE = 1024 * 1024
 
 
@@ -30,7 +33,9 @@ def _location(record: logging.LogRecord) -> str:
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any] | None:
-    extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+    extra = {
+        k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")
+    }
     return extra or None
 
 
