@@ -120,10 +120,10 @@ def build(path: Path) -> dict[str, Any]:
         for i in range(first, min(first + 2_000, TRACES)):
             start = end_ms - (TRACES - i) * step
             duration = rng.uniform(1.0, 400.0)
-            trace_id = "%032x" % rng.getrandbits(128)
+            trace_id = f"{rng.getrandbits(128):032x}"
             code = _CODES[rng.randrange(len(_CODES))]
             failed = code >= 500
-            ids = ["%016x" % rng.getrandbits(64) for _ in range(SPANS_PER_TRACE)]
+            ids = [f"{rng.getrandbits(64):016x}" for _ in range(SPANS_PER_TRACE)]
             stamp = start + duration + 1.0
             traces.append(
                 (
@@ -337,6 +337,22 @@ def timed(call: Callable[[], Any]) -> tuple[float, Any]:
     return (time.perf_counter() - t0) * 1000.0, result
 
 
+def _calls(
+    q: dict[str, Any], query: Any, reader: Any, plain: Any
+) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """The question asked our way (through the reader) and the reference way (plain SQL)."""
+
+    def ours() -> Any:
+        if q["kind"] == "trace":
+            return [t.trace_id for t in reader.recent_traces(PAGE, where=query)]
+        return [g.id for g in reader.logs(scope=query, limit=PAGE)]
+
+    def reference() -> Any:
+        return plain.execute(q["sql"], q["params"]).fetchall()
+
+    return ours, reference
+
+
 def measure(path: Path, facts: dict[str, Any], repeats: int) -> list[dict[str, Any]]:
     """Every question, ours and the reference alternately; medians."""
     import apsw
@@ -356,13 +372,7 @@ def measure(path: Path, facts: dict[str, Any], repeats: int) -> list[dict[str, A
                 q["query"]
             )
         )
-        if q["kind"] == "trace":
-            ours_call: Callable[[], Any] = lambda query=query: [
-                t.trace_id for t in reader.recent_traces(PAGE, where=query)
-            ]
-        else:
-            ours_call = lambda query=query: [g.id for g in reader.logs(scope=query, limit=PAGE)]
-        ref_call: Callable[[], Any] = lambda q=q: plain.execute(q["sql"], q["params"]).fetchall()
+        ours_call, ref_call = _calls(q, query, reader, plain)
         ours_call(), ref_call()  # warm-up
         ours, ref = [], []
         matches = refs = 0
