@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lens_tui.levels import normalise_level
+from lens_tui.levels import LEVEL_NAME_KEY, folded_name, normalise_level
 from lens_tui.text import encode_json
 from lens_tui.tracing.context import MAX_MESSAGE_CHARS, MAX_TRACEBACK_CHARS
 from lens_tui.tracing.external import ExternalSpan
@@ -270,10 +270,17 @@ def body_text(body: Any) -> str:
 class LogFields:
     """What a log record contributes beyond level and message, split out of its attributes."""
 
-    __slots__ = ("attributes", "exception_type", "traceback", "source_location", "message")
+    __slots__ = ("attributes", "exception_type", "traceback", "source_location", "message", "level")
 
-    def __init__(self, attributes: dict[str, Any] | None, message: str) -> None:
+    def __init__(
+        self, attributes: dict[str, Any] | None, message: str,
+        severity_number: int | None = None, severity_text: str | None = None,
+    ) -> None:
         attrs = dict(attributes) if attributes else {}
+        self.level = level_of(severity_number, severity_text)
+        kept = folded_name(severity_text, self.level)
+        if kept is not None:
+            attrs.setdefault(LEVEL_NAME_KEY, kept)  # CRITICAL stored as error: its own name stays
         self.exception_type = _text(attrs.pop(EXCEPTION_TYPE, None), 1000)
         exc_message = attrs.pop(EXCEPTION_MESSAGE, None)
         stack = _text(attrs.pop(EXCEPTION_STACKTRACE, None), 1 << 62)

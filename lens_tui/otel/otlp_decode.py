@@ -25,7 +25,6 @@ from lens_tui.otel.mapping import (
     LogFields,
     body_text,
     event_dict,
-    level_of,
     link_dict,
     new_span,
     resolve_status,
@@ -342,12 +341,12 @@ def _log_entry(
     if r.event_name:
         attributes = {**(attributes or {}), "event.name": r.event_name}
     message = body_text(any_value(r.body)) if r.HasField("body") else ""
-    fields = LogFields(attributes, message or r.event_name)
+    fields = LogFields(attributes, message or r.event_name, r.severity_number, r.severity_text)
     stamp = r.time_unix_nano or r.observed_time_unix_nano
     trace_int = int.from_bytes(trace_id, "big") if trace_id else 0
     span_int = int.from_bytes(span_id, "big") if span_id else 0
     return LogEntry(
-        level_of(r.severity_number, r.severity_text),
+        fields.level,
         fields.message,
         stamp / 1_000_000 if stamp else now_ms,
         trace_int or None,

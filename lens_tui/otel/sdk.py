@@ -29,7 +29,6 @@ from lens_tui.otel.mapping import (
     body_text,
     build_span,
     event_dict,
-    level_of,
     link_dict,
     service_of,
 )
@@ -182,14 +181,15 @@ def log_from_sdk(record: ReadableLogRecord) -> dict[str, Any]:
     event_name = getattr(log, "event_name", None)
     if event_name:
         attributes = {**(attributes or {}), "event.name": event_name}
-    fields = LogFields(attributes, body_text(log.body) or (event_name or ""))
     severity = log.severity_number
+    fields = LogFields(attributes, body_text(log.body) or (event_name or ""),
+                       severity.value if severity is not None else 0, log.severity_text)
     stamp = log.timestamp or log.observed_timestamp
     scope = record.instrumentation_scope
     # ReadableLogRecord carries the resource; older SDKs' LogData keep it on the log record.
     resource = getattr(record, "resource", None) or getattr(log, "resource", None)
     return {
-        "level": level_of(severity.value if severity is not None else 0, log.severity_text),
+        "level": fields.level,
         "message": fields.message,
         "timestamp_ms": stamp / 1_000_000 if stamp else None,
         "trace_id": log.trace_id or None,

@@ -21,14 +21,11 @@ from typing import Any, TextIO
 
 import apsw
 
-from lens_tui.levels import normalise_level
+from lens_tui.levels import normalise_level, of_number
 from lens_tui.tracing import process, retention, sql
 from lens_tui.tracing.batch import BatchBuilder, LogItem, RowBatch
 from lens_tui.tracing.context import SpanRecord
 from lens_tui.tracing.external import ExternalSpan
-
-_LEVEL_OF_NUMBER = {10: "debug", 20: "info", 30: "warn", 40: "error", 50: "error"}
-"""stdlib logging's numeric levels (DEBUG .. CRITICAL) as lens levels."""
 
 _VERBS = {
     "open": "open",
@@ -198,7 +195,7 @@ class TraceWriter:
         `service` overrides the writer's own (the OTLP receiver stores logs of many services).
         """
         if isinstance(level, int):
-            level = _LEVEL_OF_NUMBER.get(level - level % 10, "error" if level >= 40 else "debug")
+            level = of_number(level)
         self._put(
             (
                 normalise_level(level),
