@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from lens_tui import export
 from lens_tui.cli import CliError, default_db
+from lens_tui.text import visible
 
 FOLLOW_POLL_S = float(os.environ.get("LENS_FOLLOW_POLL_S") or 0.25)
 """How often `--follow` asks whether anything was committed (PRAGMA data_version: cheap)."""
@@ -104,42 +106,6 @@ def logs_parser(make: ParserFactory) -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- output
 
 
-def trace_json(trace: Any) -> dict[str, Any]:
-    """One trace as `lens-tui query --format jsonl` prints it."""
-    return {
-        "trace_id": trace.trace_id,
-        "root_span_name": trace.root_span_name,
-        "service": trace.service,
-        "started_at": trace.started_at,
-        "duration_ms": trace.duration_ms,
-        "status": trace.status,
-        "span_count": trace.span_count,
-        "error_count": trace.error_count,
-    }
-
-
-def log_json(log: Any) -> dict[str, Any]:
-    """One log as `lens-tui logs --format jsonl` prints it (`attributes` an object, or the
-    stored text when it is not a JSON object)."""
-    attributes: Any = {}
-    if log.attributes:
-        try:
-            attributes = json.loads(log.attributes)
-        except ValueError:
-            attributes = log.attributes
-    return {
-        "id": log.id,
-        "timestamp": log.timestamp,
-        "level": log.level,
-        "message": log.message,
-        "logger": log.logger,
-        "service": log.service,
-        "trace_id": log.trace_id,
-        "span_id": log.span_id,
-        "attributes": attributes,
-    }
-
-
 def _json_line(value: dict[str, Any]) -> str:
     # ASCII only: no control character or escape sequence from the data reaches a terminal.
     return json.dumps(value, ensure_ascii=True, allow_nan=False, default=str)
@@ -147,13 +113,10 @@ def _json_line(value: dict[str, Any]) -> str:
 
 def trace_line(trace: Any) -> str:
     """One trace as a table row: start, duration, status, spans, service, id, root name."""
-    from lens_tui import humanize
-    from lens_tui.text import visible
-
     spans = "?" if trace.span_count is None else str(trace.span_count)
-    duration = "running" if trace.duration_ms is None else humanize.duration(trace.duration_ms)
+    duration = export.format_duration(trace.duration_ms)
     return (
-        f"{humanize.clock_time_or_date(trace.started_at, with_date=True):<23}  {duration:>8}  "
+        f"{export.format_time(trace.started_at, with_date=True):<23}  {duration:>8}  "
         f"{trace.status:<7}  {spans:>5}  {visible(trace.service or '-', 20):<20}  "
         f"{trace.trace_id}  {visible(trace.root_span_name, 200)}"
     )
@@ -164,12 +127,9 @@ TRACE_HEADER = f"{'START':<23}  {'DURATION':>8}  {'STATUS':<7}  {'SPANS':>5}  {'
 
 def log_line(log: Any) -> str:
     """One log as a text line: time, level, logger, message, trace id."""
-    from lens_tui import humanize
-    from lens_tui.text import visible
-
     trace = f"  [{log.trace_id}]" if log.trace_id else ""
     return (
-        f"{humanize.clock_time_or_date(log.timestamp, with_date=True)}  {log.level.upper():<5}  "
+        f"{export.format_time(log.timestamp, with_date=True)}  {log.level.upper():<5}  "
         f"{visible(log.logger or '-', 40)}  {visible(log.message, 2000)}{visible(trace, 80)}"
     )
 
@@ -228,7 +188,9 @@ def _print_traces(args: argparse.Namespace, query: Any, reader: Any) -> int:
     from lens_tui.query.run import TraceFollower, find_traces
 
     jsonl = args.format == "jsonl"
-    printer = _Printer(sys.stdout, (lambda t: _json_line(trace_json(t))) if jsonl else trace_line)
+    printer = _Printer(
+        sys.stdout, (lambda t: _json_line(export.summary_fields(t))) if jsonl else trace_line
+    )
     try:
         # The follower marks "now" before the page is read: nothing committed between is lost.
         follower = _read(lambda: TraceFollower(reader, query)) if args.follow else None
@@ -262,7 +224,8 @@ def _print_logs(args: argparse.Namespace, query: Any, reader: Any) -> int:
     from lens_tui.query.run import LogFollower, find_logs
 
     printer = _Printer(
-        sys.stdout, (lambda g: _json_line(log_json(g))) if args.format == "jsonl" else log_line
+        sys.stdout,
+        (lambda g: _json_line(export.log_fields(g))) if args.format == "jsonl" else log_line,
     )
     try:
         top = _read(reader.max_log_id) if args.follow else 0  # before the page: no gap

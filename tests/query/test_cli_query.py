@@ -181,10 +181,12 @@ def test_text_from_the_database_never_controls_the_terminal(tmp_path: Path) -> N
         ("evil \x1b]0;pwned\x07 \x9b31m",),
     )
     conn.execute(
-        "INSERT INTO logs (level, message, timestamp, logger) VALUES ('info', ?, 1, ?)",
-        ("\x1b[2Jcleared", "log\x1b[31m"),
+        "INSERT INTO logs (level, message, timestamp, logger, attributes) VALUES ('info', ?, 1, ?, ?)",
+        ("\x1b[2Jcleared", "log\x1b[31m", "not json \x1b[5m"),
     )
     conn.close()
+    (log,) = _jsonl(run_cli("logs", "--db", str(db), "--format", "jsonl"))
+    assert log["attributes"] == {"(unparsed)": "not json \x1b[5m"}  # always an object
     for args in (
         ("query",),
         ("query", "--format", "jsonl"),
