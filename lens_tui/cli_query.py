@@ -83,24 +83,43 @@ def _common(
 
 def query_parser(make: ParserFactory) -> argparse.ArgumentParser:
     """`lens-tui query [EXPR] [--db PATH] [--limit N] [--format table|jsonl] [--follow]`."""
-    parser = make(
-        prog="lens-tui query",
-        description="Print the traces a query selects, newest first.",
-        epilog=_EXAMPLES_TRACES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    return _parser(
+        make,
+        "query",
+        "Print the traces a query selects, newest first.",
+        _EXAMPLES_TRACES,
+        "trace",
+        ("table", "jsonl"),
     )
-    return _common(parser, "trace", ("table", "jsonl"))
 
 
 def logs_parser(make: ParserFactory) -> argparse.ArgumentParser:
     """`lens-tui logs [EXPR] [--db PATH] [--limit N] [--format text|jsonl] [--follow]`."""
+    return _parser(
+        make,
+        "logs",
+        "Print the newest logs a query selects, oldest of them first (like tail).",
+        _EXAMPLES_LOGS,
+        "log",
+        ("text", "jsonl"),
+    )
+
+
+def _parser(
+    make: ParserFactory,
+    command: str,
+    description: str,
+    examples: str,
+    what: str,
+    formats: tuple[str, ...],
+) -> argparse.ArgumentParser:
     parser = make(
-        prog="lens-tui logs",
-        description="Print the newest logs a query selects, oldest of them first (like tail).",
-        epilog=_EXAMPLES_LOGS,
+        prog=f"lens-tui {command}",
+        description=description,
+        epilog=examples,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    return _common(parser, "log", ("text", "jsonl"))
+    return _common(parser, what, formats)
 
 
 # --------------------------------------------------------------------------- output

@@ -11,6 +11,7 @@ import operator
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from lens_tui.levels import RANK
@@ -158,24 +159,32 @@ def span_predicate(node: Node) -> SpanPredicate:
     return _walk(node, _span_term)
 
 
+_SPAN_TEXT = {
+    "name": attrgetter("name"),
+    "service": attrgetter("service"),
+    "kind": attrgetter("kind"),
+}
+_SPAN_NUMBER = {"duration": attrgetter("duration_ms"), "start": attrgetter("started_at")}
+_LOG_TEXT = {
+    "message": attrgetter("message"),
+    "logger": attrgetter("logger"),
+    "service": attrgetter("service"),
+}
+_LOG_PREFIX = {"trace": attrgetter("trace_id"), "span": attrgetter("span_id")}
+
+
 def _span_term(node: Node) -> Callable[[SpanRow], bool]:
     if isinstance(node, Attribute):
         test, key = attribute_test(node), node.key
         return lambda span: test(_span_attribute(span, key))
     assert isinstance(node, Compare)
     field = node.field
-    if field == "name":
-        return _text(node, lambda span: span.name)
-    if field == "service":
-        return _text(node, lambda span: span.service)
-    if field == "kind":
-        return _text(node, lambda span: span.kind)
+    if field in _SPAN_TEXT:
+        return _text(node, _SPAN_TEXT[field])
+    if field in _SPAN_NUMBER:
+        return _number(node, _SPAN_NUMBER[field])
     if field == "status":
         return lambda span: span.status == node.value
-    if field == "duration":
-        return _number(node, lambda span: span.duration_ms)
-    if field == "start":
-        return _number(node, lambda span: span.started_at)
     raise AssertionError(f"not a span field: {field}")  # pragma: no cover - the parser checks
 
 
@@ -233,21 +242,15 @@ def _log_term(node: Node) -> Callable[[LogRow], bool]:
         return attribute
     assert isinstance(node, Compare)
     field = node.field
-    if field == "message":
-        return _text(node, lambda log: log.message)
-    if field == "logger":
-        return _text(node, lambda log: log.logger)
-    if field == "service":
-        return _text(node, lambda log: log.service)
+    if field in _LOG_TEXT:
+        return _text(node, _LOG_TEXT[field])
+    if field in _LOG_PREFIX:
+        return _prefix(node, _LOG_PREFIX[field])
     if field == "level":
         compare, rank = _COMPARE[node.op], RANK[str(node.value)]
         return lambda log: compare(RANK[log.level], rank)
-    if field == "trace":
-        return _prefix(node, lambda log: log.trace_id)
-    if field == "span":
-        return _prefix(node, lambda log: log.span_id)
     if field == "start":
-        return _number(node, lambda log: log.timestamp)
+        return _number(node, attrgetter("timestamp"))
     raise AssertionError(f"not a log field: {field}")  # pragma: no cover - the parser checks
 
 

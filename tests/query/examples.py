@@ -36,9 +36,10 @@ def _took(trace: Tr, test: Any) -> bool:
     return trace.duration is not None and test(trace.duration)
 
 
-def trace_examples(now: float) -> list[tuple[str, set[str]]]:
-    """(query, ids of the traces it selects) for a fixture written at `now`."""
-    local_day = datetime.fromtimestamp(now / 1000.0).date()
+def trace_examples(now: float, clock: float | None = None) -> list[tuple[str, set[str]]]:
+    """(query, ids of the traces it selects) for a fixture written at `now`, asked at `clock`
+    (default `now`: the day of `until 10:30`)."""
+    local_day = datetime.fromtimestamp((now if clock is None else clock) / 1000.0).date()
     ten = datetime(2026, 12, 7, 10, 0).timestamp() * 1000.0
     half_past_ten = datetime.combine(local_day, time(10, 30)).timestamp() * 1000.0
     cases: list[tuple[str, Any]] = [

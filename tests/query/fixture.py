@@ -225,105 +225,63 @@ def span_id(trace_n: int, k: int) -> str:
     return f"{trace_n + 1:08x}{k:08x}"
 
 
+def insert_row(conn: apsw.Connection, model: type[schema.Model], **values: Any) -> None:
+    """One row of `model`'s table with these columns."""
+    conn.execute(schema.placeholders_insert(model, values), tuple(values.values()))
+
+
 def insert_trace(conn: apsw.Connection, trace: Tr, now: float, n: int) -> None:
     """One trace row and its span rows, as the writer would store them."""
     start = trace.start(now)
     duration = trace.duration
-    conn.execute(
-        schema.placeholders_insert(
-            schema.Trace,
-            (
-                "trace_id",
-                "root_span_name",
-                "source",
-                "started_at",
-                "ended_at",
-                "duration_ms",
-                "root_span_id",
-                "service",
-                "status",
-                "span_count",
-                "error_count",
-                "updated_at",
-            ),
-        ),
-        (
-            trace.trace_id,
-            trace.name,
-            "test",
-            start,
-            None if duration is None else start + duration,
-            duration,
-            span_id(n, 0),
-            trace.spans[0].service,
-            trace.status,
-            len(trace.spans),
-            trace.errors,
-            now,
-        ),
+    insert_row(
+        conn,
+        schema.Trace,
+        trace_id=trace.trace_id,
+        root_span_name=trace.name,
+        source="test",
+        started_at=start,
+        ended_at=None if duration is None else start + duration,
+        duration_ms=duration,
+        root_span_id=span_id(n, 0),
+        service=trace.spans[0].service,
+        status=trace.status,
+        span_count=len(trace.spans),
+        error_count=trace.errors,
+        updated_at=now,
     )
     for k, span in enumerate(trace.spans):
-        status = "error" if span.failed else ("running" if span.duration is None else "ok")
-        conn.execute(
-            schema.placeholders_insert(
-                schema.Span,
-                (
-                    "span_id",
-                    "trace_id",
-                    "parent_span_id",
-                    "name",
-                    "started_at",
-                    "duration_ms",
-                    "error_message",
-                    "status",
-                    "service",
-                    "attributes",
-                    "updated_at",
-                ),
-            ),
-            (
-                span_id(n, k),
-                trace.trace_id,
-                None if span.parent is None else span_id(n, span.parent),
-                span.name,
-                start + k,
-                span.duration,
-                "failed" if span.failed else None,
-                status,
-                span.service,
-                None if span.attributes is None else json.dumps(span.attributes),
-                now,
-            ),
+        insert_row(
+            conn,
+            schema.Span,
+            span_id=span_id(n, k),
+            trace_id=trace.trace_id,
+            parent_span_id=None if span.parent is None else span_id(n, span.parent),
+            name=span.name,
+            started_at=start + k,
+            duration_ms=span.duration,
+            error_message="failed" if span.failed else None,
+            status="error" if span.failed else ("running" if span.duration is None else "ok"),
+            service=span.service,
+            attributes=None if span.attributes is None else json.dumps(span.attributes),
+            updated_at=now,
         )
 
 
 def insert_log(conn: apsw.Connection, log: Lg, now: float) -> None:
     """One log row."""
     trace = None if log.trace is None else TRACES[log.trace]
-    conn.execute(
-        schema.placeholders_insert(
-            schema.Log,
-            (
-                "trace_id",
-                "span_id",
-                "level",
-                "message",
-                "timestamp",
-                "logger",
-                "service",
-                "attributes",
-            ),
-        ),
-        (
-            None if trace is None else trace.trace_id,
-            None if log.trace is None else span_id(log.trace, 0),
-            log.stored_level or log.level,
-            log.message,
-            now - log.ago,
-            log.logger,
-            log.service,
-            None if log.attributes is None else json.dumps(log.attributes),
-        ),
+    insert_row(
+        conn,
+        schema.Log,
+        trace_id=None if trace is None else trace.trace_id,
+        span_id=None if log.trace is None else span_id(log.trace, 0),
+        level=log.stored_level or log.level,
+        message=log.message,
+        timestamp=now - log.ago,
+        logger=log.logger,
+        service=log.service,
+        attributes=None if log.attributes is None else json.dumps(log.attributes),
     )
 
 

@@ -24,7 +24,7 @@ from lens_tui.store.decode import span_row
 from lens_tui.store.filters import register_sql_functions
 from lens_tui.store.reader import TraceReader
 
-from .fixture import HOUR, NOW
+from .fixture import HOUR, NOW, insert_row
 
 INF = float("inf")
 NAMES = ["GET /orders", "checkout", "Über", "ÜBER straße", "", "a_b", "100%", "x\x00y", "db.query"]
@@ -219,88 +219,51 @@ def write(path: Path, traces: list[dict[str, Any]], logs: list[dict[str, Any]]) 
     conn.execute("BEGIN")
     for n, trace in enumerate(traces):
         trace_id = f"{trace['prefix']}{n:027x}"
-        conn.execute(
-            schema.placeholders_insert(
-                schema.Trace,
-                (
-                    "trace_id",
-                    "root_span_name",
-                    "started_at",
-                    "duration_ms",
-                    "status",
-                    "error_count",
-                ),
-            ),
-            (
-                trace_id,
-                trace["root_span_name"],
-                trace["started_at"],
-                trace["duration_ms"],
-                trace["status"],
-                trace["error_count"],
-            ),
+        insert_row(
+            conn,
+            schema.Trace,
+            trace_id=trace_id,
+            root_span_name=trace["root_span_name"],
+            started_at=trace["started_at"],
+            duration_ms=trace["duration_ms"],
+            status=trace["status"],
+            error_count=trace["error_count"],
         )
         for k, span in enumerate(trace["spans"]):
             parent = None if k == 0 or span["parentless"] else f"{n:08x}{0:08x}"
-            conn.execute(
-                schema.placeholders_insert(
-                    schema.Span,
-                    (
-                        "span_id",
-                        "trace_id",
-                        "parent_span_id",
-                        "name",
-                        "started_at",
-                        "duration_ms",
-                        "error_message",
-                        "status",
-                        "service",
-                        "kind",
-                        "attributes",
-                    ),
-                ),
-                (
-                    f"{n:08x}{k:08x}",
-                    trace_id,
-                    parent,
-                    span["name"],
-                    span["started_at"],
-                    span["duration_ms"],
-                    span["error_message"],
-                    span["status"],
-                    span["service"],
-                    span["kind"],
-                    span["attributes"],
-                ),
+            columns = {c: span[c] for c in SPAN_CELLS}
+            insert_row(
+                conn,
+                schema.Span,
+                span_id=f"{n:08x}{k:08x}",
+                trace_id=trace_id,
+                parent_span_id=parent,
+                **columns,
             )
     for log in logs:
-        conn.execute(
-            schema.placeholders_insert(
-                schema.Log,
-                (
-                    "trace_id",
-                    "span_id",
-                    "level",
-                    "message",
-                    "timestamp",
-                    "logger",
-                    "service",
-                    "attributes",
-                ),
-            ),
-            (
-                None if log["trace"] is None else f"{log['trace']}{7:027x}",
-                log["span"],
-                log["level"],
-                log["message"],
-                log["timestamp"],
-                log["logger"],
-                log["service"],
-                log["attributes"],
-            ),
+        columns = {c: log[c] for c in LOG_CELLS}
+        insert_row(
+            conn,
+            schema.Log,
+            trace_id=None if log["trace"] is None else f"{log['trace']}{7:027x}",
+            span_id=log["span"],
+            **columns,
         )
     conn.execute("COMMIT")
     conn.close()
+
+
+SPAN_CELLS = (
+    "name",
+    "started_at",
+    "duration_ms",
+    "error_message",
+    "status",
+    "service",
+    "kind",
+    "attributes",
+)
+LOG_CELLS = ("level", "message", "timestamp", "logger", "service", "attributes")
 
 
 AGREEMENT = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])

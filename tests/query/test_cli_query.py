@@ -81,21 +81,28 @@ def _jsonl(result: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
+def _run_examples(
+    command: str, db: Path, examples: list[tuple[str, object]]
+) -> list[list[dict[str, object]]]:
+    """Each example through the command (four at a time), as parsed JSON lines."""
+    with ThreadPoolExecutor(4) as pool:
+        results = pool.map(
+            lambda ex: run_cli(
+                command, ex[0], "--db", str(db), "--format", "jsonl", "--limit", "1000"
+            ),
+            examples,
+        )
+        return [_jsonl(result) for result in results]
+
+
 def test_every_trace_example(written: tuple[Path, float]) -> None:
     db, now = written
-    examples = trace_examples(now)
-    with ThreadPoolExecutor(4) as pool:
-        results = list(
-            pool.map(
-                lambda ex: run_cli(
-                    "query", ex[0], "--db", str(db), "--format", "jsonl", "--limit", "1000"
-                ),
-                examples,
-            )
-        )
-    for (text, expected), result in zip(examples, results, strict=True):
-        rows = _jsonl(result)
-        assert {row["trace_id"] for row in rows} == expected, text
+    before = time.time() * 1000.0
+    examples = trace_examples(now, clock=before)
+    results = _run_examples("query", db, examples)
+    after = dict(trace_examples(now, clock=time.time() * 1000.0))  # `until 10:30` past midnight
+    for (text, expected), rows in zip(examples, results, strict=True):
+        assert {row["trace_id"] for row in rows} in (expected, after[text]), text
         assert all(set(row) == TRACE_FIELDS for row in rows), text
         starts = [row["started_at"] for row in rows]
         assert starts == sorted(starts, reverse=True), text  # newest first
@@ -104,17 +111,7 @@ def test_every_trace_example(written: tuple[Path, float]) -> None:
 def test_every_log_example(written: tuple[Path, float]) -> None:
     db, now = written
     examples = log_examples(now)
-    with ThreadPoolExecutor(4) as pool:
-        results = list(
-            pool.map(
-                lambda ex: run_cli(
-                    "logs", ex[0], "--db", str(db), "--format", "jsonl", "--limit", "1000"
-                ),
-                examples,
-            )
-        )
-    for (text, expected), result in zip(examples, results, strict=True):
-        rows = _jsonl(result)
+    for (text, expected), rows in zip(examples, _run_examples("logs", db, examples), strict=True):
         assert [row["message"] for row in rows] == expected, text
         assert all(set(row) == LOG_FIELDS for row in rows), text
 
