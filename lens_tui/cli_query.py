@@ -191,10 +191,21 @@ def _compile(kind: str, text: str) -> Any:
 
 def cmd_query(args: argparse.Namespace) -> int:
     """Print matching traces newest first; with --follow, then new matches as they come."""
-    query = _compile("trace", args.expr)
+    return _run(args, "trace", _print_traces)
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """Print the newest matching logs, oldest first; with --follow, then new ones as they come."""
+    return _run(args, "log", _print_logs)
+
+
+def _run(
+    args: argparse.Namespace, kind: str, printing: Callable[[argparse.Namespace, Any, Any], int]
+) -> int:
+    query = _compile(kind, args.expr)
     reader = _open(args.db or default_db())
     try:
-        return _print_traces(args, query, reader)
+        return printing(args, query, reader)
     except KeyboardInterrupt:
         if args.follow:
             return 0  # how --follow ends
@@ -223,20 +234,6 @@ def _print_traces(args: argparse.Namespace, query: Any, reader: Any) -> int:
     except BrokenPipeError:
         return _closed_pipe()
     return 0
-
-
-def cmd_logs(args: argparse.Namespace) -> int:
-    """Print the newest matching logs, oldest first; with --follow, then new ones as they come."""
-    query = _compile("log", args.expr)
-    reader = _open(args.db or default_db())
-    try:
-        return _print_logs(args, query, reader)
-    except KeyboardInterrupt:
-        if args.follow:
-            return 0
-        raise
-    finally:
-        reader.close()
 
 
 def _print_logs(args: argparse.Namespace, query: Any, reader: Any) -> int:

@@ -231,7 +231,7 @@ def write(path: Path, traces: list[dict[str, Any]], logs: list[dict[str, Any]]) 
         )
         for k, span in enumerate(trace["spans"]):
             parent = None if k == 0 or span["parentless"] else f"{n:08x}{0:08x}"
-            columns = {c: span[c] for c in SPAN_CELLS}
+            columns = {c: v for c, v in span.items() if c != "parentless"}
             insert_row(
                 conn,
                 schema.Span,
@@ -241,7 +241,7 @@ def write(path: Path, traces: list[dict[str, Any]], logs: list[dict[str, Any]]) 
                 **columns,
             )
     for log in logs:
-        columns = {c: log[c] for c in LOG_CELLS}
+        columns = {c: v for c, v in log.items() if c not in ("trace", "span")}
         insert_row(
             conn,
             schema.Log,
@@ -251,19 +251,6 @@ def write(path: Path, traces: list[dict[str, Any]], logs: list[dict[str, Any]]) 
         )
     conn.execute("COMMIT")
     conn.close()
-
-
-SPAN_CELLS = (
-    "name",
-    "started_at",
-    "duration_ms",
-    "error_message",
-    "status",
-    "service",
-    "kind",
-    "attributes",
-)
-LOG_CELLS = ("level", "message", "timestamp", "logger", "service", "attributes")
 
 
 AGREEMENT = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
