@@ -499,7 +499,10 @@ class TraceReader:
         without one running, nothing happens, and later reads are not affected."""
         conn = self._conn  # no lock: the read that holds it is what this stops
         if conn is not None:
-            conn.interrupt()
+            try:
+                conn.interrupt()
+            except apsw.ConnectionClosedError:  # closed meanwhile: nothing runs on it
+                pass
 
     # ---- query plumbing
 
