@@ -76,7 +76,7 @@ class TraceQuery:
 
     def only(self, trace_ids: Iterable[str]) -> TraceWhere:
         """The same query restricted to some traces (to judge live rows by the store)."""
-        return _OnlyTraces(self, tuple(dict.fromkeys(trace_ids)))
+        return OnlyTraces(self, tuple(dict.fromkeys(trace_ids)))
 
     def sql(self, layout: Layout = FULL_LAYOUT, limit: int = 50) -> tuple[str, list[Any]]:
         """The trace list's statement for this query, newest first: SQL text and parameters."""
@@ -86,17 +86,20 @@ class TraceQuery:
 
 
 @dataclass(frozen=True)
-class _OnlyTraces:
-    """A trace query within given trace ids."""
+class OnlyTraces:
+    """A trace filter within given trace ids (`TraceWhere`): how the store is asked about live
+    rows (lens_tui.query.run.matching_trace_ids)."""
 
-    query: TraceQuery
+    where: TraceWhere
     trace_ids: tuple[str, ...]
 
     def sql_where(self, layout: Layout, now: float | None = None) -> list[SqlNode]:
-        return [Trace.trace_id.in_(self.trace_ids), *self.query.sql_where(layout, now)]
+        """The ids, and the filter's conditions."""
+        return [Trace.trace_id.in_(self.trace_ids), *self.where.sql_where(layout, now)]
 
     def matches(self, trace: TraceSummary, now: float | None = None) -> bool:
-        return trace.trace_id in self.trace_ids and self.query.matches(trace, now)
+        """One of the ids, and kept by the filter."""
+        return trace.trace_id in self.trace_ids and self.where.matches(trace, now)
 
 
 @dataclass(frozen=True)
@@ -109,9 +112,19 @@ class AllTraces:
         """Every filter's conditions."""
         return [c for f in self.filters for c in f.sql_where(layout, now)]
 
+    @property
+    def needs_spans(self) -> bool:
+        """True when a filter is a query about spans: judge live rows by the store."""
+        return any(needs_spans(f) for f in self.filters)
+
     def matches(self, trace: TraceSummary, now: float | None = None) -> bool:
-        """Whether every filter keeps a live trace."""
+        """Whether every filter keeps a live trace (SpansNeeded when `needs_spans`)."""
         return all(f.matches(trace, now) for f in self.filters)
+
+
+def needs_spans(where: TraceWhere) -> bool:
+    """Whether a trace filter cannot judge a TraceSummary alone (a query about spans)."""
+    return bool(getattr(where, "needs_spans", False))
 
 
 @dataclass(frozen=True)

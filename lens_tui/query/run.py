@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from lens_tui.query.compiled import LogQuery, TraceQuery
+from lens_tui.query.compiled import LogQuery, OnlyTraces, TraceQuery
+from lens_tui.store.filters import TraceWhere
 from lens_tui.store.reader import TRACES_SINCE_LIMIT, TraceMark, TraceReader
 from lens_tui.store.records import LogRow, TraceSummary
 
@@ -33,15 +34,17 @@ def find_traces(
 
 
 def matching_trace_ids(
-    reader: TraceReader, query: TraceQuery, trace_ids: Iterable[str]
+    reader: TraceReader, where: TraceWhere, trace_ids: Iterable[str]
 ) -> set[str]:
-    """Which of these traces the query selects, asked of the store: how a live row is judged
-    when the query is about spans (`query.needs_spans`) and only its summary arrived."""
+    """Which of these traces a filter keeps, asked of the store: how live rows are judged when
+    it is a query about spans (`needs_spans(where)`) and only their summaries arrived."""
     wanted = list(dict.fromkeys(trace_ids))
     found: set[str] = set()
     for at in range(0, len(wanted), ID_CHUNK):
-        chunk = wanted[at : at + ID_CHUNK]
-        found.update(t.trace_id for t in reader.recent_traces(len(chunk), where=query.only(chunk)))
+        chunk = tuple(wanted[at : at + ID_CHUNK])
+        found.update(
+            t.trace_id for t in reader.recent_traces(len(chunk), where=OnlyTraces(where, chunk))
+        )
     return found
 
 
