@@ -81,6 +81,17 @@ def test_a_query_composes_with_the_lists_filter(reader: TraceReader) -> None:
     assert found and all(
         both.matches(t, fixture.NOW) for t in reader.recent_traces(100, where=both)
     )
+    assert not both.needs_spans
+    about_spans = AllTraces(
+        (TraceFilter(errors_only=True), compile_trace_query('{ service = "payments" }'))
+    )
+    assert about_spans.needs_spans
+    every = [t.trace_id for t in fixture.TRACES]
+    assert matching_trace_ids(reader, about_spans, every) == {
+        t.trace_id
+        for t in fixture.TRACES
+        if t.status == "error" and any(s.service == "payments" for s in t.spans)
+    }
 
 
 def test_a_log_query_within_the_panes_scope(reader: TraceReader) -> None:
