@@ -6,7 +6,7 @@ description alone."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -293,11 +293,3 @@ def traces_where(test: Any) -> set[str]:
 def logs_where(test: Any) -> list[str]:
     """Messages of the described logs for which `test(log)` holds, in id (insertion) order."""
     return [g.message for g in LOGS if test(g)]
-
-
-@dataclass
-class Example:
-    """A query of the issue's table and its answer computed from the description."""
-
-    text: str
-    expected: Any = field(repr=False)
