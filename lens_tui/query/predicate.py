@@ -193,6 +193,14 @@ def trace_status(trace: TraceSummary) -> str:
     return "error" if trace.status == "error" or trace.error_count else trace.status
 
 
+def _roots(trace: TraceSummary, spans: Sequence[SpanRow]) -> list[SpanRow]:
+    """The trace's root span: the one the trace row names, else (a row that names none) its
+    parentless span(s)."""
+    if trace.root_span_id is not None:
+        return [span for span in spans if span.span_id == trace.root_span_id]
+    return [span for span in spans if span.parent_span_id is None]
+
+
 def trace_predicate(node: Node) -> TracePredicate:
     """Whether a trace (its summary and, for span terms, its spans) satisfies a trace tree."""
     test = _walk(node, _trace_term)
@@ -205,9 +213,7 @@ def _trace_term(node: Node) -> Callable[[tuple[TraceSummary, Sequence[SpanRow]]]
         return lambda facts: any(inner(span) for span in facts[1])
     if isinstance(node, Attribute):
         test, key = attribute_test(node), node.key
-        return lambda facts: any(
-            test(_span_attribute(span, key)) for span in facts[1] if span.parent_span_id is None
-        )
+        return lambda facts: any(test(_span_attribute(span, key)) for span in _roots(*facts))
     assert isinstance(node, Compare)
     field = node.field
     if field == "name":

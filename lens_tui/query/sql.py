@@ -131,13 +131,7 @@ class SqlCompiler:
         if isinstance(node, Selector):
             return self._any_span(lambda s: self.span(node.term, s))
         if isinstance(node, Attribute):
-            # The root span: the parentless span(s) of the trace, as the live side finds it.
-            return self._any_span(
-                lambda s: (
-                    self._col(s, "parent_span_id").is_null()
-                    & self._attribute(node, self._col(s, "attributes"))
-                )
-            )
+            return self._root_span(lambda s: self._attribute(node, self._col(s, "attributes")))
         assert isinstance(node, Compare)
         field = node.field
         if field == "name":
@@ -185,6 +179,21 @@ class SqlCompiler:
         raise AssertionError(f"not a log field: {field}")  # pragma: no cover - the parser checks
 
     # ---- building blocks
+
+    def _root_span(self, condition: Callable[[ModelAlias], Node]) -> Node:
+        """The trace's root span satisfies `condition`: the span the trace row names (by the
+        primary key), or, where the row names none, the trace's parentless span(s)."""
+        root_id = self._col(Trace, "root_span_id")
+        named = Span.alias()
+        by_id = fn.EXISTS(
+            named.select(SQL("1")).where(
+                (named.span_id == root_id) & (named.trace == Trace.trace_id) & condition(named)
+            )
+        )
+        parentless = self._any_span(
+            lambda s: self._col(s, "parent_span_id").is_null() & condition(s)
+        )
+        return Case(None, [(root_id.is_null(False), by_id)], parentless)
 
     def _any_span(self, condition: Callable[[ModelAlias], Node]) -> Node:
         s = Span.alias()

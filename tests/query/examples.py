@@ -25,11 +25,15 @@ def _number(value: Any) -> float | None:
 
 
 def _root_attr(trace: Tr, key: str) -> Any:
-    return (trace.spans[0].attributes or {}).get(key)
+    return (trace.spans[0].attributes or {}).get(key) if trace.root_written else None
+
+
+def _written(trace: Tr) -> list[Any]:
+    return trace.spans if trace.root_written else trace.spans[1:]
 
 
 def _any_span(trace: Tr, test: Any) -> bool:
-    return any(test(span) for span in trace.spans)
+    return any(test(span) for span in _written(trace))
 
 
 def _took(trace: Tr, test: Any) -> bool:

@@ -31,15 +31,19 @@ class Sp:
     service: str = "shop-api"
     failed: bool = False
     attributes: dict[str, Any] | None = None
+    remote_parent: bool = False
+    """A root continuing a caller's trace: its parent is a span of another process."""
 
 
 @dataclass
 class Tr:
-    """A trace: `spans[0]` is its root; `ago` ms before now it started."""
+    """A trace: `spans[0]` is its root (named by the trace row, written unless not
+    `root_written`: an open root); `ago` ms before now it started."""
 
     trace_id: str
     ago: float
     spans: list[Sp]
+    root_written: bool = True
 
     @property
     def name(self) -> str:
@@ -161,6 +165,23 @@ TRACES: list[Tr] = [
             Sp("cache.get", 51.0, service="batch"),
         ],
     ),
+    Tr(  # continues a caller's trace: its root stands in for the remote one
+        _id("01c00", 12),
+        40 * MINUTE,
+        [
+            Sp("GET /remote", 30.0, None, remote_parent=True, attributes={"http.status_code": 502}),
+            Sp("db.query", 12.0, service="shop-db"),
+        ],
+    ),
+    Tr(  # its root is still open, not written: the trace row names it, no span row holds it
+        _id("01c00", 13),
+        2 * MINUTE,
+        [
+            Sp("POST /upload", None, None, attributes={"http.status_code": 500}),
+            Sp("store.put", 20.0, attributes={"http.status_code": 507}),
+        ],
+        root_written=False,
+    ),
 ]
 
 LOGS: list[Lg] = [
@@ -251,12 +272,15 @@ def insert_trace(conn: apsw.Connection, trace: Tr, now: float, n: int) -> None:
         updated_at=now,
     )
     for k, span in enumerate(trace.spans):
+        if k == 0 and not trace.root_written:
+            continue
+        parent = None if span.parent is None else span_id(n, span.parent)
         insert_row(
             conn,
             schema.Span,
             span_id=span_id(n, k),
             trace_id=trace.trace_id,
-            parent_span_id=None if span.parent is None else span_id(n, span.parent),
+            parent_span_id="feedfacefeedface" if span.remote_parent else parent,
             name=span.name,
             started_at=start + k,
             duration_ms=span.duration,

@@ -113,6 +113,7 @@ trace_rows = st.fixed_dictionaries(
         "duration_ms": st.sampled_from(DURATIONS),
         "started_at": st.sampled_from(TIMES),
         "prefix": st.sampled_from(["01a25", "01A25", "abc"]),
+        "root": st.sampled_from([None, 0, 1, "elsewhere"]),  # the span the trace row names
         "spans": st.lists(span_rows, min_size=1, max_size=4),
     }
 )
@@ -228,6 +229,9 @@ def write(path: Path, traces: list[dict[str, Any]], logs: list[dict[str, Any]]) 
             duration_ms=trace["duration_ms"],
             status=trace["status"],
             error_count=trace["error_count"],
+            root_span_id=trace["root"]
+            if trace["root"] in (None, "elsewhere")
+            else f"{n:08x}{trace['root']:08x}",
         )
         for k, span in enumerate(trace["spans"]):
             parent = None if k == 0 or span["parentless"] else f"{n:08x}{0:08x}"
