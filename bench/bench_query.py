@@ -262,7 +262,7 @@ def questions(facts: dict[str, Any]) -> list[dict[str, Any]]:
             "query": "attr.http.status_code >= 500",
             "sql": newest.format(
                 "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND"
-                " s.parent_span_id IS NULL AND json_extract(s.attributes, ?) >= ?)"
+                " s.span_id = traces.root_span_id AND json_extract(s.attributes, ?) >= ?)"
             ),
             "params": ('$."http.status_code"', 500),
             "target": FIRST_PAGE_TARGET_MS,
