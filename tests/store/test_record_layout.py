@@ -16,6 +16,8 @@ from pathlib import Path
 import apsw
 import pytest
 
+from lens_tui.query import compile_log_query, compile_trace_query
+from lens_tui.query.run import LogFollower, TraceFollower, find_logs, find_traces
 from lens_tui.store import record_layout
 from lens_tui.store.decode import UNPARSED_KEY
 from lens_tui.store.filters import LogScope, TraceFilter
@@ -445,6 +447,79 @@ def test_stats_count_new_records_as_a_full_count_would(sample: Path) -> None:
         with TraceReader(sample) as fresh:
             assert fresh.stats() == counted
         assert counted.last_write_at == T0 + 7_005
+
+
+# --------------------------------------------------------------------------- the query language
+
+TRACE_QUERIES = {
+    "status = error": ["turn-0003", "turn-0001"],
+    "status = running": ["turn-0002"],
+    "duration > 50ms": ["turn-0003", "turn-0001"],
+    "service = ext.beta": ["turn-0004", "turn-0003"],
+    'attr.model = "m-1"': ["turn-0001"],
+    'attr.conversationId = "conv-2"': ["turn-0004", "turn-0003"],
+    '{ name = "tool: weather" and status = error }': ["turn-0001"],
+    "{ duration >= 40ms and duration < 50ms }": ["turn-0003", "turn-0002"],
+    'not { service = "ext.alpha" }': ["turn-0005", "extension:ext.zeta", "turn-0004", "turn-0003"],
+    "trace = conversation": ["conversation:conv-9"],
+    '"[bold red]"': ["turn-0005"],
+}
+
+
+@pytest.mark.parametrize("text", list(TRACE_QUERIES))
+def test_trace_queries_select_in_sql_what_their_predicate_keeps(
+    reader: TraceReader, text: str
+) -> None:
+    query = compile_trace_query(text)
+    found = [t.trace_id for t in find_traces(reader, query, limit=100)]
+    assert found == TRACE_QUERIES[text]
+    kept = [
+        t.trace_id
+        for t in reader.recent_traces()
+        if query.matches(t, spans=reader.trace(t.trace_id).spans)
+    ]
+    assert found == kept
+
+
+LOG_QUERIES = {
+    "level >= warn": 5,
+    'logger = "ext.beta"': 2,
+    'attr.city = "Oslo"': 1,
+    'message ~ "FORECAST"': 4,
+    "trace = turn-0001 level >= info": 4,
+    "span = s1-tool": 4,
+    'attr.conversationId = "conv-9"': 1,
+}
+
+
+@pytest.mark.parametrize("text", list(LOG_QUERIES))
+def test_log_queries_select_in_sql_what_their_predicate_keeps(
+    reader: TraceReader, text: str
+) -> None:
+    query = compile_log_query(text)
+    found = find_logs(reader, query, limit=100)
+    assert len(found) == LOG_QUERIES[text]
+    assert found == [g for g in reader.logs(limit=100) if query.matches(g)]
+
+
+def test_following_queries_as_records_arrive(sample: Path) -> None:
+    # One reader each: a follower's poll takes the change it saw (`changed()`).
+    with TraceReader(sample) as reader, TraceReader(sample) as log_reader:
+        traces = TraceFollower(reader, compile_trace_query("status = error"))
+        logs = LogFollower(log_reader, compile_log_query("level >= error"))
+        assert traces.poll() == [] and logs.poll() == []
+        store = RecordStore(sample)
+        ids = {"turnId": "turn-0008", "extensionId": "ext.alpha"}
+        store.insert([
+            span_open("s8", "fails later", T0 + 8_000, **ids),
+            log("error", "it broke", T0 + 8_001, spanId="s8", **ids),
+        ])  # fmt: skip
+        assert traces.poll() == []  # running, not failed yet
+        assert [g.message for g in logs.poll()] == ["it broke"]
+        store.insert([span_close("s8", "fails later", T0 + 8_010, 10, "error", **ids)])
+        store.close()
+        assert [t.trace_id for t in traces.poll()] == ["turn-0008"]
+        assert traces.poll() == [] and logs.poll() == []
 
 
 # --------------------------------------------------------------------------- lens-tui show
