@@ -281,6 +281,23 @@ def test_bodies_resolve_by_hash_gunzipped_when_compressed(
     assert reader.body("0" * 64) is None
 
 
+def test_a_body_that_does_not_inflate_is_a_note_not_a_failure(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path / "bad-body.db")
+    store.insert([
+        span_open("s", "op", T0, turnId="t", body="x" * 2_000),
+        log("info", "with body", T0 + 1, turnId="t", spanId="s", body="x" * 2_000),
+    ])  # fmt: skip
+    with store.conn:  # another program's bytes under the gzip flag
+        store.conn.execute("UPDATE bodies SET body = x'00ff00ff'")
+    store.close()
+    with TraceReader(store.path) as reader:
+        (span,) = reader.trace("t").spans
+        note = reader.body(span.input_body_hash or "")
+        assert note is not None and note.startswith("(stored body could not be decompressed")
+        (line,) = reader.logs(trace_id="t")
+        assert json.loads(line.attributes or "")["body"] == note
+
+
 # --------------------------------------------------------------------------- logs
 
 
