@@ -664,6 +664,13 @@ class TraceReader:
     # ---- query plumbing
 
     @contextmanager
+    def snapshot(self) -> Iterator[apsw.Connection | None]:
+        """The connection inside one short read transaction (None while the file is missing),
+        for queries built by other store modules (store/stats): consume every cursor inside."""
+        with self._snapshot() as conn:
+            yield conn
+
+    @contextmanager
     def _snapshot(self) -> Iterator[apsw.Connection | None]:
         """The connection inside one short read transaction (None while the file is missing)."""
         with self._lock:

@@ -1,0 +1,279 @@
+"""Route statistics from SQL: exact nearest-rank percentiles by window functions, and the
+bucketed counts that seed the live aggregator.
+
+Every function takes a `TraceReader` and runs inside one short read transaction of it
+(`TraceReader.snapshot`), so it is blocking: call it from a worker thread. `where` is an extra
+condition on the `traces` table (a peewee expression over `schema.Trace`, e.g. a compiled
+trace query), ANDed with the window.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from peewee import SQL, Case, Cast, Node, Select, fn
+
+from lens_tui.schema import Span, Trace
+from lens_tui.store.reader import TraceReader
+from lens_tui.store.records import TraceSummary
+from lens_tui.store.stats.groups import (
+    PERCENTILES,
+    GroupBy,
+    RouteKey,
+    RouteStats,
+    route_stats_row,
+)
+from lens_tui.store.stats.sketch import LOG_GAMMA, ZERO_BELOW_MS, ZERO_BUCKET
+from lens_tui.text import decode_bytes
+
+_MAX_FINITE = sys.float_info.max
+_GROUP_COLUMNS: dict[str, str] = {"service": "s", "name": "n", "service,name": "s, n"}
+SEED_TRACKED_LIMIT = 100_000
+"""Most trace rows a seed reads one by one (running, or changed within the settle time):
+what the aggregator can take updates of without counting them twice."""
+
+
+def _column(columns: frozenset[str], name: str) -> Node:
+    field = Trace._meta.columns[name]
+    return field if name in columns else SQL("NULL")
+
+
+def error_expression(columns: frozenset[str]) -> Node:
+    """1 when a trace failed (the trace list's error rule), by what the layout records: its
+    status and error count, else any span with an error message (the original layout)."""
+    if "status" in columns and "error_count" in columns:
+        return (Trace.status == "error") | (Trace.error_count > 0)
+    if "status" in columns:
+        return Trace.status == "error"
+    if "error_count" in columns:
+        return Trace.error_count > 0
+    return Trace.trace_id.in_(Span.select(Span.trace).where(Span.error_message.is_null(False)))
+
+
+def finite_duration() -> Node:
+    """The trace's duration, NULL while it runs: also for an infinite or non-numeric cell,
+    which the reader shows as running too."""
+    return Case(None, [(Trace.duration_ms.between(-_MAX_FINITE, _MAX_FINITE), Trace.duration_ms)])
+
+
+def window_conditions(since_ms: float | None, until_ms: float | None) -> list[Node]:
+    """`since <= started_at < until` (either side open when None)."""
+    conditions: list[Node] = []
+    if since_ms is not None:
+        conditions.append(Trace.started_at >= float(since_ms))
+    if until_ms is not None:
+        conditions.append(Trace.started_at < float(until_ms))
+    return conditions
+
+
+def base_select(columns: frozenset[str], conditions: Sequence[Node], *extra: Node) -> Select:
+    """One row per trace: s (service), n (root name, '' when missing), st (start), d (finite
+    duration or NULL), e (failed), then `extra`. Text comes as BLOBs, decoded by the caller:
+    one cell of invalid UTF-8 must not fail the whole query."""
+    query = Trace.select(
+        Cast(_column(columns, "service"), "BLOB").alias("s"),
+        Cast(fn.coalesce(Trace.root_span_name, ""), "BLOB").alias("n"),
+        fn.coalesce(Trace.started_at, 0).alias("st"),
+        finite_duration().alias("d"),
+        error_expression(columns).alias("e"),
+        *extra,
+    )
+    return query.where(*conditions) if conditions else query
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return decode_bytes(bytes(value))
+    return str(value)
+
+
+def _key(by: GroupBy, row: Sequence[Any]) -> RouteKey:
+    """The RouteKey of a result row that starts with the group columns of `by`."""
+    if by == "service":
+        return RouteKey(by, _text(row[0]), None)
+    if by == "name":
+        return RouteKey(by, None, _text(row[0]) or "")
+    return RouteKey(by, _text(row[0]), _text(row[1]) or "")
+
+
+def _conditions(since_ms: float | None, until_ms: float | None, where: Node | None) -> list[Node]:
+    conditions = window_conditions(since_ms, until_ms)
+    if where is not None:
+        conditions.append(where)
+    return conditions
+
+
+def route_stats(
+    reader: TraceReader,
+    *,
+    since_ms: float | None,
+    until_ms: float,
+    by: GroupBy = "service,name",
+    where: Node | None = None,
+) -> list[RouteStats]:
+    """Per-group statistics of the traces that started in `[since_ms, until_ms)`, most traces
+    first. Percentiles are exact nearest rank over the finished traces: the value at rank
+    ceil(p/100 * n) of the n durations in ascending order. The rate is count over the window;
+    with `since_ms=None` (all) the window opens at the earliest matching start."""
+    groups = _GROUP_COLUMNS[by]
+    ranks = ", ".join(
+        f"max(CASE WHEN rn = ({round(q * 100)} * m + 99) / 100 THEN d END)" for q in PERCENTILES
+    )
+    with reader.snapshot() as conn:
+        if conn is None:
+            return []
+        base_sql, params = base_select(
+            frozenset(reader.columns.get("traces", ())), _conditions(since_ms, until_ms, where)
+        ).sql()
+        sql = (
+            f"SELECT {groups}, count(*), count(*) - count(d), coalesce(sum(e), 0), {ranks},"
+            f" max(d), min(st) FROM (SELECT {groups}, st, d, e,"
+            f" row_number() OVER (PARTITION BY {groups} ORDER BY d NULLS LAST) AS rn,"
+            f" count(d) OVER (PARTITION BY {groups}) AS m FROM ({base_sql}))"
+            f" GROUP BY {groups}"
+        )
+        rows = conn.execute(sql, params).fetchall()
+    width = 2 if by == "service,name" else 1
+    first = min((float(r[width + 8]) for r in rows if r[width + 8] is not None), default=None)
+    opened = since_ms if since_ms is not None else first
+    window_s = 0.0 if opened is None else max(float(until_ms) - float(opened), 0.0) / 1000.0
+    out = [
+        route_stats_row(
+            _key(by, row),
+            count=int(row[width]),
+            running=int(row[width + 1]),
+            errors=int(row[width + 2]),
+            window_s=window_s,
+            percentiles=[_float(v) for v in row[width + 3 : width + 7]],
+            max_ms=_float(row[width + 7]),
+        )
+        for row in rows
+    ]
+    out.sort(key=lambda r: (-r.count, r.key.sort_key()))
+    return out
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- live seeds
+
+
+@dataclass(frozen=True, slots=True)
+class SeedCell:
+    """Traces of one group and time bucket in one latency bucket (`bucket` None: running)."""
+
+    key: tuple[str | None, str | None]
+    """(service, name) as `groups.key_function` makes it."""
+    time_bucket: int
+    bucket: int | None
+    count: int
+    errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class Seed:
+    """What the live aggregator starts from: every trace of the window as bucketed counts, and
+    the ones that may still change (running, or changed lately) as rows, read in one snapshot."""
+
+    cells: tuple[SeedCell, ...]
+    tracked: tuple[TraceSummary, ...]
+
+
+def read_seed(
+    reader: TraceReader,
+    *,
+    by: GroupBy,
+    bucket_ms: float,
+    since_ms: float | None,
+    changed_since_ms: float,
+    where: Node | None = None,
+    tracked_limit: int = SEED_TRACKED_LIMIT,
+) -> Seed:
+    """The aggregator's seed: counts per (group, time bucket, latency bucket) of the traces
+    started at or after `since_ms`, computed by SQLite with the sketch's own mapping
+    (time bucket = int(start / bucket_ms), latency bucket = ceil(ln(d) / ln(gamma))), and the
+    rows of those running or changed at or after `changed_since_ms` (at most `tracked_limit`,
+    running ones first)."""
+    with reader.snapshot() as conn:
+        if conn is None:
+            return Seed((), ())
+        columns = frozenset(reader.columns.get("traces", ()))
+        conditions = _conditions(since_ms, None, where)
+        base_sql, params = base_select(columns, conditions).sql()
+        bucket = (
+            f"CASE WHEN d IS NULL THEN NULL WHEN d <= {ZERO_BELOW_MS!r} THEN {ZERO_BUCKET}"
+            f" ELSE CAST(ceil(ln(d) * {1.0 / LOG_GAMMA!r}) AS INTEGER) END"
+        )
+        sql = (
+            f"SELECT s, n, CAST(st / ? AS INTEGER) AS tb, {bucket} AS h, count(*),"
+            f" coalesce(sum(e), 0) FROM ({base_sql}) GROUP BY s, n, tb, h"
+        )
+        rows = conn.execute(sql, [float(bucket_ms), *params]).fetchall()
+        tracked = _tracked_rows(conn, columns, conditions, changed_since_ms, tracked_limit)
+    cells = _merge_cells(by, rows)
+    return Seed(cells, tracked)
+
+
+def _merge_cells(by: GroupBy, rows: Iterable[Sequence[Any]]) -> tuple[SeedCell, ...]:
+    """Seed rows regrouped by `by` (SQL groups by both keys: one statement for every `by`)."""
+    merged: dict[tuple[Any, ...], list[int]] = {}
+    for s, n, tb, h, count, errors in rows:
+        service = _text(s) if by != "name" else None
+        name = (_text(n) or "") if by != "service" else None
+        at = merged.setdefault((service, name, int(tb), None if h is None else int(h)), [0, 0])
+        at[0] += int(count)
+        at[1] += int(errors)
+    return tuple(
+        SeedCell((service, name), tb, h, count, errors)
+        for (service, name, tb, h), (count, errors) in merged.items()
+    )
+
+
+def _tracked_rows(
+    conn: Any,
+    columns: frozenset[str],
+    conditions: list[Node],
+    changed_since_ms: float,
+    limit: int,
+) -> tuple[TraceSummary, ...]:
+    """Running traces, and those changed at or after `changed_since_ms`, as summaries whose
+    status says what the SQL counted (error, running or ok)."""
+    running = finite_duration().is_null(True)
+    changed = running
+    if "updated_at" in columns:
+        changed = running | (Trace.updated_at >= float(changed_since_ms))
+    query = (
+        base_select(
+            columns,
+            [*conditions, changed],
+            Cast(Trace.trace_id, "BLOB").alias("id"),
+            _column(columns, "updated_at").alias("updated_at"),
+        )
+        .order_by(running.desc(), Trace.started_at.desc())
+        .limit(int(limit))
+    )
+    out: list[TraceSummary] = []
+    for s, n, st, d, e, trace_id, updated in conn.execute(*query.sql()):
+        out.append(
+            TraceSummary(
+                trace_id=_text(trace_id) or "",
+                root_span_name=_text(n) or "",
+                source=None,
+                service=_text(s),
+                started_at=float(st),
+                ended_at=None,
+                duration_ms=None if d is None else float(d),
+                span_count=None,
+                error_count=1 if e else 0,
+                status="error" if e else ("running" if d is None else "ok"),
+                updated_at=None if updated is None else float(updated),
+            )
+        )
+    return tuple(out)
