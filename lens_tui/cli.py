@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from lens_tui import __version__
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("demo", "show", "prune", "otlp")  # otlp: issue 4 (lens_tui/otel)
+SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve")
 
 
 class CliError(Exception):
@@ -70,6 +70,7 @@ def _dashboard_parser() -> argparse.ArgumentParser:
             "  lens-tui show TRACE_ID        print one trace as a tree or JSON\n"
             "  lens-tui prune                apply retention to a database\n"
             "  lens-tui otlp [--port 4318]   receive OpenTelemetry (OTLP/HTTP) into a database\n"
+            "  lens-tui serve [DB]           the dashboard in a web browser (textual-serve)\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -320,6 +321,35 @@ def _start_otlp(receiver: OTLPReceiver, path: Path, args: argparse.Namespace, to
 # --- end issue 4 ----------------------------------------------------------------------------
 
 
+def _serve_parser() -> argparse.ArgumentParser:
+    from lens_tui.serve import build_parser
+
+    return build_parser(_Parser)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the dashboard to a browser until Ctrl+C."""
+    from lens_tui.store.reader import OpenError, check_path
+
+    path: Path = args.db or default_db()
+    try:
+        check_path(path)
+    except OpenError as exc:
+        raise CliError(str(exc)) from None
+    if not 0 < args.port <= 65535:
+        raise CliError(f"invalid port {args.port}")
+    try:
+        import textual_serve  # noqa: F401
+    except ImportError:
+        raise CliError("serving to a browser needs the serve extra: pip install 'lens-tui[serve]'") from None
+    from lens_tui.serve import run
+
+    try:
+        return run(path, args.host, args.port, args.token or os.environ.get("LENS_SERVE_TOKEN") or None)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `lens-tui`."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -332,10 +362,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args_list and args_list[0] in SUBCOMMANDS:
             command, rest = args_list[0], args_list[1:]
             parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
-                      "otlp": _otlp_parser}[command]()
+                      "otlp": _otlp_parser, "serve": _serve_parser}[command]()
             args = parser.parse_args(rest)
             return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune,
-                    "otlp": cmd_otlp}[command](args)
+                    "otlp": cmd_otlp, "serve": cmd_serve}[command](args)
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)
