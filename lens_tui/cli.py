@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from lens_tui import __version__
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve")
+SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "stats")
 
 
 class CliError(Exception):
@@ -71,6 +71,7 @@ def _dashboard_parser() -> argparse.ArgumentParser:
             "  lens-tui prune                apply retention to a database\n"
             "  lens-tui otlp [--port 4318]   receive OpenTelemetry (OTLP/HTTP) into a database\n"
             "  lens-tui serve [DB]           the dashboard in a web browser (textual-serve)\n"
+            "  lens-tui stats [EXPR]         per-route rate, errors and latency percentiles\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -350,6 +351,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
 
 
+def _stats_parser() -> argparse.ArgumentParser:
+    from lens_tui.cli_stats import build_parser
+
+    return build_parser(_Parser)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print per-route statistics."""
+    from lens_tui.cli_stats import run
+
+    return run(args, _existing_db(args.db or default_db()))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `lens-tui`."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -362,10 +376,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args_list and args_list[0] in SUBCOMMANDS:
             command, rest = args_list[0], args_list[1:]
             parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
-                      "otlp": _otlp_parser, "serve": _serve_parser}[command]()
+                      "otlp": _otlp_parser, "serve": _serve_parser, "stats": _stats_parser}[command]()
             args = parser.parse_args(rest)
             return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune,
-                    "otlp": cmd_otlp, "serve": cmd_serve}[command](args)
+                    "otlp": cmd_otlp, "serve": cmd_serve, "stats": cmd_stats}[command](args)
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)

@@ -8,7 +8,6 @@ from lens_tui.store.stats.groups import (
     GroupBy,
     RouteKey,
     RouteStats,
-    is_error,
     is_running,
 )
 from lens_tui.store.stats.latency import (

@@ -38,11 +38,6 @@ def is_running(trace: TraceLike) -> bool:
     return trace.duration_ms is None
 
 
-def is_error(trace: TraceLike) -> bool:
-    """The trace list's error rule: its status is error or some span failed."""
-    return trace.status == "error" or (trace.error_count or 0) > 0
-
-
 @dataclass(frozen=True, slots=True)
 class RouteKey:
     """The group of a trace: its root span's service and/or name, as `by` says.

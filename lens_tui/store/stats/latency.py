@@ -16,9 +16,16 @@ from dataclasses import dataclass
 from peewee import SQL, Node, fn
 
 from lens_tui.schema import Trace
+from lens_tui.store.filters import TraceWhere
+from lens_tui.store.layout import Layout
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.stats.groups import RouteKey, TraceLike
-from lens_tui.store.stats.sql import base_select, finite_duration, window_conditions
+from lens_tui.store.stats.sql import (
+    base_select,
+    filter_conditions,
+    finite_duration,
+    reader_layout,
+)
 
 POINTS_LIMIT = 20_000
 """Most points one scatter read returns (the newest ones)."""
@@ -27,13 +34,13 @@ LOG_SCALE_RATIO = 100.0
 _LOG_FLOOR_MS = 1e-3
 
 
-def key_condition(key: RouteKey | None, columns: frozenset[str]) -> Node | None:
+def key_condition(key: RouteKey | None, layout: Layout) -> Node | None:
     """SQL condition on `traces` for the traces of a route (None: every trace)."""
     if key is None:
         return None
     conditions: list[Node] = []
     if "service" in key.by:
-        if "service" in columns:
+        if layout.has("traces", "service"):
             conditions.append(
                 Trace.service.is_null() if key.service is None else Trace.service == key.service
             )
@@ -60,8 +67,8 @@ class LatencyRegion:
     min_duration_ms: float
     max_duration_ms: float
 
-    def matches(self, trace: TraceLike) -> bool:
-        """The region's rule on a live row (what `condition` says in SQL)."""
+    def matches(self, trace: TraceLike, now: float | None = None) -> bool:
+        """The region's rule on a live row (what `sql_where` says in SQL)."""
         duration = trace.duration_ms
         return (
             duration is not None
@@ -70,8 +77,8 @@ class LatencyRegion:
             and (self.key is None or self.key.matches(trace))
         )
 
-    def condition(self, columns: frozenset[str]) -> Node:
-        """The region as a condition on `traces` (`columns`: those the database has)."""
+    def sql_where(self, layout: Layout, now: float | None = None) -> list[Node]:
+        """The region as conditions on `traces` (a `filters.TraceWhere`, with `matches`)."""
         duration = finite_duration()
         out: Node = (
             (Trace.started_at >= self.since_ms)
@@ -79,8 +86,8 @@ class LatencyRegion:
             & (duration >= self.min_duration_ms)
             & (duration < self.max_duration_ms)
         )
-        route = key_condition(self.key, columns)
-        return out if route is None else out & route
+        route = key_condition(self.key, layout)
+        return [out] if route is None else [out, route]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,16 +108,15 @@ def _conditions(
     key: RouteKey | None,
     since_ms: float | None,
     until_ms: float | None,
-    where: Node | None,
-) -> tuple[frozenset[str], list[Node]]:
-    columns = frozenset(reader.columns.get("traces", ()))
-    conditions = window_conditions(since_ms, until_ms)
-    route = key_condition(key, columns)
+    where: TraceWhere | None,
+    now_ms: float | None,
+) -> tuple[Layout, list[Node]]:
+    layout = reader_layout(reader)
+    conditions = filter_conditions(layout, since_ms, until_ms, where, now_ms)
+    route = key_condition(key, layout)
     if route is not None:
         conditions.append(route)
-    if where is not None:
-        conditions.append(where)
-    return columns, conditions
+    return layout, conditions
 
 
 def latency_points(
@@ -119,7 +125,8 @@ def latency_points(
     *,
     since_ms: float | None,
     until_ms: float | None,
-    where: Node | None = None,
+    where: TraceWhere | None = None,
+    now_ms: float | None = None,
     limit: int = POINTS_LIMIT,
 ) -> LatencyPoints:
     """(start, duration, failed) of the route's finished traces in `[since_ms, until_ms)`:
@@ -128,11 +135,11 @@ def latency_points(
     with reader.snapshot() as conn:
         if conn is None:
             return LatencyPoints((), (), (), 0, False)
-        columns, conditions = _conditions(reader, key, since_ms, until_ms, where)
-        query = base_select(columns, [*conditions, finite_duration().is_null(False)])
+        layout, conditions = _conditions(reader, key, since_ms, until_ms, where, now_ms)
+        query = base_select(layout, [*conditions, finite_duration().is_null(False)])
         sql, params = query.order_by(Trace.started_at.desc()).limit(limit + 1).sql()
         rows = conn.execute(f"SELECT st, d, e FROM ({sql})", params).fetchall()
-        count_sql, count_params = base_select(columns, conditions).sql()
+        count_sql, count_params = base_select(layout, conditions).sql()
         running = conn.execute(
             f"SELECT count(*) - count(d) FROM ({count_sql})", count_params
         ).fetchall()[0][0]
@@ -227,7 +234,8 @@ def latency_heatmap(
     until_ms: float,
     columns: int = 60,
     rows: int = 16,
-    where: Node | None = None,
+    where: TraceWhere | None = None,
+    now_ms: float | None = None,
 ) -> Heatmap:
     """The route's heatmap over `[since_ms, until_ms)` (None: from its first trace) in
     `columns` equal time buckets and `rows` duration buckets spanning its durations."""
@@ -235,8 +243,8 @@ def latency_heatmap(
     with reader.snapshot() as conn:
         if conn is None:
             return Heatmap(key, (), (), False, (), (), 0)
-        names, conditions = _conditions(reader, key, since_ms, until_ms, where)
-        base_sql, params = base_select(names, conditions).sql()
+        layout, conditions = _conditions(reader, key, since_ms, until_ms, where, now_ms)
+        base_sql, params = base_select(layout, conditions).sql()
         first, low, high, running = conn.execute(
             f"SELECT min(st), min(d), max(d), count(*) - count(d) FROM ({base_sql})", params
         ).fetchall()[0]

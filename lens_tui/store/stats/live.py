@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from lens_tui.store.filters import TraceWhere, is_error
+from lens_tui.store.records import TraceSummary
 from lens_tui.store.stats.groups import (
     PERCENTILES,
     GroupBy,
@@ -101,7 +103,7 @@ class RouteAggregator:
         bucket_ms: float,
         window_buckets: int | None = 60,
         by: GroupBy = "service,name",
-        accept: Callable[[TraceLike], bool] | None = None,
+        where: TraceWhere | None = None,
         settle_ms: float = SETTLE_MS,
         max_tracked: int = MAX_TRACKED,
     ) -> None:
@@ -114,7 +116,7 @@ class RouteAggregator:
         self.uncertain = 0
         """Rows counted as new traces although they started more than `settle_ms` ago: a
         change to a forgotten row would look like this. An exact reseed clears it."""
-        self._accept = accept
+        self._where = where
         self._settle_ms = float(settle_ms)
         self._max_tracked = int(max_tracked)
         self._key = key_function(by)
@@ -164,20 +166,21 @@ class RouteAggregator:
             ids.append(row.trace_id)
         self._ticks.append((now_ms, self._tick, ids))
 
-    def apply(self, rows: Iterable[TraceLike], now_ms: float) -> None:
-        """Count new rows, and replace what changed rows counted before."""
+    def apply(self, rows: Iterable[TraceSummary], now_ms: float) -> None:
+        """Count new rows, and replace what changed rows counted before; a row the filter no
+        longer keeps is taken out."""
         self.advance(now_ms)
         self._tick += 1
         tick = self._tick
         tracked = self._tracked
-        accept = self._accept
+        where = self._where
         first = self._first
         settled = now_ms - self._settle_ms
         touched: list[str] = []
         for row in rows:
             trace_id = row.trace_id
             old = tracked.get(trace_id)
-            if accept is not None and not accept(row):
+            if where is not None and not where.matches(row, now_ms):
                 if old is not None:
                     self._forget(trace_id, old)
                 continue
@@ -307,8 +310,8 @@ class RouteAggregator:
             h = ZERO_BUCKET
         else:
             h = _ceil(_log(duration) * _INV_LOG_GAMMA)
-        failed = row.status == "error" or (row.error_count or 0) > 0
-        return self._route(self._key(row)), int(row.started_at / self.bucket_ms), h, failed
+        tb = int(row.started_at / self.bucket_ms)
+        return self._route(self._key(row)), tb, h, is_error(row)  # type: ignore[arg-type]
 
     def _count(self, route: _Route, tb: int, h: int | None, failed: bool, n: int) -> None:
         cell = route.cells.get(tb)

@@ -2,9 +2,9 @@
 bucketed counts that seed the live aggregator.
 
 Every function takes a `TraceReader` and runs inside one short read transaction of it
-(`TraceReader.snapshot`), so it is blocking: call it from a worker thread. `where` is an extra
-condition on the `traces` table (a peewee expression over `schema.Trace`, e.g. a compiled
-trace query), ANDed with the window.
+(`TraceReader.snapshot`), so it is blocking: call it from a worker thread. `where` is a trace
+filter (`filters.TraceWhere`: a `TraceFilter` or a compiled trace query), ANDed with the
+window; `now_ms` is its clock (how long a running trace has run so far).
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from typing import Any
 
 from peewee import SQL, Case, Cast, Node, Select, fn
 
-from lens_tui.schema import Span, Trace
+from lens_tui.schema import Trace
+from lens_tui.store.decode import as_opt_text, as_text
+from lens_tui.store.filters import TraceWhere, error_condition
+from lens_tui.store.layout import Layout
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import TraceSummary
 from lens_tui.store.stats.groups import (
@@ -27,7 +30,6 @@ from lens_tui.store.stats.groups import (
     route_stats_row,
 )
 from lens_tui.store.stats.sketch import LOG_GAMMA, ZERO_BELOW_MS, ZERO_BUCKET
-from lens_tui.text import decode_bytes
 
 _MAX_FINITE = sys.float_info.max
 _GROUP_COLUMNS: dict[str, str] = {"service": "s", "name": "n", "service,name": "s, n"}
@@ -36,21 +38,14 @@ SEED_TRACKED_LIMIT = 100_000
 what the aggregator can take updates of without counting them twice."""
 
 
-def _column(columns: frozenset[str], name: str) -> Node:
+def _column(layout: Layout, name: str) -> Node:
     field = Trace._meta.columns[name]
-    return field if name in columns else SQL("NULL")
+    return field if layout.has("traces", name) else SQL("NULL")
 
 
-def error_expression(columns: frozenset[str]) -> Node:
-    """1 when a trace failed (the trace list's error rule), by what the layout records: its
-    status and error count, else any span with an error message (the original layout)."""
-    if "status" in columns and "error_count" in columns:
-        return (Trace.status == "error") | (Trace.error_count > 0)
-    if "status" in columns:
-        return Trace.status == "error"
-    if "error_count" in columns:
-        return Trace.error_count > 0
-    return Trace.trace_id.in_(Span.select(Span.trace).where(Span.error_message.is_null(False)))
+def reader_layout(reader: TraceReader) -> Layout:
+    """The open database's tables and columns, as filters take them."""
+    return Layout(reader.columns)
 
 
 def finite_duration() -> Node:
@@ -69,42 +64,41 @@ def window_conditions(since_ms: float | None, until_ms: float | None) -> list[No
     return conditions
 
 
-def base_select(columns: frozenset[str], conditions: Sequence[Node], *extra: Node) -> Select:
+def base_select(layout: Layout, conditions: Sequence[Node], *extra: Node) -> Select:
     """One row per trace: s (service), n (root name, '' when missing), st (start), d (finite
     duration or NULL), e (failed), then `extra`. Text comes as BLOBs, decoded by the caller:
     one cell of invalid UTF-8 must not fail the whole query."""
     query = Trace.select(
-        Cast(_column(columns, "service"), "BLOB").alias("s"),
+        Cast(_column(layout, "service"), "BLOB").alias("s"),
         Cast(fn.coalesce(Trace.root_span_name, ""), "BLOB").alias("n"),
         fn.coalesce(Trace.started_at, 0).alias("st"),
         finite_duration().alias("d"),
-        error_expression(columns).alias("e"),
+        error_condition(layout).alias("e"),
         *extra,
     )
     return query.where(*conditions) if conditions else query
 
 
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return decode_bytes(bytes(value))
-    return str(value)
-
-
 def _key(by: GroupBy, row: Sequence[Any]) -> RouteKey:
     """The RouteKey of a result row that starts with the group columns of `by`."""
     if by == "service":
-        return RouteKey(by, _text(row[0]), None)
+        return RouteKey(by, as_opt_text(row[0]), None)
     if by == "name":
-        return RouteKey(by, None, _text(row[0]) or "")
-    return RouteKey(by, _text(row[0]), _text(row[1]) or "")
+        return RouteKey(by, None, as_text(row[0]))
+    return RouteKey(by, as_opt_text(row[0]), as_text(row[1]))
 
 
-def _conditions(since_ms: float | None, until_ms: float | None, where: Node | None) -> list[Node]:
+def filter_conditions(
+    layout: Layout,
+    since_ms: float | None,
+    until_ms: float | None,
+    where: TraceWhere | None,
+    now_ms: float | None,
+) -> list[Node]:
+    """The window's conditions and the filter's."""
     conditions = window_conditions(since_ms, until_ms)
     if where is not None:
-        conditions.append(where)
+        conditions.extend(where.sql_where(layout, now_ms))
     return conditions
 
 
@@ -114,7 +108,8 @@ def route_stats(
     since_ms: float | None,
     until_ms: float,
     by: GroupBy = "service,name",
-    where: Node | None = None,
+    where: TraceWhere | None = None,
+    now_ms: float | None = None,
 ) -> list[RouteStats]:
     """Per-group statistics of the traces that started in `[since_ms, until_ms)`, most traces
     first. Percentiles are exact nearest rank over the finished traces: the value at rank
@@ -127,9 +122,11 @@ def route_stats(
     with reader.snapshot() as conn:
         if conn is None:
             return []
-        base_sql, params = base_select(
-            frozenset(reader.columns.get("traces", ())), _conditions(since_ms, until_ms, where)
-        ).sql()
+        layout = reader_layout(reader)
+        conditions = filter_conditions(
+            layout, since_ms, until_ms, where, until_ms if now_ms is None else now_ms
+        )
+        base_sql, params = base_select(layout, conditions).sql()
         sql = (
             f"SELECT {groups}, count(*), count(*) - count(d), coalesce(sum(e), 0), {ranks},"
             f" max(d), min(st) FROM (SELECT {groups}, st, d, e,"
@@ -193,7 +190,8 @@ def read_seed(
     bucket_ms: float,
     since_ms: float | None,
     changed_since_ms: float,
-    where: Node | None = None,
+    where: TraceWhere | None = None,
+    now_ms: float | None = None,
     tracked_limit: int = SEED_TRACKED_LIMIT,
 ) -> Seed:
     """The aggregator's seed: counts per (group, time bucket, latency bucket) of the traces
@@ -204,9 +202,9 @@ def read_seed(
     with reader.snapshot() as conn:
         if conn is None:
             return Seed((), ())
-        columns = frozenset(reader.columns.get("traces", ()))
-        conditions = _conditions(since_ms, None, where)
-        base_sql, params = base_select(columns, conditions).sql()
+        layout = reader_layout(reader)
+        conditions = filter_conditions(layout, since_ms, None, where, now_ms)
+        base_sql, params = base_select(layout, conditions).sql()
         bucket = (
             f"CASE WHEN d IS NULL THEN NULL WHEN d <= {ZERO_BELOW_MS!r} THEN {ZERO_BUCKET}"
             f" ELSE CAST(ceil(ln(d) * {1.0 / LOG_GAMMA!r}) AS INTEGER) END"
@@ -216,7 +214,7 @@ def read_seed(
             f" coalesce(sum(e), 0) FROM ({base_sql}) GROUP BY s, n, tb, h"
         )
         rows = conn.execute(sql, [float(bucket_ms), *params]).fetchall()
-        tracked = _tracked_rows(conn, columns, conditions, changed_since_ms, tracked_limit)
+        tracked = _tracked_rows(conn, layout, conditions, changed_since_ms, tracked_limit)
     cells = _merge_cells(by, rows)
     return Seed(cells, tracked)
 
@@ -225,8 +223,8 @@ def _merge_cells(by: GroupBy, rows: Iterable[Sequence[Any]]) -> tuple[SeedCell, 
     """Seed rows regrouped by `by` (SQL groups by both keys: one statement for every `by`)."""
     merged: dict[tuple[Any, ...], list[int]] = {}
     for s, n, tb, h, count, errors in rows:
-        service = _text(s) if by != "name" else None
-        name = (_text(n) or "") if by != "service" else None
+        service = as_opt_text(s) if by != "name" else None
+        name = as_text(n) if by != "service" else None
         at = merged.setdefault((service, name, int(tb), None if h is None else int(h)), [0, 0])
         at[0] += int(count)
         at[1] += int(errors)
@@ -238,7 +236,7 @@ def _merge_cells(by: GroupBy, rows: Iterable[Sequence[Any]]) -> tuple[SeedCell, 
 
 def _tracked_rows(
     conn: Any,
-    columns: frozenset[str],
+    layout: Layout,
     conditions: list[Node],
     changed_since_ms: float,
     limit: int,
@@ -247,14 +245,14 @@ def _tracked_rows(
     status says what the SQL counted (error, running or ok)."""
     running = finite_duration().is_null(True)
     changed = running
-    if "updated_at" in columns:
+    if layout.has("traces", "updated_at"):
         changed = running | (Trace.updated_at >= float(changed_since_ms))
     query = (
         base_select(
-            columns,
+            layout,
             [*conditions, changed],
             Cast(Trace.trace_id, "BLOB").alias("id"),
-            _column(columns, "updated_at").alias("updated_at"),
+            _column(layout, "updated_at").alias("updated_at"),
         )
         .order_by(running.desc(), Trace.started_at.desc())
         .limit(int(limit))
@@ -263,10 +261,10 @@ def _tracked_rows(
     for s, n, st, d, e, trace_id, updated in conn.execute(*query.sql()):
         out.append(
             TraceSummary(
-                trace_id=_text(trace_id) or "",
-                root_span_name=_text(n) or "",
+                trace_id=as_text(trace_id),
+                root_span_name=as_text(n),
                 source=None,
-                service=_text(s),
+                service=as_opt_text(s),
                 started_at=float(st),
                 ended_at=None,
                 duration_ms=None if d is None else float(d),
