@@ -203,11 +203,11 @@ class RouteAggregator:
             touched.append(trace_id)
         if touched:
             self._ticks.append((now_ms, tick, touched))
-        self._settle(now_ms)
 
     def advance(self, now_ms: float) -> None:
         """Slide the window to `now_ms`: time buckets that left it are subtracted."""
         self._now_ms = max(self._now_ms, float(now_ms))
+        self._settle(self._now_ms)
         if self.window_buckets is None:
             return
         first = int(self._now_ms / self.bucket_ms) - self.window_buckets + 1
