@@ -2,7 +2,7 @@
 
 Every public method is blocking (call it from a worker thread), takes the reader's lock, and
 fully consumes every cursor inside at most one short BEGIN/COMMIT, so no read transaction ever
-outlives a call and a writer can always checkpoint (FINDINGS.md: checkpoint starvation).
+outlives a call and a writer can always checkpoint (docs/findings.md: checkpoint starvation).
 The connection is opened with `mode=ro`: it can neither write nor checkpoint the file.
 """
 
