@@ -20,6 +20,7 @@ from lens_tui.store.stats import (
     region_of_points,
     route_stats,
 )
+from lens_tui.store.stats import sql as stats_sql
 from lens_tui.store.stats.latency import duration_edges
 from lens_tui.store.stats.sketch import bucket_of, nearest_rank
 
@@ -52,8 +53,17 @@ def known(db: TraceDb) -> TraceReader:
     reader.close()
 
 
+@pytest.fixture(params=["joined", "windowed"])
+def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways to the ranks: joined to a list of them, or one windowed statement (the way
+    taken past RANKS_JOIN_MAX_GROUPS groups)."""
+    if request.param == "windowed":
+        monkeypatch.setattr(stats_sql, "RANKS_JOIN_MAX_GROUPS", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("by", ["service,name", "service", "name"])
-def test_exact_percentiles_counts_and_rates(known: TraceReader, by: str) -> None:
+def test_exact_percentiles_counts_and_rates(known: TraceReader, by: str, plan: str) -> None:
     rows = route_stats(known, since_ms=fx.W0, until_ms=fx.W1, by=by)
     _check_exact(_by_key(rows), fx.expected(fx.known_rows(), by, fx.W0, fx.W1))
     assert [r.count for r in rows] == sorted((r.count for r in rows), reverse=True)
@@ -84,7 +94,7 @@ def test_a_filter_keeps_only_its_traces(known: TraceReader) -> None:
     _check_exact(_by_key(rows), fx.expected(kept, "service,name", fx.W0, fx.W1))
 
 
-def test_random_traces_against_an_independent_computation(db: TraceDb) -> None:
+def test_random_traces_against_an_independent_computation(db: TraceDb, plan: str) -> None:
     rows = fx.random_rows(3_000, seed=7)
     fx.write(db, rows)
     with TraceReader(db.path) as reader:

@@ -290,6 +290,18 @@ class RouteAggregator:
         """How many rows are remembered one by one now."""
         return len(self._tracked)
 
+    def footprint(self) -> dict[str, int]:
+        """What the aggregator holds: routes, time buckets, histogram slots (8 bytes each),
+        rows remembered one by one."""
+        cells = [cell for route in self._routes.values() for cell in route.cells.values()]
+        return {
+            "routes": len(self._routes),
+            "time_buckets": len(cells),
+            "histogram_slots": sum(cell.hist.buckets() for cell in cells)
+            + sum(route.total.buckets() for route in self._routes.values()),
+            "tracked": len(self._tracked),
+        }
+
     # ---- internals
 
     def _tuple(self, key: RouteKey) -> tuple[str | None, str | None]:
