@@ -18,7 +18,9 @@ import pytest
 
 from lens_tui import schema, tracing
 
-NOW = time.time() * 1000.0
+NOW = 0.0
+"""When the fixture wrote its rows (epoch ms)."""
+
 ROUTES = {
     ("shop", "GET /a"): [5.0, 5.0, 5.0, 10.0, 10.0, 20.0, 40.0, 80.0, 80.0, 160.0],
     ("shop", "GET /b"): [7.0],
@@ -38,6 +40,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 def _insert(conn: apsw.Connection, n: int, service: str | None, name: str, start: float,
             duration: float | None, status: str = "ok") -> None:
+    now = time.time() * 1000.0
     conn.execute(
         schema.placeholders_insert(schema.Trace, (
             "trace_id", "root_span_name", "service", "started_at", "ended_at", "duration_ms",
@@ -45,15 +48,18 @@ def _insert(conn: apsw.Connection, n: int, service: str | None, name: str, start
         )),
         (f"{n:032x}", name, service, start, None if duration is None else start + duration,
          duration, status if duration is not None or status == "error" else "running", 1,
-         int(status == "error"), NOW),
+         int(status == "error"), now),
     )
 
 
-@pytest.fixture(scope="module")
-def stats_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture
+def stats_db(tmp_path: Path) -> Path:
     """The routes above in the last ten minutes (one failed trace, one running), a trace
-    twenty minutes old, and a name with a terminal escape in it."""
-    path = tmp_path_factory.mktemp("stats") / "traces.db"
+    twenty minutes old, and a name with a terminal escape in it; written just before the test
+    runs (its windows are relative to now)."""
+    global NOW
+    NOW = time.time() * 1000.0
+    path = tmp_path / "traces.db"
     conn = apsw.Connection(str(path))
     conn.execute("PRAGMA journal_mode=WAL")
     schema.migrate(conn)
@@ -191,10 +197,10 @@ def test_bad_databases_are_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_lens_db_and_an_empty_window(stats_db: Path) -> None:
-    result = run_cli("stats", "--since", "2m", "--until", "1m", env={"LENS_DB": str(stats_db)})
+    result = run_cli("stats", "--since", "10d", "--until", "9d", env={"LENS_DB": str(stats_db)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip().endswith(": none")
-    result = run_cli("stats", "--since", "2m", "--until", "1m", "--format", "json",
+    result = run_cli("stats", "--since", "10d", "--until", "9d", "--format", "json",
                      env={"LENS_DB": str(stats_db)})
     assert json.loads(result.stdout) == []
 
