@@ -15,6 +15,7 @@ from lens_tui.store.stats import (
     RELATIVE_ERROR,
     LogHistogram,
     RouteKey,
+    RouteWhere,
     latency_heatmap,
     latency_points,
     region_of_points,
@@ -268,3 +269,26 @@ def test_a_route_without_finished_traces_has_an_empty_heatmap(known: TraceReader
     key = RouteKey("service,name", "nobody", "nothing")
     heat = latency_heatmap(known, key, since_ms=fx.W0, until_ms=fx.W1)
     assert heat.counts == () and heat.running == 0
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        RouteKey("service,name", "shop", "GET /a"),
+        RouteKey("service", None, None),
+        RouteKey("name", None, ""),
+        RouteKey("service,name", "pay", "GET /a"),
+    ],
+)
+def test_a_route_as_the_trace_list_filter(known: TraceReader, key: RouteKey) -> None:
+    """Drilling into a row: the route's traces, in SQL and on live rows alike."""
+    where = RouteWhere(key)
+    listed = known.recent_traces(100_000)
+    selected = {t.trace_id for t in known.recent_traces(100_000, where=where)}
+    assert selected == {t.trace_id for t in listed if where.matches(t)}
+    want = {
+        fx.tid(r.n) for r in fx.known_rows()
+        if ("service" not in key.by or r.service == key.service)
+        and (key.by == "service" or (r.name or "") == key.name)
+    }
+    assert selected == want and want

@@ -287,3 +287,12 @@ def test_a_real_writer_adding_traces_while_tailing(tmp_path: Path) -> None:
         assert r.p99_ms == pytest.approx(e.p99_ms, rel=RELATIVE_ERROR, abs=1e-3)
     assert math.isfinite(live[0].rate_per_s)
 
+
+
+def test_the_overview_windows() -> None:
+    assert RouteAggregator.for_window("15m").window_ms == 900_000.0
+    assert RouteAggregator.for_window("24h").window_ms == 86_400_000.0
+    every = RouteAggregator.for_window("all")
+    assert every.window_ms is None and every.window_start_ms(fx.W1) is None
+    with pytest.raises(KeyError):
+        RouteAggregator.for_window("3 weeks")

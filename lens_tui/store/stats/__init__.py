@@ -14,11 +14,12 @@ from lens_tui.store.stats.latency import (
     Heatmap,
     LatencyPoints,
     LatencyRegion,
+    RouteWhere,
     latency_heatmap,
     latency_points,
     region_of_points,
 )
-from lens_tui.store.stats.live import RouteAggregator, RouteSeries
+from lens_tui.store.stats.live import WINDOWS, RouteAggregator, RouteSeries
 from lens_tui.store.stats.sketch import RELATIVE_ERROR, LogHistogram
 from lens_tui.store.stats.sql import Seed, read_seed, route_stats
 
@@ -35,8 +36,9 @@ __all__ = [
     "RouteKey",
     "RouteSeries",
     "RouteStats",
+    "RouteWhere",
     "Seed",
-    "is_error",
+    "WINDOWS",
     "is_running",
     "latency_heatmap",
     "latency_points",

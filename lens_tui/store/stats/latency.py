@@ -57,6 +57,22 @@ def key_condition(key: RouteKey | None, layout: Layout) -> Node | None:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteWhere:
+    """The traces of one route, as a `filters.TraceWhere` (the trace list a row drills into)."""
+
+    key: RouteKey
+
+    def sql_where(self, layout: Layout, now: float | None = None) -> list[Node]:
+        """The route's condition on `traces`."""
+        condition = key_condition(self.key, layout)
+        return [] if condition is None else [condition]
+
+    def matches(self, trace: TraceLike, now: float | None = None) -> bool:
+        """Whether a live trace belongs to the route."""
+        return self.key.matches(trace)
+
+
+@dataclass(frozen=True, slots=True)
 class LatencyRegion:
     """A selection on a latency chart: the traces of `key` that started in
     `[since_ms, until_ms)` and took `[min_duration_ms, max_duration_ms)`."""

@@ -42,6 +42,16 @@ says so."""
 MAX_TRACKED = 200_000
 """Most rows remembered at once (about 50 MB); past it the oldest finished ones are forgotten."""
 
+WINDOWS: dict[str, tuple[float, int | None]] = {
+    "5m": (5_000.0, 60),
+    "15m": (15_000.0, 60),
+    "1h": (60_000.0, 60),
+    "24h": (1_440_000.0, 60),
+    "all": (3_600_000.0, None),
+}
+"""The overview's windows: name -> (bucket_ms, window_buckets); "all" keeps hourly buckets
+from the first trace on."""
+
 _INV_LOG_GAMMA = 1.0 / LOG_GAMMA
 _log = math.log
 _ceil = math.ceil
@@ -128,6 +138,12 @@ class RouteAggregator:
         self._first: int | None = None
         self._now_ms = 0.0
         self._earliest: float | None = None
+
+    @classmethod
+    def for_window(cls, name: str, **options: object) -> RouteAggregator:
+        """An aggregator for one of WINDOWS ("5m", "15m", "1h", "24h", "all")."""
+        bucket_ms, buckets = WINDOWS[name]
+        return cls(bucket_ms=bucket_ms, window_buckets=buckets, **options)  # type: ignore[arg-type]
 
     # ---- feeding
 
