@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import math
 import random
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lens_tui.store.filters import TraceFilter
 from lens_tui.store.reader import TraceReader
@@ -292,3 +295,45 @@ def test_a_route_as_the_trace_list_filter(known: TraceReader, key: RouteKey) -> 
         and (key.by == "service" or (r.name or "") == key.name)
     }
     assert selected == want and want
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["GET /a", "GET /b", "POST /c"]),
+            st.one_of(st.none(), st.integers(0, 40).map(float), st.floats(0.0, 5_000.0)),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_any_durations_against_nearest_rank(traces: list[tuple[str, float | None, bool]]) -> None:
+    """Random small groups (many ties, single traces, only running ones): exact stats, and
+    the sketch within its error of them."""
+    rows = [
+        fx.Row(n, "shop", name, fx.W0 + n, duration, "error" if failed else "ok")
+        for n, (name, duration, failed) in enumerate(traces, start=1)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        db = TraceDb(Path(tmp) / "traces.db")
+        fx.write(db, rows)
+        with TraceReader(db.path) as reader:
+            got = route_stats(reader, since_ms=fx.W0, until_ms=fx.W1)
+        db.close()
+    _check_exact(_by_key(got), fx.expected(rows, "service,name", fx.W0, fx.W1))
+    for stats in got:
+        hist = LogHistogram()
+        for r in rows:
+            if r.name == stats.key.name and not r.running:
+                hist.add(bucket_of(r.duration))
+        for estimate, exact in zip(
+            hist.quantiles((0.5, 0.9, 0.95, 0.99)),
+            (stats.p50_ms, stats.p90_ms, stats.p95_ms, stats.p99_ms),
+            strict=True,
+        ):
+            if exact is None:
+                assert estimate is None
+            else:
+                assert estimate == pytest.approx(exact, rel=RELATIVE_ERROR, abs=1e-3)
