@@ -95,8 +95,9 @@ def measure_all(db: Path, repeats: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         rows = route_stats(reader, since_ms=None, until_ms=time.time() * 1000.0)
         stats_s.append(time.perf_counter() - t0)
-        with reader.snapshot() as conn:
-            assert conn is not None
+        with reader.read() as read:
+            assert read is not None
+            conn = read.conn
             t0 = time.perf_counter()
             conn.execute(
                 "SELECT service, root_span_name, count(*), count(duration_ms), "

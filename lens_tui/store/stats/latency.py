@@ -24,7 +24,6 @@ from lens_tui.store.stats.sql import (
     base_select,
     filter_conditions,
     finite_duration,
-    reader_layout,
 )
 
 POINTS_LIMIT = 20_000
@@ -120,19 +119,18 @@ class LatencyPoints:
 
 
 def _conditions(
-    reader: TraceReader,
+    layout: Layout,
     key: RouteKey | None,
     since_ms: float | None,
     until_ms: float | None,
     where: TraceWhere | None,
     now_ms: float | None,
-) -> tuple[Layout, list[Node]]:
-    layout = reader_layout(reader)
+) -> list[Node]:
     conditions = filter_conditions(layout, since_ms, until_ms, where, now_ms)
     route = key_condition(key, layout)
     if route is not None:
         conditions.append(route)
-    return layout, conditions
+    return conditions
 
 
 def latency_points(
@@ -148,10 +146,11 @@ def latency_points(
     """(start, duration, failed) of the route's finished traces in `[since_ms, until_ms)`:
     the newest `limit`, oldest first."""
     limit = max(1, int(limit))
-    with reader.snapshot() as conn:
-        if conn is None:
+    with reader.read() as read:
+        if read is None:
             return LatencyPoints((), (), (), 0, False)
-        layout, conditions = _conditions(reader, key, since_ms, until_ms, where, now_ms)
+        conn, layout = read.conn, read.layout
+        conditions = _conditions(layout, key, since_ms, until_ms, where, now_ms)
         query = base_select(layout, [*conditions, finite_duration().is_null(False)])
         sql, params = query.order_by(Trace.started_at.desc()).limit(limit + 1).sql()
         rows = conn.execute(f"SELECT st, d, e FROM ({sql})", params).fetchall()
@@ -256,10 +255,11 @@ def latency_heatmap(
     """The route's heatmap over `[since_ms, until_ms)` (None: from its first trace) in
     `columns` equal time buckets and `rows` duration buckets spanning its durations."""
     columns, rows = max(1, int(columns)), max(1, int(rows))
-    with reader.snapshot() as conn:
-        if conn is None:
+    with reader.read() as read:
+        if read is None:
             return Heatmap(key, (), (), False, (), (), 0)
-        layout, conditions = _conditions(reader, key, since_ms, until_ms, where, now_ms)
+        conn, layout = read.conn, read.layout
+        conditions = _conditions(layout, key, since_ms, until_ms, where, now_ms)
         base_sql, params = base_select(layout, conditions).sql()
         first, low, high, running = conn.execute(
             f"SELECT min(st), min(d), max(d), count(*) - count(d) FROM ({base_sql})", params

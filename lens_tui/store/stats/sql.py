@@ -2,7 +2,7 @@
 bucketed counts that seed the live aggregator.
 
 Every function takes a `TraceReader` and runs inside one short read transaction of it
-(`TraceReader.snapshot`), so it is blocking: call it from a worker thread. `where` is a trace
+(`TraceReader.read`), so it is blocking: call it from a worker thread. `where` is a trace
 filter (`filters.TraceWhere`: a `TraceFilter` or a compiled trace query), ANDed with the
 window; `now_ms` is its clock (how long a running trace has run so far).
 """
@@ -41,11 +41,6 @@ what the aggregator can take updates of without counting them twice."""
 def _column(layout: Layout, name: str) -> Node:
     field = Trace._meta.columns[name]
     return field if layout.has("traces", name) else SQL("NULL")
-
-
-def reader_layout(reader: TraceReader) -> Layout:
-    """The open database's tables and columns, as filters take them."""
-    return Layout(reader.columns)
 
 
 def finite_duration() -> Node:
@@ -123,10 +118,10 @@ def route_stats(
     statement."""
     columns = _GROUP_COLUMNS[by]
     width = 2 if by == "service,name" else 1
-    with reader.snapshot() as conn:
-        if conn is None:
+    with reader.read() as read:
+        if read is None:
             return []
-        layout = reader_layout(reader)
+        conn, layout = read.conn, read.layout
         conditions = filter_conditions(
             layout, since_ms, until_ms, where, until_ms if now_ms is None else now_ms
         )
@@ -260,10 +255,10 @@ def read_seed(
     (time bucket = int(start / bucket_ms), latency bucket = ceil(ln(d) / ln(gamma))), and the
     rows of those running or changed at or after `changed_since_ms` (at most `tracked_limit`,
     running ones first)."""
-    with reader.snapshot() as conn:
-        if conn is None:
+    with reader.read() as read:
+        if read is None:
             return Seed((), ())
-        layout = reader_layout(reader)
+        conn, layout = read.conn, read.layout
         conditions = filter_conditions(layout, since_ms, None, where, now_ms)
         base_sql, params = base_select(layout, conditions).sql()
         bucket = (
