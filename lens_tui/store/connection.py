@@ -52,6 +52,10 @@ class OpenError(Exception):
     """A one-line reason the file cannot be shown (str(exc) is that line)."""
 
 
+class Interrupted(OpenError):
+    """A read stopped by `TraceReader.interrupt()`: nothing is wrong with the file."""
+
+
 # --------------------------------------------------------------------------- reading rows
 
 
@@ -201,6 +205,8 @@ def _must_not_create_files(path: Path) -> bool:
 
 
 def _sqlite_error(path: Path, exc: apsw.Error) -> OpenError:
+    if isinstance(exc, apsw.InterruptError):
+        return Interrupted(f"{path}: the read was interrupted")
     if isinstance(exc, apsw.NotADBError):
         return OpenError(f"{path} is not a SQLite database")
     if isinstance(exc, apsw.CorruptError):
@@ -334,6 +340,16 @@ class Database:
         """Close the connection; safe to call twice."""
         with self.lock:
             self._close_connection()
+
+    def interrupt(self) -> None:
+        """Stop the read running on this connection now, from any thread (it raises
+        `Interrupted`); without one running, nothing happens, and later reads are not affected."""
+        conn = self._conn  # no lock: the read that holds it is what this stops
+        if conn is not None:
+            try:
+                conn.interrupt()
+            except apsw.ConnectionClosedError:  # closed meanwhile: nothing runs on it
+                pass
 
     def _close_connection(self) -> None:
         conn, self._conn = self._conn, None

@@ -23,7 +23,7 @@ UNPARSED_KEY = "(unparsed)"
 # fmt: off
 TRACE_COLUMNS = (
     "trace_id", "root_span_name", "source", "service", "started_at", "ended_at", "duration_ms",
-    "span_count", "error_count", "status", "updated_at",
+    "span_count", "error_count", "status", "updated_at", "root_span_id",
 )
 """The order of a trace row `trace_summary` decodes."""
 SPAN_COLUMNS = (
@@ -154,6 +154,7 @@ def trace_summary(row: Sequence[Any]) -> TraceSummary:
         error_count=error_count,
         status=status(row[9], bool(error_count), duration),
         updated_at=as_ms(row[10]),
+        root_span_id=as_opt_text(row[11]) if len(row) > 11 else None,
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import apsw
 
 from lens_tui.levels import normalise_level
-from lens_tui.store.connection import Database, OpenError, Read, check_path
+from lens_tui.store.connection import Database, Interrupted, OpenError, Read, check_path
 from lens_tui.store.decode import span_row
 from lens_tui.store.filters import LogScope, LogWhere, TraceFilter, TraceWhere, name_matches
 from lens_tui.store.queries import MAX_LIST_LIMIT, logs, spans, totals, traces
@@ -32,6 +32,7 @@ __all__ = [
     "MAX_LIST_LIMIT",
     "MAX_TRACE_SPANS",
     "TRACES_SINCE_LIMIT",
+    "Interrupted",
     "OpenError",
     "SpanColumns",
     "TraceDetail",
@@ -95,6 +96,11 @@ class TraceReader:
     def take_replaced(self) -> bool:
         """True once after the file was replaced or deleted (the UI drops what it holds)."""
         return self._db.take_replaced()
+
+    def interrupt(self) -> None:
+        """Stop the read running on this reader now, from any thread (it raises `Interrupted`);
+        without one running, nothing happens, and later reads are not affected."""
+        self._db.interrupt()
 
     @contextmanager
     def read(self) -> Iterator[Read | None]:
