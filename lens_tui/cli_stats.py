@@ -1,10 +1,10 @@
 """`lens-tui stats`: per-route rate, errors and latency percentiles over a window of trace
-start times, as a table or JSON (lens_tui.store.stats does the counting)."""
+start times, as a table or JSON (lens_tui.store.stats does the counting; EXPR is a trace query
+of lens_tui.query)."""
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import re
@@ -22,14 +22,15 @@ DEFAULT_SINCE = "15m"
 NAME_WIDTH = 48
 """Widest service or name cell of the table (longer ones end in an ellipsis)."""
 
-_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*$")
-_HAS_UNIT = re.compile(r"[a-z]\s*$", re.IGNORECASE)
+_DURATION_AGO = re.compile(r"^\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)$", re.IGNORECASE)
 
 DESCRIPTION = """\
 Per-route statistics of the traces that started in a window: count, rate, errors, latency
 percentiles. Routes are the traces' root spans, grouped by --by (default service,name).
 
-EXPR keeps only the traces whose root span name contains it (case-insensitive).
+EXPR is a trace query (docs/query.md): `checkout` keeps traces whose root span name
+contains it, `status = error`, `duration > 250ms`, `{ name = "db.query" and duration > 50ms }`,
+`attr.http.status_code >= 500`... and their combinations.
 
 count is every trace that started in [--since, --until); rate_per_s is count over the
 window's length (with --since all, from the first matching trace); errors are traces that
@@ -42,7 +43,7 @@ SQLite window functions); max_ms is the largest.
 
 Times: --since and --until take a duration back from now (15m, 2h, 7d, 90s), a local time
 today (10:30, 10:30:15), a local date and time (2026-12-07T10:30, "2026-12-07 10:30"), an
-ISO time with an offset, or `now`; --since also takes `all`."""
+ISO time with an offset or Z, or `now`; --since also takes `all`."""
 
 
 def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -53,7 +54,7 @@ def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.Argume
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("expr", nargs="?", default="", metavar="EXPR",
-                        help="only traces whose root span name contains EXPR")
+                        help="only the traces this trace query keeps (default: every trace)")
     parser.add_argument("--db", type=Path, default=None,
                         help="trace database (default: $LENS_DB or ./traces.db)")
     parser.add_argument("--by", choices=GROUP_BYS, default="service,name", metavar="KEYS",
@@ -69,36 +70,23 @@ def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.Argume
 
 
 def parse_time(text: str, now_ms: float, *, option: str) -> float:
-    """An instant as epoch ms: `now`, a duration back from `now_ms`, a local clock time
-    today, or an ISO date and time (local unless it has an offset)."""
+    """An instant as epoch ms: `now`, a duration back from `now_ms` (the CLI's units, days and
+    weeks too), or a time point of the query language (a local clock time today, an ISO date
+    and time)."""
+    from lens_tui.query import QueryError
+    from lens_tui.query.times import time_point_ms
+
     value = text.strip()
     if value.lower() == "now":
         return now_ms
-    if _HAS_UNIT.search(value) and value[:1].isdigit() and ":" not in value:
-        try:
-            return now_ms - parse_duration_ms(value)
-        except argparse.ArgumentTypeError:
-            pass
-    clock = _CLOCK.match(value)
-    if clock:
-        hour, minute = int(clock.group(1)), int(clock.group(2))
-        second = int(clock.group(3) or 0)
-        micros = int((clock.group(4) or "0").ljust(6, "0"))
-        if hour > 23 or minute > 59 or second > 59:
-            raise CliError(f"{option}: not a time of day: {text!r}")
-        today = dt.datetime.fromtimestamp(now_ms / 1000.0)
-        moment = today.replace(hour=hour, minute=minute, second=second, microsecond=micros)
-        return moment.timestamp() * 1000.0
+    if _DURATION_AGO.match(value):
+        return now_ms - parse_duration_ms(value)
     try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
+        return time_point_ms(value, 1, now_ms)
+    except QueryError as exc:
         raise CliError(
-            f"{option}: not a time: {text!r} (try 15m, 2h, 10:30, 2026-12-07T10:30 or now)"
+            f"{option}: not a time: {text!r} (try 15m, 2h, 7d, 10:30, 2026-12-07T10:30 or now)"
         ) from None
-    try:
-        return moment.timestamp() * 1000.0
-    except (OverflowError, OSError, ValueError):
-        raise CliError(f"{option}: a time no clock can show: {text!r}") from None
 
 
 def window(args: argparse.Namespace, now_ms: float) -> tuple[float | None, float]:
@@ -114,14 +102,17 @@ def window(args: argparse.Namespace, now_ms: float) -> tuple[float | None, float
 
 def run(args: argparse.Namespace, path: Path) -> int:
     """Print the statistics of the database at `path` (validated by the caller)."""
-    from lens_tui.store.filters import TraceFilter
+    from lens_tui.query import QueryError, compile_trace_query
     from lens_tui.store.reader import OpenError, TraceReader
     from lens_tui.store.stats.sql import route_stats
 
     now_ms = time.time() * 1000.0
     since, until = window(args, now_ms)
     by: GroupBy = args.by
-    where = TraceFilter(name=args.expr) if args.expr else None
+    try:
+        where = compile_trace_query(args.expr, now_ms=now_ms) if args.expr.strip() else None
+    except QueryError as exc:
+        raise CliError(f"bad query: {exc}") from None
     reader = TraceReader(path)
     try:
         reader.open()

@@ -137,11 +137,17 @@ def test_table_lists_every_route_under_its_window(stats_db: Path) -> None:
     assert "\x1b" not in result.stdout and "GET /␛[31mred" in result.stdout
 
 
-def test_expr_keeps_root_names_containing_it(stats_db: Path) -> None:
-    result = run_cli("stats", "get /A", "--db", str(stats_db), "--format", "json")
-    assert result.returncode == 0, result.stderr
-    assert {(r["service"], r["name"]) for r in json.loads(result.stdout)} == {
-        ("shop", "GET /a"), ("pay", "GET /a"),
+def test_expr_is_a_trace_query(stats_db: Path) -> None:
+    def routes(expr: str) -> dict[tuple[str, str], tuple[int, int]]:
+        result = run_cli("stats", expr, "--db", str(stats_db), "--format", "json")
+        assert result.returncode == 0, result.stderr
+        return {(r["service"], r["name"]): (r["count"], r["errors"]) for r in json.loads(result.stdout)}
+
+    # Bare words: the root span name contains them, case-folded.
+    assert routes("get /A") == {("shop", "GET /a"): (11, 1), ("pay", "GET /a"): (3, 0)}
+    assert routes("status = error") == {("shop", "GET /a"): (1, 1)}
+    assert routes('duration >= 80ms or name = "GET /b"') == {
+        ("shop", "GET /a"): (3, 0), ("shop", "GET /b"): (1, 0),
     }
 
 
@@ -167,7 +173,9 @@ def test_windows_by_clock_and_date_and_all(stats_db: Path) -> None:
         (("--since", "5 parsecs"), "--since: not a time"),
         (("--until", "yesterday-ish"), "--until: not a time"),
         (("--since", "10m", "--until", "20m"), "must be before"),
-        (("--since", "25:61"), "not a time of day"),
+        (("--since", "25:61"), "--since: not a time"),
+        (("duration > 5 parsecs",), "bad query: unknown unit 'parsecs' at column 14"),
+        (("{ name = ",), "bad query"),
         (("--by", "route"), "invalid choice"),
         (("--format", "xml"), "invalid choice"),
         (("--since", "2026-13-45"), "--since: not a time"),
