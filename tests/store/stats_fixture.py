@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from lens_tui import schema
 
-from .conftest import TraceDb, tid
+from .conftest import TraceDb, sid, tid
 
 W0 = 1_700_000_000_000.0
 """The window's start (a multiple of 10 s, so a 10 s bucket grid starts on it)."""
@@ -42,18 +42,26 @@ class Row:
         return self.status == "error" or self.errors > 0
 
 
-def write(db: TraceDb, rows: list[Row], *, updated_at: float = 0.0) -> None:
-    """Insert `rows` in one transaction through the writer connection."""
+def write(db: TraceDb, rows: list[Row], *, updated_at: float = 0.0, spans: bool = False) -> None:
+    """Insert `rows` in one transaction through the writer connection (with `spans`, each
+    trace's root span too, as a writer stores it: what span terms of a query look at)."""
     with db.conn:
         for r in rows:
+            status = "running" if r.duration is None and r.status == "ok" else r.status
             db.insert(
                 schema.Trace, trace_id=tid(r.n), root_span_name=r.name, source="test",
                 started_at=r.start,
                 ended_at=None if r.running else r.start + (r.duration or 0.0),
-                duration_ms=r.duration, root_span_id=None, service=r.service,
-                status="running" if r.duration is None and r.status == "ok" else r.status,
-                span_count=1, error_count=r.errors, updated_at=updated_at or W0,
+                duration_ms=r.duration, root_span_id=sid(r.n, 0) if spans else None,
+                service=r.service, status=status, span_count=1, error_count=r.errors,
+                updated_at=updated_at or W0,
             )
+            if spans:
+                db.insert(
+                    schema.Span, span_id=sid(r.n, 0), trace_id=tid(r.n), parent_span_id=None,
+                    name=r.name or "", started_at=r.start, duration_ms=r.duration,
+                    status=status, service=r.service, updated_at=updated_at or W0,
+                )
 
 
 def known_rows() -> list[Row]:

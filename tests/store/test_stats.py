@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lens_tui.query import compile_trace_query
 from lens_tui.store.filters import TraceFilter
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.stats import (
@@ -193,8 +194,8 @@ def _latency_rows() -> list[fx.Row]:
 
 @pytest.fixture
 def latency(db: TraceDb) -> TraceReader:
-    """The one-route latency database, opened by a reader."""
-    fx.write(db, _latency_rows())
+    """The one-route latency database (root spans too), opened by a reader."""
+    fx.write(db, _latency_rows(), spans=True)
     reader = TraceReader(db.path)
     reader.open()
     yield reader
@@ -337,3 +338,22 @@ def test_any_durations_against_nearest_rank(traces: list[tuple[str, float | None
                 assert estimate is None
             else:
                 assert estimate == pytest.approx(exact, rel=RELATIVE_ERROR, abs=1e-3)
+
+
+def test_a_region_and_a_route_as_query_text(latency: TraceReader) -> None:
+    """The text a user can edit selects the same traces as the filter it stands for."""
+    heat = latency_heatmap(latency, KEY, since_ms=fx.W0 + 0.4, until_ms=fx.W1 - 0.3,
+                           columns=9, rows=5)
+    assert all(edge == int(edge) for edge in heat.time_edges)
+    for region in (heat.cell(4, 2), heat.region(1, 7, 0, 3), heat.region(0, 8, 0, 4)):
+        text = region.query_text()
+        assert text.startswith('name = "GET /a" and service = "shop" and since ')
+        query = compile_trace_query(text)
+        by_query = {t.trace_id for t in latency.recent_traces(100_000, where=query)}
+        by_region = {t.trace_id for t in latency.recent_traces(100_000, where=region)}
+        assert by_query == by_region and by_region
+    route = RouteWhere(KEY)
+    assert route.query_text() == 'name = "GET /a" and service = "shop"'
+    by_query = {t.trace_id for t in latency.recent_traces(100_000, where=compile_trace_query(route.query_text()))}
+    assert by_query == {t.trace_id for t in latency.recent_traces(100_000, where=route)}
+    assert RouteWhere(RouteKey("name", None, 'say "hi"')).query_text() == 'name = "say \\"hi\\""'

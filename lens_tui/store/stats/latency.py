@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from peewee import SQL, Node, fn
 
+from lens_tui.query.ast import And, Compare
+from lens_tui.query.render import render
 from lens_tui.schema import Trace
 from lens_tui.store.filters import TraceWhere
 from lens_tui.store.layout import Layout
@@ -55,6 +57,22 @@ def key_condition(key: RouteKey | None, layout: Layout) -> Node | None:
     return out
 
 
+def _route_terms(key: RouteKey | None) -> list[Compare]:
+    """The route as query terms: `name = …` for its root name, `service = …` for its service."""
+    if key is None:
+        return []
+    terms: list[Compare] = []
+    if key.by != "service":
+        terms.append(Compare("name", "=", key.name or ""))
+    if "service" in key.by and key.service is not None:
+        terms.append(Compare("service", "=", key.service))
+    return terms
+
+
+def _query(terms: list[Compare]) -> str:
+    return render(And(tuple(terms))) if terms else ""
+
+
 @dataclass(frozen=True, slots=True)
 class RouteWhere:
     """The traces of one route, as a `filters.TraceWhere` (the trace list a row drills into)."""
@@ -69,6 +87,13 @@ class RouteWhere:
     def matches(self, trace: TraceLike, now: float | None = None) -> bool:
         """Whether a live trace belongs to the route."""
         return self.key.matches(trace)
+
+    def query_text(self) -> str:
+        """The route as a trace query for the user to edit (docs/query.md). Its `service = …`
+        keeps traces in which some span has the service, where the route means the root's:
+        the same traces while a trace stays in one service; a route without a service has no
+        service term."""
+        return _query(_route_terms(self.key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +115,20 @@ class LatencyRegion:
             and self.since_ms <= trace.started_at < self.until_ms
             and self.min_duration_ms <= duration < self.max_duration_ms
             and (self.key is None or self.key.matches(trace))
+        )
+
+    def query_text(self) -> str:
+        """The region as a trace query (`since`, `until`, two `duration` bounds and the route's
+        terms, as `RouteWhere.query_text`): the same traces as `sql_where` for a heatmap's
+        region, whose time edges are whole milliseconds."""
+        return _query(
+            [
+                *_route_terms(self.key),
+                Compare("start", ">=", self.since_ms),
+                Compare("start", "<", self.until_ms),
+                Compare("duration", ">=", self.min_duration_ms),
+                Compare("duration", "<", self.max_duration_ms),
+            ]
         )
 
     def sql_where(self, layout: Layout, now: float | None = None) -> list[Node]:
@@ -241,6 +280,16 @@ def _bucket_sql(
     return f"CASE WHEN {column} < ? THEN {below} ELSE {above} END"
 
 
+def time_edges(opened_ms: float, until_ms: float, columns: int) -> list[float]:
+    """`columns + 1` ascending edges on whole milliseconds covering `[opened_ms, until_ms)`
+    (widened to at least a millisecond a column): whole milliseconds survive the round trip
+    through a query's `since`/`until` text exactly."""
+    low = math.floor(opened_ms)
+    high = max(math.ceil(until_ms), low + columns)
+    step = (high - low) / columns
+    return [float(low + math.floor(step * i)) for i in range(columns)] + [float(high)]
+
+
 def latency_heatmap(
     reader: TraceReader,
     key: RouteKey | None,
@@ -253,31 +302,40 @@ def latency_heatmap(
     now_ms: float | None = None,
 ) -> Heatmap:
     """The route's heatmap over `[since_ms, until_ms)` (None: from its first trace) in
-    `columns` equal time buckets and `rows` duration buckets spanning its durations."""
+    `columns` equal time buckets (edges on whole milliseconds: `time_edges`) and `rows`
+    duration buckets spanning its durations there."""
     columns, rows = max(1, int(columns)), max(1, int(rows))
     with reader.read() as read:
         if read is None:
             return Heatmap(key, (), (), False, (), (), 0)
         conn, layout = read.conn, read.layout
-        conditions = _conditions(layout, key, since_ms, until_ms, where, now_ms)
+        opened = since_ms
+        if opened is None:
+            first_sql, first_params = base_select(
+                layout, _conditions(layout, key, None, until_ms, where, now_ms)
+            ).sql()
+            opened = conn.execute(f"SELECT min(st) FROM ({first_sql})", first_params).fetchall()[0][
+                0
+            ]
+            if opened is None:
+                return Heatmap(key, (), (), False, (), (), 0)
+        edges = time_edges(float(opened), float(until_ms), columns)
+        conditions = _conditions(layout, key, edges[0], edges[-1], where, now_ms)
         base_sql, params = base_select(layout, conditions).sql()
-        first, low, high, running = conn.execute(
-            f"SELECT min(st), min(d), max(d), count(*) - count(d) FROM ({base_sql})", params
+        low, high, running = conn.execute(
+            f"SELECT min(d), max(d), count(*) - count(d) FROM ({base_sql})", params
         ).fetchall()[0]
         if low is None:
-            return Heatmap(key, (), (), False, (), (), int(running or 0))
-        opened = float(first) if since_ms is None else float(since_ms)
-        step = (float(until_ms) - opened) / columns
-        time_edges = [opened + step * i for i in range(columns)] + [float(until_ms)]
+            return Heatmap(key, tuple(edges), (), False, (), (), int(running or 0))
         d_edges, log_scale = duration_edges(float(low), float(high), rows)
         case_params: list[float] = []
-        time_case = _bucket_sql("st", time_edges, 0, columns, case_params)
+        time_case = _bucket_sql("st", edges, 0, columns, case_params)
         duration_case = _bucket_sql("d", d_edges, 0, rows, case_params)
         sql = (
             f"SELECT {time_case} AS ti, {duration_case} AS di, count(*), coalesce(sum(e), 0)"
-            f" FROM ({base_sql}) WHERE d IS NOT NULL AND st >= ? AND st < ? GROUP BY ti, di"
+            f" FROM ({base_sql}) WHERE d IS NOT NULL GROUP BY ti, di"
         )
-        cells = conn.execute(sql, [*case_params, *params, time_edges[0], time_edges[-1]]).fetchall()
+        cells = conn.execute(sql, [*case_params, *params]).fetchall()
     counts = [[0] * columns for _ in range(rows)]
     errors = [[0] * columns for _ in range(rows)]
     for ti, di, count, failed in cells:
@@ -285,7 +343,7 @@ def latency_heatmap(
         errors[int(di)][int(ti)] = int(failed)
     return Heatmap(
         key,
-        tuple(time_edges),
+        tuple(edges),
         d_edges,
         log_scale,
         tuple(map(tuple, counts)),
