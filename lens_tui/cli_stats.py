@@ -83,7 +83,7 @@ def parse_time(text: str, now_ms: float, *, option: str) -> float:
         return now_ms - parse_duration_ms(value)
     try:
         return time_point_ms(value, 1, now_ms)
-    except QueryError as exc:
+    except QueryError:
         raise CliError(
             f"{option}: not a time: {text!r} (try 15m, 2h, 7d, 10:30, 2026-12-07T10:30 or now)"
         ) from None
