@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from lens_tui.store.reader import TraceReader
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "services", "query", "logs")
+SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "services", "query", "logs",
+               "stats")
 DB_SUFFIXES = frozenset({".db", ".db3", ".sqlite", ".sqlite3", ".s3db", ".sl3", ".sdb"})
 """Names that end so are databases to wait for, however close they are to a command name."""
 
@@ -85,6 +86,7 @@ def _dashboard_parser() -> argparse.ArgumentParser:
             "  lens-tui serve [DB]           the dashboard in a web browser (textual-serve)\n"
             "  lens-tui mcp [--db PATH]      the traces for coding agents (MCP on stdio)\n"
             "  lens-tui services [--since]   the calls between services (a service map)\n"
+            "  lens-tui stats [EXPR]         per-route rate, errors and latency percentiles\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -425,6 +427,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
 
 
+def _stats_parser() -> argparse.ArgumentParser:
+    from lens_tui.cli_stats import build_parser
+
+    return build_parser(_Parser)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print per-route statistics."""
+    from lens_tui.cli_stats import run
+
+    return run(args, _existing_db(args.db or default_db()))
+
+
 def _mcp_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lens-tui mcp",
@@ -502,11 +517,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
                       "otlp": _otlp_parser, "serve": _serve_parser, "mcp": _mcp_parser,
                       "services": _services_parser, "query": _query_parser,
-                      "logs": _logs_parser}[command]()
+                      "logs": _logs_parser, "stats": _stats_parser}[command]()
             args = parser.parse_args(rest)
             return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune,
                     "otlp": cmd_otlp, "serve": cmd_serve, "mcp": cmd_mcp,
-                    "services": cmd_services, "query": cmd_query, "logs": cmd_logs}[command](args)
+                    "services": cmd_services, "query": cmd_query, "logs": cmd_logs,
+                    "stats": cmd_stats}[command](args)
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)
