@@ -23,6 +23,7 @@ from lens_tui.store.decode import UNPARSED_KEY
 from lens_tui.store.filters import LogScope, TraceFilter
 from lens_tui.store.queries import traces as trace_queries
 from lens_tui.store.reader import OpenError, TraceMark, TraceReader, check_path
+from lens_tui.store.stats import route_stats
 
 from . import record_sample
 from .record_sample import T0
@@ -539,13 +540,32 @@ def test_following_queries_as_records_arrive(sample: Path) -> None:
         assert traces.poll() == [] and logs.poll() == []
 
 
+def test_route_stats_per_extension_and_root_name(reader: TraceReader) -> None:
+    rows = route_stats(reader, since_ms=None, until_ms=float(T0 + 10_000), by="service")
+    by_service = {r.key.fields()["service"]: r for r in rows}
+    alpha = by_service["ext.alpha"]  # turns 1 and 2, and conv-9's background work
+    assert (alpha.count, alpha.running, alpha.errors) == (3, 1, 1)
+    assert (alpha.p50_ms, alpha.max_ms) == (10.0, 100.0)
+    beta = by_service["ext.beta"]
+    assert (beta.count, beta.errors, beta.max_ms) == (2, 1, 110.0)
+    named = route_stats(
+        reader,
+        since_ms=None,
+        until_ms=float(T0 + 10_000),
+        where=compile_trace_query("status = error"),
+    )
+    assert sorted((r.key.fields()["name"], r.p95_ms) for r in named) == [
+        ("handle message", 100.0), ("out of order", 110.0)
+    ]  # fmt: skip
+
+
 # --------------------------------------------------------------------------- lens-tui show
 
 
-def _show(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _show(db: Path, *args: str, command: str = "show") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.run(
-        [sys.executable, "-m", "lens_tui", "show", "--db", str(db), *args],
+        [sys.executable, "-m", "lens_tui", command, "--db", str(db), *args],
         capture_output=True, text=True, env=env, timeout=60, check=False,
     )  # fmt: skip
 
@@ -585,6 +605,25 @@ def test_show_makes_hostile_text_visible(sample: Path) -> None:
     missing = _show(sample, "turn-9999")
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
     assert "no trace 'turn-9999'" in missing.stderr
+
+
+def test_query_logs_and_stats_commands_read_a_record_store(sample: Path) -> None:
+    before = sha256(sample)
+    found = _show(sample, "status = error", "--format", "jsonl", command="query")
+    assert found.returncode == 0, found.stderr
+    assert [json.loads(line)["trace_id"] for line in found.stdout.splitlines()] == [
+        "turn-0003", "turn-0001"
+    ]  # fmt: skip
+    logs = _show(sample, "level >= error", "--format", "jsonl", command="logs")
+    assert logs.returncode == 0, logs.stderr
+    assert [json.loads(line)["span_id"] for line in logs.stdout.splitlines()] == [
+        "s1-tool",
+        "s5-esc",
+    ]
+    stats = _show(sample, "--since", "all", "--format", "json", command="stats")
+    assert stats.returncode == 0, stats.stderr
+    assert sum(row["count"] for row in json.loads(stats.stdout)) == 7
+    assert sha256(sample) == before
 
 
 def test_commands_that_write_refuse_a_record_store(sample: Path) -> None:
