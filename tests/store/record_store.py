@@ -185,6 +185,11 @@ def log(level: str, msg: str, at: int, **fields: Any) -> dict[str, Any]:
             **fields}  # fmt: skip
 
 
+def file_sha256(path: Path) -> str:
+    """The file's bytes, hashed: what must not change while lens_tui reads it."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def main(argv: list[str]) -> int:
     """A writer process: each stdin line a JSON list of records, one transaction, "ok" after."""
     store = RecordStore(Path(argv[0]))

@@ -49,18 +49,32 @@ def write(db: TraceDb, rows: list[Row], *, updated_at: float = 0.0, spans: bool 
         for r in rows:
             status = "running" if r.duration is None and r.status == "ok" else r.status
             db.insert(
-                schema.Trace, trace_id=tid(r.n), root_span_name=r.name, source="test",
+                schema.Trace,
+                trace_id=tid(r.n),
+                root_span_name=r.name,
+                source="test",
                 started_at=r.start,
                 ended_at=None if r.running else r.start + (r.duration or 0.0),
-                duration_ms=r.duration, root_span_id=sid(r.n, 0) if spans else None,
-                service=r.service, status=status, span_count=1, error_count=r.errors,
+                duration_ms=r.duration,
+                root_span_id=sid(r.n, 0) if spans else None,
+                service=r.service,
+                status=status,
+                span_count=1,
+                error_count=r.errors,
                 updated_at=updated_at or W0,
             )
             if spans:
                 db.insert(
-                    schema.Span, span_id=sid(r.n, 0), trace_id=tid(r.n), parent_span_id=None,
-                    name=r.name or "", started_at=r.start, duration_ms=r.duration,
-                    status=status, service=r.service, updated_at=updated_at or W0,
+                    schema.Span,
+                    span_id=sid(r.n, 0),
+                    trace_id=tid(r.n),
+                    parent_span_id=None,
+                    name=r.name or "",
+                    started_at=r.start,
+                    duration_ms=r.duration,
+                    status=status,
+                    service=r.service,
+                    updated_at=updated_at or W0,
                 )
 
 
@@ -72,14 +86,17 @@ def known_rows() -> list[Row]:
     a = [5, 5, 5, 10, 10, 20, 40, 80, 80, 160]
     for i, d in enumerate(a):
         status = "error" if i == 3 else "ok"
-        rows.append(Row(next(n), "shop", "GET /a", W0 + i * 1_000.0, float(d), status,
-                        2 if i == 8 else 0))
+        rows.append(
+            Row(next(n), "shop", "GET /a", W0 + i * 1_000.0, float(d), status, 2 if i == 8 else 0)
+        )
     rows[0] = Row(rows[0].n, "shop", "GET /a", W0, 5.0)  # exactly on the window's start
     rows.append(Row(next(n), "shop", "GET /a", W0 + 50_000.0, None))
     rows.append(Row(next(n), "shop", "GET /a", W0 + 51_000.0, None, "error", 1))
     rows.append(Row(next(n), "shop", "GET /b", W0 + 20_000.0, 7.0))
     rows.append(Row(next(n), "shop", "GET /b", W0 + 21_000.0, math.inf))
-    rows += [Row(next(n), "pay", "GET /a", W0 + 30_000.0 + i, d) for i, d in enumerate((1.0, 3.0, 3.0))]
+    rows += [
+        Row(next(n), "pay", "GET /a", W0 + 30_000.0 + i, d) for i, d in enumerate((1.0, 3.0, 3.0))
+    ]
     rows.append(Row(next(n), None, "GET /a", W0 + 40_000.0, 2.5))
     rows.append(Row(next(n), "shop", None, W0 + 45_000.0, 0.0))
     rows.append(Row(next(n), "shop", "GET /a", W0 - 1.0, 9_999.0))  # before the window
@@ -93,15 +110,28 @@ def random_rows(
     """`count` traces (numbered from `first`) over five routes: log-normal durations (ties by
     rounding), 8 % running, 5 % failed, spread uniformly over `[start, start + length)`."""
     rng = random.Random(seed)
-    routes = [("shop", "GET /a"), ("shop", "GET /b"), ("pay", "POST /pay"), ("pay", "GET /a"),
-              (None, "cron")]
+    routes = [
+        ("shop", "GET /a"),
+        ("shop", "GET /b"),
+        ("pay", "POST /pay"),
+        ("pay", "GET /a"),
+        (None, "cron"),
+    ]
     rows = []
     for i in range(count):
         service, name = routes[rng.randrange(len(routes)) if i >= 5 else i]
         duration = None if rng.random() < 0.08 else round(rng.lognormvariate(3.0, 1.5), 1)
         failed = rng.random() < 0.05
-        rows.append(Row(first + i, service, name, start + rng.random() * length, duration,
-                        "error" if failed else "ok"))
+        rows.append(
+            Row(
+                first + i,
+                service,
+                name,
+                start + rng.random() * length,
+                duration,
+                "error" if failed else "ok",
+            )
+        )
     return rows
 
 

@@ -80,7 +80,13 @@ def test_known_answers_spelled_out(known: TraceReader) -> None:
     a = got[("shop", "GET /a")]
     assert (a["count"], a["running"], a["errors"]) == (12, 2, 3)
     # 5 5 5 10 10 20 40 80 80 160: ranks 5, 9, 10, 10
-    assert (a["p50_ms"], a["p90_ms"], a["p95_ms"], a["p99_ms"], a["max_ms"]) == (10, 80, 160, 160, 160)
+    assert (a["p50_ms"], a["p90_ms"], a["p95_ms"], a["p99_ms"], a["max_ms"]) == (
+        10,
+        80,
+        160,
+        160,
+        160,
+    )
     one = got[("shop", "GET /b")]  # one finished trace and one of infinite duration
     assert (one["count"], one["running"], one["p50_ms"], one["p99_ms"]) == (2, 1, 7.0, 7.0)
     assert got[(None, "GET /a")]["p50_ms"] == 2.5
@@ -150,7 +156,9 @@ def test_sketch_quantiles_are_within_the_relative_error() -> None:
         hist.add(bucket_of(v))
     qs = (0.001, 0.01, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0)
     for q, got in zip(qs, hist.quantiles(qs), strict=True):
-        exact = sorted(values)[math.ceil(q * len(values)) - 1] if q * len(values) >= 1 else min(values)
+        exact = (
+            sorted(values)[math.ceil(q * len(values)) - 1] if q * len(values) >= 1 else min(values)
+        )
         assert got == pytest.approx(exact, rel=RELATIVE_ERROR, abs=1e-3), q
     assert hist.max_value() == pytest.approx(max(values), rel=RELATIVE_ERROR)
 
@@ -186,8 +194,16 @@ def _latency_rows() -> list[fx.Row]:
     rows = []
     for n in range(1, 801):
         duration = None if n % 97 == 0 else round(10 ** rng.uniform(0, 4), 3)
-        rows.append(fx.Row(n, "shop", "GET /a", fx.W0 + rng.random() * 600_000.0, duration,
-                           "error" if rng.random() < 0.1 else "ok"))
+        rows.append(
+            fx.Row(
+                n,
+                "shop",
+                "GET /a",
+                fx.W0 + rng.random() * 600_000.0,
+                duration,
+                "error" if rng.random() < 0.1 else "ok",
+            )
+        )
     rows += [fx.Row(900 + i, "shop", "GET /b", fx.W0 + i, 1.0) for i in range(5)]
     return rows
 
@@ -220,7 +236,8 @@ def test_heatmap_buckets_and_their_filters_select_exactly_the_same_traces(
             region = heat.cell(column, row)
             # The bucket, computed here from its edges.
             mine = {
-                fx.tid(r.n) for r in finished
+                fx.tid(r.n)
+                for r in finished
                 if heat.time_edges[column] <= r.start < heat.time_edges[column + 1]
                 and heat.duration_edges[row] <= r.duration < heat.duration_edges[row + 1]
             }
@@ -255,9 +272,7 @@ def test_scatter_points_oldest_first_newest_kept(latency: TraceReader) -> None:
     assert few.truncated and few.starts_ms == tuple(r.start for r in rows[-10:])
     box = region_of_points(KEY, rows[20].start, rows[10].start, 5_000.0, 50.0)
     picked = {t.trace_id for t in latency.recent_traces(1000, where=box)}
-    assert picked == {
-        fx.tid(r.n) for r in rows[10:20] if 50.0 <= r.duration < 5_000.0
-    }
+    assert picked == {fx.tid(r.n) for r in rows[10:20] if 50.0 <= r.duration < 5_000.0}
 
 
 def test_duration_edges_are_linear_within_two_decades() -> None:
@@ -291,7 +306,8 @@ def test_a_route_as_the_trace_list_filter(known: TraceReader, key: RouteKey) -> 
     selected = {t.trace_id for t in known.recent_traces(100_000, where=where)}
     assert selected == {t.trace_id for t in listed if where.matches(t)}
     want = {
-        fx.tid(r.n) for r in fx.known_rows()
+        fx.tid(r.n)
+        for r in fx.known_rows()
         if ("service" not in key.by or r.service == key.service)
         and (key.by == "service" or (r.name or "") == key.name)
     }
@@ -342,8 +358,9 @@ def test_any_durations_against_nearest_rank(traces: list[tuple[str, float | None
 
 def test_a_region_and_a_route_as_query_text(latency: TraceReader) -> None:
     """The text a user can edit selects the same traces as the filter it stands for."""
-    heat = latency_heatmap(latency, KEY, since_ms=fx.W0 + 0.4, until_ms=fx.W1 - 0.3,
-                           columns=9, rows=5)
+    heat = latency_heatmap(
+        latency, KEY, since_ms=fx.W0 + 0.4, until_ms=fx.W1 - 0.3, columns=9, rows=5
+    )
     assert all(edge == int(edge) for edge in heat.time_edges)
     for region in (heat.cell(4, 2), heat.region(1, 7, 0, 3), heat.region(0, 8, 0, 4)):
         text = region.query_text()
@@ -354,6 +371,9 @@ def test_a_region_and_a_route_as_query_text(latency: TraceReader) -> None:
         assert by_query == by_region and by_region
     route = RouteWhere(KEY)
     assert route.query_text() == 'name = "GET /a" and service = "shop"'
-    by_query = {t.trace_id for t in latency.recent_traces(100_000, where=compile_trace_query(route.query_text()))}
+    by_query = {
+        t.trace_id
+        for t in latency.recent_traces(100_000, where=compile_trace_query(route.query_text()))
+    }
     assert by_query == {t.trace_id for t in latency.recent_traces(100_000, where=route)}
     assert RouteWhere(RouteKey("name", None, 'say "hi"')).query_text() == 'name = "say \\"hi\\""'

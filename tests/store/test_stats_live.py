@@ -71,7 +71,10 @@ def test_seeded_aggregator_matches_the_exact_stats(db: TraceDb, by: str) -> None
     agg = _aggregator(by=by)
     with TraceReader(db.path) as reader:
         seed = read_seed(
-            reader, by=by, bucket_ms=BUCKET_MS, since_ms=agg.window_start_ms(NOW),
+            reader,
+            by=by,
+            bucket_ms=BUCKET_MS,
+            since_ms=agg.window_start_ms(NOW),
             changed_since_ms=NOW - 60_000,
         )
         agg.seed(seed, NOW)
@@ -94,17 +97,25 @@ def test_aggregator_fed_by_the_tail_matches_the_exact_stats(db: TraceDb) -> None
     assert agg.uncertain == 0
 
 
-def _update(db: TraceDb, n: int, *, duration: float | None, status: str, errors: int,
-            stamp: float) -> None:
+def _update(
+    db: TraceDb, n: int, *, duration: float | None, status: str, errors: int, stamp: float
+) -> None:
     db.conn.execute(
         "UPDATE traces SET duration_ms = ?, status = ?, error_count = ?, updated_at = ?"
-        " WHERE trace_id = ?", (duration, status, errors, stamp, tid(n)),
+        " WHERE trace_id = ?",
+        (duration, status, errors, stamp, tid(n)),
     )
 
 
 def test_a_running_trace_that_finishes_and_then_fails_is_counted_once(db: TraceDb) -> None:
-    fx.write(db, [fx.Row(1, "shop", "GET /a", fx.W0 + 5.0, None),
-                  fx.Row(2, "shop", "GET /a", fx.W0 + 6.0, 30.0)], updated_at=fx.W0 + 10)
+    fx.write(
+        db,
+        [
+            fx.Row(1, "shop", "GET /a", fx.W0 + 5.0, None),
+            fx.Row(2, "shop", "GET /a", fx.W0 + 6.0, 30.0),
+        ],
+        updated_at=fx.W0 + 10,
+    )
     agg = _aggregator()
     key = RouteKey("service,name", "shop", "GET /a")
     with TraceReader(db.path) as reader:
@@ -112,7 +123,13 @@ def test_a_running_trace_that_finishes_and_then_fails_is_counted_once(db: TraceD
         batch, mark = _tail_all(reader, mark)
         agg.apply(batch, NOW)
         (row,) = agg.rows(NOW)
-        assert (row.key, row.count, row.running, row.errors, row.max_ms) == (key, 2, 1, 0, pytest.approx(30.0, rel=RELATIVE_ERROR))
+        assert (row.key, row.count, row.running, row.errors, row.max_ms) == (
+            key,
+            2,
+            1,
+            0,
+            pytest.approx(30.0, rel=RELATIVE_ERROR),
+        )
         _update(db, 1, duration=500.0, status="ok", errors=0, stamp=fx.W0 + 20)
         batch, mark = _tail_all(reader, mark)
         assert [t.trace_id for t in batch] == [tid(1)]
@@ -152,9 +169,15 @@ def test_a_row_the_filter_stops_keeping_is_taken_out(db: TraceDb) -> None:
     slow = TraceFilter(min_duration_ms=100.0)
     agg = _aggregator(where=slow)
     clock = fx.W0 + 205.0
-    fx.write(db, [fx.Row(1, "shop", "GET /a", fx.W0 + 5.0, None),
-                  fx.Row(2, "shop", "GET /a", fx.W0 + 6.0, 150.0),
-                  fx.Row(3, "shop", "GET /a", fx.W0 + 7.0, 20.0)], updated_at=fx.W0 + 1)
+    fx.write(
+        db,
+        [
+            fx.Row(1, "shop", "GET /a", fx.W0 + 5.0, None),
+            fx.Row(2, "shop", "GET /a", fx.W0 + 6.0, 150.0),
+            fx.Row(3, "shop", "GET /a", fx.W0 + 7.0, 20.0),
+        ],
+        updated_at=fx.W0 + 1,
+    )
     with TraceReader(db.path) as reader:
         batch, mark = _tail_all(reader, TraceMark())
         agg.apply(batch, clock)
@@ -163,8 +186,13 @@ def test_a_row_the_filter_stops_keeping_is_taken_out(db: TraceDb) -> None:
         batch, mark = _tail_all(reader, mark)
         agg.apply(batch, clock)
         assert [(r.count, r.running) for r in agg.rows(clock)] == [(1, 0)]
-        exact = route_stats(reader, since_ms=agg.window_start_ms(clock), until_ms=clock + 1,
-                            where=slow, now_ms=clock)
+        exact = route_stats(
+            reader,
+            since_ms=agg.window_start_ms(clock),
+            until_ms=clock + 1,
+            where=slow,
+            now_ms=clock,
+        )
     assert [(r.count, r.running) for r in exact] == [(1, 0)]
 
 
@@ -224,11 +252,20 @@ def test_memory_stays_bounded_under_a_long_stream() -> None:
         batch = []
         for i in range(1_000):
             n += 1
-            batch.append(TraceSummary(
-                trace_id=f"{n:032x}", root_span_name=f"GET /{n % 7}", source=None, service="s",
-                started_at=now - 60_000.0 + i * 60.0, ended_at=None, duration_ms=1.0 + n % 500,
-                span_count=1, error_count=0, status="ok",
-            ))
+            batch.append(
+                TraceSummary(
+                    trace_id=f"{n:032x}",
+                    root_span_name=f"GET /{n % 7}",
+                    source=None,
+                    service="s",
+                    started_at=now - 60_000.0 + i * 60.0,
+                    ended_at=None,
+                    duration_ms=1.0 + n % 500,
+                    span_count=1,
+                    error_count=0,
+                    status="ok",
+                )
+            )
         agg.apply(batch, now)
         starts = [*starts[-60_000:], *(t.started_at for t in batch)]
     assert n == 180_000
@@ -254,8 +291,16 @@ def test_a_real_writer_adding_traces_while_tailing(tmp_path: Path) -> None:
         now = time.time() * 1000.0
         agg = RouteAggregator(bucket_ms=1_000.0, window_buckets=600)
         mark = reader.current_trace_mark()
-        agg.seed(read_seed(reader, by="service,name", bucket_ms=1_000.0,
-                           since_ms=agg.window_start_ms(now), changed_since_ms=now - 60_000), now)
+        agg.seed(
+            read_seed(
+                reader,
+                by="service,name",
+                bucket_ms=1_000.0,
+                since_ms=agg.window_start_ms(now),
+                changed_since_ms=now - 60_000,
+            ),
+            now,
+        )
         for round_ in range(4):
             with tracing.span("GET /slow"):
                 time.sleep(0.08)  # written as running first
@@ -283,10 +328,11 @@ def test_a_real_writer_adding_traces_while_tailing(tmp_path: Path) -> None:
     got = {r.key.name: (r.count, r.running, r.errors) for r in live}
     assert got == {r.key.name: (r.count, r.running, r.errors) for r in exact}
     assert got == {"GET /warm": (1, 0, 0), "GET /slow": (4, 0, 2), "GET /fast": (20, 0, 0)}
-    for r, e in zip(sorted(live, key=lambda r: r.key.name), sorted(exact, key=lambda r: r.key.name), strict=True):
+    for r, e in zip(
+        sorted(live, key=lambda r: r.key.name), sorted(exact, key=lambda r: r.key.name), strict=True
+    ):
         assert r.p99_ms == pytest.approx(e.p99_ms, rel=RELATIVE_ERROR, abs=1e-3)
     assert math.isfinite(live[0].rate_per_s)
-
 
 
 def test_the_overview_windows() -> None:

@@ -4,7 +4,6 @@ data; the file is never written; a writer process appending records shows them l
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -14,17 +13,12 @@ from typing import Any
 
 from tests.store import record_sample
 from tests.store.record_sample import T0
-from tests.store.record_store import log, span_close, span_open
+from tests.store.record_store import file_sha256, log, span_close, span_open
 
 from .conftest import loaded, make_app, open_trace, screen_text, wait_for
 
 SIZE = (130, 40)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def sha256(path: Path) -> str:
-    """The file's bytes, hashed."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def sample(tmp_path: Path) -> Path:
@@ -44,7 +38,7 @@ async def test_a_whole_session_reads_the_record_store_and_never_writes_it(
     tmp_path: Path,
 ) -> None:
     db = sample(tmp_path)
-    before = sha256(db)
+    before = file_sha256(db)
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
@@ -97,7 +91,7 @@ async def test_a_whole_session_reads_the_record_store_and_never_writes_it(
         text = screen_text(app)  # fails on any escape character in the output
         assert record_sample.MARKUP_NAME in text and "␛]0;pwned␇title" in text
         assert "␛[2J cleared [b]bold[/b]" in text
-    assert sha256(db) == before
+    assert file_sha256(db) == before
 
 
 def _feed(writer: subprocess.Popen[str], records: list[dict[str, Any]]) -> None:
