@@ -48,7 +48,7 @@ def _insert(conn: apsw.Connection, start: int, count: int) -> None:
             "INSERT INTO spans (trace_id, name, started_at, duration_ms, attributes)"
             " VALUES (?, ?, ?, ?, ?)",
             (
-                (f"{i // 10:032x}", "db.query", float(i), 1.5, '{"user.id": %d}' % i)
+                (f"{i // 10:032x}", "db.query", float(i), 1.5, f'{{"user.id": {i}}}')
                 for i in range(start, start + count)
             ),
         )

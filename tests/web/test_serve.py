@@ -49,7 +49,7 @@ def _serve(db: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
                 return proc, port
         except OSError:
             if proc.poll() is not None:
-                raise AssertionError(proc.communicate()[1])
+                raise AssertionError(proc.communicate()[1]) from None
             time.sleep(0.1)
     proc.kill()
     raise AssertionError("lens-tui serve did not start listening")
