@@ -252,9 +252,7 @@ def test_bodies_resolve_by_hash_gunzipped_when_compressed(
     record_db: Path, record_reader: TraceReader
 ) -> None:
     root, tool = record_reader.trace("turn-0001").spans
-    assert (
-        root.input_body_hash == hashlib.sha256(record_sample.REQUEST_BODY.encode()).hexdigest()
-    )
+    assert root.input_body_hash == hashlib.sha256(record_sample.REQUEST_BODY.encode()).hexdigest()
     assert record_reader.body(root.input_body_hash) == record_sample.REQUEST_BODY
     assert record_reader.body(root.output_body_hash or "") == record_sample.ANSWER_BODY
     assert tool.input_body_hash is None and tool.output_body_hash is not None
