@@ -30,7 +30,7 @@ from lens_tui.store.records import (
     StoreStats,
     TraceSummary,
 )
-from lens_tui.ui.flatten import SpanForest, SpanKey, build_forest_columns, build_forest_keys
+from lens_tui.forest import SpanForest, SpanKey, build_forest_columns, build_forest_keys
 
 TRACE_CAP = 5_000
 """Traces the list keeps in memory (the newest)."""

@@ -25,7 +25,7 @@ from lens_tui.store.tail import ChangeWatcher
 from lens_tui.text import visible
 from lens_tui import humanize as fmt
 from lens_tui.ui.feed import TRACE_CAP, Feed, OpenTrace, PendingDeltas, Readers
-from lens_tui.ui.flatten import SpanForest, analyse_forest, match_order, needs_analysis
+from lens_tui.forest import SpanForest, analyse_forest, match_order, needs_analysis
 from lens_tui.ui.focus import focus_now
 from lens_tui.ui.jobs import SingleFlight
 from lens_tui.ui.messages import (

@@ -6,7 +6,7 @@ from textual.message import Message
 
 from lens_tui.store.records import Delta, LogRow, TraceSummary
 from lens_tui.ui.feed import Snapshot
-from lens_tui.ui.flatten import MatchOrder, SpanForest
+from lens_tui.forest import MatchOrder, SpanForest
 from lens_tui.ui.widgets.log_pane import LogScope, LogTally
 
 
@@ -145,7 +145,7 @@ class LogsCounted(Message):
 
 class SpansFound(Message):
     """Ids of the open trace's spans whose name contains `query`, and their nodes of
-    `forest` in display order (`flatten.match_order`)."""
+    `forest` in display order (`forest.match_order`)."""
 
     def __init__(
         self,

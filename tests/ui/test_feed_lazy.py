@@ -11,7 +11,7 @@ from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import PendingSpan
 from lens_tui.ui import feed
 from lens_tui.ui.feed import OpenTrace, Readers
-from lens_tui.ui.flatten import SpanForest
+from lens_tui.forest import SpanForest
 
 from . import fixture_db
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from lens_tui.store.records import SpanRow
-from lens_tui.ui.flatten import build_forest
+from lens_tui.forest import build_forest
 
 from .conftest import make_app, open_trace
 

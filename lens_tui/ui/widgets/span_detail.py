@@ -14,10 +14,9 @@ from textual.widgets import Static
 
 from lens_tui.store.records import PendingSpan, SpanRow, TraceSummary
 from lens_tui.text import ELLIPSIS, visible
-from lens_tui.ui import flatten
 from lens_tui import humanize as fmt
 from lens_tui.ui.cells import component_style
-from lens_tui.ui.flatten import SpanForest
+from lens_tui.forest import CYCLE, ORPHAN, SELF_PARENT, SpanForest
 from lens_tui.ui.focus import KeysFollowFocus
 
 VALUE_LIMIT = 2_000
@@ -318,7 +317,7 @@ class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
 
 
 _MARK_TEXT = {
-    flatten.ORPHAN: "parent span not in this trace (shown at top level)",
-    flatten.CYCLE: "parent chain loops back (cut here)",
-    flatten.SELF_PARENT: "names itself as parent",
+    ORPHAN: "parent span not in this trace (shown at top level)",
+    CYCLE: "parent chain loops back (cut here)",
+    SELF_PARENT: "names itself as parent",
 }

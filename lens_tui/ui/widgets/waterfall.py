@@ -14,10 +14,21 @@ from textual.strip import Strip
 
 from lens_tui.store.records import PendingSpan, SpanRow
 from lens_tui.text import visible
-from lens_tui.ui import flatten
 from lens_tui import humanize as fmt
 from lens_tui.ui.cells import Piece, fit, strip
-from lens_tui.ui.flatten import SpanForest
+from lens_tui.forest import (
+    CYCLE,
+    NODE,
+    ORPHAN,
+    SELF_PARENT,
+    MatchOrder,
+    SpanForest,
+    below_threshold,
+    guides,
+    match_order,
+    visible_rows,
+    visible_subtree,
+)
 from lens_tui.ui.widgets.line_list import LineList
 
 THRESHOLDS_MS: tuple[float | None, ...] = (None, 1.0, 10.0, 100.0, 1000.0)
@@ -25,9 +36,9 @@ THRESHOLDS_MS: tuple[float | None, ...] = (None, 1.0, 10.0, 100.0, 1000.0)
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 _DURATION_W = 8
 _MARKS = {
-    flatten.ORPHAN: " ⚠orphan",
-    flatten.CYCLE: " ⚠cycle",
-    flatten.SELF_PARENT: " ⚠self-parent",
+    ORPHAN: " ⚠orphan",
+    CYCLE: " ⚠cycle",
+    SELF_PARENT: " ⚠self-parent",
 }
 
 
@@ -111,7 +122,7 @@ class Waterfall(LineList):
         self._clock = clock
         self.forest: SpanForest | None = None
         """The open trace's spans."""
-        self.rows: array[int] = array(flatten.NODE)
+        self.rows: array[int] = array(NODE)
         """Visible forest nodes in display order."""
         self.collapsed: set[str] = set()
         """Span ids whose descendants are hidden (ids survive rebuilds; node indices do not)."""
@@ -123,7 +134,7 @@ class Waterfall(LineList):
         """What the span search looked for ("" when no search is on)."""
         self.matches: frozenset[str] = frozenset()
         """Span ids the search found: drawn highlighted, `n` / `N` go through them."""
-        self._order: flatten.MatchOrder | None = flatten.MatchOrder()
+        self._order: MatchOrder | None = MatchOrder()
         """The matches in display order, for the forest shown (None: not known yet)."""
 
     # ---- data in
@@ -148,11 +159,11 @@ class Waterfall(LineList):
     def clear(self) -> None:
         """Show no trace."""
         self.forest = None
-        self.rows = array(flatten.NODE)
+        self.rows = array(NODE)
         self.collapsed = set()
         self._collapsed_nodes = set()
         self.threshold_index = 0
-        self.match_query, self.matches, self._order = "", frozenset(), flatten.MatchOrder()
+        self.match_query, self.matches, self._order = "", frozenset(), MatchOrder()
         self.cursor = -1
         self.rows_changed(clear_cache=True)
         self.scroll_rows(0)
@@ -169,11 +180,11 @@ class Waterfall(LineList):
             self.threshold_index = 0
             self.match_query, self.matches = "", frozenset()
         self.forest = forest
-        self._order = None if self.matches else flatten.MatchOrder()  # nodes moved
+        self._order = None if self.matches else MatchOrder()  # nodes moved
         self._collapsed_nodes = {
             forest.index_of[span_id] for span_id in self.collapsed if span_id in forest.index_of
         }
-        self.rows = flatten.visible_rows(forest, self._collapsed_nodes)
+        self.rows = visible_rows(forest, self._collapsed_nodes)
         self._update_axis()
         if fresh:
             self.cursor = -1
@@ -223,7 +234,7 @@ class Waterfall(LineList):
             for ancestor in hidden:
                 self._collapsed_nodes.discard(ancestor)
                 self.collapsed.discard(forest.span_ids[ancestor])
-            self.rows = flatten.visible_rows(forest, self._collapsed_nodes)
+            self.rows = visible_rows(forest, self._collapsed_nodes)
             self.rows_changed(clear_cache=True)
         index = self.rows.index(node)
         self.move_cursor(index, user=user)
@@ -232,13 +243,13 @@ class Waterfall(LineList):
     # ---- the span search
 
     def set_matches(
-        self, query: str, span_ids: Iterable[str], order: flatten.MatchOrder | None = None
+        self, query: str, span_ids: Iterable[str], order: MatchOrder | None = None
     ) -> None:
         """Show what a span search found (an empty `query`: the search is off); `order`,
         for the forest shown, saves sorting the matches here."""
         self.match_query = query
         self.matches = frozenset(span_ids) if query else frozenset()
-        self._order = order if query else flatten.MatchOrder()
+        self._order = order if query else MatchOrder()
         self.rows_changed(clear_cache=True)
         self.refresh_bindings()
 
@@ -270,7 +281,7 @@ class Waterfall(LineList):
             self.app.bell()
             return
         if self._order is None:  # the forest changed since the search: order it here
-            self._order = flatten.match_order(forest, self.matches)
+            self._order = match_order(forest, self.matches)
         order = self._order
         if not order.nodes:
             self.app.bell()
@@ -317,7 +328,7 @@ class Waterfall(LineList):
         self._collapsed_nodes.discard(node)
         self.collapsed.discard(self.forest.span_ids[node])
         index = self.rows.index(node)
-        self.rows[index + 1 : index + 1] = flatten.visible_subtree(
+        self.rows[index + 1 : index + 1] = visible_subtree(
             self.forest, node, self._collapsed_nodes
         )
 
@@ -378,7 +389,7 @@ class Waterfall(LineList):
             return
         self.threshold_index = (self.threshold_index + 1) % len(THRESHOLDS_MS)
         threshold = THRESHOLDS_MS[self.threshold_index]
-        nodes = set() if threshold is None else flatten.below_threshold(forest, threshold)
+        nodes = set() if threshold is None else below_threshold(forest, threshold)
         self._set_collapsed_nodes(nodes, self.selected_node)
         label = "all spans shown" if threshold is None else (
             f"spans under {fmt.duration(threshold)} collapsed"
@@ -390,7 +401,7 @@ class Waterfall(LineList):
         assert forest is not None
         self._collapsed_nodes = nodes
         self.collapsed = {forest.span_ids[i] for i in nodes}
-        self.rows = flatten.visible_rows(forest, nodes)
+        self.rows = visible_rows(forest, nodes)
         if keep is not None:
             # The kept span may now be hidden: highlight its nearest visible ancestor.
             for ancestor in forest.ancestors(keep):
@@ -464,7 +475,7 @@ class Waterfall(LineList):
         running = span.duration_ms is None
         error = span.status == "error"
 
-        guide, elided = flatten.guides(forest, node, max(min(name_w // 4, 24), 1))
+        guide, elided = guides(forest, node, max(min(name_w // 4, 24), 1))
         if elided:
             guide = f"…{forest.depth[node]}" + guide
         if not forest.has_children(node):
