@@ -6,7 +6,6 @@ and the handlers that apply their immutable results to the widgets incrementally
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections.abc import Callable
@@ -20,14 +19,19 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from lens_tui.store.reader import OpenError, TraceReader
-from lens_tui.store.records import Delta, PendingSpan, SpanRow, TraceSummary
+from lens_tui.store.records import PendingSpan, SpanRow, TraceSummary
 from lens_tui.store.tail import ChangeWatcher
 from lens_tui.text import visible
 from lens_tui import humanize as fmt
-from lens_tui.ui.feed import TRACE_CAP, Feed, OpenTrace, PendingDeltas, Readers
+from lens_tui.live.collector import thaw
+from lens_tui.live.feed import Delta, Feed
+from lens_tui.live.jobs import SingleFlight
+from lens_tui.live.limits import LOG_LOAD_LIMIT, OLDER_LOG_PAGE, OLDER_PAGE, TRACE_CAP
+from lens_tui.live.open_trace import OpenTrace
+from lens_tui.live.paused import PausedQueue
+from lens_tui.live.readers import Readers
 from lens_tui.forest import SpanForest, analyse_forest, match_order, needs_analysis
 from lens_tui.ui.focus import focus_now
-from lens_tui.ui.jobs import SingleFlight
 from lens_tui.ui.messages import (
     BodyLoaded,
     ChangeHint,
@@ -53,12 +57,6 @@ from lens_tui.ui.widgets.waterfall import Waterfall
 Clock = Callable[[], float]
 """Returns "now" in epoch milliseconds."""
 
-OLDER_PAGE = 500
-"""Traces paged in when the cursor reaches the bottom of the list."""
-LOG_LOAD_LIMIT = 2_000
-"""Log lines loaded when the log pane's scope changes (live lines add up to its cap)."""
-OLDER_LOG_PAGE = 2_000
-"""Older log lines paged in when the user reaches the oldest line held (up to its cap)."""
 TRACE_UPDATE_INTERVAL_S = 0.2
 """A live trace's waterfall is rebuilt at most this often."""
 LOG_SCOPE_DEBOUNCE_S = 0.08
@@ -119,7 +117,7 @@ class LiveApp(App[int]):
         self._watcher: ChangeWatcher | None = None
         self._live = False
         self._paused = False
-        self._pending = PendingDeltas()
+        self._pending = PausedQueue()
         self._refresh_flight = SingleFlight(self._start_refresh)
         self._trace_flight = SingleFlight(lambda _force: self._start_trace_update())
         self._trace_filter = TraceFilter()
@@ -501,7 +499,7 @@ class LiveApp(App[int]):
             self.header.refresh()
         else:
             self._apply(delta)
-        if delta.extra.get("more"):
+        if delta.more:
             self._refresh_flight.request(force=True)
 
     def _apply(self, delta: Delta) -> None:
@@ -524,7 +522,7 @@ class LiveApp(App[int]):
         self._list_generation += 1
         self._older_asked = self._older_exhausted = None
         self.readers.invalidate()
-        self._pending = PendingDeltas()
+        self._pending = PausedQueue()
         self.header.reset()
         self.header.queued = 0
         self.trace_list.replace(())
@@ -615,9 +613,9 @@ class LiveApp(App[int]):
 
     def on_trace_loaded(self, message: TraceLoaded) -> None:
         """A (new version of the) open trace's forest."""
-        # A huge forest was built out of the collector's sight (feed._CollectorPaused): once
+        # A huge forest was built out of the collector's sight (`CollectorPaused`): once
         # it is on screen, hand it (and anything else frozen with it) back.
-        self.call_after_refresh(gc.unfreeze)
+        self.call_after_refresh(thaw)
         if message.generation != self._trace_generation or message.version <= self._forest_version:
             return
         fresh = self._forest_version < 0

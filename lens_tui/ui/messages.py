@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from lens_tui.store.records import Delta, LogRow, TraceSummary
-from lens_tui.ui.feed import Snapshot
+from lens_tui.live.feed import Delta, Snapshot
+from lens_tui.store.records import LogRow, TraceSummary
 from lens_tui.forest import MatchOrder, SpanForest
 from lens_tui.ui.widgets.log_pane import LogScope, LogTally
 

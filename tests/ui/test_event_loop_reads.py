@@ -13,7 +13,7 @@ import pytest
 
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import PendingSpan
-from lens_tui.ui import feed
+from lens_tui.live import open_trace as open_trace_module
 
 from . import fixture_db
 from .conftest import make_app, open_trace, wait_for
@@ -59,7 +59,7 @@ def _big_trace(db: Path) -> None:
 async def test_scrolling_a_big_trace_reads_its_spans_in_a_worker(
     db: Path, on_the_loop: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 20)
+    monkeypatch.setattr(open_trace_module, "FIRST_SCREEN_ROWS", 20)
     _big_trace(db)
     app = make_app(db)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -103,7 +103,7 @@ async def test_a_placeholder_is_drawn_as_such_until_its_row_is_read(
 ) -> None:
     """While a span's row is read it shows as "…" on the trace's time axis (its bar and
     duration come from the keys); the detail panel says it is reading."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)
+    monkeypatch.setattr(open_trace_module, "FIRST_SCREEN_ROWS", 0)
     gate = threading.Event()
     spans_at = TraceReader.spans_at
 

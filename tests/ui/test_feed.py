@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from lens_tui.store.reader import TraceReader
-from lens_tui.store.records import Delta, LogRow, TraceSummary
-from lens_tui.ui.feed import Feed, OpenTrace, PendingDeltas, Readers
-from lens_tui.ui.jobs import SingleFlight
-from lens_tui.ui.rates import RateMeter
-from lens_tui.ui.trace_rows import TraceFilter, TraceRows
+from lens_tui.live.feed import Delta, Feed
+from lens_tui.live.jobs import SingleFlight
+from lens_tui.live.open_trace import OpenTrace
+from lens_tui.live.paused import PausedQueue
+from lens_tui.live.rates import RateMeter
+from lens_tui.live.readers import Readers
+from lens_tui.live.trace_rows import TraceRows
+from lens_tui.store.records import LogRow, TraceSummary
+from lens_tui.ui.trace_rows import TraceFilter
 
 from . import fixture_db
 
@@ -79,7 +83,7 @@ def test_open_trace_merges_live_spans(tmp_path: Path) -> None:
 
 
 def test_pending_deltas_merge_and_stay_bounded() -> None:
-    pending = PendingDeltas(trace_cap=2, log_cap=3)
+    pending = PausedQueue(trace_cap=2, log_cap=3)
     logs = tuple(
         LogRow(id=i, trace_id=None, span_id=None, level="info", message=str(i), timestamp=i)
         for i in range(1, 6)
@@ -141,8 +145,10 @@ def test_data_side_of_the_ui_does_not_import_textual() -> None:
 
     code = (
         "import sys\n"
-        "import lens_tui.ui.feed, lens_tui.ui.flatten, lens_tui.humanize, lens_tui.ui.jobs\n"
-        "import lens_tui.ui.rates, lens_tui.ui.trace_rows\n"
+        "import lens_tui.forest, lens_tui.humanize, lens_tui.ui.trace_rows\n"
+        "import lens_tui.live.feed, lens_tui.live.jobs, lens_tui.live.open_trace\n"
+        "import lens_tui.live.paused, lens_tui.live.rates, lens_tui.live.readers\n"
+        "import lens_tui.live.trace_rows, lens_tui.live.limits, lens_tui.live.collector\n"
         "assert not [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')], 'ui'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

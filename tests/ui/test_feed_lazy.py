@@ -9,8 +9,9 @@ import pytest
 
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import PendingSpan
-from lens_tui.ui import feed
-from lens_tui.ui.feed import OpenTrace, Readers
+from lens_tui.live import open_trace, span_rows
+from lens_tui.live.open_trace import OpenTrace
+from lens_tui.live.readers import Readers
 from lens_tui.forest import SpanForest
 
 from . import fixture_db
@@ -29,7 +30,7 @@ def _opened_unread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Path, Readers, OpenTrace, SpanForest]:
     """Fixture trace 4 (two running spans) opened from its keys, no span read yet."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)
+    monkeypatch.setattr(open_trace, "FIRST_SCREEN_ROWS", 0)
     path = fixture_db.build(tmp_path / "t.db")
     readers = Readers(path)
     opened = OpenTrace(fixture_db.trace_id(4))
@@ -71,7 +72,7 @@ def test_drawing_never_reads_the_database(
     path = fixture_db.build(tmp_path / "t.db")
     readers = Readers(path)
     full = OpenTrace(fixture_db.trace_id(1)).load(readers.get("trace"), fixture_db.NOW)
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 3)
+    monkeypatch.setattr(open_trace, "FIRST_SCREEN_ROWS", 3)
     asked: list[int] = []
     opened = OpenTrace(fixture_db.trace_id(1))
     lazy = opened.load(
@@ -111,9 +112,9 @@ def test_the_latest_spans_asked_for_are_read_first(
 ) -> None:
     """Scrolling fast asks for spans long off screen again: the queue keeps the latest
     `WANTED_CAP` and a batch reads the latest `READ_BATCH` of them."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)
-    monkeypatch.setattr(feed, "WANTED_CAP", 3)
-    monkeypatch.setattr(feed, "READ_BATCH", 2)
+    monkeypatch.setattr(open_trace, "FIRST_SCREEN_ROWS", 0)
+    monkeypatch.setattr(span_rows, "WANTED_CAP", 3)
+    monkeypatch.setattr(span_rows, "READ_BATCH", 2)
     path = fixture_db.build(tmp_path / "t.db")
     readers = Readers(path)
     opened = OpenTrace(fixture_db.trace_id(1))

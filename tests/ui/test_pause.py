@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lens_tui.ui.feed import LOG_CAP
+from lens_tui.live.limits import LOG_CAP
 
 from . import fixture_db
 from .conftest import loaded, make_app, wait_for

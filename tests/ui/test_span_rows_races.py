@@ -13,9 +13,13 @@ import pytest
 
 from lens_tui.store.reader import OpenError, TraceReader
 from lens_tui.store.records import PendingSpan
-from lens_tui.ui import feed
+from lens_tui.live import open_trace as open_trace_module
 from lens_tui.ui.app import LensApp
-from lens_tui.ui.feed import LOG_CAP, OpenTrace, PendingDeltas, Readers, SpanRows
+from lens_tui.live.limits import LOG_CAP
+from lens_tui.live.open_trace import OpenTrace
+from lens_tui.live.paused import PausedQueue
+from lens_tui.live.readers import Readers
+from lens_tui.live.span_rows import SpanRows
 
 from . import fixture_db
 from .conftest import loaded, make_app, open_trace, wait_for
@@ -27,7 +31,7 @@ def _opened(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int, asked: list[int]
 ) -> tuple[Path, Readers, OpenTrace, SpanRows]:
     """Fixture trace `n` opened from its keys, no span read yet; `asked` counts workers."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)
+    monkeypatch.setattr(open_trace_module, "FIRST_SCREEN_ROWS", 0)
     path = fixture_db.build(tmp_path / "t.db")
     readers = Readers(path)
     opened = OpenTrace(fixture_db.trace_id(n))
@@ -159,7 +163,7 @@ async def test_the_detail_gets_its_body_whichever_redraw_brings_the_row(
     """The row of a span shown as a placeholder may reach the detail panel through the
     critical path's redraw (or a live update) before its own `SpansRead`: its captured body
     is read then too, and the log pane's title names it."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)
+    monkeypatch.setattr(open_trace_module, "FIRST_SCREEN_ROWS", 0)
     body = json.dumps({"k": 1}).encode()
     spans = [fixture_db.S(0, None, "GET /big", 0, 300.0)]
     spans += [
@@ -194,7 +198,7 @@ async def test_the_log_title_names_only_the_span_it_was_chosen_for(
 ) -> None:
     """A log line selects its span without narrowing the scope: when that span's row comes,
     the title of the scope (another span's subtree) stays as it was."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 5)
+    monkeypatch.setattr(open_trace_module, "FIRST_SCREEN_ROWS", 5)
     spans = [fixture_db.S(0, None, "GET /big", 0, 300.0), fixture_db.S(1, 0, "mid", 0.5, 299.0)]
     spans += [fixture_db.S(i, 1, f"step {i}", float(i), 0.5) for i in range(2, 300)]
     fixture_db.add_spans(db, 92, spans)
@@ -242,7 +246,7 @@ async def test_counts_read_again_miss_nothing_and_count_nothing_twice(
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
-        app._pending = PendingDeltas(log_cap=5)  # a small pane, for the test
+        app._pending = PausedQueue(log_cap=5)  # a small pane, for the test
         await pilot.press("space")
         write(20, "flood")
         await wait_for(pilot, lambda: app._pending.logs_overflowed > 0, timeout=10)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lens_tui.store.records import PendingSpan
-from lens_tui.ui import feed
+from lens_tui.live import open_trace as open_trace_module
 
 from . import fixture_db
 from .conftest import loaded, make_app, open_trace, screen_text, wait_for
@@ -75,7 +75,7 @@ async def test_the_search_reaches_hidden_and_unread_spans(
 ) -> None:
     """Names are matched in the file, so spans not read yet (a big trace) and spans inside
     collapsed subtrees are found; going to one expands what hides it."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 10)
+    monkeypatch.setattr(open_trace_module, "FIRST_SCREEN_ROWS", 10)
     count = 3_000
     fixture_db.add_spans(db, 93, fixture_db.wide("GET /big", count))
     app = make_app(db)

@@ -77,7 +77,7 @@ async def test_ten_thousand_deep_chain_renders_without_recursion(db: Path) -> No
 async def test_huge_trace_shows_first_then_gets_its_critical_path(db: Path) -> None:
     """From ANALYSE_LATER_SPANS spans the waterfall is drawn before self times and the critical
     path are computed; they arrive afterwards and the panes redraw with them."""
-    from lens_tui.ui.feed import ANALYSE_LATER_SPANS
+    from lens_tui.live.open_trace import ANALYSE_LATER_SPANS
 
     from . import fixture_db
     from .conftest import wait_for

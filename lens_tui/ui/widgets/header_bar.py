@@ -13,7 +13,7 @@ from lens_tui.store.records import StoreStats
 from lens_tui.text import visible
 from lens_tui import humanize as fmt
 from lens_tui.ui.cells import component_style
-from lens_tui.ui.rates import RateMeter
+from lens_tui.live.rates import RateMeter
 
 
 class HeaderBar(Widget):

@@ -19,7 +19,7 @@ from lens_tui.store.records import LogRow
 from lens_tui.text import visible
 from lens_tui import humanize as fmt
 from lens_tui.ui.cells import Piece, fit, strip
-from lens_tui.ui.feed import LOG_CAP
+from lens_tui.live.limits import LOG_CAP
 from lens_tui.ui.widgets.line_list import LineList
 
 _TIME_W, _LEVEL_W, _LOGGER_W = 12, 5, 16
