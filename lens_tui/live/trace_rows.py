@@ -5,17 +5,9 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable
-from typing import Protocol
 
+from lens_tui.store.filters import TraceWhere
 from lens_tui.store.records import TraceSummary
-
-
-class Keep(Protocol):
-    """The list's filter as the rows use it: which live rows stay listed."""
-
-    def matches(self, trace: TraceSummary, now: float | None = None) -> bool:
-        """Whether the list shows `trace` at `now`."""
-        ...
 
 
 def _key(trace: TraceSummary) -> tuple[float, str]:
@@ -56,7 +48,7 @@ class TraceRows:
         self._by_id.clear()
 
     def upsert(
-        self, traces: Iterable[TraceSummary], keep: Keep, now: float | None = None
+        self, traces: Iterable[TraceSummary], keep: TraceWhere, now: float | None = None
     ) -> int:
         """Add or replace rows (those `keep` rejects at `now` are removed); returns how many
         were new."""

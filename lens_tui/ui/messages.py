@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from lens_tui.live.feed import Delta, Snapshot
-from lens_tui.store.records import LogRow, TraceSummary
 from lens_tui.forest import MatchOrder, SpanForest
-from lens_tui.ui.widgets.log_pane import LogScope, LogTally
+from lens_tui.live.feed import Delta, Snapshot
+from lens_tui.store.filters import LogScope, LogTally
+from lens_tui.store.records import LogRow, TraceSummary
 
 
 class ChangeHint(Message):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lens_tui.store.filters import TraceFilter
 from lens_tui.store.reader import TraceReader
 from lens_tui.live.feed import Delta, Feed
 from lens_tui.live.jobs import SingleFlight
@@ -13,7 +14,6 @@ from lens_tui.live.rates import RateMeter
 from lens_tui.live.readers import Readers
 from lens_tui.live.trace_rows import TraceRows
 from lens_tui.store.records import LogRow, TraceSummary
-from lens_tui.ui.trace_rows import TraceFilter
 
 from . import fixture_db
 
@@ -137,18 +137,3 @@ def test_single_flight_folds_requests() -> None:
     assert started == [False, True]
     flight.done()
     assert started == [False, True] and not flight.running
-
-
-def test_data_side_of_the_ui_does_not_import_textual() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "import lens_tui.forest, lens_tui.humanize, lens_tui.ui.trace_rows\n"
-        "import lens_tui.live.feed, lens_tui.live.jobs, lens_tui.live.open_trace\n"
-        "import lens_tui.live.paused, lens_tui.live.rates, lens_tui.live.readers\n"
-        "import lens_tui.live.trace_rows, lens_tui.live.limits, lens_tui.live.collector\n"
-        "assert not [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')], 'ui'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
