@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 
-from lens_tui.store.records import SpanRow
 from lens_tui.forest import (
     CYCLE,
     ORPHAN,
@@ -17,6 +16,7 @@ from lens_tui.forest import (
     visible_rows,
     visible_subtree,
 )
+from lens_tui.store.records import SpanRow
 
 
 def span(

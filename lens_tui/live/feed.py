@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lens_tui.live.limits import LOG_BATCH, TRACE_CAP
 from lens_tui.store.reader import TRACES_SINCE_LIMIT, OpenError, TraceMark, TraceReader
 from lens_tui.store.records import LogRow, StoreStats, TraceSummary
-from lens_tui.live.limits import LOG_BATCH, TRACE_CAP
 
 
 @dataclass(frozen=True, slots=True)

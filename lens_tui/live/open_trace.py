@@ -64,7 +64,10 @@ class OpenTrace:
                 rows = self.rows = SpanRows(self.trace_id, keys, on_missing)
                 decode_raw = rows.get
                 columns = SpanColumns(
-                    keys.span_ids, keys.parent_ids, keys.starts, keys.durations,
+                    keys.span_ids,
+                    keys.parent_ids,
+                    keys.starts,
+                    keys.durations,
                     range(len(keys.span_ids)),
                 )
             self.summary = summary
@@ -77,8 +80,13 @@ class OpenTrace:
             self.version += 1
             huge = len(columns.span_ids) >= ANALYSE_LATER_SPANS
             forest = build_forest_columns(
-                columns.span_ids, columns.parent_ids, columns.starts, columns.durations,
-                columns.rows, self._decode, now,
+                columns.span_ids,
+                columns.parent_ids,
+                columns.starts,
+                columns.durations,
+                columns.rows,
+                self._decode,
+                now,
                 # A huge trace is drawn first; self times and the critical path follow.
                 analyse=not huge,
             )

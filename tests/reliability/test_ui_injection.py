@@ -21,8 +21,8 @@ from lens_tui.text import visible
 
 from .conftest import write_script
 from .test_ui_support import (
-    PtyRun,
     T0,
+    PtyRun,
     RawText,
     clipboard_writes,
     foreign_controls,

@@ -106,7 +106,7 @@ async def test_ui_03_started_before_the_file_then_writers_come_and_go(tmp_path: 
 
         # The first writer comes and goes before the dashboard looks (white-box: its reader's
         # lock is held), so it is the last connection and removes its -wal and -shm.
-        reader = app._feed.reader
+        reader = app.dashboard.feed.reader
         with reader._lock:
             write_spans(db, ["first"])
             assert db.exists()

@@ -33,14 +33,14 @@ CHILD = """
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             shown = app.trace_list.row_count > 0 or "waiting" in (app.header.waiting or "")
-            if shown and app._watcher is not None:
+            if shown and app.dashboard.feed.watcher is not None:
                 break
             await pilot.pause(0.05)
         await pilot.pause(0.3)  # the watcher is blocked inside watchfiles by now
         info["threads_while_running"] = sorted(t.name for t in threading.enumerate())
         info["watching"] = any(
             w.group == "watch" and w.state.name == "RUNNING" for w in app.workers
-        ) and not app._watcher.stopped
+        ) and not app.dashboard.feed.watcher.stopped
         info["rows"] = app.trace_list.row_count
         info["waiting"] = app.header.waiting
         ready.write_text("ready")  # the parent types q now

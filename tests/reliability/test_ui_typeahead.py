@@ -29,14 +29,14 @@ CHILD = """
         ready.write_text("ready")  # the parent types now
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and (
-            app._trace_filter.name != "checkout" or app.trace_list.row_count != 1
+            app.dashboard.traces.filter.name != "checkout" or app.trace_list.row_count != 1
         ):
             await pilot.pause(0.05)
         await pilot.pause(0.3)
         rows = app.trace_list.rows
         report.write_text(json.dumps({
-            "filter": app._trace_filter.name,
-            "errors_only": app._trace_filter.errors_only,
+            "filter": app.dashboard.traces.filter.name,
+            "errors_only": app.dashboard.traces.filter.errors_only,
             "level": app.log_pane.scope.min_level,
             "names": [rows[i].root_span_name for i in range(len(rows))],
             "clipboard": app.clipboard,

@@ -19,13 +19,13 @@ from typing import Any
 import apsw
 import pytest
 
-from lens_tui import cli, tracing
-from lens_tui.ui.app import LensApp
-from lens_tui.ui.screens.help import HelpScreen
-
 # tests/store's builder of a database in the original LENS layout (tests/ is on sys.path, as for
 # tests/reliability's `from ui.conftest import ...`).
 from store.conftest import make_original_layout, sid, tid
+
+from lens_tui import cli, tracing
+from lens_tui.ui.app import LensApp
+from lens_tui.ui.screens.help import HelpScreen
 
 from . import fixture_db
 from .conftest import loaded, make_app, open_trace, screen_text, wait_for

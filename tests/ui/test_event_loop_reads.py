@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from lens_tui.live import open_trace as open_trace_module
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import PendingSpan
-from lens_tui.live import open_trace as open_trace_module
 
 from . import fixture_db
 from .conftest import make_app, open_trace, wait_for

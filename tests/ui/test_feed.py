@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lens_tui.store.filters import TraceFilter
-from lens_tui.store.reader import TraceReader
 from lens_tui.live.feed import Delta, Feed
 from lens_tui.live.jobs import SingleFlight
 from lens_tui.live.open_trace import OpenTrace
@@ -13,6 +11,8 @@ from lens_tui.live.paused import PausedQueue
 from lens_tui.live.rates import RateMeter
 from lens_tui.live.readers import Readers
 from lens_tui.live.trace_rows import TraceRows
+from lens_tui.store.filters import TraceFilter
+from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import LogRow, TraceSummary
 
 from . import fixture_db

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from lens_tui.store.reader import TraceReader
-from lens_tui.store.records import PendingSpan
+from lens_tui.forest import SpanForest
 from lens_tui.live import open_trace, span_rows
 from lens_tui.live.open_trace import OpenTrace
 from lens_tui.live.readers import Readers
-from lens_tui.forest import SpanForest
+from lens_tui.store.reader import TraceReader
+from lens_tui.store.records import PendingSpan
 
 from . import fixture_db
 

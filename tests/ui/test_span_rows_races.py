@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from lens_tui.store.reader import OpenError, TraceReader
-from lens_tui.store.records import PendingSpan
 from lens_tui.live import open_trace as open_trace_module
-from lens_tui.ui.app import LensApp
 from lens_tui.live.limits import LOG_CAP
 from lens_tui.live.open_trace import OpenTrace
 from lens_tui.live.paused import PausedQueue
 from lens_tui.live.readers import Readers
 from lens_tui.live.span_rows import SpanRows
+from lens_tui.store.reader import OpenError, TraceReader
+from lens_tui.store.records import PendingSpan
+from lens_tui.ui.panes.trace_view import TraceView
 
 from . import fixture_db
 from .conftest import loaded, make_app, open_trace, wait_for
@@ -172,7 +172,9 @@ async def test_the_detail_gets_its_body_whichever_redraw_brings_the_row(
     ]
     fixture_db.add_spans(db, 92, spans)
     held: list[Any] = []
-    monkeypatch.setattr(LensApp, "on_spans_read", lambda self, message: held.append(message))
+    monkeypatch.setattr(
+        TraceView, "on_trace_view_spans_read", lambda self, message: held.append(message)
+    )
     gate = _Gate(monkeypatch)
     gate.closed = True
     app = make_app(db)
@@ -185,10 +187,11 @@ async def test_the_detail_gets_its_body_whichever_redraw_brings_the_row(
         await wait_for(pilot, lambda: "span “…” and below" in str(app.log_pane.border_title))
         gate.event.set()
         forest = waterfall.forest
-        assert forest is not None and app._open is not None and app._open.rows is not None
+        view = app.dashboard.trace_view
+        assert forest is not None and view.opened is not None and view.opened.rows is not None
         node = forest.index_of[fixture_db.span_id(92, 1)]
-        await wait_for(pilot, lambda: app._open.rows.peek(node) is not None)
-        app._forest_analysed(forest, app._trace_generation)  # lands before SpansRead
+        await wait_for(pilot, lambda: view.opened.rows.peek(node) is not None)
+        view.forest_analysed(forest, view.generation)  # lands before SpansRead
         await wait_for(pilot, lambda: '"k": 1' in app.detail.copy_text())
         assert "span “step 1” and below" in str(app.log_pane.border_title)
 
@@ -228,9 +231,9 @@ async def test_resuming_after_an_overflow_keeps_a_level_change_made_meanwhile(db
         await wait_for(pilot, lambda: any(r.level == "debug" for r in app.log_pane.rows))
         await pilot.press("space")
         fixture_db.add_loose_logs(db, (("info", f"flood {k}") for k in range(LOG_CAP + 100)))
-        await wait_for(pilot, lambda: app._pending.logs_overflowed > 0, timeout=15)
-        app.action_cycle_level()  # `l`: a full reload of the pane, debounced
-        app.action_toggle_pause()  # `space` before it lands: the counts are read again too
+        await wait_for(pilot, lambda: app.dashboard.feed.queue.logs_overflowed > 0, timeout=15)
+        app.dashboard.action_cycle_level()  # `l`: a full reload of the pane, debounced
+        app.dashboard.action_toggle_pause()  # `space` before it lands: the counts are read again too
         await wait_for(pilot, lambda: app.log_pane.scope.min_level == "info")
         await wait_for(pilot, lambda: all(r.level != "debug" for r in app.log_pane.rows))
 
@@ -246,10 +249,10 @@ async def test_counts_read_again_miss_nothing_and_count_nothing_twice(
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
-        app._pending = PausedQueue(log_cap=5)  # a small pane, for the test
+        app.dashboard.feed.queue = PausedQueue(log_cap=5)  # a small pane, for the test
         await pilot.press("space")
         write(20, "flood")
-        await wait_for(pilot, lambda: app._pending.logs_overflowed > 0, timeout=10)
+        await wait_for(pilot, lambda: app.dashboard.feed.queue.logs_overflowed > 0, timeout=10)
         counts_upto = TraceReader.level_counts_upto
 
         def late_writer(self: TraceReader, upto: int, **kwargs: Any) -> dict[str, int]:

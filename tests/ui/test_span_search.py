@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lens_tui.store.records import PendingSpan
 from lens_tui.live import open_trace as open_trace_module
+from lens_tui.store.records import PendingSpan
 
 from . import fixture_db
 from .conftest import loaded, make_app, open_trace, screen_text, wait_for
@@ -144,15 +144,15 @@ async def test_only_the_latest_search_counts(db: Path, monkeypatch: pytest.Monke
     async with app.run_test(size=SIZE) as pilot:
         await open_trace(pilot, "GET /orders")
         waterfall = app.waterfall
-        app.search_spans("db.query")
-        app.search_spans("render")
+        app.dashboard.trace_view.search_spans("db.query")
+        app.dashboard.trace_view.search_spans("render")
         await wait_for(pilot, lambda: waterfall.match_query == "render")
         release.set()
         await pilot.pause(0.3)
         assert waterfall.match_query == "render" and len(waterfall.matches) == 1
         release.clear()
-        app.search_spans("db.query")
-        app.search_spans("")  # ended before the answer came
+        app.dashboard.trace_view.search_spans("db.query")
+        app.dashboard.trace_view.search_spans("")  # ended before the answer came
         release.set()
         await pilot.pause(0.3)
         assert waterfall.match_query == "" and not waterfall.matches
@@ -165,8 +165,8 @@ async def test_a_search_asked_while_the_trace_loads_runs_once_it_is_shown(db: Pa
         rows = app.trace_list.rows
         index = next(i for i in range(len(rows)) if rows[i].root_span_name == "GET /orders")
         app.trace_list.move_cursor(index, user=True)
-        app.open_trace(rows[index].trace_id)
-        app.search_spans("cache")  # before the forest arrives
+        app.dashboard.open_trace(rows[index].trace_id)
+        app.dashboard.trace_view.search_spans("cache")  # before the forest arrives
         await wait_for(pilot, lambda: len(app.waterfall.matches) == 1)
         assert app.waterfall.selected_span is not None
         assert app.waterfall.selected_span.name == "cache.get session"

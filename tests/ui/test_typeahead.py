@@ -29,7 +29,7 @@ async def test_a_filter_typed_in_one_burst(db: Path) -> None:
         await loaded(pilot)
         burst(app.trace_list, ("slash", "/"), *((c, c) for c in "check"), ("enter", "\r"))
         await wait_for(pilot, lambda: len(app.trace_list.rows) == 1)
-        assert app._trace_filter.name == "check" and not app._trace_filter.errors_only
+        assert app.dashboard.traces.filter.name == "check" and not app.dashboard.traces.filter.errors_only
         assert app.trace_list.rows[0].root_span_name == "POST /checkout"
         assert app.focused is app.trace_list
 
@@ -55,7 +55,7 @@ async def test_escape_in_a_burst_closes_the_bar(db: Path) -> None:
         burst(app.trace_list, ("slash", "/"), ("a", "a"), ("b", "b"), ("escape", None))
         await wait_for(pilot, lambda: not app.filter_bar.has_class("-open"))
         await pilot.pause(0.2)
-        assert app.focused is app.trace_list and app._trace_filter.name == ""
+        assert app.focused is app.trace_list and app.dashboard.traces.filter.name == ""
         assert app.waterfall.forest is None  # escape did not also act on the list
 
 
@@ -67,8 +67,8 @@ async def test_a_key_after_enter_in_a_burst_goes_where_the_focus_went(db: Path) 
             app.trace_list, ("slash", "/"), *((c, c) for c in "check"), ("enter", "\r"),
             ("e", "e"),
         )
-        await wait_for(pilot, lambda: app._trace_filter.errors_only)
-        assert app._trace_filter.name == "check"
+        await wait_for(pilot, lambda: app.dashboard.traces.filter.errors_only)
+        assert app.dashboard.traces.filter.name == "check"
 
 
 async def test_a_paste_right_after_slash_lands_in_the_filter(db: Path) -> None:
@@ -80,7 +80,7 @@ async def test_a_paste_right_after_slash_lands_in_the_filter(db: Path) -> None:
         pasted._set_forwarded()
         app.trace_list.post_message(pasted)
         burst(app.trace_list, ("enter", "\r"))
-        await wait_for(pilot, lambda: app._trace_filter.name == "checkout")
+        await wait_for(pilot, lambda: app.dashboard.traces.filter.name == "checkout")
         assert [app.trace_list.rows[i].root_span_name for i in range(len(app.trace_list.rows))] == [
             "POST /checkout"
         ]

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lens_tui.store.records import SpanRow
+import pytest
+from textual.dom import DOMNode
+
 from lens_tui.forest import build_forest
+from lens_tui.store.records import SpanRow
 
 from .conftest import make_app, open_trace
 
@@ -74,7 +77,9 @@ async def test_ten_thousand_deep_chain_renders_without_recursion(db: Path) -> No
         assert waterfall.row_count == 1
 
 
-async def test_huge_trace_shows_first_then_gets_its_critical_path(db: Path) -> None:
+async def test_huge_trace_shows_first_then_gets_its_critical_path(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """From ANALYSE_LATER_SPANS spans the waterfall is drawn before self times and the critical
     path are computed; they arrive afterwards and the panes redraw with them."""
     from lens_tui.live.open_trace import ANALYSE_LATER_SPANS
@@ -86,13 +91,13 @@ async def test_huge_trace_shows_first_then_gets_its_critical_path(db: Path) -> N
     fixture_db.add_spans(db, 91, fixture_db.wide("GET /huge", n), start=fixture_db.NOW - 60_000)
     app = make_app(db)
     descriptions: list[str] = []
-    run_worker = app.run_worker
+    run_worker = DOMNode.run_worker
 
-    def recording_run_worker(*args: Any, **kwargs: Any) -> Any:
+    def recording_run_worker(node: DOMNode, *args: Any, **kwargs: Any) -> Any:
         descriptions.append(kwargs.get("description", ""))
-        return run_worker(*args, **kwargs)
+        return run_worker(node, *args, **kwargs)
 
-    app.run_worker = recording_run_worker  # type: ignore[method-assign]
+    monkeypatch.setattr(DOMNode, "run_worker", recording_run_worker)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_trace(pilot, "GET /huge")
         waterfall = app.waterfall

@@ -8,16 +8,17 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from lens_tui import humanize as fmt
+from lens_tui.forest import CYCLE, ORPHAN, SELF_PARENT, SpanForest
 from lens_tui.store.records import PendingSpan, SpanRow, TraceSummary
 from lens_tui.text import ELLIPSIS, visible
-from lens_tui import humanize as fmt
 from lens_tui.ui.cells import component_style
-from lens_tui.forest import CYCLE, ORPHAN, SELF_PARENT, SpanForest
 from lens_tui.ui.focus import KeysFollowFocus
+from lens_tui.ui.keys import DETAIL_KEYS, bindings
 
 VALUE_LIMIT = 2_000
 """Longest attribute value shown in full."""
@@ -63,10 +64,7 @@ def attribute_value(encoded: str) -> str:
 class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
     """Attributes, status, error and traceback, sizes, source location and captured bodies."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("g,home", "top", "Top", show=False),
-        Binding("G,end", "bottom", "Bottom", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*DETAIL_KEYS)
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "span-detail--title",

@@ -8,14 +8,11 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import ClassVar
 
 from rich.cells import cell_len
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.strip import Strip
 
-from lens_tui.store.records import PendingSpan, SpanRow
-from lens_tui.text import visible
 from lens_tui import humanize as fmt
-from lens_tui.ui.cells import Piece, fit, strip
 from lens_tui.forest import (
     CYCLE,
     NODE,
@@ -29,6 +26,10 @@ from lens_tui.forest import (
     visible_rows,
     visible_subtree,
 )
+from lens_tui.store.records import PendingSpan, SpanRow
+from lens_tui.text import visible
+from lens_tui.ui.cells import Piece, fit, strip
+from lens_tui.ui.keys import WATERFALL_KEYS, bindings
 from lens_tui.ui.widgets.line_list import LineList
 
 THRESHOLDS_MS: tuple[float | None, ...] = (None, 1.0, 10.0, 100.0, 1000.0)
@@ -64,17 +65,7 @@ def _span_of_axis(start: float, end: float) -> float:
 class Waterfall(LineList):
     """One row per visible span: tree guides, name, a bar on the trace's time axis, duration."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select", "Toggle"),
-        Binding("left", "collapse", "Collapse", show=False),
-        Binding("right", "expand", "Expand", show=False),
-        Binding("a", "toggle_all", "All ±"),
-        Binding("t", "threshold", "Hide fast"),
-        Binding("g,home", "first", "Top", show=False),
-        Binding("G,end", "last", "Bottom", show=False),
-        Binding("n", "next_match", "Next match"),
-        Binding("N", "previous_match", "Previous match", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*WATERFALL_KEYS)
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "waterfall--bar",
@@ -202,8 +193,7 @@ class Waterfall(LineList):
         """Time passed: running spans grow (only visible rows are drawn again)."""
         if self.forest is not None and self.forest.running:
             self._update_axis()
-            self._strips.clear()
-            self.refresh()
+            self.redraw()
 
     def _update_axis(self) -> None:
         forest = self.forest
