@@ -22,7 +22,7 @@ from ui.conftest import screen_text  # tests/ui's helper: the screen as text lin
 from lens_tui.ui.app import LensApp
 
 from .conftest import rss_bytes
-from .test_ui_support import T0, add_trace, insert, writer
+from .ui_support import T0, add_trace, insert, writer
 
 KEY_BOUND_S = 1.0
 """A keypress, with what it loads, must be on screen within this..."""

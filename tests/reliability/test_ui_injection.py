@@ -20,7 +20,7 @@ import pytest
 from lens_tui.text import visible
 
 from .conftest import write_script
-from .test_ui_support import (
+from .ui_support import (
     T0,
     PtyRun,
     RawText,

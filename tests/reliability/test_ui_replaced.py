@@ -21,13 +21,13 @@ from ui.conftest import screen_text  # tests/ui's helper: the screen as text lin
 from lens_tui.ui.app import LensApp
 
 from .conftest import write_spans
-from .test_ui_support import T0, add_trace, insert, writer
+from .ui_support import T0, add_trace, insert, writer
 
 NOTICE_S = 1.0
 
 
 def _write(db: Path, names: list[str], start: float, log: str) -> None:
-    """A writer session: traces named `names` (3 spans each) and one log, then close."""
+    """A writer that comes and goes: traces named `names` (3 spans each) and one log, then close."""
     conn = writer(db)
     for i, name in enumerate(names):
         add_trace(conn, f"{int(start) + i:032x}", name, start + i, spans=3)

@@ -23,7 +23,7 @@ from ui.conftest import screen_text  # tests/ui's helper: the screen as text lin
 from lens_tui.ui.app import LensApp
 
 from .conftest import query
-from .test_ui_support import T0, add_trace, writer
+from .ui_support import T0, add_trace, writer
 
 RESIZES = 200
 START, FINAL = (150, 45), (140, 40)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import write_script
-from .test_ui_support import T0, add_trace, run_in_pty, writer
+from .ui_support import T0, add_trace, run_in_pty, writer
 
 EXIT_WITHIN_S = 2.0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .conftest import write_script
-from .test_ui_support import T0, add_trace, run_in_pty, writer
+from .ui_support import T0, add_trace, run_in_pty, writer
 
 CHILD = """
     import json, sys, time

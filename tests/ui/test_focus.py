@@ -1,7 +1,7 @@
-"""Keys typed in one burst go where the focus is when each is handled, not where it was when
-they arrived (see `lens_tui.ui.focus`; tests/reliability/test_ui_typeahead.py types on a
-real terminal). Here the burst is routed as Textual routes keys that arrive together: all to
-the widget focused at their arrival."""
+"""Focus between the panes, and keys that follow it: keys typed in one burst go where the focus
+is when each is handled, not where it was when they arrived (see `lens_tui.ui.focus`;
+tests/reliability/test_ui_typeahead.py types on a real terminal). Here a burst is routed as
+Textual routes keys that arrive together: all to the widget focused at their arrival."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from textual import events
 from textual.widget import Widget
 
-from .conftest import loaded, make_app, open_trace, wait_for
+from .conftest import loaded, make_app, open_trace, trace_names, wait_for
 
 SIZE = (120, 40)
 
@@ -21,6 +21,33 @@ def burst(widget: Widget, *keys: tuple[str, str | None]) -> None:
         event = events.Key(key, character)
         event._set_forwarded()
         widget.post_message(event)
+
+
+async def test_tab_and_shift_tab_move_between_the_panes(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert app.focused is app.trace_list
+        await pilot.press("tab")  # no trace open: the waterfall and detail are hidden
+        assert app.focused is app.log_pane
+        await pilot.press("shift+tab")
+        assert app.focused is app.trace_list
+
+        await open_trace(pilot, "GET /orders")
+        assert app.focused is app.waterfall
+        await pilot.press("shift+tab")
+        assert app.focused is app.trace_list
+        order = [app.waterfall, app.detail, app.log_pane, app.trace_list]
+        for pane in order:
+            await pilot.press("tab")
+            assert app.focused is pane, (app.focused, pane)
+        for pane in [app.log_pane, app.detail, app.waterfall, app.trace_list]:
+            await pilot.press("shift+tab")
+            assert app.focused is pane, (app.focused, pane)
+        # Keys go to the focused pane: down in the waterfall moves its cursor, not the list's.
+        list_cursor = app.trace_list.cursor
+        await pilot.press("tab", "down")
+        assert app.waterfall.cursor == 0 and app.trace_list.cursor == list_cursor
 
 
 async def test_a_filter_typed_in_one_burst(db: Path) -> None:
@@ -81,6 +108,6 @@ async def test_a_paste_right_after_slash_lands_in_the_filter(db: Path) -> None:
         app.trace_list.post_message(pasted)
         burst(app.trace_list, ("enter", "\r"))
         await wait_for(pilot, lambda: app.dashboard.traces.filter.name == "checkout")
-        assert [app.trace_list.rows[i].root_span_name for i in range(len(app.trace_list.rows))] == [
-            "POST /checkout"
-        ]
+        # The list for the new filter is read by a worker: it lands a moment later.
+        await wait_for(pilot, lambda: trace_names(app) == ["POST /checkout"])
+        assert trace_names(app) == ["POST /checkout"]

@@ -1,11 +1,13 @@
-"""`OpenTrace.load(keys_only=True)`: the forest's columns and the first screen's rows are read
-with the load; any other span is a `PendingSpan` until a worker reads its row (`SpanRows`)."""
+"""`OpenTrace` on real SQLite files: live spans merged into new forests, and a load from keys
+(`keys_only=True`): the forest's columns and the first screen's rows are read with it, any
+other span is a `PendingSpan` until a worker reads its row (`SpanRows`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from ui import fixture_db
 
 from lens_tui.forest import SpanForest
 from lens_tui.live import open_trace, span_rows
@@ -14,7 +16,25 @@ from lens_tui.live.readers import Readers
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import PendingSpan
 
-from . import fixture_db
+
+def test_open_trace_merges_live_spans(tmp_path: Path) -> None:
+    path = fixture_db.build(tmp_path / "t.db")
+    readers = Readers(path)
+    opened = OpenTrace(fixture_db.trace_id(4))
+    forest = opened.load(readers.get("trace"), fixture_db.NOW)
+    assert len(forest) == 3 and forest.running == 2 and opened.version == 1
+    assert opened.update(readers.get("trace"), None, fixture_db.NOW) is None
+    conn = fixture_db.connect(path)
+    conn.execute(
+        "UPDATE spans SET duration_ms = 2000, status = 'ok', updated_at = ? WHERE span_id = ?",
+        (fixture_db.NOW + 1, fixture_db.span_id(4, 2)),
+    )
+    conn.close()
+    updated = opened.update(readers.get("trace"), None, fixture_db.NOW)
+    assert updated is not None and updated.running == 1 and opened.version == 2
+    readers.invalidate()
+    assert opened.load(readers.get("trace"), fixture_db.NOW).running == 1
+    readers.close_all()
 
 
 def _drain(opened: OpenTrace, reader: TraceReader) -> int:

@@ -1,21 +1,16 @@
-"""The dashboard's data side on real SQLite files: tail marks, queued deltas, list rows, rates."""
+"""The list's rows and the queue held while paused (merged, bounded), rates, single-flight jobs."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from ui import fixture_db
 
-from lens_tui.live.feed import Delta, Feed
+from lens_tui.live.feed import Delta
 from lens_tui.live.jobs import SingleFlight
-from lens_tui.live.open_trace import OpenTrace
 from lens_tui.live.paused import PausedQueue
 from lens_tui.live.rates import RateMeter
-from lens_tui.live.readers import Readers
 from lens_tui.live.trace_rows import TraceRows
 from lens_tui.store.filters import TraceFilter
-from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import LogRow, TraceSummary
-
-from . import fixture_db
 
 
 def summary(n: int, started: float, name: str = "GET /", status: str = "ok") -> TraceSummary:
@@ -26,63 +21,7 @@ def summary(n: int, started: float, name: str = "GET /", status: str = "ok") -> 
     )
 
 
-def test_feed_snapshot_then_only_new_rows(tmp_path: Path) -> None:
-    path = fixture_db.build(tmp_path / "t.db")
-    feed = Feed(TraceReader(path))
-    assert feed.try_open() is None
-    snapshot = feed.snapshot()
-    assert len(snapshot.traces) == 8 and snapshot.stats.dropped == 3
-    assert feed.poll() is None  # nothing committed since
-    new_id = fixture_db.add_trace(path, 60, "GET /new")
-    delta = feed.poll()
-    assert delta is not None
-    assert [t.trace_id for t in delta.traces] == [new_id]
-    assert [log.message for log in delta.logs] == ["GET /new handled"]
-    assert delta.stats is not None and delta.stats.traces == 9
-    assert feed.poll() is None
-    feed.reader.close()
-
-
-def test_feed_sees_a_replaced_file_and_waits_for_a_missing_one(tmp_path: Path) -> None:
-    path = tmp_path / "t.db"
-    feed = Feed(TraceReader(path))
-    assert feed.try_open() == "waiting for t.db…"
-    fixture_db.build(path)
-    assert feed.try_open() is None
-    feed.snapshot()
-    for suffix in ("", "-wal", "-shm"):
-        (tmp_path / f"t.db{suffix}").unlink(missing_ok=True)
-    conn = fixture_db.connect(path)
-    fixture_db.insert_trace(conn, 70, fixture_db.T0, [fixture_db.S(0, None, "fresh", 0, 1)])
-    conn.close()
-    delta = feed.poll()
-    assert delta is not None and delta.replaced
-    snapshot = feed.snapshot()
-    assert [t.root_span_name for t in snapshot.traces] == ["fresh"]
-    feed.reader.close()
-
-
-def test_open_trace_merges_live_spans(tmp_path: Path) -> None:
-    path = fixture_db.build(tmp_path / "t.db")
-    readers = Readers(path)
-    opened = OpenTrace(fixture_db.trace_id(4))
-    forest = opened.load(readers.get("trace"), fixture_db.NOW)
-    assert len(forest) == 3 and forest.running == 2 and opened.version == 1
-    assert opened.update(readers.get("trace"), None, fixture_db.NOW) is None
-    conn = fixture_db.connect(path)
-    conn.execute(
-        "UPDATE spans SET duration_ms = 2000, status = 'ok', updated_at = ? WHERE span_id = ?",
-        (fixture_db.NOW + 1, fixture_db.span_id(4, 2)),
-    )
-    conn.close()
-    updated = opened.update(readers.get("trace"), None, fixture_db.NOW)
-    assert updated is not None and updated.running == 1 and opened.version == 2
-    readers.invalidate()
-    assert opened.load(readers.get("trace"), fixture_db.NOW).running == 1
-    readers.close_all()
-
-
-def test_pending_deltas_merge_and_stay_bounded() -> None:
+def test_the_paused_queue_merges_and_stays_bounded() -> None:
     pending = PausedQueue(trace_cap=2, log_cap=3)
     logs = tuple(
         LogRow(id=i, trace_id=None, span_id=None, level="info", message=str(i), timestamp=i)
