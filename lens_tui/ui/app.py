@@ -60,10 +60,8 @@ class LensApp(App[int]):
         fallback poll period in seconds; `watch=False` relies on polling alone; `trace_cap`
         bounds the traces held (older ones page in at the bottom of the list)."""
         super().__init__()
-        self.db_path = Path(db_path)
-        self.clock = clock
         self.dashboard = DashboardScreen(
-            self.db_path, clock, poll=poll, watch=watch, trace_cap=trace_cap
+            Path(db_path), clock, poll=poll, watch=watch, trace_cap=trace_cap
         )
         """The one screen the dashboard's panes live on."""
 

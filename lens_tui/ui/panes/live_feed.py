@@ -26,7 +26,8 @@ SNAPSHOT_RETRY_S = 1.0
 """A failed first load is retried after this long."""
 WATCH_STEP_MS = 3
 """watchfiles' grouping step: a commit is noticed within about this long (10 ms made commit
-to applied 19 ms at the median, 3 ms made it 8 ms; idle CPU stayed at ~1 %, docs/findings.md)."""
+to applied 19 ms at the median, 3 ms made it 8 ms; idle CPU stayed at ~1 %,
+bench/bench_dashboard.py part a)."""
 
 
 class LiveFeed(Widget):

@@ -54,7 +54,6 @@ class DashboardScreen(Screen[None]):
     ) -> None:
         super().__init__(id="_default")
         self.path = path
-        self.clock = clock
         self.readers = Readers(path)
         """One reader per job (the command palette uses one too)."""
         # Kept as attributes, not queried: a query runs on the *active* screen, which is the

@@ -36,8 +36,14 @@ class KeysFooter(Footer):
         return super().compose()
 
     def bindings_changed(self, screen: Screen[Any]) -> None:
-        """Recompose only if the keys to show differ from those shown."""
-        if self._ready and screen is self.screen and self._keys(screen) == self._shown:
-            return
+        """Recompose only if the keys to show differ from those shown (or about to be)."""
+        if self._ready and screen is self.screen:
+            keys = self._keys(screen)
+            if keys == self._shown:
+                return
+            if screen.app.app_focus and self.is_attached:
+                # Textual recomposes after the next refresh: the same keys announced again
+                # before then (a focus change sends two) need no second recompose.
+                self._shown = keys
         self._ready = True
         super().bindings_changed(screen)
