@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from lens_tui.store.reader import TraceReader
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp")
+SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "services", "query", "logs",
+               "stats")
 DB_SUFFIXES = frozenset({".db", ".db3", ".sqlite", ".sqlite3", ".s3db", ".sl3", ".sdb"})
 """Names that end so are databases to wait for, however close they are to a command name."""
 
@@ -78,10 +79,14 @@ def _dashboard_parser() -> argparse.ArgumentParser:
             "  lens-tui [DB] [--otlp [PORT]] watch DB live (default $LENS_DB, else ./traces.db)\n"
             "  lens-tui demo [--db PATH]     run a demo service and watch it (start here)\n"
             "  lens-tui show TRACE_ID        print one trace as a tree or JSON\n"
+            "  lens-tui query [EXPR]         print the traces a query selects (docs/query.md)\n"
+            "  lens-tui logs [EXPR]          print the logs a query selects\n"
             "  lens-tui prune                apply retention to a database\n"
             "  lens-tui otlp [--port 4318]   receive OpenTelemetry (OTLP/HTTP) into a database\n"
             "  lens-tui serve [DB]           the dashboard in a web browser (textual-serve)\n"
             "  lens-tui mcp [--db PATH]      the traces for coding agents (MCP on stdio)\n"
+            "  lens-tui services [--since]   the calls between services (a service map)\n"
+            "  lens-tui stats [EXPR]         per-route rate, errors and latency percentiles\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -412,6 +417,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
 
 
+def _stats_parser() -> argparse.ArgumentParser:
+    from lens_tui.cli_stats import build_parser
+
+    return build_parser(_Parser)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print per-route statistics."""
+    from lens_tui.cli_stats import run
+
+    return run(args, _existing_db(args.db or default_db()))
+
+
 def _mcp_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lens-tui mcp",
@@ -432,6 +450,45 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return run(path)
 
 
+def _query_parser() -> argparse.ArgumentParser:
+    from lens_tui import cli_query
+
+    return cli_query.query_parser(_Parser)
+
+
+def _logs_parser() -> argparse.ArgumentParser:
+    from lens_tui import cli_query
+
+    return cli_query.logs_parser(_Parser)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    """`lens-tui query` (lens_tui/cli_query.py)."""
+    from lens_tui import cli_query
+
+    return cli_query.cmd_query(args)
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """`lens-tui logs` (lens_tui/cli_query.py)."""
+    from lens_tui import cli_query
+
+    return cli_query.cmd_logs(args)
+
+
+def _services_parser() -> argparse.ArgumentParser:
+    from lens_tui.services_cli import build_parser
+
+    return build_parser(_Parser)
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    """Print the calls between services."""
+    from lens_tui.services_cli import run
+
+    return run(args, _existing_db(args.db or default_db()))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `lens-tui`."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -448,10 +505,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args_list and args_list[0] in SUBCOMMANDS:
             command, rest = args_list[0], args_list[1:]
             parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
-                      "otlp": _otlp_parser, "serve": _serve_parser, "mcp": _mcp_parser}[command]()
+                      "otlp": _otlp_parser, "serve": _serve_parser, "mcp": _mcp_parser,
+                      "services": _services_parser, "query": _query_parser,
+                      "logs": _logs_parser, "stats": _stats_parser}[command]()
             args = parser.parse_args(rest)
             return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune,
-                    "otlp": cmd_otlp, "serve": cmd_serve, "mcp": cmd_mcp}[command](args)
+                    "otlp": cmd_otlp, "serve": cmd_serve, "mcp": cmd_mcp,
+                    "services": cmd_services, "query": cmd_query, "logs": cmd_logs,
+                    "stats": cmd_stats}[command](args)
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)
