@@ -127,7 +127,9 @@ def test_threshold_and_empty() -> None:
     forest = build_forest([span("r", None, 0, 100), span("a", "r", 1, 2), span("b", "a", 1, 1)])
     assert {forest.spans[i].span_id for i in below_threshold(forest, 10)} == {"a"}
     empty = build_forest([])
-    assert len(empty) == 0 and empty.critical == frozenset() and len(visible_rows(empty, set())) == 0
+    assert (
+        len(empty) == 0 and empty.critical == frozenset() and len(visible_rows(empty, set())) == 0
+    )
 
 
 def test_hundred_thousand_spans_flatten() -> None:

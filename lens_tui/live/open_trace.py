@@ -122,7 +122,9 @@ class OpenTrace:
                 c, self._columns = self._columns, None
                 self._spans = {
                     key[0]: key
-                    for key in zip(c.span_ids, c.parent_ids, c.starts, c.durations, c.rows)
+                    for key in zip(
+                        c.span_ids, c.parent_ids, c.starts, c.durations, c.rows, strict=True
+                    )
                 }
             changed = False
             for row in rows:

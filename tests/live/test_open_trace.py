@@ -69,12 +69,16 @@ def test_keys_only_load_matches_full_load_once_read(tmp_path: Path) -> None:
         asked: list[int] = []
         opened = OpenTrace(fixture_db.trace_id(n))
         lazy = opened.load(
-            readers.get("trace"), fixture_db.NOW, keys_only=True,
-            on_missing=lambda: asked.append(1),
+            readers.get("trace"),
+            fixture_db.NOW,
+            keys_only=True,
+            on_missing=lambda asked=asked: asked.append(1),
         )
         assert (lazy.span_ids, lazy.parent, lazy.order) == (full.span_ids, full.parent, full.order)
         assert (lazy.critical, lazy.self_ms, lazy.running) == (
-            full.critical, full.self_ms, full.running,
+            full.critical,
+            full.self_ms,
+            full.running,
         )
         _touch_all(lazy)
         _drain(opened, readers.get("spans"))
@@ -83,9 +87,7 @@ def test_keys_only_load_matches_full_load_once_read(tmp_path: Path) -> None:
     readers.close_all()
 
 
-def test_drawing_never_reads_the_database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_drawing_never_reads_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first screen comes with the forest; a span drawn later is a placeholder built from
     the keys, queued once (one `on_missing` however many are drawn), and read in one query by
     whoever runs `read` (the app's worker), never by the one drawing."""
@@ -204,7 +206,10 @@ def test_a_span_whose_row_is_gone_shows_what_the_forest_knows(
     span = forest.spans[node]
     assert type(span) is not PendingSpan
     assert (span.span_id, span.started_at, span.duration_ms, span.status) == (
-        fixture_db.span_id(4, 2), forest.starts[node], None, "running",
+        fixture_db.span_id(4, 2),
+        forest.starts[node],
+        None,
+        "running",
     )
     readers.close_all()
 

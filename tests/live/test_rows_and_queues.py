@@ -15,9 +15,16 @@ from lens_tui.store.records import LogRow, TraceSummary
 
 def summary(n: int, started: float, name: str = "GET /", status: str = "ok") -> TraceSummary:
     return TraceSummary(
-        trace_id=fixture_db.trace_id(n), root_span_name=name, source=None, service=None,
-        started_at=started, ended_at=started + 1, duration_ms=1.0, span_count=1,
-        error_count=1 if status == "error" else 0, status=status,
+        trace_id=fixture_db.trace_id(n),
+        root_span_name=name,
+        source=None,
+        service=None,
+        started_at=started,
+        ended_at=started + 1,
+        duration_ms=1.0,
+        span_count=1,
+        error_count=1 if status == "error" else 0,
+        status=status,
     )
 
 
@@ -32,7 +39,8 @@ def test_the_paused_queue_merges_and_stays_bounded() -> None:
     assert pending and pending.count == 3 + 5
     delta = pending.take()
     assert {t.trace_id: t.root_span_name for t in delta.traces} == {
-        fixture_db.trace_id(3): "GET /", fixture_db.trace_id(2): "GET /",
+        fixture_db.trace_id(3): "GET /",
+        fixture_db.trace_id(2): "GET /",
     }
     assert [log.id for log in delta.logs] == [3, 4, 5]
     assert not pending and pending.count == 0

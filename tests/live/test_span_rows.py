@@ -77,7 +77,9 @@ def test_after_giving_up_or_failing_the_next_draw_asks_again(
         rows.read(readers.get("spans"))  # the worker dies with it
     rows.get(2)
     assert asked == [1, 1]  # a new worker is asked for
-    monkeypatch.setattr(TraceReader, "spans_at", lambda self, r: (_ for _ in ()).throw(OpenError("x")))
+    monkeypatch.setattr(
+        TraceReader, "spans_at", lambda self, r: (_ for _ in ()).throw(OpenError("x"))
+    )
     with pytest.raises(OpenError):
         rows.read(readers.get("spans"))
     rows.release()  # the worker gave up retrying

@@ -151,7 +151,9 @@ async def test_ui_04_writers_killed_mid_batch(
         stored = query(db, "SELECT count(*) FROM spans")[0][0]
         traces = {row[0] for row in query(db, "SELECT trace_id FROM traces")}
         await _until(
-            pilot, lambda: app.header.stats and app.header.stats.spans == stored, 10,
+            pilot,
+            lambda: app.header.stats and app.header.stats.spans == stored,
+            10,
             "the header counts every stored span",
         )
         await _until(

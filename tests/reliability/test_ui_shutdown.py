@@ -92,8 +92,15 @@ def test_ui_14_quit_while_the_watcher_waits(tmp_path: Path, state: str) -> None:
     script = write_script(tmp_path, "dash.py", CHILD)
     report, ready = tmp_path / "report.json", tmp_path / "ready"
     run = run_in_pty(
-        script, str(db), str(report), str(ready), report=report, size=(120, 30),
-        keys=b"q", keys_when=ready, timeout=20,
+        script,
+        str(db),
+        str(report),
+        str(ready),
+        report=report,
+        size=(120, 30),
+        keys=b"q",
+        keys_when=ready,
+        timeout=20,
     )
     info = run.report
     assert run.sent_at is not None, f"never ready: {run.output[-1500:]!r}"

@@ -56,12 +56,22 @@ def test_keys_typed_right_after_slash_reach_the_filter(tmp_path: Path) -> None:
     script = write_script(tmp_path, "dash.py", CHILD)
     report, ready = tmp_path / "report.json", tmp_path / "ready"
     run = run_in_pty(
-        script, str(db), str(report), str(ready), report=report, size=(120, 30),
-        keys=b"/checkout\r", keys_when=ready, timeout=30,
+        script,
+        str(db),
+        str(report),
+        str(ready),
+        report=report,
+        size=(120, 30),
+        keys=b"/checkout\r",
+        keys_when=ready,
+        timeout=30,
     )
     assert run.sent_at is not None, f"never ready: {run.output[-1500:]!r}"
     assert run.report, f"no report: {run.output[-1500:]!r}"
     assert run.report == {
-        "filter": "checkout", "errors_only": False, "level": "debug",
-        "names": ["POST /checkout"], "clipboard": "",
+        "filter": "checkout",
+        "errors_only": False,
+        "level": "debug",
+        "names": ["POST /checkout"],
+        "clipboard": "",
     }

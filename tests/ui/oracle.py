@@ -38,9 +38,10 @@ def content_dump(path: Path) -> dict[str, Any]:
         tables = [row[1] for row in dump["schema"] if row[0] == "table"]
         for table in tables:
             rows = conn.execute(f'SELECT * FROM "{table}"').fetchall()
-            dump[f"rows:{table}"] = (len(rows), hashlib.sha256(
-                "\n".join(sorted(map(repr, rows))).encode()
-            ).hexdigest())
+            dump[f"rows:{table}"] = (
+                len(rows),
+                hashlib.sha256("\n".join(sorted(map(repr, rows))).encode()).hexdigest(),
+            )
         return dump
     finally:
         conn.close()

@@ -45,9 +45,9 @@ async def test_a_replaced_database_is_reloaded(db: Path) -> None:
         fixture_db.add_trace(db, 90, "GET /after-replace")
         await wait_for(pilot, lambda: len(app.trace_list.rows) == 1)
         assert app.trace_list.rows[0].root_span_name == "GET /after-replace"
-        await wait_for(pilot, lambda: [r.message for r in app.log_pane.rows] == [
-            "GET /after-replace handled"
-        ])
+        await wait_for(
+            pilot, lambda: [r.message for r in app.log_pane.rows] == ["GET /after-replace handled"]
+        )
 
 
 def _write_original_trace(path: Path) -> None:

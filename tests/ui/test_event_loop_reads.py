@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from lens_tui.forest import SpanForest
 from lens_tui.live import open_trace as open_trace_module
 from lens_tui.store.connection import Database
 from lens_tui.store.reader import TraceReader
@@ -73,7 +74,7 @@ async def test_scrolling_a_big_trace_reads_its_spans_in_a_worker(
             forest = waterfall.forest
             assert forest is not None
 
-            def drawn_in_full() -> bool:
+            def drawn_in_full(forest: SpanForest = forest) -> bool:
                 first = waterfall.first_visible
                 shown = [
                     (waterfall.render_line(y).text, forest.spans[waterfall.rows[first + y - 1]])
@@ -88,9 +89,11 @@ async def test_scrolling_a_big_trace_reads_its_spans_in_a_worker(
             # The selected span's detail is the span read in full, not its placeholder.
             await wait_for(
                 pilot,
-                lambda: app.detail.span is not None
-                and type(app.detail.span) is not PendingSpan
-                and app.detail.span.name in app.detail.copy_text(),
+                lambda: (
+                    app.detail.span is not None
+                    and type(app.detail.span) is not PendingSpan
+                    and app.detail.span.name in app.detail.copy_text()
+                ),
             )
         # The log pane's title names the selected span, once its row was read.
         assert "step" in str(app.log_pane.border_title)

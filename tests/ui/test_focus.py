@@ -56,7 +56,10 @@ async def test_a_filter_typed_in_one_burst(db: Path) -> None:
         await loaded(pilot)
         burst(app.trace_list, ("slash", "/"), *((c, c) for c in "check"), ("enter", "\r"))
         await wait_for(pilot, lambda: len(app.trace_list.rows) == 1)
-        assert app.dashboard.traces.filter.name == "check" and not app.dashboard.traces.filter.errors_only
+        assert (
+            app.dashboard.traces.filter.name == "check"
+            and not app.dashboard.traces.filter.errors_only
+        )
         assert app.trace_list.rows[0].root_span_name == "POST /checkout"
         assert app.focused is app.trace_list
 
@@ -91,7 +94,10 @@ async def test_a_key_after_enter_in_a_burst_goes_where_the_focus_went(db: Path) 
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
         burst(
-            app.trace_list, ("slash", "/"), *((c, c) for c in "check"), ("enter", "\r"),
+            app.trace_list,
+            ("slash", "/"),
+            *((c, c) for c in "check"),
+            ("enter", "\r"),
             ("e", "e"),
         )
         await wait_for(pilot, lambda: app.dashboard.traces.filter.errors_only)

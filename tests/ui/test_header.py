@@ -34,7 +34,9 @@ async def test_header_shows_traces_and_spans_per_second(db: Path) -> None:
         try:
             for k in range(2):
                 fixture_db.insert_trace(
-                    conn, 70 + k, fixture_db.T0 + 200_000 + k,
+                    conn,
+                    70 + k,
+                    fixture_db.T0 + 200_000 + k,
                     updated_at=time.time() * 1000,
                     spans=[
                         fixture_db.S(0, None, f"GET /rate{k}", 0, 9),

@@ -49,7 +49,9 @@ async def test_the_footer_stays_legible_in_80_columns(db: Path) -> None:
         await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
     async with make_app(db).run_test(size=(120, 40)) as pilot:
         app = await loaded(pilot)
-        await wait_for(pilot, lambda: screen_text(app).splitlines()[-1].rstrip().endswith("^p palette"))
+        await wait_for(
+            pilot, lambda: screen_text(app).splitlines()[-1].rstrip().endswith("^p palette")
+        )
 
 
 OWNERS = (

@@ -94,11 +94,17 @@ async def test_log_pane_narrows_to_the_selected_span_and_widens_back(db: Path) -
             assert span is not None
             expected = logs_under(db, span.span_id, trace)
             label = (
-                "Logs · trace “GET /orders”" if span.parent_span_id is None
+                "Logs · trace “GET /orders”"
+                if span.parent_span_id is None
                 else f"Logs · span “{span.name}” and below"
             )  # the root stands for the whole trace
             # The title changes with the rows: waiting for it waits for this span's reload.
-            await wait_for(pilot, lambda: label in screen_text(app) and messages(app) == expected)
+            await wait_for(
+                pilot,
+                lambda label=label, expected=expected: (
+                    label in screen_text(app) and messages(app) == expected
+                ),
+            )
             seen[span.name] = expected
         assert seen["GET /orders"] == whole_trace  # the root's subtree is the whole trace
         assert seen["auth.verify"] == ["session cache hit"]  # from its child cache.get session
@@ -118,8 +124,11 @@ async def test_log_pane_narrows_to_the_selected_span_and_widens_back(db: Path) -
 
         await pilot.press("home")  # the root again: every log of the trace
         await wait_for(
-            pilot, lambda: messages(app) == logs_under(db, None, trace)
-            and "Logs · trace “GET /orders”" in screen_text(app)
+            pilot,
+            lambda: (
+                messages(app) == logs_under(db, None, trace)
+                and "Logs · trace “GET /orders”" in screen_text(app)
+            ),
         )
         assert {"auth again", "items fetched"} <= set(messages(app))
         await pilot.press("escape", "escape")  # to the list, then close: all recent logs

@@ -38,7 +38,9 @@ async def test_slash_in_the_waterfall_finds_spans_by_name(db: Path) -> None:
         await wait_for(pilot, lambda: "find spans named:" in screen_text(app))
         await pilot.press(*"DB.QUERY", "enter")  # case ignored, the Unicode way
         await wait_for(pilot, lambda: len(waterfall.matches) == 2)
-        names = {waterfall.forest.spans[waterfall.forest.index_of[i]].name for i in waterfall.matches}
+        names = {
+            waterfall.forest.spans[waterfall.forest.index_of[i]].name for i in waterfall.matches
+        }
         assert names == {"db.query SELECT orders", "db.query SELECT items"}
         # The cursor went to the first match, the logs followed it, the border counts.
         await wait_for(pilot, lambda: "1/2 “DB.QUERY”" in screen_text(app))
@@ -46,6 +48,7 @@ async def test_slash_in_the_waterfall_finds_spans_by_name(db: Path) -> None:
         assert waterfall.selected_span.name == "db.query SELECT orders"
         assert app.focused is waterfall
         await wait_for(pilot, lambda: "db.query SELECT orders" in str(app.log_pane.border_title))
+
         # Matches are drawn underlined, other names not.
         def name_style(span_id: str) -> object:
             row = waterfall.rows.index(waterfall.forest.index_of[span_id])
@@ -95,9 +98,10 @@ async def test_the_search_reaches_hidden_and_unread_spans(
         await wait_for(pilot, lambda: type(waterfall.selected_span) is not PendingSpan)
         await wait_for(
             pilot,
-            lambda: "step 2999" in waterfall.render_line(
-                1 + waterfall.cursor - waterfall.first_visible
-            ).text,
+            lambda: (
+                "step 2999"
+                in waterfall.render_line(1 + waterfall.cursor - waterfall.first_visible).text
+            ),
         )
         await wait_for(pilot, lambda: "111/111 “step 29”" in screen_text(app))
 

@@ -23,7 +23,11 @@ def run_cli(
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "lens_tui", *args],
-        capture_output=True, text=True, timeout=60, env=full_env, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=full_env,
+        cwd=cwd,
     )
 
 

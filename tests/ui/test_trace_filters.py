@@ -60,7 +60,10 @@ async def test_d_steps_through_minimum_durations(db: Path) -> None:
         await pilot.press("d")  # >= 10 ms
         await wait_for(pilot, lambda: len(app.trace_list.rows) == 4)
         assert _names(app) == {
-            "GET /orders", "POST /checkout", fixture_db.MARKUP_NAME, "GET /reports/export",
+            "GET /orders",
+            "POST /checkout",
+            fixture_db.MARKUP_NAME,
+            "GET /reports/export",
         }
         assert "Traces · ≥ 10ms" in screen_text(app)
         await pilot.press("d")  # >= 100 ms: the running export stays
@@ -70,7 +73,10 @@ async def test_d_steps_through_minimum_durations(db: Path) -> None:
         try:
             for n, name, took in ((70, "GET /fast", 3.0), (71, "GET /slow", 250.0)):
                 fixture_db.insert_trace(
-                    conn, n, fixture_db.T0 + 200_000 + n, [fixture_db.S(0, None, name, 0, took)],
+                    conn,
+                    n,
+                    fixture_db.T0 + 200_000 + n,
+                    [fixture_db.S(0, None, name, 0, took)],
                     updated_at=time.time() * 1000,
                 )
         finally:

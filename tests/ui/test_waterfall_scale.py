@@ -16,8 +16,13 @@ from .conftest import make_app, open_trace
 
 def span(span_id: str, parent: str | None, start: float, duration: float) -> SpanRow:
     return SpanRow(
-        span_id=span_id, trace_id="f" * 32, parent_span_id=parent, name=f"op {span_id}",
-        started_at=start, duration_ms=duration, status="ok",
+        span_id=span_id,
+        trace_id="f" * 32,
+        parent_span_id=parent,
+        name=f"op {span_id}",
+        started_at=start,
+        duration_ms=duration,
+        status="ok",
     )
 
 
@@ -102,7 +107,9 @@ async def test_huge_trace_shows_first_then_gets_its_critical_path(
         await open_trace(pilot, "GET /huge")
         waterfall = app.waterfall
         assert waterfall.row_count == n
-        await wait_for(pilot, lambda: waterfall.forest is not None and bool(waterfall.forest.critical))
+        await wait_for(
+            pilot, lambda: waterfall.forest is not None and bool(waterfall.forest.critical)
+        )
         forest = waterfall.forest
         assert forest is not None
         assert 0 in forest.critical  # the root is on the critical path

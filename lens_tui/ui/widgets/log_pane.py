@@ -358,8 +358,8 @@ class LogPane(LineList):
         message = visible(log.message, 1000)
         if log.exception_type:
             message += " ⚠ " + visible(log.exception_type, 100)
-        message_style = level_style if log.level in ("warn", "error") else self.style_of(
-            "log-pane--message"
+        message_style = (
+            level_style if log.level in ("warn", "error") else self.style_of("log-pane--message")
         )
         pieces: list[Piece] = [
             (fit(fmt.clock_time(log.timestamp), _TIME_W), muted),

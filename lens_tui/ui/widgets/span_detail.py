@@ -200,9 +200,7 @@ class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
             if forest.marks:
                 self._field(text, "broken", f"{len(forest.marks)} spans out of place")
         text.append("\n")
-        text.append(
-            "↑/↓ in the waterfall shows a span here", self._style("span-detail--label")
-        )
+        text.append("↑/↓ in the waterfall shows a span here", self._style("span-detail--label"))
         self._show(text)
         self.scroll_home(animate=False)
 
@@ -289,12 +287,16 @@ class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
         head.append(title + "\n", self._style("span-detail--title"))
         status = "…" if pending else span.status
         self._field(
-            head, "status", status,
+            head,
+            "status",
+            status,
             self._style("span-detail--label") if pending else self._status_style(status),
         )
         if span.duration_ms is None:
             self._field(
-                head, "duration", fmt.duration(max(now - span.started_at, 0)) + " so far",
+                head,
+                "duration",
+                fmt.duration(max(now - span.started_at, 0)) + " so far",
                 self._style("span-detail--running"),
             )
         else:

@@ -55,12 +55,12 @@ def bar_cells(start: float, end: float, width: int) -> tuple[int, str]:
     return first, "█" * full + (_EIGHTHS[rest] if rest else "")
 
 
-
 def _span_of_axis(start: float, end: float) -> float:
     """The axis length to divide by: at absurd magnitudes (1e300 ms) adding a millisecond
     changes nothing, and a zero or NaN length must never reach a division."""
     total = end - start
     return total if total > 0 else 1.0
+
 
 class Waterfall(LineList):
     """One row per visible span: tree guides, name, a bar on the trace's time axis, duration."""
@@ -244,7 +244,7 @@ class Waterfall(LineList):
         self.refresh_bindings()
 
     def match_label(self) -> str | None:
-        """"3/17 “db”" (the cursor on the third of 17 matches), or None with no search."""
+        """ "3/17 “db”" (the cursor on the third of 17 matches), or None with no search."""
         if not self.match_query:
             return None
         query = visible(self.match_query, 30)
@@ -318,9 +318,7 @@ class Waterfall(LineList):
         self._collapsed_nodes.discard(node)
         self.collapsed.discard(self.forest.span_ids[node])
         index = self.rows.index(node)
-        self.rows[index + 1 : index + 1] = visible_subtree(
-            self.forest, node, self._collapsed_nodes
-        )
+        self.rows[index + 1 : index + 1] = visible_subtree(self.forest, node, self._collapsed_nodes)
 
     def _after_toggle(self, node: int | None) -> None:
         self.rows_changed(clear_cache=True)
@@ -381,8 +379,10 @@ class Waterfall(LineList):
         threshold = THRESHOLDS_MS[self.threshold_index]
         nodes = set() if threshold is None else below_threshold(forest, threshold)
         self._set_collapsed_nodes(nodes, self.selected_node)
-        label = "all spans shown" if threshold is None else (
-            f"spans under {fmt.duration(threshold)} collapsed"
+        label = (
+            "all spans shown"
+            if threshold is None
+            else (f"spans under {fmt.duration(threshold)} collapsed")
         )
         self.notify(label, timeout=2)
 
@@ -483,9 +483,13 @@ class Waterfall(LineList):
         # The critical path is marked in the gutter only: in sequential traces it is most spans,
         # and colouring every name would drown the errors.
         name_style = self.style_of(
-            "waterfall--muted" if pending
-            else "waterfall--match" if forest.span_ids[node] in self.matches
-            else "waterfall--error" if error else "waterfall--name"
+            "waterfall--muted"
+            if pending
+            else "waterfall--match"
+            if forest.span_ids[node] in self.matches
+            else "waterfall--error"
+            if error
+            else "waterfall--name"
         )
         head: list[Piece] = [
             ("┃" if critical else " ", self.style_of("waterfall--critical")),
