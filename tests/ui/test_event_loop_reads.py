@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from lens_tui.forest import SpanForest
+from lens_tui.live import open_trace as open_trace_module
 from lens_tui.store.connection import Database
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import PendingSpan
-from lens_tui.ui import feed
 
 from . import fixture_db
 from .conftest import make_app, open_trace, wait_for
@@ -60,7 +61,7 @@ def _big_trace(db: Path) -> None:
 async def test_scrolling_a_big_trace_reads_its_spans_in_a_worker(
     db: Path, on_the_loop: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 20)
+    monkeypatch.setattr(open_trace_module, "FIRST_SCREEN_ROWS", 20)
     _big_trace(db)
     app = make_app(db)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -73,7 +74,7 @@ async def test_scrolling_a_big_trace_reads_its_spans_in_a_worker(
             forest = waterfall.forest
             assert forest is not None
 
-            def drawn_in_full() -> bool:
+            def drawn_in_full(forest: SpanForest = forest) -> bool:
                 first = waterfall.first_visible
                 shown = [
                     (waterfall.render_line(y).text, forest.spans[waterfall.rows[first + y - 1]])
@@ -88,9 +89,11 @@ async def test_scrolling_a_big_trace_reads_its_spans_in_a_worker(
             # The selected span's detail is the span read in full, not its placeholder.
             await wait_for(
                 pilot,
-                lambda: app.detail.span is not None
-                and type(app.detail.span) is not PendingSpan
-                and app.detail.span.name in app.detail.copy_text(),
+                lambda: (
+                    app.detail.span is not None
+                    and type(app.detail.span) is not PendingSpan
+                    and app.detail.span.name in app.detail.copy_text()
+                ),
             )
         # The log pane's title names the selected span, once its row was read.
         assert "step" in str(app.log_pane.border_title)
@@ -104,7 +107,7 @@ async def test_a_placeholder_is_drawn_as_such_until_its_row_is_read(
 ) -> None:
     """While a span's row is read it shows as "…" on the trace's time axis (its bar and
     duration come from the keys); the detail panel says it is reading."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)
+    monkeypatch.setattr(open_trace_module, "FIRST_SCREEN_ROWS", 0)
     gate = threading.Event()
     spans_at = TraceReader.spans_at
 

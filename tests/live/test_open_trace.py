@@ -1,19 +1,40 @@
-"""`OpenTrace.load(keys_only=True)`: the forest's columns and the first screen's rows are read
-with the load; any other span is a `PendingSpan` until a worker reads its row (`SpanRows`)."""
+"""`OpenTrace` on real SQLite files: live spans merged into new forests, and a load from keys
+(`keys_only=True`): the forest's columns and the first screen's rows are read with it, any
+other span is a `PendingSpan` until a worker reads its row (`SpanRows`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from ui import fixture_db
 
+from lens_tui.forest import SpanForest
+from lens_tui.live import open_trace, span_rows
+from lens_tui.live.open_trace import OpenTrace
+from lens_tui.live.readers import Readers
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import PendingSpan
-from lens_tui.ui import feed
-from lens_tui.ui.feed import OpenTrace, Readers
-from lens_tui.ui.flatten import SpanForest
 
-from . import fixture_db
+
+def test_open_trace_merges_live_spans(tmp_path: Path) -> None:
+    path = fixture_db.build(tmp_path / "t.db")
+    readers = Readers(path)
+    opened = OpenTrace(fixture_db.trace_id(4))
+    forest = opened.load(readers.get("trace"), fixture_db.NOW)
+    assert len(forest) == 3 and forest.running == 2 and opened.version == 1
+    assert opened.update(readers.get("trace"), None, fixture_db.NOW) is None
+    conn = fixture_db.connect(path)
+    conn.execute(
+        "UPDATE spans SET duration_ms = 2000, status = 'ok', updated_at = ? WHERE span_id = ?",
+        (fixture_db.NOW + 1, fixture_db.span_id(4, 2)),
+    )
+    conn.close()
+    updated = opened.update(readers.get("trace"), None, fixture_db.NOW)
+    assert updated is not None and updated.running == 1 and opened.version == 2
+    readers.invalidate()
+    assert opened.load(readers.get("trace"), fixture_db.NOW).running == 1
+    readers.close_all()
 
 
 def _drain(opened: OpenTrace, reader: TraceReader) -> int:
@@ -29,7 +50,7 @@ def _opened_unread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Path, Readers, OpenTrace, SpanForest]:
     """Fixture trace 4 (two running spans) opened from its keys, no span read yet."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)
+    monkeypatch.setattr(open_trace, "FIRST_SCREEN_ROWS", 0)
     path = fixture_db.build(tmp_path / "t.db")
     readers = Readers(path)
     opened = OpenTrace(fixture_db.trace_id(4))
@@ -48,12 +69,16 @@ def test_keys_only_load_matches_full_load_once_read(tmp_path: Path) -> None:
         asked: list[int] = []
         opened = OpenTrace(fixture_db.trace_id(n))
         lazy = opened.load(
-            readers.get("trace"), fixture_db.NOW, keys_only=True,
-            on_missing=lambda: asked.append(1),
+            readers.get("trace"),
+            fixture_db.NOW,
+            keys_only=True,
+            on_missing=lambda asked=asked: asked.append(1),
         )
         assert (lazy.span_ids, lazy.parent, lazy.order) == (full.span_ids, full.parent, full.order)
         assert (lazy.critical, lazy.self_ms, lazy.running) == (
-            full.critical, full.self_ms, full.running,
+            full.critical,
+            full.self_ms,
+            full.running,
         )
         _touch_all(lazy)
         _drain(opened, readers.get("spans"))
@@ -62,16 +87,14 @@ def test_keys_only_load_matches_full_load_once_read(tmp_path: Path) -> None:
     readers.close_all()
 
 
-def test_drawing_never_reads_the_database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_drawing_never_reads_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first screen comes with the forest; a span drawn later is a placeholder built from
     the keys, queued once (one `on_missing` however many are drawn), and read in one query by
     whoever runs `read` (the app's worker), never by the one drawing."""
     path = fixture_db.build(tmp_path / "t.db")
     readers = Readers(path)
     full = OpenTrace(fixture_db.trace_id(1)).load(readers.get("trace"), fixture_db.NOW)
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 3)
+    monkeypatch.setattr(open_trace, "FIRST_SCREEN_ROWS", 3)
     asked: list[int] = []
     opened = OpenTrace(fixture_db.trace_id(1))
     lazy = opened.load(
@@ -111,9 +134,9 @@ def test_the_latest_spans_asked_for_are_read_first(
 ) -> None:
     """Scrolling fast asks for spans long off screen again: the queue keeps the latest
     `WANTED_CAP` and a batch reads the latest `READ_BATCH` of them."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)
-    monkeypatch.setattr(feed, "WANTED_CAP", 3)
-    monkeypatch.setattr(feed, "READ_BATCH", 2)
+    monkeypatch.setattr(open_trace, "FIRST_SCREEN_ROWS", 0)
+    monkeypatch.setattr(span_rows, "WANTED_CAP", 3)
+    monkeypatch.setattr(span_rows, "READ_BATCH", 2)
     path = fixture_db.build(tmp_path / "t.db")
     readers = Readers(path)
     opened = OpenTrace(fixture_db.trace_id(1))
@@ -183,7 +206,10 @@ def test_a_span_whose_row_is_gone_shows_what_the_forest_knows(
     span = forest.spans[node]
     assert type(span) is not PendingSpan
     assert (span.span_id, span.started_at, span.duration_ms, span.status) == (
-        fixture_db.span_id(4, 2), forest.starts[node], None, "running",
+        fixture_db.span_id(4, 2),
+        forest.starts[node],
+        None,
+        "running",
     )
     readers.close_all()
 

@@ -5,9 +5,18 @@ from __future__ import annotations
 
 import sys
 
+from lens_tui.forest import (
+    CYCLE,
+    ORPHAN,
+    SELF_PARENT,
+    SpanForest,
+    below_threshold,
+    build_forest,
+    guides,
+    visible_rows,
+    visible_subtree,
+)
 from lens_tui.store.records import SpanRow
-from lens_tui.ui import flatten
-from lens_tui.ui.flatten import CYCLE, ORPHAN, SELF_PARENT, build_forest, visible_rows
 
 
 def span(
@@ -24,7 +33,7 @@ def span(
     )
 
 
-def names(forest: flatten.SpanForest, rows: list[int]) -> list[str]:
+def names(forest: SpanForest, rows: list[int]) -> list[str]:
     return [forest.spans[i].span_id for i in rows]
 
 
@@ -41,12 +50,12 @@ def test_tree_order_depth_guides_and_sizes() -> None:
     assert [forest.depth[i] for i in forest.order] == [0, 1, 1, 2]
     a, b, c, d = (forest.index_of[x] for x in "abcd")
     assert forest.subtree_size[a] == 3 and forest.subtree_size[c] == 1
-    assert flatten.guides(forest, b, 10) == ("├─", False)
-    assert flatten.guides(forest, c, 10) == ("└─", False)
-    assert flatten.guides(forest, d, 10) == ("  └─", False)
+    assert guides(forest, b, 10) == ("├─", False)
+    assert guides(forest, c, 10) == ("└─", False)
+    assert guides(forest, d, 10) == ("  └─", False)
     assert forest.descendant_ids(c) == {"c", "d"}
     assert names(forest, visible_rows(forest, {c})) == ["a", "b", "c"]
-    assert names(forest, flatten.visible_subtree(forest, a, {c})) == ["b", "c"]
+    assert names(forest, visible_subtree(forest, a, {c})) == ["b", "c"]
 
 
 def test_ten_thousand_deep_chain_needs_no_recursion() -> None:
@@ -57,7 +66,7 @@ def test_ten_thousand_deep_chain_needs_no_recursion() -> None:
     try:
         forest = build_forest(spans)
         rows = visible_rows(forest, set())
-        guide, elided = flatten.guides(forest, forest.index_of["s9999"], 8)
+        guide, elided = guides(forest, forest.index_of["s9999"], 8)
     finally:
         sys.setrecursionlimit(limit)
     assert len(rows) == depth
@@ -116,9 +125,11 @@ def test_running_spans_stretch_to_now() -> None:
 
 def test_threshold_and_empty() -> None:
     forest = build_forest([span("r", None, 0, 100), span("a", "r", 1, 2), span("b", "a", 1, 1)])
-    assert {forest.spans[i].span_id for i in flatten.below_threshold(forest, 10)} == {"a"}
+    assert {forest.spans[i].span_id for i in below_threshold(forest, 10)} == {"a"}
     empty = build_forest([])
-    assert len(empty) == 0 and empty.critical == frozenset() and len(visible_rows(empty, set())) == 0
+    assert (
+        len(empty) == 0 and empty.critical == frozenset() and len(visible_rows(empty, set())) == 0
+    )
 
 
 def test_hundred_thousand_spans_flatten() -> None:

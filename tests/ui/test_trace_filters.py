@@ -1,6 +1,6 @@
-"""`d` keeps the slow requests: at least 10 ms, 100 ms, 1 s, 10 s, then all again. A running
-trace is listed once it has been running that long; live rows obey the same rule as a
-reload."""
+"""The trace list's filters: `/` on root span names, `e` errors only, and `d` the slow requests
+(at least 10 ms, 100 ms, 1 s, 10 s, then all again). A running trace is listed once it has
+been running that long; live rows obey the same rule as a reload."""
 
 from __future__ import annotations
 
@@ -16,6 +16,38 @@ from .conftest import loaded, make_app, screen_text, wait_for
 SIZE = (120, 40)
 
 
+async def test_slash_filters_trace_names_and_escape_clears(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("slash")
+        await pilot.press(*"check")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(app.trace_list.rows) == 1)
+        assert app.trace_list.rows[0].root_span_name == "POST /checkout"
+        assert app.focused is app.trace_list
+        assert "“check”" in screen_text(app)
+        # Live rows obey the filter too.
+        fixture_db.add_trace(db, 50, "POST /checkout")
+        fixture_db.add_trace(db, 51, "GET /other")
+        await wait_for(pilot, lambda: len(app.trace_list.rows) == 2)
+        assert {app.trace_list.rows[i].root_span_name for i in range(2)} == {"POST /checkout"}
+        await pilot.press("slash", "escape")
+        await wait_for(pilot, lambda: len(app.trace_list.rows) == 10)
+
+
+async def test_e_toggles_errors_only(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: len(app.trace_list.rows) == 1)
+        assert app.trace_list.rows[0].trace_id == fixture_db.trace_id(2)
+        assert "errors only" in screen_text(app)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: len(app.trace_list.rows) == 8)
+
+
 def _names(app: object) -> set[str]:
     rows = app.trace_list.rows  # type: ignore[attr-defined]
     return {rows[i].root_span_name for i in range(len(rows))}
@@ -28,7 +60,10 @@ async def test_d_steps_through_minimum_durations(db: Path) -> None:
         await pilot.press("d")  # >= 10 ms
         await wait_for(pilot, lambda: len(app.trace_list.rows) == 4)
         assert _names(app) == {
-            "GET /orders", "POST /checkout", fixture_db.MARKUP_NAME, "GET /reports/export",
+            "GET /orders",
+            "POST /checkout",
+            fixture_db.MARKUP_NAME,
+            "GET /reports/export",
         }
         assert "Traces · ≥ 10ms" in screen_text(app)
         await pilot.press("d")  # >= 100 ms: the running export stays
@@ -38,7 +73,10 @@ async def test_d_steps_through_minimum_durations(db: Path) -> None:
         try:
             for n, name, took in ((70, "GET /fast", 3.0), (71, "GET /slow", 250.0)):
                 fixture_db.insert_trace(
-                    conn, n, fixture_db.T0 + 200_000 + n, [fixture_db.S(0, None, name, 0, took)],
+                    conn,
+                    n,
+                    fixture_db.T0 + 200_000 + n,
+                    [fixture_db.S(0, None, name, 0, took)],
                     updated_at=time.time() * 1000,
                 )
         finally:

@@ -1,7 +1,7 @@
-"""Keys typed in one burst go where the focus is when each is handled, not where it was when
-they arrived (see `lens_tui.ui.focus`; tests/reliability/test_ui_typeahead.py types on a
-real terminal). Here the burst is routed as Textual routes keys that arrive together: all to
-the widget focused at their arrival."""
+"""Focus between the panes, and keys that follow it: keys typed in one burst go where the focus
+is when each is handled, not where it was when they arrived (see `lens_tui.ui.focus`;
+tests/reliability/test_ui_typeahead.py types on a real terminal). Here a burst is routed as
+Textual routes keys that arrive together: all to the widget focused at their arrival."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from textual import events
 from textual.widget import Widget
 
-from .conftest import loaded, make_app, open_trace, wait_for
+from .conftest import loaded, make_app, open_trace, trace_names, wait_for
 
 SIZE = (120, 40)
 
@@ -23,13 +23,43 @@ def burst(widget: Widget, *keys: tuple[str, str | None]) -> None:
         widget.post_message(event)
 
 
+async def test_tab_and_shift_tab_move_between_the_panes(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert app.focused is app.trace_list
+        await pilot.press("tab")  # no trace open: the waterfall and detail are hidden
+        assert app.focused is app.log_pane
+        await pilot.press("shift+tab")
+        assert app.focused is app.trace_list
+
+        await open_trace(pilot, "GET /orders")
+        assert app.focused is app.waterfall
+        await pilot.press("shift+tab")
+        assert app.focused is app.trace_list
+        order = [app.waterfall, app.detail, app.log_pane, app.trace_list]
+        for pane in order:
+            await pilot.press("tab")
+            assert app.focused is pane, (app.focused, pane)
+        for pane in [app.log_pane, app.detail, app.waterfall, app.trace_list]:
+            await pilot.press("shift+tab")
+            assert app.focused is pane, (app.focused, pane)
+        # Keys go to the focused pane: down in the waterfall moves its cursor, not the list's.
+        list_cursor = app.trace_list.cursor
+        await pilot.press("tab", "down")
+        assert app.waterfall.cursor == 0 and app.trace_list.cursor == list_cursor
+
+
 async def test_a_filter_typed_in_one_burst(db: Path) -> None:
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
         burst(app.trace_list, ("slash", "/"), *((c, c) for c in "check"), ("enter", "\r"))
         await wait_for(pilot, lambda: len(app.trace_list.rows) == 1)
-        assert app._trace_filter.name == "check" and not app._trace_filter.errors_only
+        assert (
+            app.dashboard.traces.filter.name == "check"
+            and not app.dashboard.traces.filter.errors_only
+        )
         assert app.trace_list.rows[0].root_span_name == "POST /checkout"
         assert app.focused is app.trace_list
 
@@ -55,7 +85,7 @@ async def test_escape_in_a_burst_closes_the_bar(db: Path) -> None:
         burst(app.trace_list, ("slash", "/"), ("a", "a"), ("b", "b"), ("escape", None))
         await wait_for(pilot, lambda: not app.filter_bar.has_class("-open"))
         await pilot.pause(0.2)
-        assert app.focused is app.trace_list and app._trace_filter.name == ""
+        assert app.focused is app.trace_list and app.dashboard.traces.filter.name == ""
         assert app.waterfall.forest is None  # escape did not also act on the list
 
 
@@ -64,11 +94,14 @@ async def test_a_key_after_enter_in_a_burst_goes_where_the_focus_went(db: Path) 
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
         burst(
-            app.trace_list, ("slash", "/"), *((c, c) for c in "check"), ("enter", "\r"),
+            app.trace_list,
+            ("slash", "/"),
+            *((c, c) for c in "check"),
+            ("enter", "\r"),
             ("e", "e"),
         )
-        await wait_for(pilot, lambda: app._trace_filter.errors_only)
-        assert app._trace_filter.name == "check"
+        await wait_for(pilot, lambda: app.dashboard.traces.filter.errors_only)
+        assert app.dashboard.traces.filter.name == "check"
 
 
 async def test_a_paste_right_after_slash_lands_in_the_filter(db: Path) -> None:
@@ -80,7 +113,7 @@ async def test_a_paste_right_after_slash_lands_in_the_filter(db: Path) -> None:
         pasted._set_forwarded()
         app.trace_list.post_message(pasted)
         burst(app.trace_list, ("enter", "\r"))
-        await wait_for(pilot, lambda: app._trace_filter.name == "checkout")
-        assert [app.trace_list.rows[i].root_span_name for i in range(len(app.trace_list.rows))] == [
-            "POST /checkout"
-        ]
+        await wait_for(pilot, lambda: app.dashboard.traces.filter.name == "checkout")
+        # The list for the new filter is read by a worker: it lands a moment later.
+        await wait_for(pilot, lambda: trace_names(app) == ["POST /checkout"])
+        assert trace_names(app) == ["POST /checkout"]

@@ -1,10 +1,11 @@
-"""Span trees as flat arrays: iterative flatten, visible rows, self time and critical path.
+"""`SpanForest`: one trace's spans as a tree in flat arrays: build, visible rows, self time and
+the critical path.
 
 Pure functions over `SpanRow` records, no Textual: a trace may hold 100,000 spans or a chain
 10,000 deep, so nothing here recurses and per-row work is O(1) (Textual's `Tree` rebuilds on
-every change and hits the recursion limit around 990 levels, docs/findings.md). A forest is built
-once per trace version (in a worker thread); the widget keeps only a list of visible node
-indices and a set of collapsed span ids.
+every change and hits the recursion limit around 990 levels, docs/findings.md). A forest is
+built once per trace version (in a worker thread); the waterfall keeps only a list of visible
+node indices and a set of collapsed span ids.
 """
 
 from __future__ import annotations
@@ -134,7 +135,9 @@ class SpanForest:
         if subtrees is None:
             count, order, parent = len(self.order), self.order, self.parent
             position = array(NODE, [0]) * count
-            deque(map(position.__setitem__, order, range(count)), maxlen=0)  # position[order[k]] = k
+            deque(
+                map(position.__setitem__, order, range(count)), maxlen=0
+            )  # position[order[k]] = k
             subtree_size = array(NODE, [0]) * count
             for node in reversed(order):
                 p = parent[node]
@@ -226,14 +229,16 @@ def build_forest_columns(
     The quickest way in for a huge trace read by start time: no tuple per span, and no sort
     unless start times tie (then by span id) or ids repeat (then the last one wins)."""
     count = len(span_ids)
-    index_of = dict(zip(span_ids, range(count)))
+    index_of = dict(zip(span_ids, range(count), strict=True))
     # Positions where the next start is not later: none when read by start without ties.
     suspects = list(compress(range(count - 1), map(ge, starts, islice(starts, 1, None))))
     if len(index_of) < count or any(starts[i] > starts[i + 1] for i in suspects):
         keep: Sequence[int] = range(count)
         if len(index_of) < count:
             keep = sorted(index_of.values())  # the last row of each id
-        by_start = sorted(zip([starts[i] for i in keep], [span_ids[i] for i in keep], keep))
+        by_start = sorted(
+            zip([starts[i] for i in keep], [span_ids[i] for i in keep], keep, strict=True)
+        )
         order_by = [i for _start, _id, i in by_start]
         span_ids = [span_ids[i] for i in order_by]
         parent_ids = [parent_ids[i] for i in order_by]
@@ -241,10 +246,16 @@ def build_forest_columns(
         durations = [durations[i] for i in order_by]
         payloads = _take(payloads, order_by)
         count = len(span_ids)
-        index_of = dict(zip(span_ids, range(count)))
+        index_of = dict(zip(span_ids, range(count), strict=True))
     elif suspects:
         # Sorted by start with ties: order each run of equal starts by span id, in copies.
-        columns = [list(span_ids), list(parent_ids), _take(starts), list(durations), _take(payloads)]
+        columns = [
+            list(span_ids),
+            list(parent_ids),
+            _take(starts),
+            list(durations),
+            _take(payloads),
+        ]
         first = 0
         for k, at in enumerate(suspects):
             if k + 1 < len(suspects) and suspects[k + 1] == at + 1:
@@ -252,10 +263,12 @@ def build_forest_columns(
             low, high = suspects[first], at + 2
             first = k + 1
             by_id = sorted(range(low, high), key=span_ids.__getitem__)
-            for new, old in zip(columns, (span_ids, parent_ids, starts, durations, payloads)):
+            for new, old in zip(
+                columns, (span_ids, parent_ids, starts, durations, payloads), strict=True
+            ):
                 new[low:high] = _take(new, by_id, old)
             # Only this run moved: re-index it rather than all of them (ids are unique here).
-            index_of.update(zip(columns[0][low:high], range(low, high)))
+            index_of.update(zip(columns[0][low:high], range(low, high), strict=True))
         span_ids, parent_ids, starts, durations, payloads = columns
     children: list[list[int] | None] = [None] * count
     parent = array(NODE, [-1]) * count
@@ -327,7 +340,7 @@ def build_forest_columns(
     if count and not running:
         end = max(end, max(map(add, starts, durations)))  # type: ignore[arg-type]
     else:
-        for span_start, duration in zip(starts, durations):
+        for span_start, duration in zip(starts, durations, strict=True):
             if duration is None:
                 if span_start > end:
                     end = span_start
@@ -452,7 +465,7 @@ def critical_path(forest: SpanForest, now: float | None = None) -> frozenset[int
     open_end = forest.end if now is None else max(now, forest.end)
     ends = [
         start + duration if duration is not None else max(start, open_end)
-        for start, duration in zip(starts, forest.durations)
+        for start, duration in zip(starts, forest.durations, strict=True)
     ]
     tops = [i for i, p in enumerate(forest.parent) if p < 0]
     root = max(tops, key=lambda i: (ends[i], -i))

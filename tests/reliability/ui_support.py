@@ -69,16 +69,34 @@ def add_trace(
     stamp = updated_at if updated_at is not None else time.time() * 1000
     conn.execute("BEGIN IMMEDIATE")
     insert(
-        conn, "traces", trace_id=trace_id, root_span_name=name, source="python",
-        started_at=start, ended_at=start + 5, duration_ms=5.0, root_span_id=f"{0:016x}",
-        service=service, status="ok", span_count=spans, error_count=0, updated_at=stamp,
+        conn,
+        "traces",
+        trace_id=trace_id,
+        root_span_name=name,
+        source="python",
+        started_at=start,
+        ended_at=start + 5,
+        duration_ms=5.0,
+        root_span_id=f"{0:016x}",
+        service=service,
+        status="ok",
+        span_count=spans,
+        error_count=0,
+        updated_at=stamp,
     )
     for n in range(spans):
         insert(
-            conn, "spans", span_id=f"{trace_id[-8:]}{n:08x}", trace_id=trace_id,
+            conn,
+            "spans",
+            span_id=f"{trace_id[-8:]}{n:08x}",
+            trace_id=trace_id,
             parent_span_id=None if n == 0 else f"{trace_id[-8:]}{0:08x}",
-            name=name if n == 0 else f"child {n}", started_at=start + n * 0.01,
-            duration_ms=1.0, status="ok", service=service, updated_at=stamp,
+            name=name if n == 0 else f"child {n}",
+            started_at=start + n * 0.01,
+            duration_ms=1.0,
+            status="ok",
+            service=service,
+            updated_at=stamp,
         )
     conn.execute("COMMIT")
 
@@ -126,7 +144,11 @@ def run_in_pty(
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, str(script), *args],
-        stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
         start_new_session=True,  # the pty becomes its controlling terminal
     )
     os.close(slave)
@@ -201,7 +223,7 @@ def foreign_controls(output: bytes) -> list[str]:
     try:
         text = rest.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return [f"invalid UTF-8 at {exc.start}: {rest[max(exc.start - 20, 0):exc.end + 20]!r}"]
+        return [f"invalid UTF-8 at {exc.start}: {rest[max(exc.start - 20, 0) : exc.end + 20]!r}"]
     found = []
     for match in _UNSAFE_CHARS.finditer(text):
         found.append(repr(text[max(match.start() - 15, 0) : match.end() + 25]))

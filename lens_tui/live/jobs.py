@@ -15,13 +15,13 @@ class SingleFlight:
     def __init__(self, start: Callable[[bool], None]) -> None:
         self._start = start
         self.running = False
-        self._pending = False
+        self._again = False
         self._force = False
 
     def request(self, force: bool = False) -> None:
         """Run now, or once more after the current run (`force`: even if nothing seems changed)."""
         if self.running:
-            self._pending = True
+            self._again = True
             self._force = self._force or force
             return
         self.running = True
@@ -30,12 +30,12 @@ class SingleFlight:
     def done(self) -> None:
         """The current run finished (or failed): start the folded rerun if one was asked for."""
         self.running = False
-        if self._pending:
-            force, self._pending, self._force = self._force, False, False
+        if self._again:
+            force, self._again, self._force = self._force, False, False
             self.request(force)
 
     def abandon(self) -> None:
-        """The start function declined to run: idle again, pending reruns forgotten."""
+        """The start function declined to run: idle again, a folded rerun forgotten."""
         self.running = False
-        self._pending = False
+        self._again = False
         self._force = False

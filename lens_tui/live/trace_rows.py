@@ -1,20 +1,17 @@
-"""The trace list's rows: newest first, keyed by trace id, updated in place, capped (pure)."""
+"""`TraceRows`: the trace list's rows, newest first, keyed by trace id, updated in place,
+capped."""
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable
 
-from lens_tui.store.filters import TraceFilter
+from lens_tui.store.filters import TraceWhere
 from lens_tui.store.records import TraceSummary
 
 
 def _key(trace: TraceSummary) -> tuple[float, str]:
     return (-trace.started_at, trace.trace_id)
-
-
-SLOW_LABELS = {10.0: "10ms", 100.0: "100ms", 1_000.0: "1s", 10_000.0: "10s"}
-"""How the trace list's title names the minimum durations `TraceFilter.slower` steps through."""
 
 
 class TraceRows:
@@ -51,7 +48,7 @@ class TraceRows:
         self._by_id.clear()
 
     def upsert(
-        self, traces: Iterable[TraceSummary], keep: TraceFilter, now: float | None = None
+        self, traces: Iterable[TraceSummary], keep: TraceWhere, now: float | None = None
     ) -> int:
         """Add or replace rows (those `keep` rejects at `now` are removed); returns how many
         were new."""
