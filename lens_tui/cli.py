@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from lens_tui import __version__
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("demo", "show", "prune", "otlp")  # otlp: issue 4 (lens_tui/otel)
+SUBCOMMANDS = ("demo", "show", "prune", "otlp", "diff")  # otlp: issue 4 (lens_tui/otel)
 
 
 class CliError(Exception):
@@ -67,7 +67,8 @@ def _dashboard_parser() -> argparse.ArgumentParser:
             "commands:\n"
             "  lens-tui [DB] [--otlp [PORT]] watch DB live (default $LENS_DB, else ./traces.db)\n"
             "  lens-tui demo [--db PATH]     run a demo service and watch it (start here)\n"
-            "  lens-tui show TRACE_ID        print one trace as a tree or JSON\n"
+            "  lens-tui show TRACE_ID        print one trace as a tree or JSON (--stats: where the time went)\n"
+            "  lens-tui diff TRACE_A TRACE_B compare two traces span by span\n"
             "  lens-tui prune                apply retention to a database\n"
             "  lens-tui otlp [--port 4318]   receive OpenTelemetry (OTLP/HTTP) into a database\n"
         ),
@@ -109,8 +110,19 @@ def _show_parser() -> argparse.ArgumentParser:
     parser.add_argument("trace_id", help="trace id, or a unique prefix of one")
     parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a tree")
-    parser.add_argument("--format", choices=("tree", "json", "otlp-json"), default=None,
-                        help="output format (otlp-json: an OTLP/HTTP JSON export request)")
+    parser.add_argument("--format", choices=("tree", "json", "otlp-json", "table"), default=None,
+                        help="output format (otlp-json: an OTLP/HTTP JSON export request; table: with --stats)")
+    from lens_tui.cli_analysis import add_stats_arguments
+
+    add_stats_arguments(parser)
+    return parser
+
+
+def _diff_parser() -> argparse.ArgumentParser:
+    from lens_tui.cli_analysis import add_diff_arguments
+
+    parser = _Parser(prog="lens-tui diff", description="Compare two traces as one tree keyed by the path of span names.")
+    add_diff_arguments(parser)
     return parser
 
 
@@ -142,6 +154,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     from lens_tui.store.reader import OpenError, TraceReader
 
     path = _existing_db(args.db or default_db())
+    if args.stats or args.format == "table":
+        from lens_tui.cli_analysis import run_stats
+
+        return run_stats(args, path)
     reader = TraceReader(path)
     try:
         reader.open()
@@ -169,6 +185,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(export.render_tree(detail, logs))
     return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Print two traces' merged tree."""
+    from lens_tui.cli_analysis import run_diff
+
+    return run_diff(args, _existing_db(args.db or default_db()))
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -332,10 +355,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args_list and args_list[0] in SUBCOMMANDS:
             command, rest = args_list[0], args_list[1:]
             parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
-                      "otlp": _otlp_parser}[command]()
+                      "otlp": _otlp_parser, "diff": _diff_parser}[command]()
             args = parser.parse_args(rest)
             return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune,
-                    "otlp": cmd_otlp}[command](args)
+                    "otlp": cmd_otlp, "diff": cmd_diff}[command](args)
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)
