@@ -60,7 +60,7 @@ def test_links_are_resolved_against_the_file(linked_db: tuple[Path, float]) -> N
         span = next(s for s in detail.spans if s.name == "consume")
         resolved = span_links(span, reader)
         again = span_links(span, reader, known_span_ids=[s.span_id for s in detail.spans])
-    assert [(l.trace_id, l.span_id, l.same_trace, l.trace_exists, l.span_exists) for l in resolved] == [
+    assert [(k.trace_id, k.span_id, k.same_trace, k.trace_exists, k.span_exists) for k in resolved] == [
         (B, "b000000000000001", False, True, True),
         (A, "a000000000000001", True, True, True),
         (B, "bbbbbbbbbbbbbbbb", False, True, False),
