@@ -1,4 +1,4 @@
-"""Benchmark the live dashboard (issue 3): latency, first paint, huge traces, keeping up.
+"""Benchmark the live dashboard: commit-to-screen latency, first paint, huge traces, keeping up.
 
 Usage: `python bench/bench_dashboard.py [--quick] [--only a,b,c,d] [--no-json] [--wait-quiet S]`
 

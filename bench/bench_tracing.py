@@ -8,8 +8,8 @@ provider; the overhead repeats alternate lens / OpenTelemetry so machine load hi
 
 1. Overhead: a decorated no-op called N times in a loop, minus the same loop over the
    undecorated no-op (measured before and after), in µs per call of wall time. Ours is
-   `@lens_fn` with a configured store writing to a temporary database while the loop runs (its
-   writer thread competes for the GIL, as in an application); every call is a root span (a new
+   `@lens_fn` with a configured writer writing to a temporary database while the loop runs (its
+   thread competes for the GIL, as in an application); every call is a root span (a new
    trace), the dearer case. OpenTelemetry is `with tracer.start_as_current_span(...)` around
    the no-op, its SDK TracerProvider with a BatchSpanProcessor (defaults) and a SpanExporter
    whose export() only counts and returns SUCCESS. Medians of the repeats, ratio OTel / lens.
@@ -95,7 +95,7 @@ def _warmup(calls: int) -> int:
 
 
 def worker_overhead_lens(calls: int, tmp: Path) -> dict[str, Any]:
-    """Per-call overhead of @lens_fn with a store writing to a temporary database."""
+    """Per-call overhead of @lens_fn while its writer writes to a temporary database."""
     from lens_tui.tracing import configure, flush, lens_fn, shutdown
 
     db = tmp / "overhead.db"

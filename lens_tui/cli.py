@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from lens_tui import __version__
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("demo", "show", "prune", "otlp", "diff")  # otlp: issue 4 (lens_tui/otel)
+SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "diff")
 
 
 class CliError(Exception):
@@ -71,6 +71,7 @@ def _dashboard_parser() -> argparse.ArgumentParser:
             "  lens-tui diff TRACE_A TRACE_B compare two traces span by span\n"
             "  lens-tui prune                apply retention to a database\n"
             "  lens-tui otlp [--port 4318]   receive OpenTelemetry (OTLP/HTTP) into a database\n"
+            "  lens-tui serve [DB]           the dashboard in a web browser (textual-serve)\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -176,8 +177,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     finally:
         reader.close()
     fmt = args.format or ("json" if args.json else "tree")
-    if fmt == "otlp-json":  # issue 4
-        from lens_tui.otel.otlp_json import trace_to_otlp
+    if fmt == "otlp-json":  # the OTLP JSON a Collector or `lens-tui otlp` takes back
+        from lens_tui.otel.otlp_export import trace_to_otlp
 
         sys.stdout.write(json.dumps(trace_to_otlp(detail), indent=2) + "\n")
     elif fmt == "json":
@@ -199,7 +200,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     import apsw
 
     from lens_tui.tracing import retention
-    from lens_tui.tracing.store import open_writable
+    from lens_tui.tracing.sql import open_writable
 
     path = _existing_db(args.db or default_db())
     try:
@@ -263,7 +264,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         receiver.stop()  # flushes what was received
 
 
-# --- issue 4: `lens-tui otlp` (owned by the otel helper; see lens_tui/otel/receiver.py) ---------
+# --- `lens-tui otlp`: the OTLP/HTTP receiver in the foreground (lens_tui/otel/receiver.py) -----
 
 if TYPE_CHECKING:
     from lens_tui.otel.receiver import OTLPReceiver
@@ -340,7 +341,36 @@ def _start_otlp(receiver: OTLPReceiver, path: Path, args: argparse.Namespace, to
         print("lens-tui otlp: warning: listening beyond this machine without --token", file=sys.stderr)
 
 
-# --- end issue 4 ----------------------------------------------------------------------------
+# --- end of `lens-tui otlp` -------------------------------------------------------------------
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    from lens_tui.serve import build_parser
+
+    return build_parser(_Parser)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the dashboard to a browser until Ctrl+C."""
+    from lens_tui.store.reader import OpenError, check_path
+
+    path: Path = args.db or default_db()
+    try:
+        check_path(path)
+    except OpenError as exc:
+        raise CliError(str(exc)) from None
+    if not 0 < args.port <= 65535:
+        raise CliError(f"invalid port {args.port}")
+    try:
+        import textual_serve  # noqa: F401
+    except ImportError:
+        raise CliError("serving to a browser needs the serve extra: pip install 'lens-tui[serve]'") from None
+    from lens_tui.serve import run
+
+    try:
+        return run(path, args.host, args.port, args.token or os.environ.get("LENS_SERVE_TOKEN") or None)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -355,10 +385,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args_list and args_list[0] in SUBCOMMANDS:
             command, rest = args_list[0], args_list[1:]
             parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
-                      "otlp": _otlp_parser, "diff": _diff_parser}[command]()
+                      "otlp": _otlp_parser, "serve": _serve_parser, "diff": _diff_parser}[command]()
             args = parser.parse_args(rest)
             return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune,
-                    "otlp": cmd_otlp, "diff": cmd_diff}[command](args)
+                    "otlp": cmd_otlp, "serve": cmd_serve, "diff": cmd_diff}[command](args)
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)

@@ -337,7 +337,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def worker_main(argv: list[str] | None = None) -> int:
     """The child process: check it can write the database, say READY, run the workload until stopped."""
-    from lens_tui.tracing.store import open_writable
+    from lens_tui.tracing.sql import open_writable
 
     parser = argparse.ArgumentParser(prog="python -m lens_tui.demo")
     parser.add_argument("--db", type=Path, required=True)

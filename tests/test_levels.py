@@ -43,7 +43,7 @@ def test_at_least() -> None:
 def test_a_foreign_trace_level_reads_back_as_the_writer_would_store_it(tmp_path) -> None:
     """A TRACE level another program stored reads as debug, as the writer would have stored it."""
     from lens_tui.store.reader import TraceReader
-    from lens_tui.tracing.store import open_writable
+    from lens_tui.tracing.sql import open_writable
 
     path = tmp_path / "t.db"
     conn = open_writable(path)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from lens_tui.analysis.columns import SpanLabels, span_ends
-from lens_tui.store.reader import name_matches
+from lens_tui.store.filters import name_matches
 from lens_tui.ui.flatten import NODE, SpanForest
 
 

@@ -1,8 +1,9 @@
-"""OpenTelemetry in and out: SDK exporters into the lens store, an OTLP/HTTP receiver, OTLP JSON export.
+"""OpenTelemetry in and out: SDK exporters, an OTLP/HTTP receiver, one trace as OTLP JSON.
 
 Needs the `lens-tui[otel]` extra (opentelemetry-sdk, opentelemetry-proto). Never imports textual
-or rich. The SDK exporters load lazily, so the receiver (`lens_tui.otel.receiver`) and the
-OTLP JSON producer (`lens_tui.otel.otlp_json`) do not pay for importing the SDK.
+or rich. The SDK exporters (sdk.py) load lazily, so the receiver (receiver.py, its HTTP side in
+receiver_http.py, request decoding in otlp_decode.py) and the OTLP JSON producer (otlp_export.py)
+do not pay for importing the SDK; mapping.py holds what they all map alike.
 
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor

@@ -2,7 +2,7 @@
 
 Nothing here imports the OpenTelemetry SDK or protobuf: callers turn their objects (SDK
 `ReadableSpan`s or OTLP protobuf messages) into plain values and these functions decide what the
-store keeps: status, error message, exception type and traceback, source, service, level.
+database keeps: status, error message, exception type and traceback, source, service, level.
 """
 
 from __future__ import annotations
@@ -111,11 +111,11 @@ _ENCODE = encode_json  # the one stored JSON form (lens_tui.text)
 
 
 def encoded(value: Any) -> Any:
-    """JSON text of attributes, events or links (None when empty), for the store to keep as is.
+    """JSON text of attributes, events or links (None when empty), for the writer to keep as is.
 
     Encoding here runs in the caller's thread (an OTLP request, the SDK's export), not on the
     single writer thread, which is the receiver's critical path. A value that will not encode
-    is returned unchanged and the store's own fallback deals with it.
+    is returned unchanged and the writer's own fallback deals with it.
     """
     if not value:
         return None

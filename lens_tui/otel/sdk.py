@@ -33,49 +33,49 @@ from lens_tui.otel.mapping import (
 )
 from lens_tui.tracing import api
 from lens_tui.tracing.external import ExternalSpan
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 
-class _StoreHolder:
-    """The store an exporter writes to: its own on `db_path`, a given one, or the process-wide one."""
+class _WriterHolder:
+    """The writer an exporter writes to: its own on `db_path`, a given one, or the process-wide one."""
 
     def __init__(
-        self, db_path: str | os.PathLike[str] | None, store: TraceStore | None, service: str | None
+        self, db_path: str | os.PathLike[str] | None, store: TraceWriter | None, service: str | None
     ) -> None:
         if db_path is not None and store is not None:
             raise ValueError("give db_path or store, not both")
         self.owned = db_path is not None
-        self._store = TraceStore(db_path, service=service) if db_path is not None else store
+        self._writer = TraceWriter(db_path, service=service) if db_path is not None else store
         self._warned = False
 
     @property
-    def store(self) -> TraceStore | None:
-        """The store written to right now (None: no process-wide store configured)."""
-        return self._store if self._store is not None else api.get_store()
+    def writer(self) -> TraceWriter | None:
+        """The writer written to right now (None: no process-wide writer configured)."""
+        return self._writer if self._writer is not None else api.get_store()
 
-    def get(self) -> TraceStore | None:
-        """The store to write to now (the process-wide one is looked up at each export)."""
-        store = self._store if self._store is not None else api.get_store()
-        if store is None and not self._warned:
+    def get(self) -> TraceWriter | None:
+        """The writer to write to now (the process-wide one is looked up at each export)."""
+        writer = self._writer if self._writer is not None else api.get_store()
+        if writer is None and not self._warned:
             self._warned = True
             sys.stderr.write(
                 "lens_tui.otel: no trace store (give db_path or store, or call "
                 "lens_tui.tracing.configure()); telemetry is dropped\n"
             )
-        return store
+        return writer
 
     def flush(self, timeout_millis: float) -> bool:
-        store = self._store if self._store is not None else api.get_store()
-        return True if store is None else store.flush(timeout_millis / 1000.0)
+        writer = self._writer if self._writer is not None else api.get_store()
+        return True if writer is None else writer.flush(timeout_millis / 1000.0)
 
     def shutdown(self) -> None:
-        store = self._store if self._store is not None else api.get_store()
-        if store is None:
+        writer = self._writer if self._writer is not None else api.get_store()
+        if writer is None:
             return
         if self.owned:
-            store.shutdown()
+            writer.shutdown()
         else:
-            store.flush()
+            writer.flush()
 
 
 def span_from_sdk(span: ReadableSpan, fallback_service: str | None = None) -> ExternalSpan:
@@ -106,59 +106,59 @@ def span_from_sdk(span: ReadableSpan, fallback_service: str | None = None) -> Ex
     )
 
 
-class _StoreBacked:
-    """What both exporters share: the store they write to, flushing it, closing it once."""
+class _WriterBacked:
+    """What both exporters share: the writer they write to, flushing it, closing it once."""
 
-    _holder: _StoreHolder
+    _holder: _WriterHolder
     _shutdown: bool
 
     @property
-    def store(self) -> TraceStore | None:
-        """The store this exporter writes to; pass it as `store=` to the other exporter to
+    def store(self) -> TraceWriter | None:
+        """The writer this exporter writes to; pass it as `store=` to the other exporter to
         share one writer."""
-        return self._holder.store
+        return self._holder.writer
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Block until everything exported so far is committed."""
         return self._holder.flush(timeout_millis)
 
     def shutdown(self) -> None:
-        """Flush; close the store if this exporter opened it."""
+        """Flush; close the writer if this exporter opened it."""
         if self._shutdown:
             return
         self._shutdown = True
         self._holder.shutdown()
 
 
-class LensSpanExporter(_StoreBacked, SpanExporter):
+class LensSpanExporter(_WriterBacked, SpanExporter):
     """Writes OpenTelemetry SDK spans into a lens trace database, as `lens_fn` spans are written.
 
-    `db_path`: open a TraceStore of its own there (shut down with the exporter); `store`: write
-    to that store; neither: the process-wide store of `lens_tui.tracing.configure()`. `service`
+    `db_path`: open a TraceWriter of its own there (shut down with the exporter); `store`: write
+    to that TraceWriter; neither: the process-wide one of `lens_tui.tracing.configure()`. `service`
     names spans whose resource has no `service.name` (or the SDK's `unknown_service`).
-    Never blocks: spans go to the store's queue and its writer thread commits them.
+    Never blocks: spans go to the writer's queue and its thread commits them.
     """
 
     def __init__(
         self,
         db_path: str | os.PathLike[str] | None = None,
         *,
-        store: TraceStore | None = None,
+        store: TraceWriter | None = None,
         service: str | None = None,
     ) -> None:
-        self._holder = _StoreHolder(db_path, store, service)
+        self._holder = _WriterHolder(db_path, store, service)
         self.service = service
         self._shutdown = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Queue the spans in the store."""
+        """Queue the spans in the writer."""
         if self._shutdown:
             return SpanExportResult.FAILURE
-        store = self._holder.get()
-        if store is None:
+        writer = self._holder.get()
+        if writer is None:
             return SpanExportResult.FAILURE
         service = self.service
-        record = store.record_span
+        record = writer.record_span
         for span in spans:
             try:
                 record(span_from_sdk(span, service))
@@ -169,7 +169,7 @@ class LensSpanExporter(_StoreBacked, SpanExporter):
 
 
 def log_from_sdk(record: ReadableLogRecord) -> dict[str, Any]:
-    """Keyword arguments for `TraceStore.log` from an SDK log record (level, ids, exception…)."""
+    """Keyword arguments for `TraceWriter.log` from an SDK log record (level, ids, exception…)."""
     log = record.log_record
     attributes = dict(log.attributes) if log.attributes else None
     event_name = getattr(log, "event_name", None)
@@ -196,29 +196,29 @@ def log_from_sdk(record: ReadableLogRecord) -> dict[str, Any]:
     }
 
 
-class LensLogExporter(_StoreBacked, LogRecordExporter):
+class LensLogExporter(_WriterBacked, LogRecordExporter):
     """Writes OpenTelemetry SDK log records into a lens trace database, tied to their span.
 
-    Same store choice as LensSpanExporter: its own on `db_path`, a given `store`, or the
+    Same choice of writer as LensSpanExporter: its own on `db_path`, a given `store`, or the
     process-wide one.
     """
 
-    def __init__(self, db_path: str | os.PathLike[str] | None = None, *, store: TraceStore | None = None) -> None:
-        self._holder = _StoreHolder(db_path, store, None)
+    def __init__(self, db_path: str | os.PathLike[str] | None = None, *, store: TraceWriter | None = None) -> None:
+        self._holder = _WriterHolder(db_path, store, None)
         self._shutdown = False
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        """Queue the log records in the store."""
+        """Queue the log records in the writer."""
         if self._shutdown:
             return LogRecordExportResult.FAILURE
-        store = self._holder.get()
-        if store is None:
+        writer = self._holder.get()
+        if writer is None:
             return LogRecordExportResult.FAILURE
         for record in batch:
             try:
                 fields = log_from_sdk(record)
             except Exception:
                 continue
-            store.log(fields.pop("level"), fields.pop("message"), **fields)
+            writer.log(fields.pop("level"), fields.pop("message"), **fields)
         return LogRecordExportResult.SUCCESS
 

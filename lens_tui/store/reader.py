@@ -2,13 +2,12 @@
 
 Every public method is blocking (call it from a worker thread), takes the reader's lock, and
 fully consumes every cursor inside at most one short BEGIN/COMMIT, so no read transaction ever
-outlives a call and a writer can always checkpoint (FINDINGS.md: checkpoint starvation).
+outlives a call and a writer can always checkpoint (docs/findings.md: checkpoint starvation).
 The connection is opened with `mode=ro`: it can neither write nor checkpoint the file.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from array import array
@@ -26,14 +25,13 @@ from typing import Any, Literal
 
 import apsw
 from peewee import (
-    SQL, Case, Cast, Expression, Field, Function, Model, Node, NodeList, Select, Value, fn,
+    SQL, Cast, Field, Model, Node, Select,
 )
 
 from lens_tui.schema import (
     LEVELS,
     ORIGINAL_TABLES,
     SCHEMA_VERSION,
-    SPAN_STATUSES,
     Body,
     Log,
     Span,
@@ -41,8 +39,31 @@ from lens_tui.schema import (
     Writer,
 )
 from lens_tui.levels import normalise_level
-from lens_tui.text import encode_json, one_line
-from lens_tui.levels import spellings as level_spellings
+from lens_tui.store.decode import (
+    KEY_COLUMNS,
+    LOG_COLUMNS,
+    SPAN_COLUMNS,
+    TRACE_COLUMNS,
+    WRITER_COLUMNS,
+    as_ms,
+    as_opt_text,
+    as_text,
+    log_row,
+    span_row,
+    status,
+    trace_summary,
+    writer_info,
+)
+from lens_tui.store.filters import (
+    LogScope,
+    LogWhere,
+    TraceFilter,
+    TraceWhere,
+    name_condition,
+    name_matches,  # noqa: F401  (re-exported: the trace list's name rule)
+    register_sql_functions,
+)
+from lens_tui.store.layout import Layout
 from lens_tui.store.records import (
     LogRow,
     SpanRow,
@@ -51,6 +72,7 @@ from lens_tui.store.records import (
     TraceSummary,
     WriterInfo,
 )
+from lens_tui.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +90,6 @@ LEVEL_RECOUNT_S = 60.0
 middle, e.g. a prune by time of rows with skewed clocks, would otherwise stay counted)."""
 ORIGINAL_COUNTS_MAX_SPANS = 50_000
 """Without an index on spans.trace_id, per-trace span/error counts are computed only below this."""
-UNPARSED_KEY = "(unparsed)"
-
 _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     # Without these a table of the right name belongs to some other application.
     "traces": ("trace_id", "started_at"),
@@ -78,25 +98,6 @@ _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 _KNOWN_TABLES: tuple[type[Model], ...] = (Trace, Span, Log, Body, Writer)
 
-_TRACE_COLUMNS = (
-    "trace_id", "root_span_name", "source", "service", "started_at", "ended_at", "duration_ms",
-    "span_count", "error_count", "status", "updated_at",
-)
-_SPAN_COLUMNS = (
-    "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status",
-    "error_message", "exception_type", "traceback", "service", "kind", "attributes", "events",
-    "links", "input_size", "output_size", "input_body_hash", "output_body_hash", "source_location",
-)
-_KEY_COLUMNS = ("span_id", "parent_span_id", "started_at", "duration_ms")
-"""What a span forest is built from (`trace_keys`)."""
-_LOG_COLUMNS = (
-    "id", "trace_id", "span_id", "level", "message", "timestamp", "logger", "source_location",
-    "service", "exception_type", "traceback", "attributes",
-)
-_WRITER_COLUMNS = (
-    "writer_id", "pid", "hostname", "service", "last_write_at", "spans_written", "logs_written",
-    "dropped", "errors",
-)
 _ROWID = SQL("rowid")
 
 
@@ -125,176 +126,6 @@ class TraceMark:
     rowid: int = 0
     updated_at: float | None = None
     updated_rowid: int = 0
-
-
-# --------------------------------------------------------------------------- value decoding
-
-
-def parse_attributes(raw: object) -> tuple[tuple[str, str], ...]:
-    """A stored JSON object as (key, JSON-encoded value) pairs; anything else shown raw."""
-    if raw is None:
-        return ()
-    text = _text(raw)
-    if not text.strip():
-        return ()
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        return ((UNPARSED_KEY, text),)
-    if not isinstance(value, dict):
-        return ((UNPARSED_KEY, text),)
-    pairs: list[tuple[str, str]] = []
-    for key, item in value.items():
-        try:
-            encoded = _json_value(item)
-        except (ValueError, RecursionError):  # pragma: no cover - json.loads output re-encodes
-            encoded = repr(item)
-        pairs.append((str(key), encoded))
-    return tuple(pairs)
-
-
-_encode_json = encode_json
-_encode_json_str = json.encoder.encode_basestring
-
-
-def _json_value(item: object) -> str:
-    """`item` JSON-encoded as `json.dumps(item, ensure_ascii=False)` would, the common scalars
-    without the encoder machinery."""
-    kind = type(item)
-    if kind is str:
-        return _encode_json_str(item)  # type: ignore[arg-type]
-    if kind is int:
-        return int.__repr__(item)  # type: ignore[arg-type]
-    if kind is bool:
-        return "true" if item else "false"
-    if item is None:
-        return "null"
-    return _encode_json(item)
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("utf-8", errors="replace")
-    return str(value)
-
-
-def _opt_text(value: object) -> str | None:
-    return None if value is None else _text(value)
-
-
-def _ms(value: object) -> float | None:
-    """A stored time or duration as float milliseconds (the original layout stores integers);
-    None for infinities and NaN (SQLite stores inf as REAL; 'nan' may sit in a TEXT cell), which
-    no formatter can show (tests/reliability/test_11_pathological.py)."""
-    if value is None:
-        return None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _int(value: object) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
-
-
-def _span_status(stored: object, error_message: object, duration: float | None) -> str:
-    text = _text(stored).lower()
-    if text in SPAN_STATUSES:
-        return text
-    if error_message is not None:
-        return "error"
-    return "running" if duration is None else "ok"
-
-
-def _trace_status(stored: object, error_count: int | None, duration: float | None) -> str:
-    text = _text(stored).lower()
-    if text in SPAN_STATUSES:
-        return text
-    if error_count:
-        return "error"
-    return "running" if duration is None else "ok"
-
-
-def _summary(row: Sequence[Any]) -> TraceSummary:
-    """A TraceSummary from a row in _TRACE_COLUMNS order."""
-    duration = _ms(row[6])
-    error_count = _int(row[8])
-    return TraceSummary(
-        trace_id=_text(row[0]),
-        root_span_name=_text(row[1]),
-        source=_opt_text(row[2]),
-        service=_opt_text(row[3]),
-        started_at=_ms(row[4]) or 0.0,
-        ended_at=_ms(row[5]),
-        duration_ms=duration,
-        span_count=_int(row[7]),
-        error_count=error_count,
-        status=_trace_status(row[9], error_count, duration),
-        updated_at=_ms(row[10]),
-    )
-
-
-def name_matches(name: str, text: str) -> bool:
-    """The trace list's name filter: `text` occurs in `name` ignoring case the Unicode way
-    (`str.casefold`: "ÜBER" finds "über", "STRASSE" finds "straße"), every character literal.
-    `recent_traces(name_filter=...)` applies exactly this rule to stored rows."""
-    return text.casefold() in name.casefold()
-
-
-_NAME_FUNCTION = "lens_name_contains"
-"""A SQL function on every reader connection: `name_matches` on a stored root_span_name."""
-
-
-def _sql_name_contains(stored: object, folded: str) -> bool:
-    """`_NAME_FUNCTION`: `stored` is the cell as `_summary` decodes it (TEXT arrives as a BLOB:
-    invalid UTF-8 in a TEXT argument would make APSW fail the whole query)."""
-    return folded in _text(stored).casefold()
-
-
-def _name_condition(needle: str, name: Field | None = None) -> Node:
-    """WHERE condition of `recent_traces(name_filter=needle)` (or, given `name`, of another
-    name column: `find_spans`): `name_matches` in SQL.
-
-    A Python function per row would hold the GIL the UI thread needs once per trace scanned
-    (a rare name over 100,000 traces: 33 ms alone, 700 ms beside a busy thread). Names that are
-    ASCII text, nearly all of them, are decided by LIKE in C instead, which is exact there:
-    casefold of ASCII is ASCII lower case, and LIKE folds ASCII case (with `%`, `_` and `\\`
-    escaped). The test is length() == octet_length(): every byte counts as one character, so
-    the cell holds no UTF-8 sequence of two or more bytes (a NUL stops length(): unequal).
-    Lone bytes >= 0x80 may remain: Python decodes each to U+FFFD, LIKE to some non-ASCII
-    character, so an ASCII needle matches both or neither; a needle with other non-ASCII
-    characters matches neither; one with U+FFFD goes to Python. Other cells go to Python."""
-    name = Trace.root_span_name if name is None else name
-    folded = needle.casefold()
-    is_text = fn.typeof(name) == "text"
-    cell = Case(None, [(is_text, Cast(name, "BLOB"))], name)
-    in_python = Function(_NAME_FUNCTION, (cell, Value(folded, converter=False)), coerce=False)
-    if folded.isascii():
-        escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        if "\x00" in folded or len(pattern) > 10_000:
-            return in_python  # LIKE ends a pattern at NUL, refuses one over 50,000 bytes
-        # Spelled out: peewee's SQLite dialect turns its LIKE operator into GLOB.
-        ascii_rows: Node = NodeList(
-            (name, SQL("LIKE"), Value(pattern, converter=False), SQL("ESCAPE '\\'"))
-        )
-    elif "\ufffd" in folded and folded.replace("\ufffd", "").isascii():
-        return in_python
-    else:
-        ascii_rows = SQL("0")
-    only_single_bytes = is_text & (fn.length(name) == fn.octet_length(name))
-    return Case(None, [(only_single_bytes, ascii_rows)], in_python)
 
 
 def _text_as_bytes(query: Select) -> Select:
@@ -380,11 +211,7 @@ def _connect_readonly(path: Path, *, immutable: bool = False) -> apsw.Connection
         uri += "&immutable=1"
     conn = apsw.Connection(uri, flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
     conn.set_busy_timeout(BUSY_TIMEOUT_MS)
-    # Registered on this connection only (nothing is written); DIRECTONLY: no view or trigger
-    # stored in the file may call it.
-    conn.create_scalar_function(
-        _NAME_FUNCTION, _sql_name_contains, 2, deterministic=True, flags=apsw.SQLITE_DIRECTONLY
-    )
+    register_sql_functions(conn)
     return conn
 
 
@@ -721,6 +548,9 @@ class TraceReader:
                 raise
             return conn.execute(*_text_as_bytes(query).sql()).fetchall()
 
+    def _layout(self) -> Layout:
+        return Layout(self._columns, self._spans_indexed_by_trace)
+
     def _has(self, table: str, column: str) -> bool:
         return column in self._columns.get(table, frozenset())
 
@@ -740,10 +570,10 @@ class TraceReader:
     ) -> list[TraceSummary]:
         """Summaries of trace rows; the original layout's missing counts computed when cheap."""
         if rows and not self._has("traces", "error_count") and not self._has("traces", "status"):
-            counts = self._original_counts(conn, [_text(r[0]) for r in rows])
+            counts = self._original_counts(conn, [as_text(r[0]) for r in rows])
             if counts is not None:
-                rows = [(*r[:7], *counts.get(_text(r[0]), (0, 0)), *r[9:]) for r in rows]
-        return [_summary(r) for r in rows]
+                rows = [(*r[:7], *counts.get(as_text(r[0]), (0, 0)), *r[9:]) for r in rows]
+        return [trace_summary(r) for r in rows]
 
     def _counts_affordable(self, conn: apsw.Connection) -> bool:
         if self._spans_indexed_by_trace:
@@ -767,50 +597,36 @@ class TraceReader:
                 .group_by(Span.trace)
             )
             for trace_id, spans, errors in self._fetch(conn, query):
-                counts[_text(trace_id)] = (int(spans), int(errors))
+                counts[as_text(trace_id)] = (int(spans), int(errors))
         return counts
-
-    def _trace_error_condition(self) -> Expression:
-        if self._has("traces", "status") and self._has("traces", "error_count"):
-            return (Trace.status == "error") | (Trace.error_count > 0)
-        if self._has("traces", "status"):
-            return Trace.status == "error"
-        if self._has("traces", "error_count"):
-            return Trace.error_count > 0
-        errored = Span.select(Span.trace).where(Span.error_message.is_null(False))
-        return Trace.trace_id.in_(errored)
 
     def recent_traces(
         self,
         limit: int = 500,
         *,
+        where: TraceWhere | None = None,
         name_filter: str | None = None,
         errors_only: bool = False,
         min_duration_ms: float | None = None,
         now_ms: float | None = None,
         before: float | None = None,
     ) -> list[TraceSummary]:
-        """Newest first by started_at; `before` pages on (started_at < before). With
-        `min_duration_ms`, traces that took at least that long or, running, have been running
-        that long by `now_ms` (every running one without `now_ms`)."""
+        """The traces `where` keeps at `now_ms`, newest first by started_at; `before` pages on
+        (started_at < before). Without `where`, the `TraceFilter` of `name_filter`,
+        `errors_only` and `min_duration_ms`."""
         limit = max(1, min(int(limit), MAX_LIST_LIMIT))
+        if where is None:
+            where = TraceFilter(name_filter or "", errors_only, min_duration_ms)
+        elif name_filter or errors_only or min_duration_ms is not None:
+            raise TypeError("recent_traces: pass `where` or the loose filters, not both")
         with self._snapshot() as conn:
             if conn is None:
                 return []
-            conditions: list[Expression] = []
+            conditions: list[Node] = []
             if before is not None:
                 conditions.append(Trace.started_at < float(before))
-            if name_filter:
-                conditions.append(_name_condition(name_filter))
-            if errors_only:
-                conditions.append(self._trace_error_condition())
-            if min_duration_ms is not None and self._has("traces", "duration_ms"):
-                least = float(min_duration_ms)
-                running = Trace.duration_ms.is_null()
-                if now_ms is not None:
-                    running &= Trace.started_at <= float(now_ms) - least
-                conditions.append(running | (Trace.duration_ms >= least))
-            query = self._select(Trace, _TRACE_COLUMNS)
+            conditions.extend(where.sql_where(self._layout(), now_ms))
+            query = self._select(Trace, TRACE_COLUMNS)
             if conditions:
                 query = query.where(*conditions)
             query = query.order_by(Trace.started_at.desc()).limit(limit)
@@ -833,14 +649,14 @@ class TraceReader:
             rows = self._fetch(conn, query)
             if not rows:
                 return TraceMark(rowid=int(top))
-            return TraceMark(int(top), _ms(rows[0][0]), int(rows[0][1]))
+            return TraceMark(int(top), as_ms(rows[0][0]), int(rows[0][1]))
 
     def traces_since(self, mark: TraceMark) -> tuple[list[TraceSummary], TraceMark]:
         """New or updated traces since `mark` (at most TRACES_SINCE_LIMIT), and the next mark."""
         with self._snapshot() as conn:
             if conn is None:
                 return [], mark
-            columns = self._select(Trace, _TRACE_COLUMNS, _ROWID)
+            columns = self._select(Trace, TRACE_COLUMNS, _ROWID)
             new_rows = self._fetch(
                 conn,
                 columns.where(_ROWID > mark.rowid).order_by(_ROWID).limit(TRACES_SINCE_LIMIT),
@@ -849,7 +665,7 @@ class TraceReader:
             updated_at, updated_rowid = mark.updated_at, mark.updated_rowid
             updated_rows: list[tuple[Any, ...]] = []
             if self._has("traces", "updated_at"):
-                query = self._select(Trace, _TRACE_COLUMNS, _ROWID)
+                query = self._select(Trace, TRACE_COLUMNS, _ROWID)
                 if mark.updated_at is None:
                     query = query.where(Trace.updated_at.is_null(False))
                 else:
@@ -862,11 +678,11 @@ class TraceReader:
                 query = query.order_by(Trace.updated_at, _ROWID).limit(TRACES_SINCE_LIMIT)
                 updated_rows = self._fetch(conn, query)
                 if updated_rows:
-                    updated_at = _ms(updated_rows[-1][10])
+                    updated_at = as_ms(updated_rows[-1][10])
                     updated_rowid = int(updated_rows[-1][-1])
             merged: dict[str, tuple[Any, ...]] = {}
             for row in (*new_rows, *updated_rows):
-                merged[_text(row[0])] = row[:-1]
+                merged[as_text(row[0])] = row[:-1]
             traces = self._with_counts(conn, list(merged.values()))
         traces.sort(key=lambda t: t.started_at, reverse=True)
         return traces, TraceMark(rowid, updated_at, updated_rowid)
@@ -889,39 +705,14 @@ class TraceReader:
                     .order_by(Trace.trace_id)
                     .limit(limit)
                 )
-                found.extend(_text(r[0]) for r in self._fetch(conn, query))
+                found.extend(as_text(r[0]) for r in self._fetch(conn, query))
             return list(dict.fromkeys(found))[:limit]
 
     # ---- spans
 
-    def _span_row(self, row: tuple[Any, ...]) -> SpanRow:
-        duration = _ms(row[5])
-        return SpanRow(
-            span_id=_text(row[0]),
-            trace_id=_text(row[1]),
-            parent_span_id=_opt_text(row[2]),
-            name=_text(row[3]),
-            started_at=_ms(row[4]) or 0.0,
-            duration_ms=duration,
-            status=_span_status(row[6], row[7], duration),
-            error_message=_opt_text(row[7]),
-            exception_type=_opt_text(row[8]),
-            traceback=_opt_text(row[9]),
-            service=_opt_text(row[10]),
-            kind=_opt_text(row[11]),
-            attributes=parse_attributes(row[12]),
-            events=_opt_text(row[13]),
-            links=_opt_text(row[14]),
-            input_size=_int(row[15]),
-            output_size=_int(row[16]),
-            input_body_hash=_opt_text(row[17]),
-            output_body_hash=_opt_text(row[18]),
-            source_location=_opt_text(row[19]),
-        )
-
     def _spans_query(self, trace_id: str) -> Select:
         return (
-            self._select(Span, _SPAN_COLUMNS)
+            self._select(Span, SPAN_COLUMNS)
             .where(Span.trace == trace_id)
             .order_by(Span.started_at)
             .limit(MAX_TRACE_SPANS)
@@ -933,16 +724,16 @@ class TraceReader:
             if conn is None:
                 return TraceDetail(None, ())
             summary_rows = self._fetch(
-                conn, self._select(Trace, _TRACE_COLUMNS).where(Trace.trace_id == trace_id).limit(1)
+                conn, self._select(Trace, TRACE_COLUMNS).where(Trace.trace_id == trace_id).limit(1)
             )
-            spans = tuple(self._span_row(r) for r in self._fetch(conn, self._spans_query(trace_id)))
+            spans = tuple(span_row(r) for r in self._fetch(conn, self._spans_query(trace_id)))
         summary: TraceSummary | None = None
         if summary_rows:
             row = summary_rows[0]
             if not self._has("traces", "span_count"):
                 errors = sum(1 for s in spans if s.status == "error")
                 row = (*row[:7], len(spans), errors, *row[9:])
-            summary = _summary(row)
+            summary = trace_summary(row)
         return TraceDetail(summary, spans)
 
     def trace_columns(self, trace_id: str) -> tuple[TraceSummary | None, SpanColumns]:
@@ -967,7 +758,7 @@ class TraceReader:
             if conn is None:
                 return None, SpanColumns([], [], [], [], [])
             summary_rows = self._fetch(
-                conn, self._select(Trace, _TRACE_COLUMNS).where(Trace.trace_id == trace_id).limit(1)
+                conn, self._select(Trace, TRACE_COLUMNS).where(Trace.trace_id == trace_id).limit(1)
             )
             packed = self._packed_keys(conn, trace_id) if narrow else None
             if packed is not None:
@@ -980,7 +771,7 @@ class TraceReader:
                     ))
             elif narrow:
                 query = (
-                    self._select(Span, _KEY_COLUMNS, _ROWID)
+                    self._select(Span, KEY_COLUMNS, _ROWID)
                     .where(Span.trace == trace_id)
                     .order_by(Span.started_at)
                     .limit(MAX_TRACE_SPANS)
@@ -1003,18 +794,18 @@ class TraceReader:
         at_id, at_parent, at_start, at_duration = (0, 1, 2, 3) if narrow else (0, 2, 4, 5)
         span_ids = [r[at_id] for r in rows]
         if not set(map(type, span_ids)) <= {str}:
-            span_ids = [_text(v) for v in span_ids]
+            span_ids = [as_text(v) for v in span_ids]
         parent_ids = [r[at_parent] for r in rows]
         if not set(map(type, parent_ids)) <= {str, type(None)}:
-            parent_ids = [_opt_text(v) for v in parent_ids]
+            parent_ids = [as_opt_text(v) for v in parent_ids]
         starts = [r[at_start] for r in rows]
         if not set(map(type, starts)) <= {float} or not all(map(math.isfinite, starts)):
-            starts = [_ms(v) or 0.0 for v in starts]
+            starts = [as_ms(v) or 0.0 for v in starts]
         durations = [r[at_duration] for r in rows]
         if not set(map(type, durations)) <= {float, type(None)} or not all(
             map(math.isfinite, filter(None, durations))
         ):
-            durations = [_ms(v) for v in durations]
+            durations = [as_ms(v) for v in durations]
         summary = self._summary_of(summary_rows, statuses, len(rows))
         if narrow:
             # Arrays, which the garbage collector does not walk; the row tuples go.
@@ -1033,9 +824,11 @@ class TraceReader:
             return None
         row = summary_rows[0]
         if not self._has("traces", "span_count"):
-            errors = sum(1 for r in statuses if _span_status(r[0], r[1], _ms(r[2])) == "error")
+            errors = sum(
+                1 for r in statuses if status(r[0], r[1] is not None, as_ms(r[2])) == "error"
+            )
             row = (*row[:7], spans, errors, *row[9:])
-        return _summary(row)
+        return trace_summary(row)
 
     def _packed_keys(self, conn: apsw.Connection, trace_id: str) -> SpanColumns | None:
         """`trace_keys`' columns read as one row of five long strings, which SQLite builds
@@ -1102,7 +895,7 @@ class TraceReader:
         if not all(map(math.isfinite, starts)):
             return None
         if not all(map(math.isfinite, filter(None, durations))):
-            durations = [_ms(value) for value in durations]
+            durations = [as_ms(value) for value in durations]
         if roots:  # NULL parents were read as ''
             _empty_to_none(parent_ids, roots)
         return SpanColumns(span_ids, parent_ids, starts, durations, rowids.split("\x1f"))
@@ -1115,10 +908,10 @@ class TraceReader:
                 return []
             query = (
                 Span.select(Span.span_id)
-                .where((Span.trace == trace_id) & _name_condition(text, Span.name))
+                .where((Span.trace == trace_id) & name_condition(text, Span.name))
                 .limit(MAX_TRACE_SPANS)
             )
-            return [_text(row[0]) for row in self._fetch(conn, query)]
+            return [as_text(row[0]) for row in self._fetch(conn, query)]
 
     def span_at(self, rowid: int | str) -> SpanRow | None:
         """The span stored at `rowid` (from `trace_keys`), as it is now; None if no row is."""
@@ -1135,16 +928,16 @@ class TraceReader:
             for at in range(0, len(wanted), 500):  # well under SQLite's variable limit
                 chunk = wanted[at : at + 500]
                 marks = ", ".join("?" * len(chunk))
-                query = self._select(Span, _SPAN_COLUMNS, _ROWID).where(
+                query = self._select(Span, SPAN_COLUMNS, _ROWID).where(
                     SQL(f"rowid IN ({marks})", chunk)
                 )
                 for row in self._fetch(conn, query):
-                    found[int(row[-1])] = self._span_row(row[:-1])
+                    found[int(row[-1])] = span_row(row[:-1])
         return found
 
     def decode_span(self, row: tuple[Any, ...]) -> SpanRow:
         """The SpanRow of a raw row from `trace_columns` (pure: any thread may call it)."""
-        return self._span_row(row)
+        return span_row(row)
 
     def spans_since(self, trace_id: str, updated_after: float | None) -> list[SpanRow]:
         """Spans of a trace written after `updated_after` (all of them when it is None or the
@@ -1155,79 +948,51 @@ class TraceReader:
             query = self._spans_query(trace_id)
             if updated_after is not None and self._has("spans", "updated_at"):
                 query = query.where(Span.updated_at > float(updated_after))
-            return [self._span_row(r) for r in self._fetch(conn, query)]
+            return [span_row(r) for r in self._fetch(conn, query)]
 
     # ---- logs
-
-    def _log_row(self, row: tuple[Any, ...]) -> LogRow:
-        return LogRow(
-            id=int(row[0]),
-            trace_id=_opt_text(row[1]),
-            span_id=_opt_text(row[2]),
-            level=normalise_level(row[3]),
-            message=_text(row[4]),
-            timestamp=_ms(row[5]) or 0.0,
-            logger=_opt_text(row[6]),
-            source_location=_opt_text(row[7]),
-            service=_opt_text(row[8]),
-            exception_type=_opt_text(row[9]),
-            traceback=_opt_text(row[10]),
-            attributes=_opt_text(row[11]),
-        )
 
     def _log_page(
         self,
         conn: apsw.Connection,
+        scope: LogWhere,
         *,
-        trace_id: str | None,
-        levels: frozenset[str],
-        text: str | None,
         after_id: int,
         before_id: int | None,
         newest: bool,
         limit: int,
     ) -> list[tuple[Any, ...]]:
-        """Raw log rows matching the filters: the first or newest `limit` in (after, before)."""
-        base: list[Expression] = []
-        if trace_id is not None:
-            base.append(Log.trace_id == trace_id)
-        if text:
-            base.append(Log.message.contains(text))
+        """Raw log rows `scope` keeps (but for its span subtree): the first or newest `limit`
+        in (after, before)."""
+        bounds: list[Node] = []
         if after_id:
-            base.append(Log.id > int(after_id))
+            bounds.append(Log.id > int(after_id))
         if before_id is not None:
-            base.append(Log.id < int(before_id))
+            bounds.append(Log.id < int(before_id))
         order = Log.id.desc() if newest else Log.id.asc()
-        all_levels = levels >= frozenset(LEVELS)
-        if all_levels or trace_id is not None:
+        layout = self._layout()
+        shown = scope.level_spellings()
+        if shown is None or scope.trace_id is not None:
             # By trace, the (trace_id, id) index bounds the scan; filter levels on the way.
-            where = list(base)
-            if not all_levels:
-                where.append(Log.level.in_(self._spellings_for(levels)))
-            query = self._select(Log, _LOG_COLUMNS)
+            where = [*scope.sql_where(layout), *bounds]
+            query = self._select(Log, LOG_COLUMNS)
             if where:
                 query = query.where(*where)
             return self._fetch(conn, query.order_by(order).limit(limit))
         # Across all logs, one (level, id) index range per stored spelling, merged here: an IN
         # list would make SQLite either sort every match or scan the table for rare levels.
         rows: list[tuple[Any, ...]] = []
-        for spelling in self._spellings_for(levels):
-            query = self._select(Log, _LOG_COLUMNS).where(Log.level == spelling, *base)
+        base = [*scope.sql_where(layout, levels=False), *bounds]
+        for spelling in shown:
+            query = self._select(Log, LOG_COLUMNS).where(Log.level == spelling, *base)
             rows.extend(self._fetch(conn, query.order_by(order).limit(limit)))
         rows.sort(key=lambda r: r[0], reverse=newest)
         return rows[:limit]
 
-    @staticmethod
-    def _spellings_for(levels: Iterable[str]) -> list[str]:
-        out: list[str] = []
-        for level in LEVELS:
-            if level in levels:
-                out.extend(level_spellings(level))
-        return out
-
     def logs(
         self,
         *,
+        scope: LogWhere | None = None,
         trace_id: str | None = None,
         span_ids: frozenset[str] | None = None,
         min_level: str = "debug",
@@ -1236,56 +1001,61 @@ class TraceReader:
         before_id: int | None = None,
         limit: int = 2000,
     ) -> list[LogRow]:
-        """Logs ascending by id; with after_id == 0, the NEWEST `limit` matches (ascending),
-        below `before_id` if given (the page before the oldest one shown)."""
+        """The logs `scope` keeps, ascending by id; with after_id == 0, the NEWEST `limit`
+        matches (ascending), below `before_id` if given (the page before the oldest one
+        shown). Without `scope`, the `LogScope` of `trace_id`, `span_ids`, `min_level` and
+        `text`."""
         limit = max(1, min(int(limit), MAX_LIST_LIMIT))
-        floor = LEVELS.index(normalise_level(min_level))
-        levels = frozenset(LEVELS[floor:])
+        if scope is None:
+            scope = LogScope(
+                trace_id, span_ids, min_level=normalise_level(min_level), text=text or ""
+            )
+        elif trace_id is not None or span_ids is not None or min_level != "debug" or text:
+            raise TypeError("logs: pass `scope` or the loose filters, not both")
         newest = not after_id
         with self._snapshot() as conn:
             if conn is None:
                 return []
-            if span_ids is None:
+            if scope.span_ids is None:
                 rows = self._log_page(
-                    conn, trace_id=trace_id, levels=levels, text=text, after_id=after_id,
-                    before_id=before_id, newest=newest, limit=limit,
+                    conn, scope, after_id=after_id, before_id=before_id, newest=newest,
+                    limit=limit,
                 )
             else:
-                rows = self._logs_of_spans(
-                    conn, trace_id, span_ids, levels, text, after_id, before_id, newest, limit
-                )
+                rows = self._logs_of_spans(conn, scope, after_id, before_id, newest, limit)
         rows.sort(key=lambda r: r[0])
-        return [self._log_row(r) for r in rows]
+        return [log_row(r) for r in rows]
 
     def _logs_of_spans(
         self,
         conn: apsw.Connection,
-        trace_id: str | None,
-        span_ids: frozenset[str],
-        levels: frozenset[str],
-        text: str | None,
+        scope: LogWhere,
         after_id: int,
         before_id: int | None,
         newest: bool,
         limit: int,
     ) -> list[tuple[Any, ...]]:
         """Logs of some spans: the trace's logs (by index) paged and filtered here."""
+        span_ids = scope.span_ids
         if not span_ids:
             return []
-        trace_ids = [trace_id] if trace_id is not None else self._traces_of(conn, span_ids)
+        trace_ids = (
+            [scope.trace_id] if scope.trace_id is not None else self._traces_of(conn, span_ids)
+        )
         page_size = max(limit, 1000)
         found: list[tuple[Any, ...]] = []
         for one_trace in trace_ids:
             # Each trace contributes at most `limit` rows: the overall first/newest `limit`
             # rows are among those.
+            in_trace = scope.for_trace(one_trace)
             matched = 0
             low, high = after_id, before_id
             while matched < limit:
                 page = self._log_page(
-                    conn, trace_id=one_trace, levels=levels, text=text, after_id=low,
-                    before_id=high, newest=newest, limit=page_size,
+                    conn, in_trace, after_id=low, before_id=high, newest=newest,
+                    limit=page_size,
                 )
-                hits = [r for r in page if _text(r[2]) in span_ids]  # bytes: see _fetch
+                hits = [r for r in page if as_text(r[2]) in span_ids]  # bytes: see _fetch
                 found.extend(hits)
                 matched += len(hits)
                 if len(page) < page_size:
@@ -1302,7 +1072,7 @@ class TraceReader:
         ids = sorted(span_ids)
         for start in range(0, len(ids), 500):
             query = Span.select(Span.trace).where(Span.span_id.in_(ids[start : start + 500]))
-            trace_ids.extend(_text(r[0]) for r in self._fetch(conn, query.distinct()))
+            trace_ids.extend(as_text(r[0]) for r in self._fetch(conn, query.distinct()))
         return list(dict.fromkeys(trace_ids))
 
     def max_log_id(self) -> int:
@@ -1385,7 +1155,7 @@ class TraceReader:
                         (Log.trace_id == one_trace) & (Log.id <= upto)
                     )
                     for level, span_id in self._fetch(conn, query):
-                        if _text(span_id) in span_ids:
+                        if as_text(span_id) in span_ids:
                             counts[normalise_level(level)] += 1
                 return counts
             query = Log.select(Log.level, SQL("count(*)")).where(Log.id <= upto)
@@ -1394,6 +1164,18 @@ class TraceReader:
             for level, count in self._fetch(conn, query.group_by(Log.level)):
                 counts[normalise_level(level)] += int(count)
         return counts
+
+    def level_counts_of(
+        self, scope: LogWhere, upto: int, *, exact: bool = False
+    ) -> dict[str, int]:
+        """Log counts per normalised level of the logs in `scope` (its trace or spans, whatever
+        its level and text) through log id `upto`. A span scope, or any scope when `exact`, is
+        counted exactly (`level_counts_upto`); a trace or all logs otherwise by the cheaper
+        whole count (`level_counts`: all logs incrementally), which may include logs past
+        `upto`."""
+        if exact or scope.span_ids is not None:
+            return self.level_counts_upto(upto, trace_id=scope.trace_id, span_ids=scope.span_ids)
+        return self.level_counts(trace_id=scope.trace_id)
 
     @staticmethod
     def _rowid_range(conn: apsw.Connection, table: str) -> tuple[int, int]:
@@ -1417,7 +1199,7 @@ class TraceReader:
         if not rows:
             return None
         stored, is_compressed = rows[0]
-        data = stored if isinstance(stored, bytes) else _text(stored).encode("utf-8", "replace")
+        data = stored if isinstance(stored, bytes) else as_text(stored).encode("utf-8", "replace")
         suffix = ""
         if is_compressed:
             try:
@@ -1443,23 +1225,12 @@ class TraceReader:
             writers: tuple[WriterInfo, ...] = ()
             if "writers" in self._columns:
                 query = (
-                    self._select(Writer, _WRITER_COLUMNS)
+                    self._select(Writer, WRITER_COLUMNS)
                     .order_by(Writer.last_write_at.desc())
                     .limit(100)
                 )
                 writers = tuple(
-                    WriterInfo(
-                        writer_id=_text(r[0]),
-                        pid=_int(r[1]) or 0,
-                        hostname=_opt_text(r[2]),
-                        service=_opt_text(r[3]),
-                        last_write_at=_ms(r[4]) or 0.0,
-                        spans_written=_int(r[5]) or 0,
-                        logs_written=_int(r[6]) or 0,
-                        dropped=_int(r[7]) or 0,
-                        errors=_int(r[8]) or 0,
-                    )
-                    for r in self._fetch(conn, query)
+                    writer_info(r) for r in self._fetch(conn, query)
                 )
             # Writers record when they last wrote; rows carry their own (possibly skewed) times.
             last = max((w.last_write_at for w in writers), default=None)
@@ -1485,5 +1256,5 @@ class TraceReader:
         for model, wanted in probes:
             query = self._select(model, wanted).order_by(_ROWID.desc()).limit(1)
             for row in self._fetch(conn, query):
-                times.extend(t for t in (_ms(v) for v in row) if t is not None)
+                times.extend(t for t in (as_ms(v) for v in row) if t is not None)
         return max(times, default=None)

@@ -1,7 +1,7 @@
 """Wake the dashboard when the database changes: watchfiles on its directory plus a slow poll.
 
 The directory is watched, not the file: the `-wal` disappears when the last writer closes and
-watching a missing path raises (FINDINGS.md), and the database may not exist yet. Events are
+watching a missing path raises (docs/findings.md), and the database may not exist yet. Events are
 filtered to the database and its `-wal` (never `-shm`: readers touch it, which would loop).
 A change is only a hint; the caller confirms it with `TraceReader.changed()` (data_version).
 """

@@ -8,7 +8,7 @@ from lens_tui.tracing.context import SpanHandle, current_span
 from lens_tui.tracing.loghandler import HumanFormatter, JsonFormatter, LogHandler, install_logging
 from lens_tui.tracing.middleware import LensMiddleware
 from lens_tui.tracing.retention import PruneResult
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceStore, TraceWriter
 
 __all__ = [
     "HumanFormatter",
@@ -18,6 +18,7 @@ __all__ = [
     "PruneResult",
     "SpanHandle",
     "TraceStore",
+    "TraceWriter",
     "configure",
     "current_span",
     "flush",

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import atexit
 import functools
 import inspect
 import os
-import signal
 import threading
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, TypeVar, overload
 
 from lens_tui.tracing.context import SpanHandle, SpanRecord, current
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.process import ProcessHooks
+from lens_tui.tracing.writer import TraceWriter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_store: TraceStore | None = None
+_writer: TraceWriter | None = None
 _current_get = current.get
 _current_set = current.set
 _current_reset = current.reset
 _lock = threading.Lock()
-_atexit_registered = False
 
 
 def configure(
@@ -30,115 +28,48 @@ def configure(
     service: str | None = None,
     flush_on_sigterm: bool = True,
     **options: Any,
-) -> TraceStore:
-    """Set up the process-wide store (replacing, after a flush, any earlier one) and return it.
+) -> TraceWriter:
+    """Set up the process-wide writer (replacing, after a flush, any earlier one) and return it.
 
-    Options are TraceStore's: flush_interval, max_queue, busy_timeout_ms, retention_days,
+    Options are TraceWriter's: flush_interval, max_queue, busy_timeout_ms, retention_days,
     max_body_bytes, prune_interval_s, max_captured_body, stderr. With `flush_on_sigterm` (and
     no SIGTERM handler of the application's own), SIGTERM first flushes for at most 2 s, then
     terminates the process as the default action would.
     """
-    global _store, _atexit_registered
+    global _writer
     if flush_on_sigterm:
-        _install_sigterm_flush()
+        _hooks.install_sigterm_flush()
     with _lock:
-        old = _store
-        store = TraceStore(db_path, service=service, **options)
-        _store = store
-        if not _atexit_registered:
-            atexit.register(shutdown)
-            _atexit_registered = True
+        old = _writer
+        writer = TraceWriter(db_path, service=service, **options)
+        _writer = writer
+        _hooks.flush_at_exit()
     if old is not None:
         old.shutdown()
-    try:
-        import multiprocessing.util as mp_util
-
-        mp_util.register_after_fork(store, _mp_child_exit)
-    except Exception:
-        pass
-    return store
+    _hooks.flush_multiprocessing_children(writer)
+    return writer
 
 
-SIGTERM_FLUSH_S = 2.0
-
-
-def _install_sigterm_flush() -> None:
-    """SIGTERM's default action skips atexit, losing the queued tail: flush first, then die."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    try:
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError, AttributeError):
-        pass
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    try:
-        shutdown(SIGTERM_FLUSH_S)
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
-def get_store() -> TraceStore | None:
-    """The configured store, or None."""
-    return _store
+def get_store() -> TraceWriter | None:
+    """The configured writer, or None."""
+    return _writer
 
 
 def flush(timeout: float | None = 10.0) -> bool:
     """Block until everything recorded so far is committed; True if it was within `timeout`."""
-    store = _store
-    return True if store is None else store.flush(timeout)
+    writer = _writer
+    return True if writer is None else writer.flush(timeout)
 
 
 def shutdown(timeout: float = 5.0) -> bool:
-    """Flush and stop the process-wide store (also run at interpreter exit)."""
-    global _store
-    store, _store = _store, None
-    return True if store is None else store.shutdown(timeout)
+    """Flush and stop the process-wide writer (also run at interpreter exit)."""
+    global _writer
+    writer, _writer = _writer, None
+    return True if writer is None else writer.shutdown(timeout)
 
 
-def _after_fork_in_child() -> None:
-    store = _store
-    if store is not None:
-        store.after_fork_in_child()
-
-
-def _mp_child_exit(store: TraceStore) -> None:
-    """In a multiprocessing child: flush on the way out, which leaves through os._exit (no atexit).
-
-    Registered with `register_after_fork` because a multiprocessing child clears its finalizer
-    registry after os.fork's own hooks ran, so a Finalize made there would be lost.
-    """
-    if store is _store:
-        import multiprocessing.util as mp_util
-
-        mp_util.Finalize(store, store.shutdown, exitpriority=100)
-
-
-_forking: TraceStore | None = None
-
-
-def _before_fork() -> None:
-    global _forking
-    _forking = _store
-    if _forking is not None:
-        _forking.before_fork()
-
-
-def _after_fork_in_parent() -> None:
-    global _forking
-    store, _forking = _forking, None
-    if store is not None:
-        store.after_fork_in_parent()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(
-        before=_before_fork, after_in_parent=_after_fork_in_parent,
-        after_in_child=_after_fork_in_child,
-    )
+_hooks = ProcessHooks(get_store, shutdown)
+"""os.fork(), multiprocessing children, SIGTERM and interpreter exit for the process-wide writer."""
 
 
 def _location(fn: Callable[..., Any]) -> str | None:
@@ -159,33 +90,33 @@ def _short_path(path: str) -> str:
 class span:
     """A span as a context manager, for `with` and `async with`: `with span("load", user=3) as s:`."""
 
-    __slots__ = ("_name", "_attributes", "_record", "_token", "_store")
+    __slots__ = ("_name", "_attributes", "_record", "_token", "_writer")
 
     def __init__(self, name: str, **attributes: Any) -> None:
         self._name = name
         self._attributes = attributes or None
         self._record: SpanRecord | None = None
         self._token: Any = None
-        self._store: TraceStore | None = None
+        self._writer: TraceWriter | None = None
 
     def __enter__(self) -> SpanHandle | None:
-        store = self._store = _store
-        if store is None:
+        writer = self._writer = _writer
+        if writer is None:
             return None
         record = SpanRecord(self._name, current.get(), self._attributes)
-        store.begin(record)
+        writer.begin(record)
         self._record = record
         self._token = current.set(record)
         return SpanHandle(record)
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        record, store = self._record, self._store
-        if record is None or store is None:
+        record, writer = self._record, self._writer
+        if record is None or writer is None:
             return
         _reset(self._token, record)
         if exc is not None and not isinstance(exc, GeneratorExit):
             record.fail(exc)
-        store.end(record)
+        writer.end(record)
 
     async def __aenter__(self) -> SpanHandle | None:
         return self.__enter__()
@@ -230,13 +161,13 @@ def _wrap(fn: Callable[..., Any], name: str | None, attrs: dict[str, Any] | None
     span_name = name or getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "span")
     location = _location(fn)
 
-    def start() -> tuple[SpanRecord, TraceStore] | None:
-        store = _store
-        if store is None:
+    def start() -> tuple[SpanRecord, TraceWriter] | None:
+        writer = _writer
+        if writer is None:
             return None
         record = SpanRecord(span_name, current.get(), dict(attrs) if attrs else None, location)
-        store.begin(record)
-        return record, store
+        writer.begin(record)
+        return record, writer
 
     if inspect.isasyncgenfunction(fn):
         return functools.wraps(fn)(_async_gen_wrapper(fn, start))
@@ -249,7 +180,7 @@ def _wrap(fn: Callable[..., Any], name: str | None, attrs: dict[str, Any] | None
             started = start()
             if started is None:
                 return await fn(*args, **kwargs)
-            record, store = started
+            record, writer = started
             token = current.set(record)
             try:
                 return await fn(*args, **kwargs)
@@ -258,19 +189,19 @@ def _wrap(fn: Callable[..., Any], name: str | None, attrs: dict[str, Any] | None
                 raise
             finally:
                 _reset(token, record)
-                store.end(record)
+                writer.end(record)
 
         return async_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        store = _store
-        if store is None:
+        writer = _writer
+        if writer is None:
             return fn(*args, **kwargs)
-        # The hottest path: store.begin() and _reset() are inlined (a Python call costs ~60 ns
+        # The hottest path: writer.begin() and _reset() are inlined (a Python call costs ~60 ns
         # of the ~1 µs a span costs).
         record = SpanRecord(span_name, _current_get(), dict(attrs) if attrs else None, location)
-        store._open[record.span_id] = record
+        writer.in_flight[record.span_id] = record
         token = _current_set(record)
         try:
             return fn(*args, **kwargs)
@@ -283,7 +214,7 @@ def _wrap(fn: Callable[..., Any], name: str | None, attrs: dict[str, Any] | None
             except ValueError:  # ended in another context: as in _reset()
                 if _current_get() is record:
                     _current_set(None)
-            store.end(record)
+            writer.end(record)
 
     return wrapper
 
@@ -296,7 +227,7 @@ def _gen_wrapper(fn: Callable[..., Generator[Any, Any, Any]], start: Callable[[]
         started = start()
         if started is None:
             return (yield from gen)
-        record, store = started
+        record, writer = started
         to_send: Any = None
         to_throw: BaseException | None = None
         try:
@@ -332,7 +263,7 @@ def _gen_wrapper(fn: Callable[..., Generator[Any, Any, Any]], start: Callable[[]
             record.fail(exc)
             raise
         finally:
-            store.end(record)
+            writer.end(record)
 
     return wrapper
 
@@ -347,7 +278,7 @@ def _async_gen_wrapper(fn: Callable[..., AsyncGenerator[Any, Any]], start: Calla
             async for item in agen:
                 yield item
             return
-        record, store = started
+        record, writer = started
         to_send: Any = None
         to_throw: BaseException | None = None
         try:
@@ -380,6 +311,6 @@ def _async_gen_wrapper(fn: Callable[..., AsyncGenerator[Any, Any]], start: Calla
             record.fail(exc)
             raise
         finally:
-            store.end(record)
+            writer.end(record)
 
     return wrapper

@@ -1,4 +1,4 @@
-"""Spans recorded elsewhere (OpenTelemetry SDK, OTLP senders) on their way into the store."""
+"""Spans recorded elsewhere (OpenTelemetry SDK, OTLP senders) on their way to the writer."""
 
 from __future__ import annotations
 

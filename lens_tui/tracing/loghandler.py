@@ -37,7 +37,8 @@ def _extras(record: logging.LogRecord) -> dict[str, Any] | None:
 class LogHandler(logging.Handler):
     """Stores each record with the current trace and span ids, level, logger and source location.
 
-    Uses the process-wide store from `configure()` unless given one. Never raises into the caller.
+    Uses the process-wide writer from `configure()` unless given one (`store=`). Never raises
+    into the caller.
     """
 
     def __init__(self, level: int = logging.NOTSET, store: Any = None) -> None:

@@ -24,7 +24,8 @@ from lens_tui.ui.messages import SpansRead
 from lens_tui.ui.screens.help import HelpScreen
 from lens_tui.ui.widgets.filter_bar import FilterBar
 from lens_tui.ui.widgets.footer import KeysFooter
-from lens_tui.ui.widgets.log_pane import LogPane, LogScope, next_level
+from lens_tui.store.filters import LogScope
+from lens_tui.ui.widgets.log_pane import LogPane, next_level
 from lens_tui.ui.widgets.trace_list import TraceList
 from lens_tui.ui.widgets.waterfall import Waterfall
 

@@ -2,7 +2,7 @@
 
 Pure functions over `SpanRow` records, no Textual: a trace may hold 100,000 spans or a chain
 10,000 deep, so nothing here recurses and per-row work is O(1) (Textual's `Tree` rebuilds on
-every change and hits the recursion limit around 990 levels, FINDINGS.md). A forest is built
+every change and hits the recursion limit around 990 levels, docs/findings.md). A forest is built
 once per trace version (in a worker thread); the widget keeps only a list of visible node
 indices and a set of collapsed span ids.
 """

@@ -19,6 +19,7 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from lens_tui.store.filters import LogScope, LogTally, TraceFilter
 from lens_tui.store.reader import OpenError, TraceReader
 from lens_tui.store.records import Delta, PendingSpan, SpanRow, TraceSummary
 from lens_tui.store.tail import ChangeWatcher
@@ -42,10 +43,10 @@ from lens_tui.ui.messages import (
     TraceLoaded,
     TracesLoaded,
 )
-from lens_tui.ui.trace_rows import SLOW_LABELS, TraceFilter
+from lens_tui.ui.trace_rows import SLOW_LABELS
 from lens_tui.ui.widgets.filter_bar import FilterBar
 from lens_tui.ui.widgets.header_bar import HeaderBar
-from lens_tui.ui.widgets.log_pane import LogPane, LogScope, LogTally
+from lens_tui.ui.widgets.log_pane import LogPane
 from lens_tui.ui.widgets.span_detail import SpanDetail
 from lens_tui.ui.widgets.trace_list import TraceList
 from lens_tui.ui.widgets.waterfall import Waterfall
@@ -366,16 +367,8 @@ class LiveApp(App[int]):
         """The log pane's rows and level counts for a scope."""
         reader = self.readers.get("logs")
         mark = reader.max_log_id()  # rows above it arrive through the live tail
-        rows = reader.logs(
-            trace_id=scope.trace_id, span_ids=scope.span_ids, min_level=scope.min_level,
-            text=scope.text or None, limit=LOG_LOAD_LIMIT,
-        )
-        if scope.span_ids is not None:
-            counts = reader.level_counts_upto(
-                mark, trace_id=scope.trace_id, span_ids=scope.span_ids
-            )
-        else:
-            counts = reader.level_counts(trace_id=scope.trace_id)
+        rows = reader.logs(scope=scope, limit=LOG_LOAD_LIMIT)
+        counts = reader.level_counts_of(scope, mark)
         older = len(rows) >= LOG_LOAD_LIMIT
         rows = [row for row in rows if row.id <= mark]
         self.post_message(LogsLoaded(scope, tuple(rows), counts, generation, mark, older))
@@ -387,8 +380,7 @@ class LiveApp(App[int]):
         """The page of the log pane's scope before its oldest line (its own reader: a span
         scope may scan a long trace, and must not hold up the next scope's load)."""
         rows = self.readers.get("older-logs").logs(
-            trace_id=scope.trace_id, span_ids=scope.span_ids, min_level=scope.min_level,
-            text=scope.text or None, before_id=before_id, limit=limit,
+            scope=scope, before_id=before_id, limit=limit
         )
         older = len(rows) >= limit
         self.post_message(OlderLogsLoaded(tuple(rows), before_id, older, generation))
@@ -416,9 +408,7 @@ class LiveApp(App[int]):
     @in_thread("log-counts")
     def _count_logs(self, scope: LogScope, generation: int, tally: LogTally) -> None:
         """Exact per-level counts of a scope up to the last log the pane took."""
-        counts = self.readers.get("logs").level_counts_upto(
-            tally.upto, trace_id=scope.trace_id, span_ids=scope.span_ids
-        )
+        counts = self.readers.get("logs").level_counts_of(scope, tally.upto, exact=True)
         self.post_message(LogsCounted(counts, generation, tally))
 
     @in_thread("body")

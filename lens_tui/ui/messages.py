@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from lens_tui.store.filters import LogScope, LogTally
 from lens_tui.store.records import Delta, LogRow, TraceSummary
 from lens_tui.ui.feed import Snapshot
 from lens_tui.ui.flatten import MatchOrder, SpanForest
-from lens_tui.ui.widgets.log_pane import LogScope, LogTally
 
 
 class ChangeHint(Message):

@@ -1,5 +1,5 @@
 """Span trees for the analysis tests: as in-memory rows, and as a real database written by the
-real writer (`TraceStore.record_span`), plus brute-force references computed without a forest."""
+real writer (`TraceWriter.record_span`), plus brute-force references computed without a forest."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from lens_tui.analysis.columns import SpanLabels
 from lens_tui.store.records import SpanRow
 from lens_tui.tracing.external import ExternalSpan
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 from lens_tui.ui.flatten import SpanForest, build_forest
 
 T0 = 1_700_000_000_000.0
@@ -54,7 +54,7 @@ def write_traces(path: Path, traces: dict[str, Sequence[Sp]], *, base: float | N
     """Write each trace through the real writer, span ids prefixed by nothing (they must be
     unique across the file); returns the epoch ms the offsets count from."""
     start = time.time() * 1000.0 - 60_000.0 if base is None else base
-    store = TraceStore(path, service="writer", flush_interval=0.01, retention_days=None)
+    store = TraceWriter(path, service="writer", flush_interval=0.01, retention_days=None)
     try:
         for trace_id, spans in traces.items():
             for s in spans:

@@ -22,7 +22,7 @@ from lens_tui import tracing
 from lens_tui.otel import LensLogExporter, LensSpanExporter
 from lens_tui.otel.receiver import start_in_background
 from lens_tui.tracing import lens_fn
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 from lens_tui.ui.app import LensApp
 
 SIZE = (120, 40)
@@ -36,7 +36,7 @@ async def _wait_for(pilot: Pilot, condition: Callable[[], object], timeout: floa
         await pilot.pause(0.02)
 
 
-def _otel_trace(store: TraceStore) -> None:
+def _otel_trace(store: TraceWriter) -> None:
     """root "otel handle" > "otel step" (attribute n=1, a log) > "otel explode" (ValueError)."""
     resource = Resource.create({"service.name": "svc"})
     tracer_provider = TracerProvider(resource=resource)

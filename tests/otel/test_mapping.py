@@ -7,8 +7,8 @@ import zlib
 
 import pytest
 
-from lens_tui.otel import mapping, otlp
-from lens_tui.otel.otlp_json import any_value
+from lens_tui.otel import mapping, otlp_decode
+from lens_tui.otel.otlp_export import any_value
 
 
 def _exception_event(**attrs: object) -> dict[str, object]:
@@ -80,18 +80,18 @@ def test_levels_services_and_log_fields() -> None:
 
 def test_decompress_limits() -> None:
     data = b"x" * 10_000
-    assert otlp.decompress(gzip.compress(data), "gzip", 10_000) == data
-    assert otlp.decompress(zlib.compress(data), "deflate", 10_000) == data
-    assert otlp.decompress(gzip.compress(data[:10]) + gzip.compress(data[10:]), "gzip", 10_000) == data
-    assert otlp.decompress(data, None, 1) == data  # identity: the raw limit applies elsewhere
-    with pytest.raises(otlp.PayloadError) as too_big:
-        otlp.decompress(gzip.compress(data), "gzip", 9_999)
+    assert otlp_decode.decompress(gzip.compress(data), "gzip", 10_000) == data
+    assert otlp_decode.decompress(zlib.compress(data), "deflate", 10_000) == data
+    assert otlp_decode.decompress(gzip.compress(data[:10]) + gzip.compress(data[10:]), "gzip", 10_000) == data
+    assert otlp_decode.decompress(data, None, 1) == data  # identity: the raw limit applies elsewhere
+    with pytest.raises(otlp_decode.PayloadError) as too_big:
+        otlp_decode.decompress(gzip.compress(data), "gzip", 9_999)
     assert too_big.value.status == 413
-    with pytest.raises(otlp.PayloadError) as two_members:
-        otlp.decompress(gzip.compress(data) + gzip.compress(data), "gzip", 15_000)
+    with pytest.raises(otlp_decode.PayloadError) as two_members:
+        otlp_decode.decompress(gzip.compress(data) + gzip.compress(data), "gzip", 15_000)
     assert two_members.value.status == 413
-    with pytest.raises(otlp.PayloadError) as bad:
-        otlp.decompress(b"\x1f\x8b garbage", "gzip", 100)
+    with pytest.raises(otlp_decode.PayloadError) as bad:
+        otlp_decode.decompress(b"\x1f\x8b garbage", "gzip", 100)
     assert bad.value.status == 400
 
 

@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.trace import SpanKind
 
 from lens_tui.otel.receiver import OTLPReceiver
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import flush, post, post_json, read, spans_by_name
 
@@ -322,7 +322,7 @@ def test_bearer_token(db_path: Path) -> None:
 
 
 def test_back_pressure_answers_503_with_retry_after(db_path: Path) -> None:
-    stalled = TraceStore(db_path, max_queue=5, start=False)  # a writer that never drains
+    stalled = TraceWriter(db_path, max_queue=5, start=False)  # a writer that never drains
     try:
         with OTLPReceiver(store=stalled, port=0, backpressure_wait=0.05) as receiver:
             doc = _traces_doc(*(_span(f"{i + 1:016x}", f"s{i}") for i in range(10)))

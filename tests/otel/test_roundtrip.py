@@ -18,13 +18,13 @@ from lens_tui.otel.receiver import OTLPReceiver
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import TraceDetail
 from lens_tui.tracing import lens_fn, span
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import flush, post_json
 
 
 def _sdk_trace(db: Path) -> str:
-    store = TraceStore(db, flush_interval=0.02)
+    store = TraceWriter(db, flush_interval=0.02)
     provider = TracerProvider(resource=Resource.create({"service.name": "sdk-svc"}))
     provider.add_span_processor(SimpleSpanProcessor(LensSpanExporter(store=store)))
     tracer = provider.get_tracer("rt")

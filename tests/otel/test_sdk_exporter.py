@@ -19,22 +19,22 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from lens_tui import tracing
 from lens_tui.otel import LensLogExporter, LensSpanExporter
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import read, spans_by_name
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[TraceStore]:
+def store(db_path: Path) -> Iterator[TraceWriter]:
     """A store of the test's own on a fresh file."""
-    opened = TraceStore(db_path, flush_interval=0.02)
+    opened = TraceWriter(db_path, flush_interval=0.02)
     try:
         yield opened
     finally:
         opened.shutdown()
 
 
-def _providers(store: TraceStore, batch: bool = False) -> tuple[TracerProvider, LoggerProvider]:
+def _providers(store: TraceWriter, batch: bool = False) -> tuple[TracerProvider, LoggerProvider]:
     resource = Resource.create({"service.name": "checkout"})
     tracer_provider = TracerProvider(resource=resource)
     span_exporter = LensSpanExporter(store=store)
@@ -50,7 +50,7 @@ def _providers(store: TraceStore, batch: bool = False) -> tuple[TracerProvider, 
 
 
 @pytest.mark.parametrize("batch", [False, True], ids=["simple", "batch"])
-def test_nested_spans_exception_and_log_arrive_with_parents(store: TraceStore, db_path: Path, batch: bool) -> None:
+def test_nested_spans_exception_and_log_arrive_with_parents(store: TraceWriter, db_path: Path, batch: bool) -> None:
     tracer_provider, logger_provider = _providers(store, batch)
     tracer = tracer_provider.get_tracer("shop")
     logger = logger_provider.get_logger("shop.orders")
@@ -117,7 +117,7 @@ def test_nested_spans_exception_and_log_arrive_with_parents(store: TraceStore, d
     logger_provider.shutdown()
 
 
-def test_log_levels_exceptions_and_code_location(store: TraceStore, db_path: Path) -> None:
+def test_log_levels_exceptions_and_code_location(store: TraceWriter, db_path: Path) -> None:
     _tracer_provider, logger_provider = _providers(store)
     logger = logger_provider.get_logger("worker")
     try:
@@ -144,7 +144,7 @@ def test_log_levels_exceptions_and_code_location(store: TraceStore, db_path: Pat
     logger_provider.shutdown()
 
 
-def test_status_rules_links_and_unknown_service(store: TraceStore, db_path: Path) -> None:
+def test_status_rules_links_and_unknown_service(store: TraceWriter, db_path: Path) -> None:
     provider = TracerProvider()  # no service.name: the SDK says unknown_service
     provider.add_span_processor(SimpleSpanProcessor(LensSpanExporter(store=store, service="fallback-svc")))
     tracer = provider.get_tracer("t")
@@ -222,7 +222,7 @@ def test_process_wide_store_is_used_when_none_given(db_path: Path) -> None:
 
 def test_importing_otel_does_not_import_the_ui() -> None:
     code = (
-        "import sys, lens_tui.otel, lens_tui.otel.receiver, lens_tui.otel.otlp_json; "
+        "import sys, lens_tui.otel, lens_tui.otel.receiver, lens_tui.otel.otlp_export; "
         "from lens_tui.otel import LensSpanExporter, LensLogExporter; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich') or m.startswith('lens_tui.ui')]; "
         "print(bad); sys.exit(1 if bad else 0)"

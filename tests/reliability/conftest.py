@@ -23,7 +23,7 @@ import pytest
 
 from lens_tui.store.tail import ChangeWatcher
 from lens_tui.tracing.context import SpanRecord
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 REPO = Path(__file__).resolve().parents[2]
 NOBODY = 65534
@@ -198,7 +198,7 @@ def rss_bytes() -> int:
 
 def write_spans(db: Path, names: list[str]) -> None:
     """One writer session that records a root span per name, commits and closes."""
-    store = TraceStore(db, service="svc", flush_interval=0.01, retention_days=None)
+    store = TraceWriter(db, service="svc", flush_interval=0.01, retention_days=None)
     for name in names:
         record = SpanRecord(name, None, None)
         store.begin(record)

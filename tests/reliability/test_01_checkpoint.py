@@ -3,7 +3,7 @@
 A writer process inserts spans while a TraceReader is used the way the dashboard uses it (poll
 `changed()`, tail, open a trace, filter logs and traces, header stats). If any reader call left a
 read transaction (or a half-read cursor) open, the writer's automatic checkpoints could not reset
-the WAL, which then grows without bound (FINDINGS.md: 575 MB per 200k rows).
+the WAL, which then grows without bound (docs/findings.md: 575 MB per 200k rows).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from lens_tui.store.reader import TraceMark, TraceReader
 from .conftest import file_size, popen_python, probe_checkpoint, query, write_script
 
 AUTOCHECKPOINT_PAGES = 1000
-"""What the writer sets (`PRAGMA wal_autocheckpoint`, lens_tui/tracing/store.py)."""
+"""What the writer sets (`PRAGMA wal_autocheckpoint`, lens_tui/tracing/sql.py)."""
 SLACK_PAGES = 500
 """A checkpoint runs only after the commit that crossed the threshold, so the WAL may exceed
 2 x 1000 pages by one commit. At the paced 10k spans/s and a 50 ms flush a batch is ~500 spans

@@ -1,7 +1,7 @@
 """Case 2: the database is deleted (or rotated away) and a new one is created under the same name.
 
 An open SQLite connection keeps serving the old, unlinked file forever and its data_version never
-moves (FINDINGS.md), so the reader must notice the new inode and reopen; the ChangeWatcher must
+moves (docs/findings.md), so the reader must notice the new inode and reopen; the ChangeWatcher must
 fire for it.
 """
 

@@ -2,7 +2,7 @@
 and closes (the -wal and -shm are removed with the last connection); a writer comes back.
 
 Watching the `-wal` alone stops working once it is deleted, and watching a missing path raises
-(FINDINGS.md); the reader must go from "no file" to "open" on its own.
+(docs/findings.md); the reader must go from "no file" to "open" on its own.
 """
 
 from __future__ import annotations

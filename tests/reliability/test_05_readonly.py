@@ -21,7 +21,7 @@ import pytest
 from lens_tui import export
 from lens_tui.store.reader import OpenError, TraceReader, check_path
 from lens_tui.tracing.context import SpanRecord
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import (
     NOBODY,
@@ -109,9 +109,9 @@ def test_05_readonly_directory(world_dir: Path, file_mode: int) -> None:
 LIVE_WRITER = """
     import sys
     from lens_tui.tracing.context import SpanRecord
-    from lens_tui.tracing.store import TraceStore
+    from lens_tui.tracing.writer import TraceWriter
 
-    store = TraceStore(sys.argv[1], service="svc", flush_interval=0.01, retention_days=None)
+    store = TraceWriter(sys.argv[1], service="svc", flush_interval=0.01, retention_days=None)
     for line in sys.stdin:  # one root span per line, committed before answering
         record = SpanRecord(line.strip(), None, None)
         store.begin(record)
@@ -170,7 +170,7 @@ def test_05_readonly_directory_crashed_writer_leftovers(world_dir: Path) -> None
     a read-only -shm), or refused in one line; never repaired or written."""
     src = world_dir / "src"
     src.mkdir()
-    store = TraceStore(src / "traces.db", flush_interval=0.01, retention_days=None)
+    store = TraceWriter(src / "traces.db", flush_interval=0.01, retention_days=None)
     record = SpanRecord("only-in-wal", None, None)
     store.begin(record)
     store.end(record)
@@ -201,7 +201,7 @@ def test_05_file_not_writable_in_shared_directory(world_dir: Path) -> None:
 
     def app_writes(name: str) -> dict[str, Any]:
         err = io.StringIO()
-        store = TraceStore(db, service="app", flush_interval=0.01, retention_days=None, stderr=err)
+        store = TraceWriter(db, service="app", flush_interval=0.01, retention_days=None, stderr=err)
         record = SpanRecord(name, None, None)
         store.begin(record)
         store.end(record)

@@ -176,9 +176,9 @@ def test_06_truncated_wal_shows_the_committed_prefix(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
     from lens_tui.tracing.context import SpanRecord
-    from lens_tui.tracing.store import TraceStore
+    from lens_tui.tracing.writer import TraceWriter
 
-    store = TraceStore(src / "traces.db", flush_interval=0.01, retention_days=None)
+    store = TraceWriter(src / "traces.db", flush_interval=0.01, retention_days=None)
     ids: list[str] = []
     for name in ("first", "second"):
         record = SpanRecord(name, None, None)

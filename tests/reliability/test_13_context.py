@@ -24,7 +24,7 @@ import pytest
 from lens_tui import tracing
 from lens_tui.store.reader import TraceReader
 from lens_tui.tracing import current_span, lens_fn, span
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import query, scalar
 
@@ -36,7 +36,7 @@ def db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db: Path) -> Iterator[TraceStore]:
+def store(db: Path) -> Iterator[TraceWriter]:
     """The process-wide store on a fresh file, shut down afterwards."""
     configured = tracing.configure(db, service="ctx", flush_interval=0.02, retention_days=None)
     try:
@@ -72,7 +72,7 @@ def assert_consistent(db: Path) -> None:
 # --- generators ---------------------------------------------------------------------------
 
 
-def test_13_generator_closed_early(store: TraceStore, db: Path) -> None:
+def test_13_generator_closed_early(store: TraceWriter, db: Path) -> None:
     """A traced generator abandoned after two items: its span ends (ok, not an error), the
     consumer's context is untouched, and a span opened inside the body is closed too."""
 
@@ -97,7 +97,7 @@ def test_13_generator_closed_early(store: TraceStore, db: Path) -> None:
     assert_consistent(db)
 
 
-def test_13_generator_closed_in_another_context(store: TraceStore, db: Path) -> None:
+def test_13_generator_closed_in_another_context(store: TraceWriter, db: Path) -> None:
     """Started in one context, closed in another (the span's token cannot be reset there,
     opentelemetry-python #2606): no exception, the span recorded, neither context left with a
     span that ended."""
@@ -119,7 +119,7 @@ def test_13_generator_closed_in_another_context(store: TraceStore, db: Path) -> 
     assert_consistent(db)
 
 
-async def test_13_async_generator_closed_early_and_in_another_task(store: TraceStore, db: Path) -> None:
+async def test_13_async_generator_closed_early_and_in_another_task(store: TraceWriter, db: Path) -> None:
     """A traced async generator broken out of, and one closed by another task."""
 
     @lens_fn("ticks")
@@ -155,7 +155,7 @@ async def test_13_async_generator_closed_early_and_in_another_task(store: TraceS
 # --- threads and asyncio ------------------------------------------------------------------
 
 
-def test_13_thread_pool_with_and_without_copy_context(store: TraceStore, db: Path) -> None:
+def test_13_thread_pool_with_and_without_copy_context(store: TraceWriter, db: Path) -> None:
     """With copy_context the pool's spans hang under the submitting span; without it they start
     their own traces; and nothing leaks into the worker threads after a task."""
 
@@ -182,7 +182,7 @@ def test_13_thread_pool_with_and_without_copy_context(store: TraceStore, db: Pat
     assert_consistent(db)
 
 
-async def test_13_gather_keeps_parents_apart(store: TraceStore, db: Path) -> None:
+async def test_13_gather_keeps_parents_apart(store: TraceWriter, db: Path) -> None:
     """20 concurrent children under asyncio.gather, each with its own grandchild: every
     grandchild hangs under its own child even though they interleave."""
 
@@ -219,7 +219,7 @@ async def test_13_gather_keeps_parents_apart(store: TraceStore, db: Path) -> Non
 # --- KeyboardInterrupt, CancelledError ----------------------------------------------------
 
 
-def test_13_keyboard_interrupt_recorded_and_propagated(store: TraceStore, db: Path) -> None:
+def test_13_keyboard_interrupt_recorded_and_propagated(store: TraceWriter, db: Path) -> None:
     """The very same KeyboardInterrupt object reaches the caller; the spans record it."""
     interrupt = KeyboardInterrupt("stop")
 
@@ -237,7 +237,7 @@ def test_13_keyboard_interrupt_recorded_and_propagated(store: TraceStore, db: Pa
         assert row["status"] == "error" and row["exception_type"] == "KeyboardInterrupt"
 
 
-async def test_13_cancelled_error_recorded_and_propagated(store: TraceStore, db: Path) -> None:
+async def test_13_cancelled_error_recorded_and_propagated(store: TraceWriter, db: Path) -> None:
     """A task cancelled inside a traced coroutine ends cancelled (the CancelledError passed
     through unchanged, not swallowed or converted) and the span says so."""
     entered = asyncio.Event()
@@ -262,7 +262,7 @@ async def test_13_cancelled_error_recorded_and_propagated(store: TraceStore, db:
 # --- recursion ----------------------------------------------------------------------------
 
 
-def test_13_recursion_5000_deep(store: TraceStore, db: Path) -> None:
+def test_13_recursion_5000_deep(store: TraceWriter, db: Path) -> None:
     """A traced function recursing 5,000 deep (two frames per level with the wrapper): one
     chain of 5,000 spans, each the parent of the next, read back through the reader."""
     depth = 5_000
@@ -307,7 +307,7 @@ def test_13_recursion_5000_deep(store: TraceStore, db: Path) -> None:
 # --- processes ----------------------------------------------------------------------------
 
 
-def test_13_os_fork_mid_batch(store: TraceStore, db: Path) -> None:
+def test_13_os_fork_mid_batch(store: TraceWriter, db: Path) -> None:
     """Fork while the writer thread is busy with a big batch: the child writes its own spans on
     its own connection, the parent loses nothing, nothing is written twice."""
 
@@ -345,7 +345,7 @@ def test_13_os_fork_mid_batch(store: TraceStore, db: Path) -> None:
     assert_consistent(db)
 
 
-def test_13_os_fork_while_writer_holds_the_write_lock(store: TraceStore, db: Path) -> None:
+def test_13_os_fork_while_writer_holds_the_write_lock(store: TraceWriter, db: Path) -> None:
     """Fork exactly while the writer thread is inside its write transaction (held there by an
     update hook): a child forked then inherits SQLite's in-process lock bookkeeping, a write
     lock "held" by a connection that does not exist in the child, and could never write. The
@@ -396,7 +396,7 @@ def _mp_spawn_child(db: str, n: int) -> None:
     # No flush: a spawned child leaves through sys.exit, so the atexit hook flushes.
 
 
-def test_13_multiprocessing_fork_and_spawn(store: TraceStore, db: Path) -> None:
+def test_13_multiprocessing_fork_and_spawn(store: TraceWriter, db: Path) -> None:
     """multiprocessing children, fork and spawn, each writing through its own connection:
     all of their spans stored, with no explicit flush in the children."""
     with span("mp-parent"):

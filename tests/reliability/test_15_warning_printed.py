@@ -11,7 +11,7 @@ import apsw
 import pytest
 
 from lens_tui import tracing
-from lens_tui.tracing import store as store_module
+from lens_tui.tracing import sql as sql_module
 
 AFFECTED = "3.40.1"
 
@@ -36,7 +36,7 @@ def test_15_cli_is_silent_on_a_fixed_sqlite() -> None:
 
 def test_15_writer_warns_once_per_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(apsw, "sqlite_lib_version", lambda: AFFECTED)
-    monkeypatch.setattr(store_module, "_sqlite_warned", False)
+    monkeypatch.setattr(sql_module, "_sqlite_warned", False)
     stderr = io.StringIO()
     for name in ("a.db", "b.db"):
         tracing.configure(tmp_path / name, stderr=stderr, flush_interval=0.02)

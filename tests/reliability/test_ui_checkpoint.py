@@ -6,7 +6,7 @@ detail panel, a name filter applied, paused most of the time, scrolling the list
 waterfall. Between refreshes (every reader's lock held, so no query is half-way) a probe's
 passive checkpoint must copy the whole WAL, and the -wal file never grows past twice the
 auto-checkpoint size plus one batch. A read transaction kept past a refresh pins the WAL: the
-probe's checkpoint stops short and the file grows by megabytes (FINDINGS.md).
+probe's checkpoint stops short and the file grows by megabytes (docs/findings.md).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from lens_tui.ui.app import LensApp
 from .conftest import file_size, popen_python, probe_checkpoint, query, write_script
 
 AUTOCHECKPOINT_PAGES = 1000
-"""What the writer sets (`PRAGMA wal_autocheckpoint`, lens_tui/tracing/store.py)."""
+"""What the writer sets (`PRAGMA wal_autocheckpoint`, lens_tui/tracing/sql.py)."""
 SLACK_PAGES = 500
 """A checkpoint runs only after the commit that crossed the threshold, so the WAL may pass
 2 x 1000 pages by one batch: at 6k spans/s and a 50 ms flush a batch is ~300 spans, ~100 pages

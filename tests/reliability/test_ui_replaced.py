@@ -1,7 +1,7 @@
 """Cases 2 and 3 (dashboard): the file is replaced, or does not exist yet, while the app runs.
 
 An open SQLite connection keeps serving a deleted file forever and its data_version never moves
-(FINDINGS.md), so the dashboard must notice the new inode, drop every old row (list, waterfall,
+(docs/findings.md), so the dashboard must notice the new inode, drop every old row (list, waterfall,
 detail, logs) and show the new file within a second. Started before the file exists, it says it
 is waiting, then shows the data of a writer that created the file and closed (its -wal and -shm
 removed with it), and keeps tailing when a writer comes back.

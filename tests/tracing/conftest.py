@@ -11,7 +11,7 @@ import apsw
 import pytest
 
 from lens_tui import tracing
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 FLUSH_INTERVAL = 0.02
 
@@ -57,7 +57,7 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[TraceStore]:
+def store(db_path: Path) -> Iterator[TraceWriter]:
     """The process-wide store, configured on a fresh file and shut down afterwards."""
     configured = tracing.configure(db_path, service="test", flush_interval=FLUSH_INTERVAL)
     try:

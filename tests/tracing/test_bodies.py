@@ -12,7 +12,7 @@ import pytest
 
 from lens_tui import bodies, tracing
 from lens_tui.tracing import LensMiddleware
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import read
 from .test_middleware import exchange, raw_app
@@ -37,7 +37,7 @@ def test_encode_decode_threshold() -> None:
     assert bodies.as_bytes("é") == "é".encode()
 
 
-async def test_bodies_compressed_and_deduplicated(store: TraceStore, db_path: Path) -> None:
+async def test_bodies_compressed_and_deduplicated(store: TraceWriter, db_path: Path) -> None:
     app = LensMiddleware(raw_app, capture_bodies=True)
     compressible = b'{"rows": [' + b'{"id": 1, "name": "alpha"}, ' * 200 + b"]}"
     small = b"tiny body"

@@ -13,12 +13,12 @@ import pytest
 
 from lens_tui import tracing
 from lens_tui.tracing import current_span, lens_fn, span
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import read, spans_by_name, trace_row
 
 
-def test_wraps_metadata_and_decorator_forms(store: TraceStore, db_path: Path) -> None:
+def test_wraps_metadata_and_decorator_forms(store: TraceWriter, db_path: Path) -> None:
     @lens_fn
     def bare(a: int, b: int = 2) -> int:
         """Bare docstring."""
@@ -74,7 +74,7 @@ def test_wraps_metadata_and_decorator_forms(store: TraceStore, db_path: Path) ->
     assert {coro.__qualname__, gen.__qualname__, agen.__qualname__} <= set(rows)
 
 
-def test_generator_span_covers_iteration_and_is_current_only_inside(store: TraceStore, db_path: Path) -> None:
+def test_generator_span_covers_iteration_and_is_current_only_inside(store: TraceWriter, db_path: Path) -> None:
     inside: list[str | None] = []
 
     @lens_fn("produce")
@@ -105,7 +105,7 @@ def test_generator_span_covers_iteration_and_is_current_only_inside(store: Trace
         assert rows[f"item-{i}"]["parent_span_id"] == produce_row["span_id"]
 
 
-def test_generator_closed_early_ends_ok(store: TraceStore, db_path: Path) -> None:
+def test_generator_closed_early_ends_ok(store: TraceWriter, db_path: Path) -> None:
     cleaned: list[bool] = []
 
     @lens_fn("endless")
@@ -134,7 +134,7 @@ def test_generator_closed_early_ends_ok(store: TraceStore, db_path: Path) -> Non
     assert all(r["error_message"] is None for r in rows)
 
 
-def test_generator_send_throw_and_return_value(store: TraceStore, db_path: Path) -> None:
+def test_generator_send_throw_and_return_value(store: TraceWriter, db_path: Path) -> None:
     @lens_fn("echo")
     def echo() -> Iterator[str]:
         received = yield "ready"
@@ -163,7 +163,7 @@ def test_generator_send_throw_and_return_value(store: TraceStore, db_path: Path)
     assert rows["echo"]["status"] == "ok" and rows["delegator"]["status"] == "ok"
 
 
-def test_generator_failure_is_recorded_and_propagates(store: TraceStore, db_path: Path) -> None:
+def test_generator_failure_is_recorded_and_propagates(store: TraceWriter, db_path: Path) -> None:
     error = ValueError("bad row 3")
 
     @lens_fn("rows")
@@ -180,7 +180,7 @@ def test_generator_failure_is_recorded_and_propagates(store: TraceStore, db_path
     assert row["exception_type"] == "ValueError"
 
 
-async def test_async_generator_span(store: TraceStore, db_path: Path) -> None:
+async def test_async_generator_span(store: TraceWriter, db_path: Path) -> None:
     inside: list[str | None] = []
 
     @lens_fn("stream")
@@ -240,7 +240,7 @@ class PaymentDeclined(Exception):
     """A custom exception to see its qualified name stored."""
 
 
-def test_exception_recorded_and_propagates_unchanged(store: TraceStore, db_path: Path) -> None:
+def test_exception_recorded_and_propagates_unchanged(store: TraceWriter, db_path: Path) -> None:
     error = PaymentDeclined("card 4242 declined")
 
     @lens_fn("charge")
@@ -271,7 +271,7 @@ def test_exception_recorded_and_propagates_unchanged(store: TraceStore, db_path:
     assert trace["status"] == "error" and trace["error_count"] == 2 and trace["span_count"] == 2
 
 
-async def test_async_exception_and_span_context_manager(store: TraceStore, db_path: Path) -> None:
+async def test_async_exception_and_span_context_manager(store: TraceWriter, db_path: Path) -> None:
     error = TimeoutError("upstream slow")
 
     @lens_fn("call_upstream")

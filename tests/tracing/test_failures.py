@@ -13,7 +13,6 @@ import pytest
 
 from lens_tui import tracing
 from lens_tui.tracing import lens_fn, span
-from lens_tui.tracing.store import TraceStore
 
 from .conftest import read, scalar
 

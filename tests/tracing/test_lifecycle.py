@@ -15,7 +15,7 @@ from pathlib import Path
 from lens_tui import tracing
 from lens_tui.tracing import current_span, lens_fn, span
 from lens_tui.tracing.context import MAX_MESSAGE_CHARS, MAX_TRACEBACK_CHARS
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import read, scalar, spans_by_name
 
@@ -64,7 +64,7 @@ def test_interpreter_exit_flushes(tmp_path: Path) -> None:
     assert scalar(path, "SELECT count(*) FROM spans WHERE name = 'last-words'") == 500
 
 
-def test_odd_attribute_values_and_huge_errors(store: TraceStore, db_path: Path) -> None:
+def test_odd_attribute_values_and_huge_errors(store: TraceWriter, db_path: Path) -> None:
     class Opaque:
         def __repr__(self) -> str:
             return "<opaque>"
@@ -100,7 +100,7 @@ def test_odd_attribute_values_and_huge_errors(store: TraceStore, db_path: Path) 
     assert json.loads(rows["bad-keys"]["attributes"])  # something readable, not a lost span
 
 
-def test_generator_resumed_and_closed_in_other_contexts(store: TraceStore, db_path: Path) -> None:
+def test_generator_resumed_and_closed_in_other_contexts(store: TraceWriter, db_path: Path) -> None:
     """OTel's pitfall (#2606): a generator closed in another context must not break the context."""
 
     @lens_fn("wandering")
@@ -121,7 +121,7 @@ def test_generator_resumed_and_closed_in_other_contexts(store: TraceStore, db_pa
     assert rows["after"]["parent_span_id"] is None
 
 
-async def test_async_generator_abandoned_by_break(store: TraceStore, db_path: Path) -> None:
+async def test_async_generator_abandoned_by_break(store: TraceWriter, db_path: Path) -> None:
     @lens_fn("ticker")
     async def ticker() -> AsyncIterator[int]:
         i = 0

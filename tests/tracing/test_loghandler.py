@@ -11,7 +11,7 @@ import pytest
 
 from lens_tui import tracing
 from lens_tui.tracing import HumanFormatter, JsonFormatter, LogHandler, install_logging, span
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import read
 
@@ -30,7 +30,7 @@ def logger() -> Iterator[logging.Logger]:
 
 
 def test_levels_messages_ids_and_location(
-    store: TraceStore, db_path: Path, logger: logging.Logger, capfd: pytest.CaptureFixture[str]
+    store: TraceWriter, db_path: Path, logger: logging.Logger, capfd: pytest.CaptureFixture[str]
 ) -> None:
     logger.addHandler(LogHandler())
     logger.setLevel(1)  # let a custom level 5 through
@@ -70,7 +70,7 @@ def _lineno() -> int:
     return frame.f_back.f_lineno
 
 
-def test_exc_info_is_stored(store: TraceStore, db_path: Path, logger: logging.Logger) -> None:
+def test_exc_info_is_stored(store: TraceWriter, db_path: Path, logger: logging.Logger) -> None:
     logger.addHandler(LogHandler())
     try:
         {}["absent"]
@@ -87,7 +87,7 @@ def test_exc_info_is_stored(store: TraceStore, db_path: Path, logger: logging.Lo
 
 
 def test_stderr_formatters_never_touch_stdout(
-    store: TraceStore, db_path: Path, logger: logging.Logger, capfd: pytest.CaptureFixture[str]
+    store: TraceWriter, db_path: Path, logger: logging.Logger, capfd: pytest.CaptureFixture[str]
 ) -> None:
     install_logging(logging.DEBUG, logger=logger.name)  # human format on stderr
     with span("job") as handle:

@@ -11,7 +11,7 @@ import pytest
 
 from lens_tui import bodies, tracing
 from lens_tui.tracing import LensMiddleware, current_span, lens_fn
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import read, spans_by_name, trace_row
 
@@ -91,7 +91,7 @@ async def inner_work() -> None:
     assert handle is not None
 
 
-async def test_raw_asgi_request_is_one_trace(store: TraceStore, db_path: Path) -> None:
+async def test_raw_asgi_request_is_one_trace(store: TraceWriter, db_path: Path) -> None:
     app = LensMiddleware(raw_app)
     payload = b"hello=world&x=1"
     sent = await exchange(
@@ -119,7 +119,7 @@ async def test_raw_asgi_request_is_one_trace(store: TraceStore, db_path: Path) -
     assert trace["span_count"] == 2 and trace["status"] == "ok"
 
 
-async def test_server_error_and_exception_mark_the_span_failed(store: TraceStore, db_path: Path) -> None:
+async def test_server_error_and_exception_mark_the_span_failed(store: TraceWriter, db_path: Path) -> None:
     app = LensMiddleware(raw_app)
     assert status_of(await exchange(app, "GET", "/down")) == 503
     with pytest.raises(LookupError, match="no such thing"):
@@ -141,7 +141,7 @@ async def test_server_error_and_exception_mark_the_span_failed(store: TraceStore
         assert trace["status"] == "error" and trace["error_count"] == 1
 
 
-async def test_bodies_captured_bounded(store: TraceStore, db_path: Path) -> None:
+async def test_bodies_captured_bounded(store: TraceWriter, db_path: Path) -> None:
     app = LensMiddleware(raw_app, capture_bodies=True, max_body_bytes=100)
     payload = bytes(range(256)) * 40  # 10,240 bytes in 3 receive() chunks
     sent = await exchange(app, "PUT", "/upload", body=payload, chunk=4096)
@@ -158,7 +158,7 @@ async def test_bodies_captured_bounded(store: TraceStore, db_path: Path) -> None
     assert stored[0]["original_size"] == 100 and bytes(stored[0]["body"]) == payload[:100]
 
 
-async def test_non_http_scopes_pass_through(store: TraceStore, db_path: Path) -> None:
+async def test_non_http_scopes_pass_through(store: TraceWriter, db_path: Path) -> None:
     calls: list[str] = []
 
     async def lifespan_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -171,7 +171,7 @@ async def test_non_http_scopes_pass_through(store: TraceStore, db_path: Path) ->
     assert not db_path.exists() or read(db_path, "SELECT * FROM spans") == []
 
 
-async def test_starlette_route_template_names_the_span(store: TraceStore, db_path: Path) -> None:
+async def test_starlette_route_template_names_the_span(store: TraceWriter, db_path: Path) -> None:
     pytest.importorskip("starlette")
     from starlette.applications import Starlette
     from starlette.requests import Request

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lens_tui import tracing
 from lens_tui.tracing import current_span, lens_fn, span
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import read, spans_by_name, trace_row
 
@@ -19,7 +19,7 @@ SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def test_sync_nesting_links_parents_and_fills_the_trace_row(store: TraceStore, db_path: Path) -> None:
+def test_sync_nesting_links_parents_and_fills_the_trace_row(store: TraceWriter, db_path: Path) -> None:
     @lens_fn("leaf")
     def leaf(x: int) -> int:
         time.sleep(0.002)
@@ -72,7 +72,7 @@ def test_sync_nesting_links_parents_and_fills_the_trace_row(store: TraceStore, d
     assert trace["updated_at"] is not None
 
 
-def test_sibling_roots_are_separate_traces(store: TraceStore, db_path: Path) -> None:
+def test_sibling_roots_are_separate_traces(store: TraceWriter, db_path: Path) -> None:
     @lens_fn
     def alone() -> None:
         pass
@@ -86,7 +86,7 @@ def test_sibling_roots_are_separate_traces(store: TraceStore, db_path: Path) -> 
     assert len(read(db_path, "SELECT * FROM traces WHERE span_count = 1")) == 2
 
 
-async def test_async_nesting_across_gather_and_create_task(store: TraceStore, db_path: Path) -> None:
+async def test_async_nesting_across_gather_and_create_task(store: TraceWriter, db_path: Path) -> None:
     seen: dict[str, str | None] = {}
 
     @lens_fn("fetch")
@@ -136,7 +136,7 @@ async def test_async_nesting_across_gather_and_create_task(store: TraceStore, db
     assert trace["span_count"] == 8 and trace["root_span_name"] == "handler" and trace["status"] == "ok"
 
 
-async def test_to_thread_carries_the_context(store: TraceStore, db_path: Path) -> None:
+async def test_to_thread_carries_the_context(store: TraceWriter, db_path: Path) -> None:
     @lens_fn("blocking")
     def blocking() -> str | None:
         handle = current_span()
@@ -150,7 +150,7 @@ async def test_to_thread_carries_the_context(store: TraceStore, db_path: Path) -
     assert rows["blocking"]["parent_span_id"] == parent.span_id
 
 
-async def test_async_with_span(store: TraceStore, db_path: Path) -> None:
+async def test_async_with_span(store: TraceWriter, db_path: Path) -> None:
     async with span("outer", user=7) as handle:
         assert handle is not None
         handle.set_attribute("items", 3)
@@ -164,7 +164,7 @@ async def test_async_with_span(store: TraceStore, db_path: Path) -> None:
     assert json.loads(rows["outer"]["attributes"]) == {"user": 7, "items": 3}
 
 
-def test_threads_inherit_the_span_through_copy_context(store: TraceStore, db_path: Path) -> None:
+def test_threads_inherit_the_span_through_copy_context(store: TraceWriter, db_path: Path) -> None:
     @lens_fn("work")
     def work(i: int) -> None:
         time.sleep(0.001)
@@ -197,7 +197,7 @@ def test_threads_inherit_the_span_through_copy_context(store: TraceStore, db_pat
     assert trace_row(db_path, dispatch["trace_id"])["span_count"] == 5
 
 
-def test_current_span_handle(store: TraceStore, db_path: Path) -> None:
+def test_current_span_handle(store: TraceWriter, db_path: Path) -> None:
     assert current_span() is None
 
     @lens_fn("annotated")

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from lens_tui import tracing
 from lens_tui.tracing import lens_fn, span
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import read, trace_row
 
 
-def test_trace_in_flight_is_named_after_its_open_root(db_path: Path, store: TraceStore) -> None:
+def test_trace_in_flight_is_named_after_its_open_root(db_path: Path, store: TraceWriter) -> None:
     seen: dict[str, object] = {}
 
     @lens_fn("GET /slow")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lens_tui import tracing
 from lens_tui.tracing import lens_fn, span
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import read, scalar
 
@@ -74,7 +74,7 @@ def test_four_processes_lose_nothing(tmp_path: Path, db_path: Path) -> None:
     assert scalar(db_path, "PRAGMA integrity_check") == "ok"
 
 
-def test_os_fork_child_writes_its_own_spans(store: TraceStore, db_path: Path) -> None:
+def test_os_fork_child_writes_its_own_spans(store: TraceWriter, db_path: Path) -> None:
     @lens_fn("parent-before")
     def parent_work() -> None:
         pass
@@ -124,7 +124,7 @@ THIRD_WRITER = textwrap.dedent(
 )
 
 
-def test_fork_child_keeps_its_rows_after_the_parent_closes(store: TraceStore, db_path: Path) -> None:
+def test_fork_child_keeps_its_rows_after_the_parent_closes(store: TraceWriter, db_path: Path) -> None:
     """A child must hold its own OS-level locks on the file: when the parent's connection closes
     and a third process opens and closes the file, that process must not take itself for the
     last connection (checkpointing and deleting the WAL under the child, losing its rows)."""
@@ -161,7 +161,7 @@ def _mp_child(n: int) -> None:
     # No explicit flush: the multiprocessing finalizer registered at fork flushes on exit.
 
 
-def test_multiprocessing_fork_children(store: TraceStore, db_path: Path) -> None:
+def test_multiprocessing_fork_children(store: TraceWriter, db_path: Path) -> None:
     with span("mp-parent"):
         pass
     assert tracing.flush()

@@ -11,7 +11,8 @@ import apsw
 from lens_tui import tracing
 from lens_tui.tracing import LensMiddleware, LogHandler, PruneResult, lens_fn, span
 from lens_tui.tracing.retention import DAY_MS, prune
-from lens_tui.tracing.store import TraceStore, open_writable
+from lens_tui.tracing.sql import open_writable
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import execute, read, scalar
 from .test_middleware import exchange, raw_app
@@ -56,7 +57,7 @@ def backdate(db_path: Path, trace_ids: list[str], days: float) -> None:
         )
 
 
-def test_prune_by_age_cascades(store: TraceStore, db_path: Path) -> None:
+def test_prune_by_age_cascades(store: TraceWriter, db_path: Path) -> None:
     ids = make_traces(5, children=3)
     old, recent = ids[:3], ids[3:]
     backdate(db_path, old, days=8)
@@ -74,14 +75,14 @@ def test_prune_by_age_cascades(store: TraceStore, db_path: Path) -> None:
     assert store.prune() == PruneResult()  # nothing left to remove
 
 
-def test_foreign_key_cascade(store: TraceStore, db_path: Path) -> None:
+def test_foreign_key_cascade(store: TraceWriter, db_path: Path) -> None:
     ids = make_traces(2, children=2)
     execute(db_path, ("DELETE FROM traces WHERE trace_id = ?", (ids[0],)))
     assert scalar(db_path, "SELECT count(*) FROM spans WHERE trace_id = ?", (ids[0],)) == 0
     assert scalar(db_path, "SELECT count(*) FROM spans WHERE trace_id = ?", (ids[1],)) == 3
 
 
-def test_retention_prune_function_with_a_clock(store: TraceStore, db_path: Path) -> None:
+def test_retention_prune_function_with_a_clock(store: TraceWriter, db_path: Path) -> None:
     ids = make_traces(3, children=1)
     tracing.shutdown()  # the test's connection alone now
     conn = open_writable(db_path)
@@ -95,7 +96,7 @@ def test_retention_prune_function_with_a_clock(store: TraceStore, db_path: Path)
     assert len(ids) == 3
 
 
-async def test_prune_by_body_bytes_oldest_first(store: TraceStore, db_path: Path) -> None:
+async def test_prune_by_body_bytes_oldest_first(store: TraceWriter, db_path: Path) -> None:
     app = LensMiddleware(raw_app, capture_bodies=True)
     # Random bytes under the gzip threshold: stored as they are.
     payloads = [os.urandom(500) for _ in range(5)]
@@ -121,7 +122,7 @@ async def test_prune_by_body_bytes_oldest_first(store: TraceStore, db_path: Path
                       (row["input_body_hash"], row["output_body_hash"])) == 2
 
 
-async def test_bodies_of_expired_traces_go_with_them(store: TraceStore, db_path: Path) -> None:
+async def test_bodies_of_expired_traces_go_with_them(store: TraceWriter, db_path: Path) -> None:
     app = LensMiddleware(raw_app, capture_bodies=True)
     await exchange(app, "POST", "/old", body=b"old body")
     await exchange(app, "POST", "/new", body=b"new body")
@@ -137,7 +138,7 @@ async def test_bodies_of_expired_traces_go_with_them(store: TraceStore, db_path:
                   (kept["input_body_hash"], kept["output_body_hash"])) == 2
 
 
-def test_unreferenced_bodies_are_removed(store: TraceStore, db_path: Path) -> None:
+def test_unreferenced_bodies_are_removed(store: TraceWriter, db_path: Path) -> None:
     make_traces(1, children=0)
     execute(db_path, ("INSERT INTO bodies (hash, body, is_compressed, original_size, stored_size, "
                       "created_at) VALUES ('dead', x'00', 0, 1, 1, 0)", ()))
@@ -163,7 +164,7 @@ def test_writer_prunes_on_start(db_path: Path) -> None:
     assert ids[0] not in remaining and ids[1] in remaining
 
 
-def test_prune_on_a_read_only_connection_is_refused(store: TraceStore, db_path: Path) -> None:
+def test_prune_on_a_read_only_connection_is_refused(store: TraceWriter, db_path: Path) -> None:
     make_traces(1, children=0)
     conn = apsw.Connection(f"file:{db_path}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
     try:

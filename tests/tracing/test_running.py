@@ -12,7 +12,7 @@ import pytest
 
 from lens_tui import tracing
 from lens_tui.tracing import lens_fn, span
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import FLUSH_INTERVAL, read, trace_row
 
@@ -28,7 +28,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 3.0) -> Any:
     raise AssertionError("condition not met in time")
 
 
-def row_writes(store: TraceStore) -> list[tuple[int, str, int]]:
+def row_writes(store: TraceWriter) -> list[tuple[int, str, int]]:
     """Record every row the writer's own connection inserts or updates: (op, table, rowid)."""
     with span("warm-up"):  # the writer opens its connection on its first batch
         pass
@@ -59,7 +59,7 @@ def writes_of(db_path: Path, writes: list[tuple[int, str, int]], span_id: str) -
     return [names[op] for op, table, r in writes if table == "spans" and r == rowid]
 
 
-def test_long_span_is_running_then_completed_in_place(store: TraceStore, db_path: Path) -> None:
+def test_long_span_is_running_then_completed_in_place(store: TraceWriter, db_path: Path) -> None:
     writes = row_writes(store)
     with span("slow-root") as root:
         assert root is not None
@@ -91,7 +91,7 @@ def test_long_span_is_running_then_completed_in_place(store: TraceStore, db_path
     assert len(read(db_path, "SELECT * FROM spans WHERE trace_id = ?", (root.trace_id,))) == 2
 
 
-def test_long_failing_span_counts_its_error_once(store: TraceStore, db_path: Path) -> None:
+def test_long_failing_span_counts_its_error_once(store: TraceWriter, db_path: Path) -> None:
     @lens_fn("slow-fail")
     def slow_fail() -> None:
         time.sleep(6 * FLUSH_INTERVAL)
@@ -106,7 +106,7 @@ def test_long_failing_span_counts_its_error_once(store: TraceStore, db_path: Pat
     assert trace["span_count"] == 1 and trace["error_count"] == 1 and trace["status"] == "error"
 
 
-def test_short_spans_cost_one_write_each(store: TraceStore, db_path: Path) -> None:
+def test_short_spans_cost_one_write_each(store: TraceWriter, db_path: Path) -> None:
     writes = row_writes(store)
 
     @lens_fn("short")

@@ -15,7 +15,7 @@ import pytest
 
 from lens_tui import schema, tracing
 from lens_tui.tracing import span
-from lens_tui.tracing.store import open_writable
+from lens_tui.tracing.sql import open_writable
 
 from .conftest import read, scalar
 
@@ -202,7 +202,7 @@ MIGRATE_SCRIPT = textwrap.dedent(
     import sys, time
     import apsw
     from lens_tui import schema
-    from lens_tui.tracing.store import open_writable
+    from lens_tui.tracing.sql import open_writable
     path, start_at = sys.argv[1], float(sys.argv[2])
     while time.time() < start_at:
         time.sleep(0.001)
@@ -268,7 +268,7 @@ def test_core_imports_without_textual_or_rich(tmp_path: Path) -> None:
 def test_writer_never_touches_another_applications_database(tmp_path: Path) -> None:
     import hashlib
 
-    from lens_tui.tracing.store import open_writable
+    from lens_tui.tracing.sql import open_writable
 
     path = tmp_path / "other.db"
     other = apsw.Connection(str(path))
@@ -283,7 +283,7 @@ def test_writer_never_touches_another_applications_database(tmp_path: Path) -> N
 
 
 def test_writer_refuses_a_newer_schema_before_changing_its_journal_mode(tmp_path: Path) -> None:
-    from lens_tui.tracing.store import open_writable
+    from lens_tui.tracing.sql import open_writable
 
     path = tmp_path / "newer.db"
     newer = apsw.Connection(str(path))

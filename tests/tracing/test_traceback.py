@@ -9,7 +9,7 @@ import pytest
 
 from lens_tui import tracing
 from lens_tui.tracing import lens_fn, span
-from lens_tui.tracing.store import TraceStore
+from lens_tui.tracing.writer import TraceWriter
 
 from .conftest import read
 
@@ -28,7 +28,7 @@ async def async_work() -> None:
     _fail_deeper()
 
 
-def test_tracebacks_skip_our_wrapper_frames(db_path: Path, store: TraceStore) -> None:
+def test_tracebacks_skip_our_wrapper_frames(db_path: Path, store: TraceWriter) -> None:
     with pytest.raises(KeyError):
         sync_work()
     with pytest.raises(KeyError):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lens_tui.store.filters import TraceFilter
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import Delta, LogRow, TraceSummary
 from lens_tui.ui.feed import Feed, OpenTrace, PendingDeltas, Readers
 from lens_tui.ui.jobs import SingleFlight
 from lens_tui.ui.rates import RateMeter
-from lens_tui.ui.trace_rows import TraceFilter, TraceRows
+from lens_tui.ui.trace_rows import TraceRows
 
 from . import fixture_db
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from lens_tui.store.filters import TraceFilter
 from lens_tui.store.reader import TraceReader
-from lens_tui.ui.trace_rows import TraceFilter
 
 from . import fixture_db
 from .conftest import loaded, make_app, wait_for

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from lens_tui.store.filters import TraceFilter
 from lens_tui.store.reader import TraceReader
-from lens_tui.ui.trace_rows import TraceFilter
 
 from . import fixture_db
 from .conftest import loaded, make_app, screen_text, wait_for

@@ -1,7 +1,7 @@
 """`LineList`: the base of every list in the dashboard, drawn with Textual's line API.
 
 Textual's `DataTable` and `Tree` rebuild on change and stop scaling long before our sizes
-(FINDINGS.md), so each list here is a `ScrollView` that renders only the rows on screen, from
+(docs/findings.md), so each list here is a `ScrollView` that renders only the rows on screen, from
 a small LRU of strips, with a keyboard/mouse cursor and an optional fixed header line.
 """
 

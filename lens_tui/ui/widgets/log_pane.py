@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.style import Style
@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.strip import Strip
 
 from lens_tui.schema import LEVELS
+from lens_tui.store.filters import LogScope, LogTally
 from lens_tui.store.records import LogRow
 from lens_tui.text import visible
 from lens_tui import humanize as fmt
@@ -25,46 +26,6 @@ from lens_tui.ui.widgets.line_list import LineList
 _TIME_W, _LEVEL_W, _LOGGER_W = 12, 5, 16
 _LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
 _TITLE_STYLES = {"debug": "$text-muted", "info": "$success", "warn": "$warning", "error": "$error"}
-
-
-@dataclass(frozen=True, slots=True)
-class LogTally:
-    """The log pane's counts at one moment: through log id `upto`, after `loads` loads."""
-
-    upto: int
-    counts: dict[str, int]
-    loads: int
-
-
-@dataclass(frozen=True, slots=True)
-class LogScope:
-    """Which logs the pane shows: whose (all, a trace, a span subtree), how loud, what text."""
-
-    trace_id: str | None = None
-    span_ids: frozenset[str] | None = None
-    """The selected span and its descendants; None for the whole trace (or all logs)."""
-    label: str = "all recent"
-    """Whose logs, for the title (already made visible)."""
-    min_level: str = "debug"
-    text: str = ""
-
-    def in_scope(self, log: LogRow) -> bool:
-        """Whether a log belongs to this trace/span (before level and text filters)."""
-        if self.trace_id is not None and log.trace_id != self.trace_id:
-            return False
-        return self.span_ids is None or log.span_id in self.span_ids
-
-    def matches(self, log: LogRow) -> bool:
-        """Whether the pane shows this log: same rules as the reader's query."""
-        if _LEVEL_RANK.get(log.level, 1) < _LEVEL_RANK[self.min_level]:
-            return False
-        if self.text and self.text.casefold() not in log.message.casefold():
-            return False
-        return self.in_scope(log)
-
-    def with_level(self, level: str) -> LogScope:
-        """The same scope at another minimum level."""
-        return replace(self, min_level=level)
 
 
 def next_level(level: str) -> str:

@@ -15,7 +15,8 @@ from lens_tui.text import visible
 from lens_tui import humanize as fmt
 from lens_tui.ui.cells import Piece, fit, strip
 from lens_tui.ui.feed import TRACE_CAP
-from lens_tui.ui.trace_rows import TraceFilter, TraceRows, is_error
+from lens_tui.store.filters import TraceFilter, is_error
+from lens_tui.ui.trace_rows import TraceRows
 from lens_tui.ui.widgets.line_list import LineList
 
 _TIME_W, _SERVICE_W, _DURATION_W, _COUNT_W = 12, 12, 9, 6

@@ -1,4 +1,4 @@
-"""One trace as an OTLP JSON `ExportTraceServiceRequest` (plain dicts; no SDK or protobuf needed).
+"""Traces out: one trace as an OTLP JSON `ExportTraceServiceRequest` (plain dicts; no SDK or protobuf).
 
 Follows the OTLP JSON encoding: lowerCamelCase keys, hex ids, enums as integers, 64-bit integers
 as decimal strings. Spans are grouped into one `resourceSpans` entry per service. POSTed to

@@ -1,7 +1,7 @@
-"""OTLP/HTTP payloads: decompress and parse requests (protobuf or JSON), map them, encode replies.
+"""OTLP/HTTP requests in: decompress and parse bodies (protobuf or JSON), map them to spans and logs.
 
 The hot path is protobuf from real exporters: spans are built straight from the parsed messages
-(one pass, no intermediate dicts beyond the attribute maps the store keeps). OTLP JSON differs
+(one pass, no intermediate dicts beyond the attribute maps the database keeps). OTLP JSON differs
 from protobuf's canonical JSON only in its ids (hex, not base64), so JSON bodies get their ids
 rewritten and then go through `json_format.ParseDict` into the same messages.
 """
@@ -16,14 +16,8 @@ from typing import Any, NamedTuple
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsServiceRequest,
-    ExportLogsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from lens_tui.otel.mapping import (
     KIND_NAMES,
@@ -95,6 +89,11 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
     except zlib.error as exc:
         raise PayloadError(400, f"invalid {coding} body: {exc}") from None
     return b"".join(out)
+
+
+def new_request(signal: str) -> Message:
+    """An empty Export*ServiceRequest for `traces` or `logs`."""
+    return ExportTraceServiceRequest() if signal == "traces" else ExportLogsServiceRequest()
 
 
 def parse(body: bytes, content_type: str, message: Message) -> Message:
@@ -270,7 +269,7 @@ def spans_of(request: ExportTraceServiceRequest) -> Mapped:
 
 
 class LogEntry(NamedTuple):
-    """One log record ready for `TraceStore.log` (ids as ints, as the store queues them)."""
+    """One log record ready for `TraceWriter.log` (ids as ints, as the writer queues them)."""
 
     level: str
     message: str
@@ -337,61 +336,7 @@ def _log_entry(
     )
 
 
-# -- replies -------------------------------------------------------------------------------------
-
-
-def success_reply(signal: str, content_type: str, rejected: int, error: str | None) -> bytes:
-    """The OTLP Export*ServiceResponse, with partial_success when some items were refused."""
-    if signal == "traces":
-        reply: Message = ExportTraceServiceResponse()
-        if rejected:
-            reply.partial_success.rejected_spans = rejected
-            reply.partial_success.error_message = error or ""
-    else:
-        reply = ExportLogsServiceResponse()
-        if rejected:
-            reply.partial_success.rejected_log_records = rejected
-            reply.partial_success.error_message = error or ""
-    if content_type == PROTOBUF:
-        return reply.SerializeToString()
-    return json.dumps(json_format.MessageToDict(reply)).encode()
-
-
-_GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 429: 8,
-               500: 13, 503: 14}
-"""google.rpc.Code for each HTTP status we send (INVALID_ARGUMENT, UNAUTHENTICATED, …)."""
-
-
-def status_body(http_status: int, message: str, content_type: str) -> bytes:
-    """A google.rpc.Status body (code, message) in protobuf or JSON, as OTLP/HTTP asks on errors.
-
-    Encoded by hand (two fields) so the `googleapis-common-protos` package is not needed.
-    """
-    code = _GRPC_CODES.get(http_status, 2)
-    if content_type == PROTOBUF:
-        text = message.encode("utf-8", "replace")
-        return bytes((0x08, code)) + b"\x12" + _varint(len(text)) + text
-    return json.dumps({"code": code, "message": message}).encode()
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def new_request(signal: str) -> Message:
-    """An empty Export*ServiceRequest for `traces` or `logs`."""
-    return ExportTraceServiceRequest() if signal == "traces" else ExportLogsServiceRequest()
-
-
 __all__ = [
     "JSON", "PROTOBUF", "LogEntry", "Mapped", "PayloadError", "any_value", "decompress", "kv_dict",
-    "logs_of", "new_request", "parse", "spans_of", "status_body", "success_reply",
+    "logs_of", "new_request", "parse", "spans_of",
 ]

@@ -1,0 +1,294 @@
+"""Queued records to rows: one drained batch of spans and logs as the values of one transaction.
+
+Span rows come with the trace rows they add up to (one per trace and batch: bounds, counts,
+root, status) and the bodies they reference; `sql.TRACE_UPSERT` merges a trace row into one
+already stored.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+
+import apsw
+
+from lens_tui import bodies
+from lens_tui.text import encode_json
+from lens_tui.tracing import sql
+from lens_tui.tracing.context import SpanRecord
+from lens_tui.tracing.external import ExternalSpan
+from lens_tui.tracing.ids import span_hex, trace_hex
+
+LogItem = tuple[Any, ...]
+"""(level, message, timestamp_ms, trace_int, span_int, logger, source_location, attributes,
+exception_type, traceback, service) as queued by `TraceWriter.log`."""
+
+EndedSpan = tuple[Any, ...]
+"""(span_id, trace_id, parent_id, name, t0, t1, attributes, source_location, extra) of a
+SpanRecord, as `TraceWriter.end` queues it (see `ended_span`); `extra` holds the rarely set
+fields, or is None."""
+
+
+def ended_span(r: SpanRecord, t1: float | None) -> EndedSpan:
+    """A span's fields as `TraceWriter.end` queues them (inlined there; keep the two in step)."""
+    return (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r._extra)
+
+
+_ENCODE = encode_json  # the one stored JSON form (lens_tui.text)
+
+
+def _json(value: Any) -> str | None:
+    if not value:
+        return None
+    try:
+        return _ENCODE(value)
+    except Exception:  # e.g. non-str keys, circular structures: keep what can be said
+        return json.dumps({str(k): repr(v) for k, v in dict(value).items()})
+
+
+def _json_or_text(value: Any) -> str | None:
+    """`_json`, but JSON text encoded beforehand (a str, see ExternalSpan) is kept as it is."""
+    return value if value.__class__ is str else _json(value)
+
+
+@dataclass(slots=True)
+class RowBatch:
+    """The rows of one transaction, each list the rows' values concatenated (see sql.MultiRow)."""
+
+    traces: list[Any]
+    """`sql.TRACE_COLUMNS` but updated_at, one row per trace the batch touches."""
+    plain_spans: list[Any]
+    """`sql.SPAN_PLAIN_COLUMNS` but updated_at: spans that set none of the rarer columns."""
+    spans: list[Any]
+    """`sql.SPAN_COLUMNS` but updated_at: the other spans."""
+    logs: list[Any]
+    """`sql.LOG_COLUMNS`."""
+    bodies: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """New bodies by hash: (hash, body, is_compressed, original_size, stored_size)."""
+    ended_after_running: list[int] = field(default_factory=list)
+    """Ids of ended spans whose running row was written (and counted) by an earlier batch."""
+
+
+class BatchBuilder:
+    """Turns one drained batch (ended spans, running spans, logs) into a RowBatch.
+
+    `on_error(kind, exc)` hears of a body that could not be stored (its span keeps no hash).
+    """
+
+    def __init__(self, on_error: Callable[[str, BaseException], None]) -> None:
+        self._on_error = on_error
+
+    def build(
+        self,
+        spans: list[Any],
+        running: list[SpanRecord],
+        logs: list[LogItem],
+        *,
+        service: str | None,
+        in_flight: dict[int, SpanRecord],
+        running_written: set[int],
+        max_captured_body: int,
+        conn: apsw.Connection,
+    ) -> RowBatch:
+        """The rows for `running` records, ended `spans` (EndedSpans, ExternalSpans) and `logs`.
+
+        `running_written` holds the ids written as running by earlier batches; `in_flight` the
+        spans begun and not ended (their roots name traces still in flight).
+        """
+        base = time.time() * 1000.0 - perf_counter() * 1000.0
+        trace_agg: dict[str, list[Any]] = {}
+        rows = RowBatch([], [], [], [])
+        rows.spans, rows.plain_spans = self._span_values(
+            itertools.chain(running, spans), base, service, trace_agg, rows, running_written,
+            max_captured_body, conn,
+        )
+        rows.logs = list(itertools.chain.from_iterable(_log_row(item, service) for item in logs))
+        _name_open_roots(trace_agg, base, in_flight)
+        rows.traces = _trace_rows(trace_agg, service)
+        return rows
+
+    def _span_values(
+        self,
+        items: Iterable[Any],
+        base: float,
+        service: str | None,
+        trace_agg: dict[str, list[Any]],
+        rows: RowBatch,
+        running_written: set[int],
+        max_captured_body: int,
+        conn: apsw.Connection,
+    ) -> tuple[list[Any], list[Any]]:
+        """The span rows' values concatenated, full rows and plain ones (`SPAN_PLAIN_COLUMNS`).
+
+        The writer's hottest loop, so one flat function.
+
+        `items` are running SpanRecords, EndedSpans and ExternalSpans. Fills `trace_agg`: per
+        trace hex id, [min start, max end, new spans, new errors, root name, root id, root
+        status, source, service]; and the batch's bodies and `ended_after_running`.
+        """
+        values: list[Any] = []
+        add = values.extend
+        plain: list[Any] = []
+        add_plain = plain.extend
+        body_rows = rows.bodies
+        ended_after_running = rows.ended_after_running
+        counted: set[Any] = set()  # an external span may come twice in a batch: count it once
+        last_tint: Any = None
+        trace_id = ""
+        agg: list[Any] = []
+        for item in items:
+            kind = type(item)
+            if kind is ExternalSpan:
+                add(_external_row(item, trace_agg, counted))
+                last_tint = None
+                continue
+            # a running record (its `persisted` is False: see TraceWriter) or an EndedSpan
+            sid, tint, pid, name, t0, t1, attrs, location, extra = (
+                item if kind is tuple else ended_span(item, None)
+            )
+            start = base + t0 * 1000.0
+            if t1 is None:
+                duration = end = None
+            else:
+                duration = (t1 - t0) * 1000.0
+                end = start + duration
+            if tint is not last_tint:  # a trace's spans mostly come together (children share it)
+                last_tint = tint
+                trace_id = "%032x" % tint  # ids.trace_hex, inlined
+                agg = trace_agg.get(trace_id)  # type: ignore[assignment]
+                if agg is None:
+                    agg = trace_agg[trace_id] = [start, end, 0, 0, None, None, None, None, None]
+            if start < agg[0]:
+                agg[0] = start
+            if end is not None and (agg[1] is None or end > agg[1]):
+                agg[1] = end
+            span_id = "%016x" % sid  # ids.span_hex, inlined
+            if running_written and t1 is not None and sid in running_written:
+                ended_after_running.append(sid)
+            else:
+                agg[2] += 1
+            parent_id = None if pid is None else "%016x" % pid
+            if extra is None:
+                status = "ok" if t1 is not None else "running"
+                if pid is None:
+                    agg[4], agg[5], agg[6], agg[7] = name, span_id, status, None
+                add_plain((
+                    span_id, trace_id, parent_id, name, start, duration, status, service,
+                    _json(attrs) if attrs else None, location,
+                ))
+                continue
+            status = extra.status if t1 is not None else "running"
+            if status == "error":
+                agg[3] += 1
+            if pid is None:
+                agg[4], agg[5], agg[6], agg[7] = name, span_id, status, extra.source
+            events = extra.events
+            in_body = extra.input_body
+            out_body = extra.output_body
+            add((
+                span_id, trace_id, parent_id, name, start, duration, extra.error_message,
+                extra.input_size, extra.output_size, status, service, extra.kind,
+                _json(attrs) if attrs else None, _json(events) if events else None, None,
+                extra.exception_type, extra.traceback, location,
+                None if in_body is None else self._body(in_body, body_rows, max_captured_body, conn),
+                None if out_body is None else self._body(out_body, body_rows, max_captured_body, conn),
+            ))
+        return values, plain
+
+    def _body(
+        self, body: Any, body_rows: dict[str, tuple[Any, ...]], limit: int, conn: apsw.Connection
+    ) -> str | None:
+        """The hash of a captured body (its first `limit` bytes), queued in `body_rows` if new."""
+        try:
+            raw = bodies.as_bytes(body)[:limit]
+            digest = bodies.body_hash(raw)
+            if digest not in body_rows and not sql.body_stored(conn, digest):
+                enc = bodies.encode(raw)
+                body_rows[digest] = (enc.hash, enc.stored, int(enc.is_compressed),
+                                     enc.original_size, len(enc.stored))
+            return digest
+        except Exception as exc:
+            self._on_error("body", exc)
+            return None
+
+
+def _external_row(r: ExternalSpan, trace_agg: dict[str, list[Any]], counted: set[Any]) -> tuple[Any, ...]:
+    """An ExternalSpan's full span row, added into its trace's aggregate."""
+    start = r.started_at
+    end = None if r.duration_ms is None else start + r.duration_ms
+    agg = trace_agg.get(r.trace_id)
+    if agg is None:
+        agg = trace_agg[r.trace_id] = [start, end, 0, 0, None, None, None, None, None]
+    else:
+        if start < agg[0]:
+            agg[0] = start
+        if end is not None and (agg[1] is None or end > agg[1]):
+            agg[1] = end
+    if not r.persisted and r.span_id not in counted:
+        agg[2] += 1
+        counted.add(r.span_id)
+    if r.status == "error":
+        agg[3] += 1
+    if r.parent_span_id is None:
+        agg[4], agg[5], agg[6], agg[7] = r.name, r.span_id, r.status, r.source
+    if agg[8] is None:
+        agg[8] = r.service
+    return (
+        r.span_id, r.trace_id, r.parent_span_id, r.name, start, r.duration_ms,
+        r.error_message, None, None, r.status, r.service, r.kind, _json_or_text(r.attributes),
+        _json_or_text(r.events), _json_or_text(r.links), r.exception_type, r.traceback, None, None, None,
+    )
+
+
+def _log_row(item: LogItem, service: str | None) -> tuple[Any, ...]:
+    level, message, ts, trace_int, span_int, logger, location, attrs, exc_type, tb, *rest = item
+    return (
+        None if trace_int is None else trace_hex(trace_int),
+        None if span_int is None else span_hex(span_int),
+        level, message, ts, logger, location, (rest and rest[0]) or service, _json(attrs),
+        exc_type, tb,
+    )
+
+
+def _name_open_roots(trace_agg: dict[str, list[Any]], base: float, in_flight: dict[int, SpanRecord]) -> None:
+    """Give traces whose root span is still open (and not yet written) its name and start.
+
+    Children usually end before their root: without this, a request in flight shows as a
+    trace without a name until its root span ends. The root itself is not written (a short
+    span still costs one write); the trace row just says it is running.
+    """
+    if not in_flight:
+        return
+    rootless = [tid for tid, a in trace_agg.items() if a[5] is None]
+    if not rootless:
+        return
+    open_roots = {trace_hex(r.trace_id): r for r in in_flight.copy().values() if r.parent_id is None}
+    for tid in rootless:
+        root = open_roots.get(tid)
+        if root is None:
+            continue
+        agg = trace_agg[tid]
+        start = base + root.t0 * 1000.0
+        if start < agg[0]:
+            agg[0] = start
+        agg[4], agg[5], agg[6], agg[7] = root.name, span_hex(root.span_id), "running", root.source
+
+
+def _trace_rows(trace_agg: dict[str, list[Any]], service: str | None) -> list[Any]:
+    """Each aggregate as the row of a trace new to the database (`sql.TRACE_UPSERT` merges it
+    into a stored one)."""
+    traces: list[Any] = []
+    for tid, a in trace_agg.items():
+        first, last, has_root = a[0], a[1], a[5] is not None
+        fresh_status = "error" if a[3] else (a[6] if has_root else "running")
+        traces += (
+            tid, a[4] if has_root else "", a[5], a[7], a[8] or service, first, last,
+            None if fresh_status == "running" or last is None else last - first, a[2], a[3],
+            fresh_status,
+        )
+    return traces

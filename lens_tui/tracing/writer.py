@@ -1,0 +1,450 @@
+"""TraceWriter: a bounded queue and one background thread that batches spans and logs into SQLite.
+
+The traced application only appends to a deque (never blocks, never raises); the writer thread
+drains it every `flush_interval` seconds into one `BEGIN IMMEDIATE` transaction on an APSW
+connection. The rows come from batch.py, the statements and the connection from sql.py, the
+fork guard from process.py.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+from time import perf_counter
+from typing import Any, TextIO
+
+import apsw
+
+from lens_tui.levels import normalise_level
+from lens_tui.tracing import process, retention, sql
+from lens_tui.tracing.batch import BatchBuilder, LogItem, RowBatch
+from lens_tui.tracing.context import SpanRecord
+from lens_tui.tracing.external import ExternalSpan
+
+_LEVEL_OF_NUMBER = {10: "debug", 20: "info", 30: "warn", 40: "error", 50: "error"}
+"""stdlib logging's numeric levels (DEBUG .. CRITICAL) as lens levels."""
+
+_VERBS = {
+    "open": "open",
+    "write": "write to",
+    "locked": "write (locked) to",
+    "prune": "prune",
+    "body": "store a body in",
+    "writer": "run the writer for",
+}
+
+REOPEN_AFTER_S = 5.0
+"""How long the writer waits before it opens the database again after opening or writing failed."""
+
+
+class TraceWriter:
+    """The process's writer: queue, writer thread, retention and checkpoint habits."""
+
+    max_batch = 50_000
+    """Most records written in one transaction; a writer that is behind writes the next at once."""
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        *,
+        service: str | None = None,
+        flush_interval: float = 0.1,
+        max_queue: int = 200_000,
+        busy_timeout_ms: int = 5000,
+        retention_days: float | None = 7.0,
+        max_body_bytes: int | None = retention.DEFAULT_MAX_BODY_BYTES,
+        prune_interval_s: float = 3600.0,
+        max_captured_body: int = 64 * 1024,
+        stderr: TextIO | None = None,
+        start: bool = True,
+    ) -> None:
+        self.path = Path(db_path).expanduser()
+        self.service = service
+        self.flush_interval = flush_interval
+        self.max_queue = max_queue
+        self.busy_timeout_ms = busy_timeout_ms
+        self.max_age_ms = None if retention_days is None else retention_days * retention.DAY_MS
+        self.max_body_bytes = max_body_bytes
+        self.prune_interval_s = prune_interval_s
+        self.max_captured_body = max_captured_body
+        self._stderr = stderr
+        self._rows = BatchBuilder(self._fail)
+        self._init_runtime()
+        if start:
+            self.start()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _init_runtime(self) -> None:
+        self._queue: deque[Any] = deque()
+        self.in_flight: dict[int, SpanRecord] = {}
+        """Spans begun and not yet ended, by id (lens_fn's wrapper adds to it directly)."""
+        self._running_written: set[int] = set()  # writer thread only: ids written as running
+        self._wake = threading.Event()
+        self._wake_at = max(1000, min(20_000, self.max_queue // 4))
+        self._drop_lock = threading.Lock()
+        self._fork_lock = process.ForkLock()
+        self._dropped = 0
+        self._retry_batch: list[Any] = []
+        """Records (and the flush markers waiting on them) kept after a locked write, tried first."""
+        self._conn: apsw.Connection | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._closed = False
+        self._reported: set[str] = set()
+        self._reopen_at = 0.0
+        self._next_prune = 0.0
+        self.errors = 0
+        self.spans_written = 0
+        self.logs_written = 0
+        self.last_error: str | None = None
+        self._pid = os.getpid()
+        self._writer_id = f"{socket.gethostname()}:{self._pid}:{id(self):x}:{time.time_ns():x}"
+        self._started_at = time.time() * 1000.0
+
+    def start(self) -> None:
+        """Start the writer thread (done by the constructor unless `start=False`)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._run, name="lens-writer", daemon=True)
+        self._thread.start()
+
+    def before_fork(self) -> None:
+        """Before os.fork(): wait until the writer thread is outside SQLite (process.ForkLock).
+
+        Then close the connection (the next batch reopens it): a child inheriting an open one
+        shares SQLite's per-file lock bookkeeping with it, so its own connection never takes
+        the file's shared locks at the OS level. Once the parent closed, another process took
+        itself for the last connection, checkpointed and deleted the WAL under the child, and
+        the child's committed rows were lost (tests/tracing/test_processes.py)."""
+        if self._fork_lock.hold_for_fork():
+            self._close_connection()
+
+    def after_fork_in_parent(self) -> None:
+        """After os.fork() in the parent: let the writer thread go on."""
+        self._fork_lock.release_after_fork()
+
+    def after_fork_in_child(self) -> None:
+        """A forked child starts afresh: own queue, own connection, own writer thread."""
+        if self._conn is not None:
+            process.keep_inherited(self._conn)  # never close the parent's connection from the child
+        self._init_runtime()
+        self.start()
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """Flush what was recorded, stop the thread and close the database; True if all flushed."""
+        if self._closed:
+            return True
+        ok = self.flush(timeout)
+        self._stopping = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self._closed = True
+        return ok
+
+    close = shutdown
+
+    # -- hot path (application threads) ------------------------------------------------------
+
+    def begin(self, record: SpanRecord) -> None:
+        """Register an open span so the writer can show it as running if it runs long."""
+        self.in_flight[record.span_id] = record
+
+    def end(self, record: SpanRecord) -> None:
+        """Queue a finished span. Queue first, then unregister: the writer never misses it."""
+        t1 = record.t1 = perf_counter()
+        # _put() inlined: this runs once per span. Queued is an EndedSpan (batch.ended_span's
+        # fields), not the record: a tuple of plain values leaves the garbage collector's lists
+        # at its first collection, while queued records survived into the oldest generation and
+        # made full collections frequent (~1 µs per span, measured).
+        queue = self._queue
+        size = len(queue)
+        if size >= self.max_queue or self._closed:
+            self._count_dropped(1)
+        else:
+            r = record
+            queue.append(
+                (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r._extra)
+            )
+            if size == self._wake_at:
+                self._wake.set()
+        self.in_flight.pop(record.span_id, None)
+
+    def log(
+        self,
+        level: str | int,
+        message: str,
+        *,
+        timestamp_ms: float | None = None,
+        trace_id: int | None = None,
+        span_id: int | None = None,
+        logger: str | None = None,
+        source_location: str | None = None,
+        attributes: dict[str, Any] | None = None,
+        exception_type: str | None = None,
+        traceback: str | None = None,
+        service: str | None = None,
+    ) -> None:
+        """Queue one log record (ids as ints, as `SpanRecord` holds them).
+
+        `service` overrides the writer's own (the OTLP receiver stores logs of many services).
+        """
+        if isinstance(level, int):
+            level = _LEVEL_OF_NUMBER.get(level - level % 10, "error" if level >= 40 else "debug")
+        self._put(
+            (
+                normalise_level(level), message,
+                time.time() * 1000.0 if timestamp_ms is None else timestamp_ms,
+                trace_id, span_id, logger, source_location, attributes, exception_type, traceback,
+                service,
+            )
+        )
+
+    def record_span(self, span: ExternalSpan) -> None:
+        """Queue a span recorded elsewhere (OpenTelemetry); never blocks, never raises."""
+        self._put(span)
+
+    def _put(self, item: Any) -> None:
+        queue = self._queue
+        size = len(queue)
+        if size >= self.max_queue or self._closed:
+            with self._drop_lock:  # the rare path; `+=` alone is not atomic across threads
+                self._dropped += 1
+            return
+        queue.append(item)
+        if size == self._wake_at:
+            self._wake.set()
+
+    @property
+    def backlog(self) -> int:
+        """Records queued (or kept for a retry) and not yet written: the OTLP receiver's back-pressure."""
+        return len(self._queue) + len(self._retry_batch)
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped so far because the queue was full, the writer closed or writes failed."""
+        return self._dropped
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Block until everything queued before this call is committed (or dropped); True if so."""
+        if self._thread is None or not self._thread.is_alive():
+            return not self._queue
+        marker = threading.Event()
+        self._queue.append(marker)
+        self._wake.set()
+        return marker.wait(timeout)
+
+    def prune(
+        self, *, max_age_ms: float | None = None, max_body_bytes: int | None = None
+    ) -> retention.PruneResult:
+        """Apply retention now on a connection of the caller's own (defaults: the writer's policy)."""
+        conn = sql.open_writable(self.path, self.busy_timeout_ms)
+        try:
+            return retention.prune(
+                conn,
+                max_age_ms=self.max_age_ms if max_age_ms is None else max_age_ms,
+                max_body_bytes=self.max_body_bytes if max_body_bytes is None else max_body_bytes,
+            )
+        finally:
+            conn.close()
+
+    # -- writer thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            if len(self._queue) < self.max_batch:
+                self._wake.wait(self.flush_interval)
+            else:  # behind: the next batch at once, after a yield (a fork may wait for the lock)
+                time.sleep(0)
+            self._wake.clear()
+            stopping = self._stopping
+            try:
+                with self._fork_lock:
+                    self._cycle()
+            except BaseException as exc:  # the writer thread must survive anything
+                self._fail("writer", exc)
+            if stopping and not self._queue:
+                break
+        with self._fork_lock:
+            self._close_connection()
+
+    def _drain(self) -> tuple[list[Any], list[LogItem], list[threading.Event]]:
+        """Up to max_batch queued items: ended spans (EndedSpans, ExternalSpans), logs, markers."""
+        spans: list[Any] = []
+        logs: list[LogItem] = []
+        markers: list[threading.Event] = []
+        queue = self._queue
+        pop = queue.popleft
+        # At most max_batch per transaction: bounds the writer's memory and each transaction.
+        items: Iterable[Any] = [pop() for _ in range(min(len(queue), self.max_batch))]
+        if self._retry_batch:
+            items = [*self._retry_batch, *items]
+            self._retry_batch = []
+        for item in items:
+            kind = type(item)
+            if kind is tuple:  # an EndedSpan starts with its int id, a LogItem with its level
+                (spans if type(item[0]) is int else logs).append(item)
+            elif kind is ExternalSpan:
+                spans.append(item)
+            else:
+                markers.append(item)
+        return spans, logs, markers
+
+    def _running_spans(self, finished: list[Any]) -> list[SpanRecord]:
+        """In-flight spans open longer than a flush interval and not yet written as running."""
+        if not self.in_flight:
+            return []
+        horizon = perf_counter() - self.flush_interval
+        long = [r for r in self.in_flight.copy().values() if not r.persisted and r.t1 is None and r.t0 <= horizon]
+        if not long:
+            return long
+        done = {item[0] for item in finished if type(item) is tuple}
+        return [r for r in long if r.span_id not in done]
+
+    def _cycle(self) -> None:
+        spans, logs, markers = self._drain()
+        running = self._running_spans(spans)
+        if spans or logs or running:
+            if not self._ensure_connection():
+                self._count_dropped(len(spans) + len(logs))
+            elif not self._write(spans, running, logs):
+                self._retry_batch.extend(markers)  # flush() waits for the retry, or its timeout
+                markers = []
+        # A due prune runs before flush() waiters are released: otherwise the first one (right
+        # after the first write) raced whatever the flushing thread did next.
+        if self._conn is not None and self.max_age_ms is not None and time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + self.prune_interval_s
+            try:
+                retention.prune(self._conn, max_age_ms=self.max_age_ms, max_body_bytes=self.max_body_bytes)
+            except Exception as exc:
+                self._fail("prune", exc)
+        for marker in markers:
+            marker.set()
+
+    def _ensure_connection(self) -> bool:
+        if self._conn is not None:
+            return True
+        if time.monotonic() < self._reopen_at:
+            return False
+        try:
+            self._conn = sql.open_writable(self.path, self.busy_timeout_ms)
+        except Exception as exc:
+            self._reopen_at = time.monotonic() + REOPEN_AFTER_S
+            self._fail("open", exc)
+            return False
+        sql.warn_about_sqlite_once(self._stderr)
+        return True
+
+    def _count_dropped(self, n: int) -> None:
+        with self._drop_lock:
+            self._dropped += n
+
+    def _write(self, spans: list[Any], running: list[SpanRecord], logs: list[LogItem]) -> bool:
+        """One batch in one transaction; False when it was kept for a retry (database locked)."""
+        conn = self._conn
+        assert conn is not None
+        rows = self._rows.build(
+            spans, running, logs, service=self.service, in_flight=self.in_flight,
+            running_written=self._running_written, max_captured_body=self.max_captured_body,
+            conn=conn,
+        )
+        try:
+            self._commit(conn, rows, len(spans), len(logs))
+        except sql.TRANSIENT_ERRORS as exc:
+            # Locked by another process for longer than busy_timeout: keep the batch for the
+            # next cycle, within the queue bound.
+            self._fail("locked", exc)
+            keep = [*spans, *logs]
+            overflow = len(keep) - self.max_queue
+            if overflow > 0:
+                self._count_dropped(overflow)
+                keep = keep[overflow:]
+            self._retry_batch = keep
+            return False
+        except Exception as exc:
+            self._fail("write", exc)
+            self._count_dropped(len(spans) + len(logs))
+            self._close_connection()
+            self._reopen_at = time.monotonic() + REOPEN_AFTER_S
+            return True
+        for record in running:
+            record.persisted = True
+            self._running_written.add(record.span_id)
+        if rows.ended_after_running:
+            self._running_written.difference_update(rows.ended_after_running)
+        for item in spans:
+            if type(item) is ExternalSpan:
+                item.persisted = True
+        self.spans_written += len(spans)
+        self.logs_written += len(logs)
+        return True
+
+    def _commit(self, conn: apsw.Connection, rows: RowBatch, spans: int, logs: int) -> None:
+        """Write `rows` and this writer's own row in one transaction: all of it, or none."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Stamped under the write lock, so updated_at grows in commit order across
+            # processes: readers tail with `updated_at > max seen`.
+            stamp = time.time() * 1000.0
+            if rows.bodies:
+                conn.executemany(sql.BODY_INSERT, [(*b, stamp) for b in rows.bodies.values()])
+            sql.TRACES_MULTI.run(conn, rows.traces, (stamp,))
+            sql.SPANS_PLAIN_MULTI.run(conn, rows.plain_spans, (stamp,))
+            if rows.spans:
+                sql.SPANS_MULTI.run(conn, rows.spans, (stamp,))
+            if rows.logs:
+                sql.LOGS_MULTI.run(conn, rows.logs)
+            conn.execute(
+                sql.WRITER_UPSERT,
+                (self._writer_id, self._pid, socket.gethostname(), self.service, self._started_at,
+                 stamp, self.spans_written + spans, self.logs_written + logs, self.dropped, self.errors),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if not conn.getautocommit():
+                conn.execute("ROLLBACK")
+            raise
+
+    # -- failure reporting -------------------------------------------------------------------
+
+    def _fail(self, kind: str, exc: BaseException) -> None:
+        """Count every failure; say it once per kind on stderr; never raise."""
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        if kind in self._reported:
+            return
+        self._reported.add(kind)
+        try:
+            stream = self._stderr or sys.stderr
+            stream.write(
+                f"lens_tui: cannot {_VERBS.get(kind, kind)} trace database {self.path}: "
+                f"{self.last_error} (the application goes on; further errors are counted)\n"
+            )
+            stream.flush()
+        except Exception:
+            pass
+
+    def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except Exception:
+            pass
+        try:
+            conn.close()
+        except Exception:
+            pass
+
+
+TraceStore = TraceWriter
+"""The writer's former name, kept for code written against it."""
