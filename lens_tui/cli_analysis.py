@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -43,12 +43,19 @@ def resolve_trace_id(reader: TraceReader, text: str, path: Path) -> str:
     return matches[0]
 
 
-def read_traces(path: Path, texts: list[str]) -> list[TraceDetail]:
+Resolver = Callable[[TraceReader, str, Path], str]
+"""How a typed trace id becomes one stored id (CliError when it names none or several): the
+command line passes the one `show` uses, so every command reads an id the same way."""
+
+
+def read_traces(
+    path: Path, texts: list[str], resolve: Resolver = resolve_trace_id
+) -> list[TraceDetail]:
     """The traces named by `texts` (ids or prefixes), read in one connection's lifetime."""
     reader = TraceReader(path)
     try:
         reader.open()
-        ids = [resolve_trace_id(reader, text, path) for text in texts]
+        ids = [resolve(reader, text, path) for text in texts]
         return [reader.trace(trace_id) for trace_id in ids]
     except OpenError as exc:
         raise CliError(str(exc)) from None
@@ -83,14 +90,14 @@ def add_stats_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_stats(args: argparse.Namespace, path: Path) -> int:
+def run_stats(args: argparse.Namespace, path: Path, resolve: Resolver = resolve_trace_id) -> int:
     """Print the statistics table of `args.trace_id` as a table or JSON."""
     fmt = args.format or ("json" if args.json else "table")
     if not args.stats:
         raise CliError(f"--format {fmt} needs --stats")
     if fmt not in ("table", "json"):
         raise CliError(f"--stats prints a table or json, not {fmt}")
-    (detail,) = read_traces(path, [args.trace_id])
+    (detail,) = read_traces(path, [args.trace_id], resolve)
     now = _now_ms()
     forest, labels = _forest(detail, now)
     stats = trace_statistics(forest, labels, now, sort=args.sort or "self")
@@ -165,11 +172,11 @@ def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="print at most N rows")
 
 
-def run_diff(args: argparse.Namespace, path: Path) -> int:
+def run_diff(args: argparse.Namespace, path: Path, resolve: Resolver = resolve_trace_id) -> int:
     """Print the merged tree of two traces."""
     if args.limit is not None and args.limit < 0:
         raise CliError(f"--limit must be 0 or more, not {args.limit}")
-    detail_a, detail_b = read_traces(path, [args.trace_a, args.trace_b])
+    detail_a, detail_b = read_traces(path, [args.trace_a, args.trace_b], resolve)
     now = _now_ms()
     (forest_a, labels_a), (forest_b, labels_b) = _forest(detail_a, now), _forest(detail_b, now)
     diff = diff_traces(forest_a, labels_a, forest_b, labels_b, now)
