@@ -21,7 +21,10 @@ class SpanLabels:
 
     @classmethod
     def from_forest(cls, forest: SpanForest) -> SpanLabels:
-        """The labels of every span of `forest`, read from its rows (each decoded once)."""
+        """The labels of every span of `forest`, from its rows (each decoded once): for a forest
+        built from `SpanRow`s or full rows. A forest opened from a trace's keys holds
+        placeholders until its rows are read, so its labels should come from a read of the
+        names and services instead."""
         spans = forest.spans
         rows = [spans[i] for i in range(len(spans))]
         return cls([row.name for row in rows], [row.service for row in rows])

@@ -32,7 +32,9 @@ def rows_by_key(diff: TraceDiff) -> dict[tuple[tuple[str, int], ...], int]:
 
 @settings(max_examples=200, deadline=None)
 @given(traces(), traces())
-def test_rows_are_the_union_of_both_traces_keys(case_a, case_b) -> None:  # type: ignore[no-untyped-def]
+def test_rows_are_the_union_of_both_traces_keys(
+    case_a: tuple[list[Sp], float], case_b: tuple[list[Sp], float]
+) -> None:
     (a, now_a), (b, now_b) = case_a, case_b
     now = max(now_a, now_b)
     b = [Sp("b" + s.id, None if s.parent is None else "b" + s.parent, s.name, s.start, s.duration, s.service)

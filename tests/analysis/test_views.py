@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lens_tui.analysis.columns import SpanLabels
 from lens_tui.analysis.views import (
+    TreeView,
     breadcrumb_labels,
     hide_services,
     longer_than,
@@ -34,7 +36,7 @@ SHOP = [
 ]
 
 
-def names(view, labels) -> list[str]:  # type: ignore[no-untyped-def]
+def names(view: TreeView, labels: SpanLabels) -> list[str]:
     return [labels.names[n] for n in view.rows]
 
 
@@ -64,7 +66,9 @@ def test_span_ids_from_a_database_search_become_nodes() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(traces(), st.data())
-def test_pruned_views_hold_exactly_the_matches_and_ancestors(case, data) -> None:  # type: ignore[no-untyped-def]
+def test_pruned_views_hold_exactly_the_matches_and_ancestors(
+    case: tuple[list[Sp], float], data: st.DataObject
+) -> None:
     spans, now = case
     forest, _labels = forest_of(spans, now)
     picked = data.draw(st.sets(st.sampled_from([s.id for s in spans])))
