@@ -155,7 +155,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from lens_tui.store.reader import OpenError, TraceReader
 
     path = _existing_db(args.db or default_db())
-    if args.stats or args.format == "table":
+    if args.stats or args.format == "table" or args.sort is not None:
         from lens_tui.cli_analysis import run_stats
 
         return run_stats(args, path)

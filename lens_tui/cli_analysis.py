@@ -94,7 +94,7 @@ def run_stats(args: argparse.Namespace, path: Path, resolve: Resolver = resolve_
     """Print the statistics table of `args.trace_id` as a table or JSON."""
     fmt = args.format or ("json" if args.json else "table")
     if not args.stats:
-        raise CliError(f"--format {fmt} needs --stats")
+        raise CliError(f"{'--sort' if args.sort is not None else '--format ' + fmt} needs --stats")
     if fmt not in ("table", "json"):
         raise CliError(f"--stats prints a table or json, not {fmt}")
     (detail,) = read_traces(path, [args.trace_id], resolve)

@@ -104,6 +104,7 @@ def test_stats_of_a_running_trace_count_until_now(db: Path) -> None:
 
 def test_stats_bad_forms_are_one_line_and_exit_2(db: Path) -> None:
     one_error_line(run_cli("show", A, "--format", "table", "--db", str(db)), "--stats")
+    one_error_line(run_cli("show", A, "--sort", "total", "--db", str(db)), "--sort needs --stats")
     one_error_line(run_cli("show", A, "--stats", "--format", "otlp-json", "--db", str(db)), "table or json")
     one_error_line(run_cli("show", A, "--stats", "--sort", "colour", "--db", str(db)), "colour")
     one_error_line(run_cli("show", "4bf92f", "--stats", "--db", str(db)), "ambiguous")
