@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,27 @@ def test_help_lists_diff() -> None:
     result = run_cli("--help")
     assert result.returncode == 0 and "lens-tui diff TRACE_A TRACE_B" in result.stdout
     assert "--stats" in run_cli("show", "--help").stdout
+
+
+def test_chains_ten_thousand_deep_print_without_recursion(tmp_path: Path) -> None:
+    path = tmp_path / "deep.db"
+    long_chain = [Sp(f"d{i:05d}", f"d{i - 1:05d}" if i else None, "level", i * 0.5, float(20_000 - i))
+                  for i in range(10_000)]
+    short_chain = [replace(s, id="e" + s.id[1:], parent=None if s.parent is None else "e" + s.parent[1:])
+                   for s in long_chain[:9_990]]
+    write_traces(path, {A: long_chain, B: short_chain})
+    stats = run_cli("show", A, "--stats", "--json", "--db", str(path))
+    assert stats.returncode == 0, stats.stderr
+    (row,) = json.loads(stats.stdout)
+    assert row["count"] == 10_000 and row["self_ms"] == pytest.approx(9_999 + 10_001)
+    tree = run_cli("diff", A, B, "--db", str(path))
+    assert tree.returncode == 0, tree.stderr
+    lines = tree.stdout.splitlines()
+    assert len(lines) == 3 + 10_000 + 1
+    assert lines[-2].endswith("┆9999┆ level  [only in A]")
+    assert lines[-1].startswith("9990 paired, 10 only in A, 0 only in B")
+    by_delta = run_cli("diff", A, B, "--sort", "delta", "--db", str(path))
+    assert by_delta.returncode == 0, by_delta.stderr
+    biggest_drop = by_delta.stdout.splitlines()[-2]  # the first span B lacks: 10,010 ms
+    assert biggest_drop.split()[2] == "-10010.000"
+    assert biggest_drop.endswith("  … > level > level > level > level > level  [only in A]")
