@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from lens_tui import __version__
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "diff")
+SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "diff")
 
 
 class CliError(Exception):
@@ -72,6 +72,7 @@ def _dashboard_parser() -> argparse.ArgumentParser:
             "  lens-tui prune                apply retention to a database\n"
             "  lens-tui otlp [--port 4318]   receive OpenTelemetry (OTLP/HTTP) into a database\n"
             "  lens-tui serve [DB]           the dashboard in a web browser (textual-serve)\n"
+            "  lens-tui mcp [--db PATH]      the traces for coding agents (MCP on stdio)\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -373,6 +374,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
 
 
+def _mcp_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="lens-tui mcp",
+        description="Serve the trace database to a coding agent over MCP on stdio (read-only). "
+        "Register it with your MCP client as the command `lens-tui mcp --db PATH`.",
+    )
+    parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
+    return parser
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """Serve MCP on stdio until the client disconnects."""
+    path = _existing_db(args.db or default_db())
+    try:
+        from lens_tui.mcp.server import run
+    except ImportError as exc:
+        raise CliError(f"the MCP server needs the mcp extra: pip install 'lens-tui[mcp]' ({exc})") from None
+    return run(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `lens-tui`."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -385,10 +406,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args_list and args_list[0] in SUBCOMMANDS:
             command, rest = args_list[0], args_list[1:]
             parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
-                      "otlp": _otlp_parser, "serve": _serve_parser, "diff": _diff_parser}[command]()
+                      "otlp": _otlp_parser, "serve": _serve_parser, "mcp": _mcp_parser,
+                      "diff": _diff_parser}[command]()
             args = parser.parse_args(rest)
             return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune,
-                    "otlp": cmd_otlp, "serve": cmd_serve, "diff": cmd_diff}[command](args)
+                    "otlp": cmd_otlp, "serve": cmd_serve, "mcp": cmd_mcp, "diff": cmd_diff}[command](args)
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)
