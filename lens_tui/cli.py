@@ -6,22 +6,32 @@ Bad input gets one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from lens_tui import __version__
 
+if TYPE_CHECKING:
+    from lens_tui.store.reader import TraceReader
+
 EXIT_USAGE = 2
 SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "diff")
+DB_SUFFIXES = frozenset({".db", ".db3", ".sqlite", ".sqlite3", ".s3db", ".sl3", ".sdb"})
+"""Names that end so are databases to wait for, however close they are to a command name."""
 
 
 class CliError(Exception):
-    """A one-line reason to stop with exit code 2."""
+    """A one-line reason to stop with exit code 2, and any lines that list what it is about."""
+
+    def __init__(self, message: str, details: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.details = tuple(details)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -109,7 +119,7 @@ def _demo_parser() -> argparse.ArgumentParser:
 
 def _show_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lens-tui show", description="Print one trace as an indented tree (default) or JSON.")
-    parser.add_argument("trace_id", help="trace id, or a unique prefix of one")
+    parser.add_argument("trace_id", help="trace id, or a unique prefix or tail of one (as the dashboard shows it)")
     parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a tree")
     parser.add_argument("--format", choices=("tree", "json", "otlp-json", "table"), default=None,
@@ -138,16 +148,47 @@ def _prune_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _existing_db(path: Path) -> Path:
+def _check_db_path(path: Path) -> Literal["ok", "missing"]:
+    """CliError for a path no command can use (a missing directory, a file that is not a
+    trace database); "missing" when only the file is absent."""
     from lens_tui.store.reader import OpenError, check_path
 
     try:
-        state = check_path(path)
+        return check_path(path)
     except OpenError as exc:
         raise CliError(str(exc)) from None
-    if state == "missing":
+
+
+def _existing_db(path: Path) -> Path:
+    if _check_db_path(path) == "missing":
         raise CliError(f"{path}: no such trace database")
     return path
+
+
+CANDIDATES_SHOWN = 10
+"""How many traces an ambiguous id lists."""
+
+
+def _one_trace(reader: TraceReader, typed: str, path: Path) -> str:
+    """The trace id that `typed` names (a whole id, a prefix or a tail); CliError listing the
+    candidates when it names several."""
+    from lens_tui.export import format_time
+    from lens_tui.text import visible
+    from lens_tui.trace_ids import find_trace
+
+    match = find_trace(reader, typed, shown=CANDIDATES_SHOWN)
+    if match.trace_id is not None:
+        return match.trace_id
+    if not match.total:
+        raise CliError(f"no trace {typed!r} in {path}")
+    count = f"{match.total:,}{'+' if match.at_least else ''}"
+    details = [
+        f"  {visible(t.trace_id, 64)}  {format_time(t.started_at, with_date=True)}  {visible(t.root_span_name, 120)}"
+        for t in match.candidates
+    ]
+    if match.more:
+        details.append(f"  and {'at least ' if match.at_least else ''}{match.more:,} more")
+    raise CliError(f"trace id {typed!r} is ambiguous in {path}: {count} traces match", details)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -159,20 +200,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.stats or args.format == "table" or args.sort is not None:
         from lens_tui.cli_analysis import run_stats
 
-        return run_stats(args, path)
+        return run_stats(args, path, _one_trace)
     reader = TraceReader(path)
     try:
         reader.open()
-        trace_id = args.trace_id.strip().lower()
-        matches = reader.find_trace_ids(trace_id, limit=2)
-        if trace_id in matches:
-            matches = [trace_id]
-        if not matches:
-            raise CliError(f"no trace {args.trace_id!r} in {path}")
-        if len(matches) > 1:
-            raise CliError(f"trace id prefix {args.trace_id!r} is ambiguous in {path}")
-        detail = reader.trace(matches[0])
-        logs = reader.logs(trace_id=matches[0], limit=100_000)
+        trace_id = _one_trace(reader, args.trace_id, path)
+        detail = reader.trace(trace_id)
+        logs = reader.logs(trace_id=trace_id, limit=100_000)
     except OpenError as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -193,7 +227,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     """Print two traces' merged tree."""
     from lens_tui.cli_analysis import run_diff
 
-    return run_diff(args, _existing_db(args.db or default_db()))
+    return run_diff(args, _existing_db(args.db or default_db()), _one_trace)
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -238,15 +272,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run(db, rate=args.rate, ui=not args.no_ui, duration=args.duration, seed=args.seed)
 
 
+def require_terminal() -> None:
+    """CliError unless stdin and stdout are terminals: the dashboard reads keys from one and
+    draws on the other. Without them it would write escape codes into a file or a pipe as
+    fast as it could, and never see a key to quit on. Textual told to use another driver (the
+    web driver of `lens-tui serve`, over pipes) needs none."""
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return
+    for stream in (sys.stdin, sys.stdout):
+        try:
+            interactive = stream is not None and stream.isatty()
+        except (AttributeError, ValueError):  # replaced or closed
+            interactive = False
+        if not interactive:
+            raise CliError(
+                "the dashboard needs a terminal (stdin and stdout); for scripts use "
+                "`lens-tui show TRACE_ID [--format json]`, `lens-tui prune` or `lens-tui otlp`"
+            )
+
+
+def mistyped_command(arg: str) -> str | None:
+    """The command `arg` is a typo of, when it cannot be meant as a database: no existing file,
+    no directory part, no database suffix, and close to a command name."""
+    if not arg or arg in SUBCOMMANDS or arg.startswith("-") or "/" in arg or os.sep in arg or os.path.lexists(arg):
+        return None
+    if Path(arg).suffix.lower() in DB_SUFFIXES:
+        return None
+    close = difflib.get_close_matches(arg.lower(), SUBCOMMANDS, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Open the live dashboard."""
-    from lens_tui.store.reader import OpenError, check_path
-
     path: Path = args.db or default_db()
-    try:
-        check_path(path)
-    except OpenError as exc:
-        raise CliError(str(exc)) from None
+    _check_db_path(path)
+    require_terminal()
     from lens_tui.ui.app import run_dashboard
 
     if args.otlp is None:
@@ -299,6 +359,7 @@ def cmd_otlp(args: argparse.Namespace) -> int:
     path: Path = args.db or default_db()
     if not 0 <= args.port <= 65535:
         raise CliError(f"invalid port {args.port}")
+    _check_db_path(path)  # the receiver's store would create a missing directory
     token = args.token or os.environ.get("LENS_OTLP_TOKEN") or None
     receiver = OTLPReceiver(
         path, host=args.host, port=args.port, token=token,
@@ -403,6 +464,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if warning:
         print(warning, file=sys.stderr)
     try:
+        meant = mistyped_command(args_list[0]) if args_list else None
+        if meant is not None:
+            raise CliError(f"unknown command {args_list[0]!r} (did you mean {meant!r}?); "
+                           f"a database to wait for needs a name like {args_list[0]}.db")
         if args_list and args_list[0] in SUBCOMMANDS:
             command, rest = args_list[0], args_list[1:]
             parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
@@ -414,6 +479,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)
+        for line in exc.details:
+            print(line, file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

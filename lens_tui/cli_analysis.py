@@ -30,27 +30,12 @@ PATH_SHOWN = 4
 """Ancestors a flat diff row names (deeper ones are elided: a chain may be 10,000 deep)."""
 
 
-def resolve_trace_id(reader: TraceReader, text: str, path: Path) -> str:
-    """The one trace id that `text` is, or uniquely begins (ignoring case and spaces)."""
-    wanted = text.strip().lower()
-    matches = reader.find_trace_ids(wanted, limit=2)
-    if wanted in matches:
-        return wanted
-    if not matches:
-        raise CliError(f"no trace {text!r} in {path}")
-    if len(matches) > 1:
-        raise CliError(f"trace id prefix {text!r} is ambiguous in {path}")
-    return matches[0]
-
-
 Resolver = Callable[[TraceReader, str, Path], str]
 """How a typed trace id becomes one stored id (CliError when it names none or several): the
 command line passes the one `show` uses, so every command reads an id the same way."""
 
 
-def read_traces(
-    path: Path, texts: list[str], resolve: Resolver = resolve_trace_id
-) -> list[TraceDetail]:
+def read_traces(path: Path, texts: list[str], resolve: Resolver) -> list[TraceDetail]:
     """The traces named by `texts` (ids or prefixes), read in one connection's lifetime."""
     reader = TraceReader(path)
     try:
@@ -90,7 +75,7 @@ def add_stats_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_stats(args: argparse.Namespace, path: Path, resolve: Resolver = resolve_trace_id) -> int:
+def run_stats(args: argparse.Namespace, path: Path, resolve: Resolver) -> int:
     """Print the statistics table of `args.trace_id` as a table or JSON."""
     fmt = args.format or ("json" if args.json else "table")
     if not args.stats:
@@ -172,7 +157,7 @@ def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="print at most N rows")
 
 
-def run_diff(args: argparse.Namespace, path: Path, resolve: Resolver = resolve_trace_id) -> int:
+def run_diff(args: argparse.Namespace, path: Path, resolve: Resolver) -> int:
     """Print the merged tree of two traces."""
     if args.limit is not None and args.limit < 0:
         raise CliError(f"--limit must be 0 or more, not {args.limit}")

@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -403,7 +404,12 @@ def run(
     """Start the workload in a child process; show the dashboard (or wait) and stop the child.
 
     If the child exits before it can write the database, or while it should be running, say so
-    in one line on stderr (exit code 1) instead of leaving a dashboard waiting for it."""
+    in one line on stderr (exit code 1) instead of leaving a dashboard waiting for it.
+
+    Without `db`, the workload writes into a new temporary directory, removed (the database
+    and the workload's log) when the demo ends; kept only when the workload failed, as the
+    message then points at its log."""
+    temporary = db is None
     if db is None:
         db = Path(tempfile.mkdtemp(prefix="lens-demo-")) / "traces.db"
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -415,20 +421,26 @@ def run(
     log_path = db.parent / (db.name + ".demo.log")
     errors = open(log_path, "ab")
     offset = errors.tell()
+    failed = False
     child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
     try:
         if not _wait_until_ready(child, START_TIMEOUT_S):
+            failed = True
             print(f"lens-tui demo: the workload stopped at start: {_why_it_stopped(child, log_path, offset)}",
                   file=sys.stderr)
             return 1
         if not ui:
-            print(f"demo writing to {db} (Ctrl+C stops)", file=sys.stderr)
+            kept = "; a temporary file, removed then" if temporary else ""
+            print(f"demo writing to {db} (Ctrl+C stops{kept})", file=sys.stderr)
             code = child.wait()
         else:
+            from lens_tui.cli import require_terminal
             from lens_tui.ui.app import run_dashboard
 
+            require_terminal()
             code = run_dashboard(db)
         if child.poll():  # it stopped by itself, and not well: the dashboard stopped moving then
+            failed = True
             print(f"lens-tui demo: the workload stopped: {_why_it_stopped(child, log_path, offset)}",
                   file=sys.stderr)
             return code if code > 0 else 1
@@ -442,9 +454,12 @@ def run(
                 child.wait(5)
             except subprocess.TimeoutExpired:
                 child.kill()
+                child.wait()
         if child.stdout is not None:
             child.stdout.close()
         errors.close()
+        if temporary and not failed:
+            shutil.rmtree(db.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lens_tui import humanize
+from lens_tui.levels import LEVEL_NAME_KEY, level_label
 from lens_tui.store.records import LogRow, SpanRow, TraceDetail
 from lens_tui.text import visible
 
@@ -94,13 +95,43 @@ def render_tree(detail: TraceDetail, logs: Iterable[LogRow] = ()) -> str:
             kind = f"{visible(span.exception_type, 80)}: " if span.exception_type else ""
             lines.append(f"{pad}    ! {kind}{visible(span.error_message, 500)}")
         for log in logs_by_span.get(span.span_id, ()):
-            lines.append(f"{pad}    {log.level.upper():<5} {visible(log.message, 500)}")
+            lines.extend(_log_lines(log, f"{pad}    "))
     stray = [log for key, items in logs_by_span.items() if key not in known for log in items]
     if stray:
         lines.append("  (logs outside any span)")
         for log in stray:
-            lines.append(f"    {log.level.upper():<5} {visible(log.message, 500)}")
+            lines.extend(_log_lines(log, "    "))
     return "\n".join(lines) + "\n"
+
+
+MAX_TRACEBACK_LINES = 200
+"""A logged traceback longer than this shows its first and last lines (the cause is last)."""
+
+
+def _log_lines(log: LogRow, pad: str) -> list[str]:
+    """A log line, and under it the traceback it was logged with (or its exception type)."""
+    kept = _decoded(log.attributes) if log.attributes and LEVEL_NAME_KEY in log.attributes else None
+    label = visible(level_label(log.level, kept), 20).upper()
+    lines = [f"{pad}{label:<5} {visible(log.message, 500)}"]
+    if log.traceback:
+        tb = visible(log.traceback, keep_newlines=True).rstrip("\n").split("\n")
+        if len(tb) > MAX_TRACEBACK_LINES:
+            half = MAX_TRACEBACK_LINES // 2
+            tb = [*tb[:half], f"┆ {len(tb) - 2 * half} more lines ┆", *tb[-half:]]
+        lines.extend(f"{pad}      {visible(line, 1000)}" for line in tb)
+    elif log.exception_type:
+        lines.append(f"{pad}      ! {visible(log.exception_type, 200)}")
+    return lines
+
+
+def _decoded(raw: str | None) -> Any:
+    """A stored JSON column as data (None when empty; undecodable text kept as it is)."""
+    if raw is None or raw == "":
+        return None
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        return raw
 
 
 def span_attributes(span: SpanRow) -> dict[str, Any]:
@@ -144,6 +175,8 @@ def to_json(detail: TraceDetail, logs: Iterable[LogRow] = ()) -> dict[str, Any]:
                 "exception_type": s.exception_type,
                 "traceback": s.traceback,
                 "attributes": span_attributes(s),
+                "events": _decoded(s.events) or [],
+                "links": _decoded(s.links) or [],
                 "input_size": s.input_size,
                 "output_size": s.output_size,
                 "source_location": s.source_location,
@@ -158,7 +191,11 @@ def to_json(detail: TraceDetail, logs: Iterable[LogRow] = ()) -> dict[str, Any]:
                 "message": log.message,
                 "timestamp": log.timestamp,
                 "logger": log.logger,
+                "service": log.service,
                 "source_location": log.source_location,
+                "attributes": _decoded(log.attributes) or {},
+                "exception_type": log.exception_type,
+                "traceback": log.traceback,
             }
             for log in logs
         ],

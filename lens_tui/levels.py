@@ -63,3 +63,38 @@ def spellings(level: str) -> list[str]:
 def at_least(level: str) -> tuple[str, ...]:
     """The levels at or above `level` (normalised first)."""
     return LEVELS[RANK[normalise_level(level)] :]
+
+
+LEVEL_NAME_KEY = "log.level_name"
+"""The log attribute that keeps a record's own level name where the stored level folds it
+(CRITICAL and FATAL stored as error, TRACE as debug, a custom NOTICE as info)."""
+
+_SPELLINGS = frozenset({"warning", "err"})
+"""Aliases that spell a level differently rather than name another one (no name to keep)."""
+
+_BY_NUMBER = {10: "debug", 20: "info", 30: "warn", 40: "error", 50: "error"}
+
+
+def of_number(levelno: int) -> str:
+    """A stdlib logging level number as a level: by its tens (DEBUG .. CRITICAL), above
+    CRITICAL error, below DEBUG debug."""
+    return _BY_NUMBER.get(levelno - levelno % 10, "error" if levelno >= 40 else "debug")
+
+
+def folded_name(name: object, stored: str) -> str | None:
+    """`name` as given, when storing it as the level `stored` would lose it; None when it is
+    that level or only spells it differently (WARNING for warn)."""
+    text = _as_text(name).strip()
+    low = text.lower()
+    if not text or low == stored or (low in _SPELLINGS and ALIASES[low] == stored):
+        return None
+    return text
+
+
+def level_label(level: str, attributes: object) -> str:
+    """The level to show for a log: its own name when one was kept, else the stored level."""
+    if isinstance(attributes, dict):
+        kept = attributes.get(LEVEL_NAME_KEY)
+        if isinstance(kept, str) and kept.strip():
+            return kept.strip()
+    return level

@@ -14,6 +14,7 @@ from lens_tui import export
 from lens_tui.store.filters import TraceFilter
 from lens_tui.store.reader import OpenError, TraceReader
 from lens_tui.store.records import SpanRow, TraceDetail, TraceSummary
+from lens_tui.trace_ids import find_trace
 
 MAX_LIMIT = 200
 """Most rows one search returns: an agent's context is the scarce resource."""
@@ -67,19 +68,17 @@ class TraceTools:
         return reader
 
     def resolve(self, reader: TraceReader, trace_id: object) -> str:
-        """A full trace id from an id or a unique prefix of one."""
-        text = str(trace_id or "").strip().lower()
+        """A full trace id from an id, a unique prefix or a unique tail of one."""
+        text = str(trace_id or "").strip()
         if not text:
             raise ToolInputError("trace_id is empty: pass an id (or a unique prefix) from search_traces")
-        matches = reader.find_trace_ids(text, limit=11)
-        if text in matches:
-            return text
-        if not matches:
+        match = find_trace(reader, text, shown=10)
+        if match.trace_id is not None:
+            return match.trace_id
+        if not match.total:
             raise ToolInputError(f"no trace {text!r} in {self.db}")
-        if len(matches) > 1:
-            shown = ", ".join(matches[:10]) + (" and more" if len(matches) > 10 else "")
-            raise ToolInputError(f"trace id prefix {text!r} matches several traces: {shown}")
-        return matches[0]
+        shown = ", ".join(t.trace_id for t in match.candidates) + (" and more" if match.more else "")
+        raise ToolInputError(f"trace id {text!r} matches several traces: {shown}")
 
     def get_trace(self, trace_id: str, format: str = "tree", max_spans: int | None = None) -> dict[str, Any]:
         """One trace as `lens-tui show` prints it (tree or json), cut to `max_spans` spans."""

@@ -11,10 +11,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from lens_tui.levels import LEVEL_NAME_KEY, folded_name, normalise_level
+from lens_tui.text import encode_json
 from lens_tui.tracing.context import MAX_MESSAGE_CHARS, MAX_TRACEBACK_CHARS
 from lens_tui.tracing.external import ExternalSpan
-from lens_tui.levels import normalise_level
-from lens_tui.text import encode_json
 
 KIND_NAMES: tuple[str | None, ...] = (None, "internal", "server", "client", "producer", "consumer")
 """Lens span kinds indexed by the OTLP `Span.SpanKind` enum (0 is unspecified)."""
@@ -40,7 +40,9 @@ NS_PER_MS = 1_000_000
 """An int: int / int is correctly rounded in Python, float(ns) / 1e6 is not (ns exceed 2**53)."""
 
 
-def service_of(resource_attributes: Mapping[str, Any] | None, fallback: str | None = None) -> str | None:
+def service_of(
+    resource_attributes: Mapping[str, Any] | None, fallback: str | None = None
+) -> str | None:
     """The resource's `service.name`; `fallback` when it is absent or the SDK's `unknown_service*`."""
     name = resource_attributes.get(SERVICE_KEY) if resource_attributes else None
     if isinstance(name, str) and name and not name.startswith("unknown_service"):
@@ -78,7 +80,9 @@ def resolve_status(
                 if exception_type or error_message or traceback:
                     if stack is not None:
                         # The traceback column holds it now; the OTLP JSON export puts it back.
-                        event["attributes"] = {k: v for k, v in attrs.items() if k != EXCEPTION_STACKTRACE}
+                        event["attributes"] = {
+                            k: v for k, v in attrs.items() if k != EXCEPTION_STACKTRACE
+                        }
                     break
     failed = exception_type or error_message or traceback
     if status_code == STATUS_ERROR or (status_code == STATUS_UNSET and failed):
@@ -102,7 +106,7 @@ _EXTERNAL_SLOTS = frozenset((
     "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status",
     "error_message", "exception_type", "traceback", "service", "kind", "attributes", "events",
     "links", "source", "persisted",
-))
+))  # fmt: skip
 _FAST = frozenset(ExternalSpan.__slots__) == _EXTERNAL_SLOTS
 """True while ExternalSpan has exactly the slots `new_span` fills; otherwise (someone added a
 field) it falls back to the keyword constructor, slower but always complete."""
@@ -151,10 +155,21 @@ def new_span(
     source = source_of(attributes) if attributes else None
     if not _FAST:
         return ExternalSpan(
-            span_id=span_id, trace_id=trace_id, parent_span_id=parent_span_id, name=name,
-            started_at=started, duration_ms=duration, status=status, error_message=error_message,
-            exception_type=exception_type, traceback=traceback, service=service, kind=kind,
-            attributes=encoded(attributes), events=encoded(events), links=encoded(links),
+            span_id=span_id,
+            trace_id=trace_id,
+            parent_span_id=parent_span_id,
+            name=name,
+            started_at=started,
+            duration_ms=duration,
+            status=status,
+            error_message=error_message,
+            exception_type=exception_type,
+            traceback=traceback,
+            service=service,
+            kind=kind,
+            attributes=encoded(attributes),
+            events=encoded(events),
+            links=encoded(links),
             source=source,
         )
     span = _new(ExternalSpan)
@@ -200,8 +215,18 @@ def build_span(
     """An ExternalSpan from an OpenTelemetry span's parts (ids already lowercase hex, times in ns)."""
     resolved = resolve_status(status_code, status_message, events) if events or status_code else _OK
     return new_span(
-        trace_id, span_id, parent_span_id, name, start_ns, end_ns, kind, attributes, events,
-        links, resolved, service,
+        trace_id,
+        span_id,
+        parent_span_id,
+        name,
+        start_ns,
+        end_ns,
+        kind,
+        attributes,
+        events,
+        links,
+        resolved,
+        service,
     )
 
 
@@ -245,10 +270,17 @@ def body_text(body: Any) -> str:
 class LogFields:
     """What a log record contributes beyond level and message, split out of its attributes."""
 
-    __slots__ = ("attributes", "exception_type", "traceback", "source_location", "message")
+    __slots__ = ("attributes", "exception_type", "traceback", "source_location", "message", "level")
 
-    def __init__(self, attributes: dict[str, Any] | None, message: str) -> None:
+    def __init__(
+        self, attributes: dict[str, Any] | None, message: str,
+        severity_number: int | None = None, severity_text: str | None = None,
+    ) -> None:
         attrs = dict(attributes) if attributes else {}
+        self.level = level_of(severity_number, severity_text)
+        kept = folded_name(severity_text, self.level)
+        if kept is not None:
+            attrs.setdefault(LEVEL_NAME_KEY, kept)  # CRITICAL stored as error: its own name stays
         self.exception_type = _text(attrs.pop(EXCEPTION_TYPE, None), 1000)
         exc_message = attrs.pop(EXCEPTION_MESSAGE, None)
         stack = _text(attrs.pop(EXCEPTION_STACKTRACE, None), 1 << 62)
@@ -258,7 +290,9 @@ class LogFields:
         self.message = message
         path = _first(attrs, CODE_FILE_KEYS)
         line = _first(attrs, CODE_LINE_KEYS)
-        self.source_location = None if path is None else (f"{path}:{line}" if line is not None else str(path))
+        self.source_location = (
+            None if path is None else (f"{path}:{line}" if line is not None else str(path))
+        )
         self.attributes = attrs or None
 
 

@@ -25,7 +25,6 @@ from lens_tui.otel.mapping import (
     LogFields,
     body_text,
     event_dict,
-    level_of,
     link_dict,
     new_span,
     resolve_status,
@@ -120,8 +119,18 @@ def parse(body: bytes, content_type: str, message: Message) -> Message:
 
 _ID_KEYS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
 _CHILD_LISTS = (
-    "resourceSpans", "scopeSpans", "spans", "links", "resourceLogs", "scopeLogs", "logRecords",
-    "resource_spans", "scope_spans", "resource_logs", "scope_logs", "log_records",
+    "resourceSpans",
+    "scopeSpans",
+    "spans",
+    "links",
+    "resourceLogs",
+    "scopeLogs",
+    "logRecords",
+    "resource_spans",
+    "scope_spans",
+    "resource_logs",
+    "scope_logs",
+    "log_records",
 )
 
 
@@ -219,8 +228,11 @@ def spans_of(request: ExportTraceServiceRequest) -> Mapped:
                 span_id = s.span_id
                 parent = s.parent_span_id
                 if (
-                    len(trace_id) != 16 or trace_id == _ZERO_TRACE or len(span_id) != 8
-                    or span_id == _ZERO_SPAN or (parent and len(parent) != 8)
+                    len(trace_id) != 16
+                    or trace_id == _ZERO_TRACE
+                    or len(span_id) != 8
+                    or span_id == _ZERO_SPAN
+                    or (parent and len(parent) != 8)
                 ):
                     rejected += 1
                     error = error or (
@@ -234,10 +246,15 @@ def spans_of(request: ExportTraceServiceRequest) -> Mapped:
                 try:
                     events = links = None
                     if s.events:
-                        events = [event_dict(e.name, e.time_unix_nano, kv_dict(e.attributes)) for e in s.events]
+                        events = [
+                            event_dict(e.name, e.time_unix_nano, kv_dict(e.attributes))
+                            for e in s.events
+                        ]
                     if s.links:
                         links = [
-                            link_dict(link.trace_id.hex(), link.span_id.hex(), kv_dict(link.attributes))
+                            link_dict(
+                                link.trace_id.hex(), link.span_id.hex(), kv_dict(link.attributes)
+                            )
                             for link in s.links
                         ]
                     status = s.status
@@ -259,7 +276,11 @@ def spans_of(request: ExportTraceServiceRequest) -> Mapped:
                             service,
                         )
                     )
-                except (RecursionError, ValueError, TypeError) as exc:  # one odd span, not the batch
+                except (
+                    RecursionError,
+                    ValueError,
+                    TypeError,
+                ) as exc:  # one odd span, not the batch
                     rejected += 1
                     error = error or f"span {span_id.hex()}: {type(exc).__name__}: {exc}"[:300]
     return Mapped(spans, rejected, error)
@@ -299,7 +320,10 @@ def logs_of(request: ExportLogsServiceRequest) -> Mapped:
                 span_id = r.span_id
                 if len(trace_id) not in (0, 16) or len(span_id) not in (0, 8):
                     rejected += 1
-                    error = error or "log record: invalid trace_id or span_id (16 and 8 bytes, or empty)"
+                    error = (
+                        error
+                        or "log record: invalid trace_id or span_id (16 and 8 bytes, or empty)"
+                    )
                     continue
                 try:
                     entries.append(_log_entry(r, trace_id, span_id, logger, service, now_ms))
@@ -317,12 +341,12 @@ def _log_entry(
     if r.event_name:
         attributes = {**(attributes or {}), "event.name": r.event_name}
     message = body_text(any_value(r.body)) if r.HasField("body") else ""
-    fields = LogFields(attributes, message or r.event_name)
+    fields = LogFields(attributes, message or r.event_name, r.severity_number, r.severity_text)
     stamp = r.time_unix_nano or r.observed_time_unix_nano
     trace_int = int.from_bytes(trace_id, "big") if trace_id else 0
     span_int = int.from_bytes(span_id, "big") if span_id else 0
     return LogEntry(
-        level_of(r.severity_number, r.severity_text),
+        fields.level,
         fields.message,
         stamp / 1_000_000 if stamp else now_ms,
         trace_int or None,
@@ -337,6 +361,16 @@ def _log_entry(
 
 
 __all__ = [
-    "JSON", "PROTOBUF", "LogEntry", "Mapped", "PayloadError", "any_value", "decompress", "kv_dict",
-    "logs_of", "new_request", "parse", "spans_of",
+    "JSON",
+    "PROTOBUF",
+    "LogEntry",
+    "Mapped",
+    "PayloadError",
+    "any_value",
+    "decompress",
+    "kv_dict",
+    "logs_of",
+    "new_request",
+    "parse",
+    "spans_of",
 ]

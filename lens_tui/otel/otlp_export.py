@@ -78,11 +78,13 @@ def _events(span: SpanRow) -> list[dict[str, Any]]:
     for event in _json_list(span.events):
         when = event.get("time", event.get("timestamp"))
         attrs = event.get("attributes")
-        out.append({
-            "timeUnixNano": str(_ns(when)) if isinstance(when, (int, float)) else "0",
-            "name": str(event.get("name") or "event"),
-            "attributes": key_values(attrs) if isinstance(attrs, dict) else [],
-        })
+        out.append(
+            {
+                "timeUnixNano": str(_ns(when)) if isinstance(when, (int, float)) else "0",
+                "name": str(event.get("name") or "event"),
+                "attributes": key_values(attrs) if isinstance(attrs, dict) else [],
+            }
+        )
     return out
 
 
@@ -90,11 +92,13 @@ def _links(span: SpanRow) -> list[dict[str, Any]]:
     out = []
     for link in _json_list(span.links):
         attrs = link.get("attributes")
-        out.append({
-            "traceId": str(link.get("trace_id") or ""),
-            "spanId": str(link.get("span_id") or ""),
-            "attributes": key_values(attrs) if isinstance(attrs, dict) else [],
-        })
+        out.append(
+            {
+                "traceId": str(link.get("trace_id") or ""),
+                "spanId": str(link.get("span_id") or ""),
+                "attributes": key_values(attrs) if isinstance(attrs, dict) else [],
+            }
+        )
     return out
 
 
@@ -116,19 +120,29 @@ def span_json(span: SpanRow, source: str | None = None) -> dict[str, Any]:
     if span.duration_ms is not None:
         # Through the decimal texts of start and duration, so the duration survives the trip.
         end = int(
-            ((Decimal(repr(float(span.started_at))) + Decimal(repr(float(span.duration_ms))))
-             * 1_000_000).to_integral_value()
+            (
+                (Decimal(repr(float(span.started_at))) + Decimal(repr(float(span.duration_ms))))
+                * 1_000_000
+            ).to_integral_value()
         )
-    if span.status == "error" and not has_exception_event and (span.exception_type or span.traceback):
+    if (
+        span.status == "error"
+        and not has_exception_event
+        and (span.exception_type or span.traceback)
+    ):
         # lens_fn keeps the exception in columns; OTLP readers look for an `exception` event.
         exc: dict[str, Any] = {EXCEPTION_TYPE: span.exception_type or "Exception"}
         if span.error_message:
             exc[EXCEPTION_MESSAGE] = span.error_message
         if span.traceback:
             exc[EXCEPTION_STACKTRACE] = span.traceback
-        events.append({
-            "timeUnixNano": str(end or start), "name": EXCEPTION_EVENT, "attributes": key_values(exc),
-        })
+        events.append(
+            {
+                "timeUnixNano": str(end or start),
+                "name": EXCEPTION_EVENT,
+                "attributes": key_values(exc),
+            }
+        )
     out: dict[str, Any] = {
         "traceId": span.trace_id,
         "spanId": span.span_id,
@@ -166,9 +180,15 @@ def trace_to_otlp(detail: TraceDetail) -> dict[str, Any]:
         )
     resource_spans = []
     for service, spans in by_service.items():
-        resource = {"attributes": key_values({SERVICE_KEY: service})} if service else {"attributes": []}
-        resource_spans.append({
-            "resource": resource,
-            "scopeSpans": [{"scope": {"name": "lens_tui", "version": __version__}, "spans": spans}],
-        })
+        resource = (
+            {"attributes": key_values({SERVICE_KEY: service})} if service else {"attributes": []}
+        )
+        resource_spans.append(
+            {
+                "resource": resource,
+                "scopeSpans": [
+                    {"scope": {"name": "lens_tui", "version": __version__}, "spans": spans}
+                ],
+            }
+        )
     return {"resourceSpans": resource_spans}

@@ -72,8 +72,14 @@ class _Counters:
     def snapshot(self) -> ReceiverStats:
         with self.lock:
             return ReceiverStats(
-                self.requests, self.spans, self.logs, self.rejected_spans, self.rejected_logs,
-                dict(self.refused), self.connections_refused, self.last_error,
+                self.requests,
+                self.spans,
+                self.logs,
+                self.rejected_spans,
+                self.rejected_logs,
+                dict(self.refused),
+                self.connections_refused,
+                self.last_error,
             )
 
 
@@ -138,7 +144,9 @@ class OTLPReceiver:
             # Create and migrate the file now: errors show at start, and a dashboard in the same
             # process finds the database before the first span arrives.
             open_writable(self.db_path).close()
-            self.store = TraceWriter(self.db_path, flush_interval=self.flush_interval, stderr=self._stderr)
+            self.store = TraceWriter(
+                self.db_path, flush_interval=self.flush_interval, stderr=self._stderr
+            )
         self._server = ReceiverServer(self)
 
     def start(self) -> OTLPReceiver:
@@ -147,8 +155,10 @@ class OTLPReceiver:
         assert self._server is not None
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                name="lens-otlp-receiver", daemon=True,
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.2},
+                name="lens-otlp-receiver",
+                daemon=True,
             )
             self._thread.start()
         return self
@@ -174,7 +184,9 @@ class OTLPReceiver:
         server = self._server
         if server is not None:
             serving_in = self._serving_in
-            if self._thread is not None or (serving_in is not None and serving_in is not threading.current_thread()):
+            if self._thread is not None or (
+                serving_in is not None and serving_in is not threading.current_thread()
+            ):
                 # Safe even before serve_forever has begun: it sees the request and returns.
                 server.shutdown()  # blocks until serve_forever returns
             if self._thread is not None:
@@ -250,10 +262,17 @@ class OTLPReceiver:
                 log = writer.log
                 for e in items:
                     log(
-                        e.level, e.message, timestamp_ms=e.timestamp_ms, trace_id=e.trace_id,
-                        span_id=e.span_id, logger=e.logger, source_location=e.source_location,
-                        attributes=e.attributes, exception_type=e.exception_type,
-                        traceback=e.traceback, service=e.service,
+                        e.level,
+                        e.message,
+                        timestamp_ms=e.timestamp_ms,
+                        trace_id=e.trace_id,
+                        span_id=e.span_id,
+                        logger=e.logger,
+                        source_location=e.source_location,
+                        attributes=e.attributes,
+                        exception_type=e.exception_type,
+                        traceback=e.traceback,
+                        service=e.service,
                     )
         counters = self._counters
         with counters.lock:

@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 
 PATHS = {"/v1/traces": "traces", "/v1/logs": "logs"}
 """The endpoints, by path, and the signal each takes."""
-_CONTENT_TYPES = {"application/x-protobuf": PROTOBUF, "application/protobuf": PROTOBUF, "application/json": JSON}
+_CONTENT_TYPES = {
+    "application/x-protobuf": PROTOBUF,
+    "application/protobuf": PROTOBUF,
+    "application/json": JSON,
+}
 
 
 # -- replies -------------------------------------------------------------------------------------
@@ -53,8 +57,20 @@ def success_reply(signal: str, content_type: str, rejected: int, error: str | No
     return json.dumps(json_format.MessageToDict(reply)).encode()
 
 
-_GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 429: 8,
-               500: 13, 503: 14}
+_GRPC_CODES = {
+    400: 3,
+    401: 16,
+    403: 7,
+    404: 5,
+    405: 12,
+    408: 4,
+    411: 3,
+    413: 8,
+    415: 3,
+    429: 8,
+    500: 13,
+    503: 14,
+}
 """google.rpc.Code for each HTTP status we send (INVALID_ARGUMENT, UNAUTHENTICATED, …)."""
 
 
@@ -135,6 +151,16 @@ class ReceiverServer(ThreadingHTTPServer):
             self._active -= 1
             self._active_lock.notify_all()
 
+    def track(self, handler: _Handler) -> None:
+        """Count a connection's handler among the open ones (see close_idle_connections)."""
+        with self._active_lock:
+            self.handlers.add(handler)
+
+    def untrack(self, handler: _Handler) -> None:
+        """Forget a connection's handler: its connection is closing."""
+        with self._active_lock:
+            self.handlers.discard(handler)
+
     def close_idle_connections(self) -> None:
         """End keep-alive connections waiting for a next request, so stop() need not wait for them."""
         with self._active_lock:
@@ -207,12 +233,10 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self), 65536)
-        with self.server._active_lock:
-            self.server.handlers.add(self)
+        self.server.track(self)
 
     def finish(self) -> None:
-        with self.server._active_lock:
-            self.server.handlers.discard(self)
+        self.server.untrack(self)
         super().finish()
 
     def handle_one_request(self) -> None:
@@ -246,14 +270,20 @@ class _Handler(BaseHTTPRequestHandler):
         signal = PATHS.get(self.path.split("?", 1)[0].rstrip("/") or "/")
         try:
             if signal is None:
-                raise PayloadError(404, f"no such endpoint {self.path[:100]!r} (POST /v1/traces or /v1/logs)")
+                raise PayloadError(
+                    404, f"no such endpoint {self.path[:100]!r} (POST /v1/traces or /v1/logs)"
+                )
             self._precheck()
             content_type = self._reply_type
             body = otlp_decode.decompress(
                 self._read_body(), self.headers.get("Content-Encoding"), receiver.max_body_bytes
             )
             request = otlp_decode.parse(body, content_type, otlp_decode.new_request(signal))
-            mapped = otlp_decode.spans_of(request) if signal == "traces" else otlp_decode.logs_of(request)  # type: ignore[arg-type]
+            mapped = (
+                otlp_decode.spans_of(request)
+                if signal == "traces"
+                else otlp_decode.logs_of(request)
+            )  # type: ignore[arg-type]
             receiver.accept(signal, mapped)
         except PayloadError as exc:
             self._error(exc.status, exc.message)
@@ -281,7 +311,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise PayloadError(401, "missing or wrong bearer token")
         if content_type is None:
             raise PayloadError(
-                415, f"unsupported Content-Type {raw_type[:100]!r} (application/x-protobuf or application/json)"
+                415,
+                f"unsupported Content-Type {raw_type[:100]!r} (application/x-protobuf or application/json)",
             )
         length = self.headers.get("Content-Length")
         if length is not None:
@@ -370,7 +401,9 @@ class _Handler(BaseHTTPRequestHandler):
             # The body (if any) is still on the wire: the connection cannot carry another request.
             self.close_connection = True
             headers["Connection"] = "close"
-        self._send(status, status_body(status, message, self._reply_type), self._reply_type, headers)
+        self._send(
+            status, status_body(status, message, self._reply_type), self._reply_type, headers
+        )
 
     def _send(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None

@@ -14,6 +14,8 @@ try:
 except ImportError:  # SDK before 1.39 names them LogExporter / LogExportResult
     from opentelemetry.sdk._logs.export import (  # type: ignore[assignment,no-redef]
         LogExporter as LogRecordExporter,
+    )
+    from opentelemetry.sdk._logs.export import (
         LogExportResult as LogRecordExportResult,
     )
 
@@ -27,7 +29,6 @@ from lens_tui.otel.mapping import (
     body_text,
     build_span,
     event_dict,
-    level_of,
     link_dict,
     service_of,
 )
@@ -83,9 +84,15 @@ def span_from_sdk(span: ReadableSpan, fallback_service: str | None = None) -> Ex
     context = span.context
     parent = span.parent
     resource = span.resource
-    events = [event_dict(e.name, e.timestamp, dict(e.attributes or {})) for e in span.events] or None
+    events = [
+        event_dict(e.name, e.timestamp, dict(e.attributes or {})) for e in span.events
+    ] or None
     links = [
-        link_dict(f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}", dict(link.attributes or {}))
+        link_dict(
+            f"{link.context.trace_id:032x}",
+            f"{link.context.span_id:016x}",
+            dict(link.attributes or {}),
+        )
         for link in span.links
     ] or None
     status = span.status
@@ -167,7 +174,6 @@ class LensSpanExporter(_WriterBacked, SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-
 def log_from_sdk(record: ReadableLogRecord) -> dict[str, Any]:
     """Keyword arguments for `TraceWriter.log` from an SDK log record (level, ids, exception…)."""
     log = record.log_record
@@ -175,14 +181,15 @@ def log_from_sdk(record: ReadableLogRecord) -> dict[str, Any]:
     event_name = getattr(log, "event_name", None)
     if event_name:
         attributes = {**(attributes or {}), "event.name": event_name}
-    fields = LogFields(attributes, body_text(log.body) or (event_name or ""))
     severity = log.severity_number
+    fields = LogFields(attributes, body_text(log.body) or (event_name or ""),
+                       severity.value if severity is not None else 0, log.severity_text)
     stamp = log.timestamp or log.observed_timestamp
     scope = record.instrumentation_scope
     # ReadableLogRecord carries the resource; older SDKs' LogData keep it on the log record.
     resource = getattr(record, "resource", None) or getattr(log, "resource", None)
     return {
-        "level": level_of(severity.value if severity is not None else 0, log.severity_text),
+        "level": fields.level,
         "message": fields.message,
         "timestamp_ms": stamp / 1_000_000 if stamp else None,
         "trace_id": log.trace_id or None,
@@ -203,7 +210,9 @@ class LensLogExporter(_WriterBacked, LogRecordExporter):
     process-wide one.
     """
 
-    def __init__(self, db_path: str | os.PathLike[str] | None = None, *, store: TraceWriter | None = None) -> None:
+    def __init__(
+        self, db_path: str | os.PathLike[str] | None = None, *, store: TraceWriter | None = None
+    ) -> None:
         self._holder = _WriterHolder(db_path, store, None)
         self._shutdown = False
 
@@ -221,4 +230,3 @@ class LensLogExporter(_WriterBacked, LogRecordExporter):
                 continue
             writer.log(fields.pop("level"), fields.pop("message"), **fields)
         return LogRecordExportResult.SUCCESS
-

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import apsw
 from peewee import (
-    SQL, Cast, Field, Model, Node, Select,
+    SQL, Cast, Field, Model, Node, Select, fn,
 )
 
 from lens_tui.schema import (
@@ -707,6 +707,43 @@ class TraceReader:
                 )
                 found.extend(as_text(r[0]) for r in self._fetch(conn, query))
             return list(dict.fromkeys(found))[:limit]
+
+    def find_trace_ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
+        """Trace ids ending in `suffix` (as given, or lowercase), in order. No index serves a
+        suffix: this reads every trace id (the key index, not the rows)."""
+        suffix = suffix.strip()
+        limit = max(1, min(int(limit), MAX_LIST_LIMIT))
+        if not suffix:
+            return []
+        with self._snapshot() as conn:
+            if conn is None:
+                return []
+            candidates = list(dict.fromkeys((suffix, suffix.lower())))
+            query = (
+                Trace.select(Trace.trace_id)
+                .where(fn.substr(Trace.trace_id, -len(suffix)).in_(candidates))
+                .order_by(Trace.trace_id)
+                .limit(limit)
+            )
+            return [as_text(r[0]) for r in self._fetch(conn, query)]
+
+    def summaries(self, trace_ids: Sequence[str]) -> list[TraceSummary]:
+        """The summaries of those of `trace_ids` that have a trace row, by start time."""
+        unique = list(dict.fromkeys(trace_ids))[:MAX_LIST_LIMIT]
+        if not unique:
+            return []
+        with self._snapshot() as conn:
+            if conn is None:
+                return []
+            rows: list[tuple[Any, ...]] = []
+            for start in range(0, len(unique), 500):
+                query = self._select(Trace, TRACE_COLUMNS).where(
+                    Trace.trace_id.in_(unique[start : start + 500])
+                )
+                rows.extend(self._fetch(conn, query))
+            found = self._with_counts(conn, rows)
+        found.sort(key=lambda t: (t.started_at, t.trace_id))
+        return found
 
     # ---- spans
 

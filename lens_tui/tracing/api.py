@@ -268,7 +268,9 @@ def _gen_wrapper(fn: Callable[..., Generator[Any, Any, Any]], start: Callable[[]
     return wrapper
 
 
-def _async_gen_wrapper(fn: Callable[..., AsyncGenerator[Any, Any]], start: Callable[[], Any]) -> Any:
+def _async_gen_wrapper(
+    fn: Callable[..., AsyncGenerator[Any, Any]], start: Callable[[], Any]
+) -> Any:
     """Like `_gen_wrapper`, for async generators."""
 
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:

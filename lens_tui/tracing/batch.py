@@ -36,7 +36,7 @@ fields, or is None."""
 
 def ended_span(r: SpanRecord, t1: float | None) -> EndedSpan:
     """A span's fields as `TraceWriter.end` queues them (inlined there; keep the two in step)."""
-    return (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r._extra)
+    return (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r._extra)  # fmt: skip
 
 
 _ENCODE = encode_json  # the one stored JSON form (lens_tui.text)
@@ -104,8 +104,14 @@ class BatchBuilder:
         trace_agg: dict[str, list[Any]] = {}
         rows = RowBatch([], [], [], [])
         rows.spans, rows.plain_spans = self._span_values(
-            itertools.chain(running, spans), base, service, trace_agg, rows, running_written,
-            max_captured_body, conn,
+            itertools.chain(running, spans),
+            base,
+            service,
+            trace_agg,
+            rows,
+            running_written,
+            max_captured_body,
+            conn,
         )
         rows.logs = list(itertools.chain.from_iterable(_log_row(item, service) for item in logs))
         _name_open_roots(trace_agg, base, in_flight)
@@ -159,7 +165,7 @@ class BatchBuilder:
                 end = start + duration
             if tint is not last_tint:  # a trace's spans mostly come together (children share it)
                 last_tint = tint
-                trace_id = "%032x" % tint  # ids.trace_hex, inlined
+                trace_id = "%032x" % tint  # noqa: UP031 - ids.trace_hex, inlined
                 agg = trace_agg.get(trace_id)  # type: ignore[assignment]
                 if agg is None:
                     agg = trace_agg[trace_id] = [start, end, 0, 0, None, None, None, None, None]
@@ -167,20 +173,22 @@ class BatchBuilder:
                 agg[0] = start
             if end is not None and (agg[1] is None or end > agg[1]):
                 agg[1] = end
-            span_id = "%016x" % sid  # ids.span_hex, inlined
+            span_id = "%016x" % sid  # noqa: UP031 - ids.span_hex, inlined
             if running_written and t1 is not None and sid in running_written:
                 ended_after_running.append(sid)
             else:
                 agg[2] += 1
-            parent_id = None if pid is None else "%016x" % pid
+            parent_id = None if pid is None else "%016x" % pid  # noqa: UP031
             if extra is None:
                 status = "ok" if t1 is not None else "running"
                 if pid is None:
                     agg[4], agg[5], agg[6], agg[7] = name, span_id, status, None
+                # fmt: off
                 add_plain((
                     span_id, trace_id, parent_id, name, start, duration, status, service,
                     _json(attrs) if attrs else None, location,
                 ))
+                # fmt: on
                 continue
             status = extra.status if t1 is not None else "running"
             if status == "error":
@@ -190,6 +198,7 @@ class BatchBuilder:
             events = extra.events
             in_body = extra.input_body
             out_body = extra.output_body
+            # fmt: off
             add((
                 span_id, trace_id, parent_id, name, start, duration, extra.error_message,
                 extra.input_size, extra.output_size, status, service, extra.kind,
@@ -198,6 +207,7 @@ class BatchBuilder:
                 None if in_body is None else self._body(in_body, body_rows, max_captured_body, conn),
                 None if out_body is None else self._body(out_body, body_rows, max_captured_body, conn),
             ))
+            # fmt: on
         return values, plain
 
     def _body(
@@ -209,15 +219,22 @@ class BatchBuilder:
             digest = bodies.body_hash(raw)
             if digest not in body_rows and not sql.body_stored(conn, digest):
                 enc = bodies.encode(raw)
-                body_rows[digest] = (enc.hash, enc.stored, int(enc.is_compressed),
-                                     enc.original_size, len(enc.stored))
+                body_rows[digest] = (
+                    enc.hash,
+                    enc.stored,
+                    int(enc.is_compressed),
+                    enc.original_size,
+                    len(enc.stored),
+                )
             return digest
         except Exception as exc:
             self._on_error("body", exc)
             return None
 
 
-def _external_row(r: ExternalSpan, trace_agg: dict[str, list[Any]], counted: set[Any]) -> tuple[Any, ...]:
+def _external_row(
+    r: ExternalSpan, trace_agg: dict[str, list[Any]], counted: set[Any]
+) -> tuple[Any, ...]:
     """An ExternalSpan's full span row, added into its trace's aggregate."""
     start = r.started_at
     end = None if r.duration_ms is None else start + r.duration_ms
@@ -239,9 +256,26 @@ def _external_row(r: ExternalSpan, trace_agg: dict[str, list[Any]], counted: set
     if agg[8] is None:
         agg[8] = r.service
     return (
-        r.span_id, r.trace_id, r.parent_span_id, r.name, start, r.duration_ms,
-        r.error_message, None, None, r.status, r.service, r.kind, _json_or_text(r.attributes),
-        _json_or_text(r.events), _json_or_text(r.links), r.exception_type, r.traceback, None, None, None,
+        r.span_id,
+        r.trace_id,
+        r.parent_span_id,
+        r.name,
+        start,
+        r.duration_ms,
+        r.error_message,
+        None,
+        None,
+        r.status,
+        r.service,
+        r.kind,
+        _json_or_text(r.attributes),
+        _json_or_text(r.events),
+        _json_or_text(r.links),
+        r.exception_type,
+        r.traceback,
+        None,
+        None,
+        None,
     )
 
 
@@ -250,12 +284,21 @@ def _log_row(item: LogItem, service: str | None) -> tuple[Any, ...]:
     return (
         None if trace_int is None else trace_hex(trace_int),
         None if span_int is None else span_hex(span_int),
-        level, message, ts, logger, location, (rest and rest[0]) or service, _json(attrs),
-        exc_type, tb,
+        level,
+        message,
+        ts,
+        logger,
+        location,
+        (rest and rest[0]) or service,
+        _json(attrs),
+        exc_type,
+        tb,
     )
 
 
-def _name_open_roots(trace_agg: dict[str, list[Any]], base: float, in_flight: dict[int, SpanRecord]) -> None:
+def _name_open_roots(
+    trace_agg: dict[str, list[Any]], base: float, in_flight: dict[int, SpanRecord]
+) -> None:
     """Give traces whose root span is still open (and not yet written) its name and start.
 
     Children usually end before their root: without this, a request in flight shows as a
@@ -267,7 +310,9 @@ def _name_open_roots(trace_agg: dict[str, list[Any]], base: float, in_flight: di
     rootless = [tid for tid, a in trace_agg.items() if a[5] is None]
     if not rootless:
         return
-    open_roots = {trace_hex(r.trace_id): r for r in in_flight.copy().values() if r.parent_id is None}
+    open_roots = {
+        trace_hex(r.trace_id): r for r in in_flight.copy().values() if r.parent_id is None
+    }
     for tid in rootless:
         root = open_roots.get(tid)
         if root is None:
@@ -287,8 +332,16 @@ def _trace_rows(trace_agg: dict[str, list[Any]], service: str | None) -> list[An
         first, last, has_root = a[0], a[1], a[5] is not None
         fresh_status = "error" if a[3] else (a[6] if has_root else "running")
         traces += (
-            tid, a[4] if has_root else "", a[5], a[7], a[8] or service, first, last,
-            None if fresh_status == "running" or last is None else last - first, a[2], a[3],
+            tid,
+            a[4] if has_root else "",
+            a[5],
+            a[7],
+            a[8] or service,
+            first,
+            last,
+            None if fresh_status == "running" or last is None else last - first,
+            a[2],
+            a[3],
             fresh_status,
         )
     return traces

@@ -16,7 +16,7 @@ class ExternalSpan:
         "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status",
         "error_message", "exception_type", "traceback", "service", "kind", "attributes",
         "events", "links", "source", "persisted",
-    )
+    )  # fmt: skip
 
     def __init__(
         self,

@@ -9,12 +9,16 @@ import sys
 import time
 from typing import Any
 
+from lens_tui.levels import LEVEL_NAME_KEY, folded_name, of_number
 from lens_tui.tracing import api
 from lens_tui.tracing.context import current
 from lens_tui.tracing.ids import span_hex, trace_hex
 
 # LogRecord attributes that are not user "extra" fields.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+}
 _MAX_MESSAGE = 1024 * 1024
 
 
@@ -30,7 +34,9 @@ def _location(record: logging.LogRecord) -> str:
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any] | None:
-    extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+    extra = {
+        k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")
+    }
     return extra or None
 
 
@@ -59,15 +65,20 @@ class LogHandler(logging.Handler):
             if record.exc_info and record.exc_info[0] is not None:
                 exc_type = record.exc_info[0].__qualname__
                 tb = "".join(logging.Formatter().formatException(record.exc_info))
+            level = of_number(record.levelno)
+            attributes = _extras(record)
+            name = folded_name(record.levelname, level)
+            if name is not None:
+                attributes = {LEVEL_NAME_KEY: name, **(attributes or {})}
             store.log(
-                record.levelno,
+                level,
                 message[:_MAX_MESSAGE],
                 timestamp_ms=record.created * 1000.0,
                 trace_id=None if span is None else span.trace_id,
                 span_id=None if span is None else span.span_id,
                 logger=record.name,
                 source_location=_location(record),
-                attributes=_extras(record),
+                attributes=attributes,
                 exception_type=exc_type,
                 traceback=tb,
             )

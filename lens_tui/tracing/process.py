@@ -84,7 +84,8 @@ class ProcessHooks:
         self._exit_registered = False
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(
-                before=self._before_fork, after_in_parent=self._after_fork_in_parent,
+                before=self._before_fork,
+                after_in_parent=self._after_fork_in_parent,
                 after_in_child=self._after_fork_in_child,
             )
 

@@ -59,6 +59,7 @@ def _in_tx(conn: apsw.Connection, fn):  # type: ignore[no-untyped-def]
 def _prune_age(conn: apsw.Connection, cutoff_ms: float) -> PruneResult:
     total = PruneResult()
     while True:
+
         def step() -> PruneResult:
             ids = [
                 r[0]
@@ -69,7 +70,9 @@ def _prune_age(conn: apsw.Connection, cutoff_ms: float) -> PruneResult:
             if not ids:
                 return PruneResult()
             marks = ",".join("?" * len(ids))
-            spans = _scalar(conn, f"SELECT count(*) FROM spans WHERE trace_id IN ({marks})", tuple(ids))
+            spans = _scalar(
+                conn, f"SELECT count(*) FROM spans WHERE trace_id IN ({marks})", tuple(ids)
+            )
             # The foreign key cascades to spans; deleting them first too keeps old files
             # (written without foreign_keys=ON) consistent.
             conn.execute(f"DELETE FROM spans WHERE trace_id IN ({marks})", tuple(ids))
@@ -81,6 +84,7 @@ def _prune_age(conn: apsw.Connection, cutoff_ms: float) -> PruneResult:
         if got.traces < _CHUNK:
             break
     while True:
+
         def step_logs() -> int:
             conn.execute(
                 "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE timestamp < ? LIMIT ?)",
@@ -138,7 +142,8 @@ def _cap_bodies(conn: apsw.Connection, max_bytes: int) -> PruneResult:
                 f"UPDATE spans SET input_body_hash = NULL WHERE input_body_hash IN ({marks})", chunk
             )
             conn.execute(
-                f"UPDATE spans SET output_body_hash = NULL WHERE output_body_hash IN ({marks})", chunk
+                f"UPDATE spans SET output_body_hash = NULL WHERE output_body_hash IN ({marks})",
+                chunk,
             )
         return PruneResult(bodies=len(evict), body_bytes=freed)
 

@@ -15,21 +15,25 @@ import apsw
 
 from lens_tui import schema, sqlite_check
 
+# fmt: off
 SPAN_COLUMNS = (
     "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms",
     "error_message", "input_size", "output_size", "status", "service", "kind", "attributes",
     "events", "links", "exception_type", "traceback", "source_location", "input_body_hash",
     "output_body_hash", "updated_at",
 )
+# fmt: on
 SPAN_UPSERT = (
     schema.placeholders_insert(schema.Span, SPAN_COLUMNS)
     + " ON CONFLICT(span_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in SPAN_COLUMNS[2:])
 )
+# fmt: off
 LOG_COLUMNS = (
     "trace_id", "span_id", "level", "message", "timestamp", "logger", "source_location",
     "service", "attributes", "exception_type", "traceback",
 )
+# fmt: on
 LOG_INSERT = schema.placeholders_insert(schema.Log, LOG_COLUMNS)
 # One upsert per trace and batch. A trace new to the database (most) is inserted complete
 # (the Python side computes its status and duration): one row and index write, where a seed
@@ -39,10 +43,12 @@ LOG_INSERT = schema.placeholders_insert(schema.Log, LOG_COLUMNS)
 # is the root's status. SET expressions see the old row, so the new bounds are spelled out.
 # root_span_name is '' (not NULL) without the root: the original LENS layout declares it NOT
 # NULL (tests/reliability/test_07_schema_live.py). Readers show NULL and '' alike.
+# fmt: off
 TRACE_COLUMNS = (
-    "trace_id", "root_span_name", "root_span_id", "source", "service", "started_at",
-    "ended_at", "duration_ms", "span_count", "error_count", "status", "updated_at",
+    "trace_id", "root_span_name", "root_span_id", "source", "service", "started_at", "ended_at",
+    "duration_ms", "span_count", "error_count", "status", "updated_at",
 )
+# fmt: on
 _NEW_START = (
     "(CASE WHEN started_at IS NULL OR excluded.started_at < started_at "
     "THEN excluded.started_at ELSE started_at END)"
@@ -101,9 +107,13 @@ class MultiRow:
 
     MAX_SQL = 16_000  # APSW's statement cache keeps SQL texts up to 16,384 bytes
 
-    def __init__(self, head: str, cells: tuple[int | str, ...], tail: str = "", shared: int = 0) -> None:
+    def __init__(
+        self, head: str, cells: tuple[int | str, ...], tail: str = "", shared: int = 0
+    ) -> None:
         self.head = head
-        self.cells = cells  # per row: an int is that row's n-th value (in order), a str is SQL as is
+        self.cells = (
+            cells  # per row: an int is that row's n-th value (in order), a str is SQL as is
+        )
         self.tail = tail
         self.shared = shared
         self.width = sum(1 for c in cells if isinstance(c, int))
@@ -133,7 +143,8 @@ class MultiRow:
         chunk = step * width
         if full:
             conn.executemany(
-                self.sql(step), [[*shared, *flat[i : i + chunk]] for i in range(0, full * width, chunk)]
+                self.sql(step),
+                [[*shared, *flat[i : i + chunk]] for i in range(0, full * width, chunk)],
             )
         offset, rest, size = full * width, rows - full, step // 2
         while rest:
@@ -161,10 +172,11 @@ SPANS_MULTI = MultiRow(
 # Most spans set none of the rarer columns: their rows bind 10 values, not 20 (less tuple
 # building and binding, both under the GIL). On a conflict `excluded` holds NULL for the
 # columns left out, so the same SET list overwrites a running row completely.
-SPAN_PLAIN_COLUMNS = (
-    "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status",
-    "service", "attributes", "source_location", "updated_at",
-)
+RARE_SPAN_COLUMNS = frozenset((
+    "error_message", "input_size", "output_size", "kind", "events", "links", "exception_type",
+    "traceback", "input_body_hash", "output_body_hash",
+))  # fmt: skip
+SPAN_PLAIN_COLUMNS = tuple(c for c in SPAN_COLUMNS if c not in RARE_SPAN_COLUMNS)
 SPANS_PLAIN_MULTI = MultiRow(
     _values_head(schema.placeholders_insert(schema.Span, SPAN_PLAIN_COLUMNS)),
     (*range(len(SPAN_PLAIN_COLUMNS) - 1), "?1"),

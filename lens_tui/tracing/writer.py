@@ -21,14 +21,11 @@ from typing import Any, TextIO
 
 import apsw
 
-from lens_tui.levels import normalise_level
+from lens_tui.levels import normalise_level, of_number
 from lens_tui.tracing import process, retention, sql
 from lens_tui.tracing.batch import BatchBuilder, LogItem, RowBatch
 from lens_tui.tracing.context import SpanRecord
 from lens_tui.tracing.external import ExternalSpan
-
-_LEVEL_OF_NUMBER = {10: "debug", 20: "info", 30: "warn", 40: "error", 50: "error"}
-"""stdlib logging's numeric levels (DEBUG .. CRITICAL) as lens levels."""
 
 _VERBS = {
     "open": "open",
@@ -173,7 +170,7 @@ class TraceWriter:
             r = record
             queue.append(
                 (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r._extra)
-            )
+            )  # fmt: skip
             if size == self._wake_at:
                 self._wake.set()
         self.in_flight.pop(record.span_id, None)
@@ -198,12 +195,19 @@ class TraceWriter:
         `service` overrides the writer's own (the OTLP receiver stores logs of many services).
         """
         if isinstance(level, int):
-            level = _LEVEL_OF_NUMBER.get(level - level % 10, "error" if level >= 40 else "debug")
+            level = of_number(level)
         self._put(
             (
-                normalise_level(level), message,
+                normalise_level(level),
+                message,
                 time.time() * 1000.0 if timestamp_ms is None else timestamp_ms,
-                trace_id, span_id, logger, source_location, attributes, exception_type, traceback,
+                trace_id,
+                span_id,
+                logger,
+                source_location,
+                attributes,
+                exception_type,
+                traceback,
                 service,
             )
         )
@@ -303,7 +307,11 @@ class TraceWriter:
         if not self.in_flight:
             return []
         horizon = perf_counter() - self.flush_interval
-        long = [r for r in self.in_flight.copy().values() if not r.persisted and r.t1 is None and r.t0 <= horizon]
+        long = [
+            r
+            for r in self.in_flight.copy().values()
+            if not r.persisted and r.t1 is None and r.t0 <= horizon
+        ]
         if not long:
             return long
         done = {item[0] for item in finished if type(item) is tuple}
@@ -320,10 +328,16 @@ class TraceWriter:
                 markers = []
         # A due prune runs before flush() waiters are released: otherwise the first one (right
         # after the first write) raced whatever the flushing thread did next.
-        if self._conn is not None and self.max_age_ms is not None and time.monotonic() >= self._next_prune:
+        if (
+            self._conn is not None
+            and self.max_age_ms is not None
+            and time.monotonic() >= self._next_prune
+        ):
             self._next_prune = time.monotonic() + self.prune_interval_s
             try:
-                retention.prune(self._conn, max_age_ms=self.max_age_ms, max_body_bytes=self.max_body_bytes)
+                retention.prune(
+                    self._conn, max_age_ms=self.max_age_ms, max_body_bytes=self.max_body_bytes
+                )
             except Exception as exc:
                 self._fail("prune", exc)
         for marker in markers:
@@ -352,8 +366,13 @@ class TraceWriter:
         conn = self._conn
         assert conn is not None
         rows = self._rows.build(
-            spans, running, logs, service=self.service, in_flight=self.in_flight,
-            running_written=self._running_written, max_captured_body=self.max_captured_body,
+            spans,
+            running,
+            logs,
+            service=self.service,
+            in_flight=self.in_flight,
+            running_written=self._running_written,
+            max_captured_body=self.max_captured_body,
             conn=conn,
         )
         try:
@@ -404,8 +423,18 @@ class TraceWriter:
                 sql.LOGS_MULTI.run(conn, rows.logs)
             conn.execute(
                 sql.WRITER_UPSERT,
-                (self._writer_id, self._pid, socket.gethostname(), self.service, self._started_at,
-                 stamp, self.spans_written + spans, self.logs_written + logs, self.dropped, self.errors),
+                (
+                    self._writer_id,
+                    self._pid,
+                    socket.gethostname(),
+                    self.service,
+                    self._started_at,
+                    stamp,
+                    self.spans_written + spans,
+                    self.logs_written + logs,
+                    self.dropped,
+                    self.errors,
+                ),
             )
             conn.execute("COMMIT")
         except BaseException:

@@ -49,11 +49,13 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def one_error_line(result: subprocess.CompletedProcess[str], *words: str) -> None:
+def one_error_line(result: subprocess.CompletedProcess[str], *words: str, listed: int = 0) -> None:
+    """Exit code 2, nothing on stdout, one line saying why on stderr (followed by `listed`
+    lines naming candidates, as `show` lists the traces an ambiguous id names)."""
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1 + listed and "Traceback" not in result.stderr, result.stderr
     for word in words:
         assert word in lines[0]
 
@@ -108,7 +110,7 @@ def test_stats_bad_forms_are_one_line_and_exit_2(db: Path) -> None:
     one_error_line(run_cli("show", A, "--sort", "total", "--db", str(db)), "--sort needs --stats")
     one_error_line(run_cli("show", A, "--stats", "--format", "otlp-json", "--db", str(db)), "table or json")
     one_error_line(run_cli("show", A, "--stats", "--sort", "colour", "--db", str(db)), "colour")
-    one_error_line(run_cli("show", "4bf92f", "--stats", "--db", str(db)), "ambiguous")
+    one_error_line(run_cli("show", "4bf92f", "--stats", "--db", str(db)), "ambiguous", listed=2)
     one_error_line(run_cli("show", "ffff", "--stats", "--db", str(db)), "no trace")
     one_error_line(run_cli("show", A, "--stats", "--db", str(db.parent / "nope.db")), "no such")
 
@@ -140,6 +142,13 @@ def test_diff_tree_marks_spans_present_on_one_side(db: Path) -> None:
         "  publish  [only in A]", "␛]0;pwned␇[bold]x[/]  [only in A]",
     ]
     assert lines[-1] == "3 paired, 2 only in A, 1 only in B; trace B - A -20.000 ms"
+
+
+def test_diff_takes_ids_as_show_does(db: Path) -> None:
+    by_tail = run_cli("diff", A[-4:], B[-4:].upper(), "--format", "json", "--db", str(db))
+    assert by_tail.returncode == 0, by_tail.stderr
+    whole = run_cli("diff", A, B, "--format", "json", "--db", str(db))
+    assert json.loads(by_tail.stdout) == json.loads(whole.stdout)
 
 
 def test_diff_regressions_first_and_limited(db: Path) -> None:
@@ -176,7 +185,9 @@ def test_diff_as_json(db: Path) -> None:
 
 def test_diff_bad_forms_are_one_line_and_exit_2(db: Path) -> None:
     one_error_line(run_cli("diff", A, "ffff", "--db", str(db)), "no trace", "ffff")
-    one_error_line(run_cli("diff", "4bf9", B, "--db", str(db)), "ambiguous")
+    ambiguous = run_cli("diff", "4bf9", B, "--db", str(db))
+    one_error_line(ambiguous, "ambiguous", listed=2)
+    assert A in ambiguous.stderr and B in ambiguous.stderr
     one_error_line(run_cli("diff", A, "--db", str(db)), "trace_b")
     one_error_line(run_cli("diff", A, B, "--limit", "-1", "--db", str(db)), "--limit")
     one_error_line(run_cli("diff", A, B, "--format", "xml", "--db", str(db)), "xml")

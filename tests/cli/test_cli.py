@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,47 +13,30 @@ import pytest
 from lens_tui import tracing
 from lens_tui.tracing import lens_fn, span
 
-
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `python -m lens_tui ARGS` as a user would, capturing both streams."""
-    full_env = {k: v for k, v in os.environ.items() if k != "LENS_DB"}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "lens_tui", *args],
-        capture_output=True, text=True, timeout=60, cwd=cwd, env=full_env,
-    )
+from .support import run_cli, run_in_pty, traced_logger
 
 
 @pytest.fixture()
 def written_db(tmp_path: Path) -> tuple[Path, str]:
     """A database written by the tracing library: a checkout trace with an error and logs."""
-    import logging
-
     db = tmp_path / "traces.db"
-    tracing.configure(db, service="shop", flush_interval=0.02)
-    handler = tracing.LogHandler()
-    logger = logging.getLogger("test.cli")
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
+    with traced_logger(db, "shop", "test.cli") as logger:
 
-    @lens_fn("checkout")
-    def checkout() -> str:
-        logger.info("starting checkout")
-        with span("load cart", items=3):
-            logger.debug("cart loaded")
-        try:
-            with span("charge card"):
-                raise RuntimeError("card declined \x1b]0;pwned\x07")
-        except RuntimeError:
-            logger.error("payment failed")
-        holder = tracing.current_span()
-        assert holder is not None
-        return holder.trace_id
+        @lens_fn("checkout")
+        def checkout() -> str:
+            logger.info("starting checkout")
+            with span("load cart", items=3):
+                logger.debug("cart loaded")
+            try:
+                with span("charge card"):
+                    raise RuntimeError("card declined \x1b]0;pwned\x07")
+            except RuntimeError:
+                logger.error("payment failed")
+            holder = tracing.current_span()
+            assert holder is not None
+            return holder.trace_id
 
-    trace_id = checkout()
-    tracing.flush()
-    tracing.shutdown()
-    logger.removeHandler(handler)
+        trace_id = checkout()
     return db, trace_id
 
 
@@ -180,8 +161,8 @@ def test_dashboard_otlp_port_taken_is_one_line_before_any_screen(tmp_path: Path)
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_cli(str(tmp_path / "traces.db"), "--otlp", str(port))
+        result = run_in_pty(str(tmp_path / "traces.db"), "--otlp", str(port), timeout=30)
     assert result.returncode == 2
-    assert f"cannot start the OTLP receiver on port {port}" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "\x1b[" not in result.stdout + result.stderr  # no screen was ever drawn
+    lines = result.output.decode().strip().splitlines()
+    assert len(lines) == 1 and f"cannot start the OTLP receiver on port {port}" in lines[0], lines
+    assert b"\x1b[" not in result.output  # no screen was ever drawn

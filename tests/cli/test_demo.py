@@ -17,6 +17,8 @@ import pytest
 from lens_tui import tracing
 from lens_tui.tracing import lens_fn
 
+from .support import rows, user_env
+
 DURATION_S = 8
 RATE = 100  # about 800 requests: enough for a stable error share, a second of CPU
 SEED = 7
@@ -24,24 +26,6 @@ SEED = 7
 
 def demo_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "lens_tui", "demo", *args]
-
-
-def user_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "LENS_DB"}
-    env.update(extra)
-    return env
-
-
-def read_only(db: Path) -> apsw.Connection:
-    return apsw.Connection(f"file:{db}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
-
-
-def rows(db: Path, sql: str, *params: object) -> list[tuple]:
-    conn = read_only(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 @dataclass
@@ -167,7 +151,7 @@ def test_a_trace_of_thousands_of_spans_comes_in_the_first_seconds(demo_run: Demo
 
 def run_demo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`lens-tui demo ARGS` to its end (with the dashboard unless --no-ui is among ARGS)."""
-    return subprocess.run(demo_command(*args), capture_output=True, text=True, timeout=60,
+    return subprocess.run(demo_command(*args), check=False, capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL, env=env or user_env())
 
 

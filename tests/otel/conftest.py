@@ -9,29 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import apsw
 import pytest
 
+# Rows through a second, read-only connection: the tracing tests' helpers, re-exported.
+from tracing.conftest import read as read
+from tracing.conftest import spans_by_name as spans_by_name
+
 from lens_tui.otel.receiver import OTLPReceiver
-
-
-def read(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    """Rows of one query on a fresh read-only connection (the dashboard's way), as dicts."""
-    conn = apsw.Connection(f"file:{path}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
-    try:
-        cursor = conn.execute(sql, params)
-        try:
-            names = [d[0] for d in cursor.getdescription()]
-        except apsw.ExecutionCompleteError:
-            return []
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
-    finally:
-        conn.close()
-
-
-def spans_by_name(path: Path) -> dict[str, dict[str, Any]]:
-    """Every span row keyed by name (tests give their spans distinct names)."""
-    return {row["name"]: row for row in read(path, "SELECT * FROM spans")}
 
 
 def post(
@@ -54,7 +38,10 @@ def post(
 def post_json(receiver: OTLPReceiver, path: str, document: Any, **headers: str) -> tuple[int, Any]:
     """POST an OTLP JSON document; (status, decoded JSON reply)."""
     status, _headers, body = post(
-        receiver, path, json.dumps(document).encode(), {"Content-Type": "application/json", **headers}
+        receiver,
+        path,
+        json.dumps(document).encode(),
+        {"Content-Type": "application/json", **headers},
     )
     return status, json.loads(body) if body else None
 

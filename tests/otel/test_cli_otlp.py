@@ -24,7 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def _start(db: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "lens_tui.cli", "otlp", "--db", str(db), "--port", "0", *extra],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stderr is not None
     line = proc.stderr.readline()
@@ -40,9 +43,13 @@ def test_otlp_command_receives_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
     proc, url = _start(db, "--token", "tok")
     try:
         provider = TracerProvider(resource=Resource.create({"service.name": "cli-test"}))
-        provider.add_span_processor(SimpleSpanProcessor(
-            OTLPSpanExporter(endpoint=f"{url}/v1/traces", headers={"Authorization": "Bearer tok"})
-        ))
+        provider.add_span_processor(
+            SimpleSpanProcessor(
+                OTLPSpanExporter(
+                    endpoint=f"{url}/v1/traces", headers={"Authorization": "Bearer tok"}
+                )
+            )
+        )
         tracer = provider.get_tracer("t")
         with tracer.start_as_current_span("outer"):
             with tracer.start_as_current_span("inner"):
@@ -55,7 +62,10 @@ def test_otlp_command_receives_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
     assert "received 2 spans, 0 logs in 2 requests" in err
     assert "Traceback" not in err
     rows = read(db, "SELECT name, service FROM spans ORDER BY name")
-    assert rows == [{"name": "inner", "service": "cli-test"}, {"name": "outer", "service": "cli-test"}]
+    assert rows == [
+        {"name": "inner", "service": "cli-test"},
+        {"name": "outer", "service": "cli-test"},
+    ]
 
 
 def test_otlp_command_sigterm_also_flushes(tmp_path: Path) -> None:
@@ -71,7 +81,10 @@ def test_otlp_command_port_in_use_is_one_line(tmp_path: Path, capsys: object) ->
     busy.listen()
     try:
         port = busy.getsockname()[1]
-        assert cli.main(["otlp", "--db", str(tmp_path / "x.db"), "--port", str(port)]) == cli.EXIT_USAGE
+        assert (
+            cli.main(["otlp", "--db", str(tmp_path / "x.db"), "--port", str(port)])
+            == cli.EXIT_USAGE
+        )
     finally:
         busy.close()
     err = capsys.readouterr().err  # type: ignore[attr-defined]

@@ -84,7 +84,12 @@ async def _open(pilot: Pilot, app: LensApp, name: str, log: str | None = None) -
     """Open the trace whose root is `name`; the detail text of each span, keyed by its name.
 
     With `log`, also wait for that message in the log pane while the second span is selected."""
-    await _wait_for(pilot, lambda: any(app.trace_list.rows[i].root_span_name == name for i in range(len(app.trace_list.rows))))
+    await _wait_for(
+        pilot,
+        lambda: any(
+            app.trace_list.rows[i].root_span_name == name for i in range(len(app.trace_list.rows))
+        ),
+    )
     rows = app.trace_list.rows
     index = next(i for i in range(len(rows)) if rows[i].root_span_name == name)
     app.trace_list.focus()
@@ -93,11 +98,13 @@ async def _open(pilot: Pilot, app: LensApp, name: str, log: str | None = None) -
     await _wait_for(pilot, lambda: app.waterfall.row_count == 3)
     details: dict[str, str] = {}
     for index in range(3):
-        await pilot.press("down")  # the first press selects the root (the trace summary shows first)
+        await pilot.press(
+            "down"
+        )  # the first press selects the root (the trace summary shows first)
         await _wait_for(pilot, lambda: app.waterfall.selected_span is not None)
         span = app.waterfall.selected_span
         assert span is not None
-        await _wait_for(pilot, lambda: span.name in (app.detail.copy_text() or ""))
+        await _wait_for(pilot, lambda: span.name in (app.detail.copy_text() or ""))  # noqa: B023 - awaited here
         details[span.name] = app.detail.copy_text() or ""
         if index == 1 and log is not None:  # the log pane follows the selected span
             await _wait_for(pilot, lambda: log in [r.message for r in app.log_pane.rows])
@@ -105,7 +112,9 @@ async def _open(pilot: Pilot, app: LensApp, name: str, log: str | None = None) -
     return details
 
 
-async def test_sdk_spans_show_like_lens_fn_spans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_sdk_spans_show_like_lens_fn_spans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     db = tmp_path / "traces.db"
     store = tracing.configure(db, service="svc", flush_interval=0.02)
@@ -125,7 +134,11 @@ async def test_sdk_spans_show_like_lens_fn_spans(tmp_path: Path, monkeypatch: py
     async with app.run_test(size=SIZE) as pilot:
         lens = await _open(pilot, app, "lens handle", log="lens working")
         otel = await _open(pilot, app, "otel handle", log="otel working")
-    assert [name.split()[1] for name in lens] == [name.split()[1] for name in otel] == ["handle", "step", "explode"]
+    assert (
+        [name.split()[1] for name in lens]
+        == [name.split()[1] for name in otel]
+        == ["handle", "step", "explode"]
+    )
     for kind in ("handle", "step", "explode"):
         lens_text, otel_text = lens[f"lens {kind}"], otel[f"otel {kind}"]
         # The same fields filled, but for where each came from: lens_fn knows the function's
@@ -161,7 +174,9 @@ async def test_spans_received_over_otlp_appear_live(tmp_path: Path) -> None:
 
             def send() -> None:
                 provider = TracerProvider(resource=Resource.create({"service.name": "remote"}))
-                provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{receiver.url}/v1/traces")))
+                provider.add_span_processor(
+                    SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{receiver.url}/v1/traces"))
+                )
                 tracer = provider.get_tracer("live")
                 with tracer.start_as_current_span("GET /live"):
                     with tracer.start_as_current_span("child one"):

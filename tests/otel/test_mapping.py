@@ -22,15 +22,33 @@ def _exception_event(**attrs: object) -> dict[str, object]:
         (1, "", None, ("ok", None, None, None)),
         (2, "boom", None, ("error", "boom", None, None)),
         (2, "", None, ("error", None, None, None)),
-        (2, "ValueError: x", [_exception_event(**{"exception.type": "ValueError", "exception.message": "x",
-                                                 "exception.stacktrace": "tb"})],
-         ("error", "x", "ValueError", "tb")),
-        (0, "", [_exception_event(**{"exception.type": "KeyError"})], ("error", "KeyError", "KeyError", None)),
+        (
+            2,
+            "ValueError: x",
+            [
+                _exception_event(
+                    **{
+                        "exception.type": "ValueError",
+                        "exception.message": "x",
+                        "exception.stacktrace": "tb",
+                    }
+                )
+            ],
+            ("error", "x", "ValueError", "tb"),
+        ),
+        (
+            0,
+            "",
+            [_exception_event(**{"exception.type": "KeyError"})],
+            ("error", "KeyError", "KeyError", None),
+        ),
         (1, "", [_exception_event(**{"exception.type": "KeyError"})], ("ok", None, None, None)),
         (0, "", [{"name": "retry", "time": 1.0, "attributes": {}}], ("ok", None, None, None)),
     ],
 )
-def test_resolve_status(code: int, message: str, events: list[dict[str, object]] | None, expected: tuple[object, ...]) -> None:
+def test_resolve_status(
+    code: int, message: str, events: list[dict[str, object]] | None, expected: tuple[object, ...]
+) -> None:
     assert mapping.resolve_status(code, message, events) == expected
 
 
@@ -45,16 +63,36 @@ def test_last_exception_event_wins_and_its_stacktrace_moves_out() -> None:
 def test_new_span_times_kinds_running_and_source() -> None:
     start = 1_700_000_000_123_456_789
     span = mapping.build_span(
-        trace_id="a" * 32, span_id="b" * 16, parent_span_id=None, name="n", start_ns=start,
-        end_ns=start + 1_500_000, kind="server", attributes={"lens.source": "mcp"}, events=None,
-        links=None, status_code=0, status_message=None, service="s",
+        trace_id="a" * 32,
+        span_id="b" * 16,
+        parent_span_id=None,
+        name="n",
+        start_ns=start,
+        end_ns=start + 1_500_000,
+        kind="server",
+        attributes={"lens.source": "mcp"},
+        events=None,
+        links=None,
+        status_code=0,
+        status_message=None,
+        service="s",
     )
     assert span.started_at == 1_700_000_000_123.456789 and span.duration_ms == 1.5
     assert span.status == "ok" and span.source == "mcp" and span.kind == "server"
     running = mapping.build_span(
-        trace_id="a" * 32, span_id="c" * 16, parent_span_id="b" * 16, name="r", start_ns=start,
-        end_ns=0, kind=None, attributes=None, events=None, links=None, status_code=0,
-        status_message=None, service=None,
+        trace_id="a" * 32,
+        span_id="c" * 16,
+        parent_span_id="b" * 16,
+        name="r",
+        start_ns=start,
+        end_ns=0,
+        kind=None,
+        attributes=None,
+        events=None,
+        links=None,
+        status_code=0,
+        status_message=None,
+        service=None,
     )
     assert running.duration_ms is None and running.status == "running"
     assert mapping.KIND_NAMES[2] == "server" and mapping.KIND_NUMBERS["consumer"] == 5
@@ -63,16 +101,34 @@ def test_new_span_times_kinds_running_and_source() -> None:
 
 def test_levels_services_and_log_fields() -> None:
     assert [mapping.level_of(n, None) for n in (1, 5, 9, 13, 17, 21, 24)] == [
-        "debug", "debug", "info", "warn", "error", "error", "error"]
+        "debug",
+        "debug",
+        "info",
+        "warn",
+        "error",
+        "error",
+        "error",
+    ]
     assert mapping.level_of(0, "WARNING") == "warn" and mapping.level_of(None, "fatal") == "error"
     assert mapping.level_of(0, None) == "info" and mapping.level_of(99, "debug") == "debug"
     assert mapping.service_of({"service.name": "api"}) == "api"
     assert mapping.service_of({"service.name": "unknown_service:python"}, "mine") == "mine"
-    assert mapping.service_of({"service.name": "unknown_service:python"}) == "unknown_service:python"
+    assert (
+        mapping.service_of({"service.name": "unknown_service:python"}) == "unknown_service:python"
+    )
     assert mapping.service_of(None) is None
     fields = mapping.LogFields(
-        {"exception.type": "E", "exception.message": "m", "exception.stacktrace": "tb",
-         "code.filepath": "old.py", "code.file.path": "new.py", "code.lineno": 3, "k": 1}, "")
+        {
+            "exception.type": "E",
+            "exception.message": "m",
+            "exception.stacktrace": "tb",
+            "code.filepath": "old.py",
+            "code.file.path": "new.py",
+            "code.lineno": 3,
+            "k": 1,
+        },
+        "",
+    )
     assert (fields.message, fields.exception_type, fields.traceback) == ("m", "E", "tb")
     assert fields.source_location == "new.py:3" and fields.attributes == {"k": 1}
     assert mapping.body_text({"a": [1]}) == '{"a": [1]}' and mapping.body_text(None) == ""
@@ -82,8 +138,13 @@ def test_decompress_limits() -> None:
     data = b"x" * 10_000
     assert otlp_decode.decompress(gzip.compress(data), "gzip", 10_000) == data
     assert otlp_decode.decompress(zlib.compress(data), "deflate", 10_000) == data
-    assert otlp_decode.decompress(gzip.compress(data[:10]) + gzip.compress(data[10:]), "gzip", 10_000) == data
-    assert otlp_decode.decompress(data, None, 1) == data  # identity: the raw limit applies elsewhere
+    assert (
+        otlp_decode.decompress(gzip.compress(data[:10]) + gzip.compress(data[10:]), "gzip", 10_000)
+        == data
+    )
+    assert (
+        otlp_decode.decompress(data, None, 1) == data
+    )  # identity: the raw limit applies elsewhere
     with pytest.raises(otlp_decode.PayloadError) as too_big:
         otlp_decode.decompress(gzip.compress(data), "gzip", 9_999)
     assert too_big.value.status == 413
@@ -102,5 +163,13 @@ def test_otlp_json_any_value() -> None:
     assert any_value(-(2**63)) == {"intValue": str(-(2**63))}
     assert any_value(float("nan")) == {"doubleValue": "NaN"}
     assert any_value(float("-inf")) == {"doubleValue": "-Infinity"}
-    assert any_value({"a": [1, "x"]}) == {"kvlistValue": {"values": [
-        {"key": "a", "value": {"arrayValue": {"values": [{"intValue": "1"}, {"stringValue": "x"}]}}}]}}
+    assert any_value({"a": [1, "x"]}) == {
+        "kvlistValue": {
+            "values": [
+                {
+                    "key": "a",
+                    "value": {"arrayValue": {"values": [{"intValue": "1"}, {"stringValue": "x"}]}},
+                }
+            ]
+        }
+    }

@@ -31,11 +31,21 @@ def _sdk_trace(db: Path) -> str:
     with tracer.start_as_current_span("linked") as other:
         other_ctx = other.get_span_context()
     with tracer.start_as_current_span(
-        "GET /cart", kind=SpanKind.SERVER,
-        attributes={"lens.source": "web", "n": 3, "ratio": 0.25, "flag": False, "list": ("a", "b"), "big": 2**62},
+        "GET /cart",
+        kind=SpanKind.SERVER,
+        attributes={
+            "lens.source": "web",
+            "n": 3,
+            "ratio": 0.25,
+            "flag": False,
+            "list": ("a", "b"),
+            "big": 2**62,
+        },
     ) as root:
         trace_id = f"{root.get_span_context().trace_id:032x}"
-        with tracer.start_as_current_span("db", kind=SpanKind.CLIENT, links=[Link(other_ctx, {"k": "v"})]) as db_span:
+        with tracer.start_as_current_span(
+            "db", kind=SpanKind.CLIENT, links=[Link(other_ctx, {"k": "v"})]
+        ) as db_span:
             db_span.add_event("rows", {"count": 2})
             with tracer.start_as_current_span("decode"):
                 pass
@@ -92,16 +102,26 @@ def _comparable(detail: TraceDetail) -> tuple[dict[str, Any], dict[str, dict[str
     summary = detail.summary
     assert summary is not None
     head = {
-        "root_span_name": summary.root_span_name, "service": summary.service, "source": summary.source,
-        "span_count": summary.span_count, "error_count": summary.error_count, "status": summary.status,
+        "root_span_name": summary.root_span_name,
+        "service": summary.service,
+        "source": summary.source,
+        "span_count": summary.span_count,
+        "error_count": summary.error_count,
+        "status": summary.status,
         "started_at": pytest.approx(summary.started_at, abs=1e-3),
         "duration_ms": pytest.approx(summary.duration_ms, abs=1e-3),
     }
     spans = {
         s.span_id: {
-            "name": s.name, "parent": s.parent_span_id, "status": s.status, "kind": s.kind,
-            "service": s.service, "attributes": {k: json.loads(v) for k, v in s.attributes},
-            "error_message": s.error_message, "exception_type": s.exception_type, "traceback": s.traceback,
+            "name": s.name,
+            "parent": s.parent_span_id,
+            "status": s.status,
+            "kind": s.kind,
+            "service": s.service,
+            "attributes": {k: json.loads(v) for k, v in s.attributes},
+            "error_message": s.error_message,
+            "exception_type": s.exception_type,
+            "traceback": s.traceback,
             "started_at": pytest.approx(s.started_at, abs=1e-3),
             "duration_ms": pytest.approx(s.duration_ms, abs=1e-3),
         }
@@ -147,7 +167,9 @@ def test_otlp_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert cli.main(["show", trace_id, "--db", str(db), "--format", "otlp-json"]) == 0
     document = json.loads(capsys.readouterr().out)
     [resource] = document["resourceSpans"]
-    assert resource["resource"]["attributes"] == [{"key": "service.name", "value": {"stringValue": "sdk-svc"}}]
+    assert resource["resource"]["attributes"] == [
+        {"key": "service.name", "value": {"stringValue": "sdk-svc"}}
+    ]
     spans = {s["name"]: s for s in resource["scopeSpans"][0]["spans"]}
     root = spans["GET /cart"]
     assert root["traceId"] == trace_id and len(root["spanId"]) == 16 and "parentSpanId" not in root
@@ -156,6 +178,8 @@ def test_otlp_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     values = {a["key"]: a["value"] for a in root["attributes"]}
     assert values["n"] == {"intValue": "3"} and values["big"] == {"intValue": str(2**62)}
     assert values["ratio"] == {"doubleValue": 0.25} and values["flag"] == {"boolValue": False}
-    assert values["list"] == {"arrayValue": {"values": [{"stringValue": "a"}, {"stringValue": "b"}]}}
+    assert values["list"] == {
+        "arrayValue": {"values": [{"stringValue": "a"}, {"stringValue": "b"}]}
+    }
     assert spans["lookup"]["status"]["code"] == 2
     assert spans["decode"]["parentSpanId"] == spans["db"]["spanId"]

@@ -39,27 +39,39 @@ def _providers(store: TraceWriter, batch: bool = False) -> tuple[TracerProvider,
     tracer_provider = TracerProvider(resource=resource)
     span_exporter = LensSpanExporter(store=store)
     tracer_provider.add_span_processor(
-        BatchSpanProcessor(span_exporter, schedule_delay_millis=50) if batch else SimpleSpanProcessor(span_exporter)
+        BatchSpanProcessor(span_exporter, schedule_delay_millis=50)
+        if batch
+        else SimpleSpanProcessor(span_exporter)
     )
     logger_provider = LoggerProvider(resource=resource)
     log_exporter = LensLogExporter(store=store)
     logger_provider.add_log_record_processor(
-        BatchLogRecordProcessor(log_exporter, schedule_delay_millis=50) if batch else SimpleLogRecordProcessor(log_exporter)
+        BatchLogRecordProcessor(log_exporter, schedule_delay_millis=50)
+        if batch
+        else SimpleLogRecordProcessor(log_exporter)
     )
     return tracer_provider, logger_provider
 
 
 @pytest.mark.parametrize("batch", [False, True], ids=["simple", "batch"])
-def test_nested_spans_exception_and_log_arrive_with_parents(store: TraceWriter, db_path: Path, batch: bool) -> None:
+def test_nested_spans_exception_and_log_arrive_with_parents(
+    store: TraceWriter, db_path: Path, batch: bool
+) -> None:
     tracer_provider, logger_provider = _providers(store, batch)
     tracer = tracer_provider.get_tracer("shop")
     logger = logger_provider.get_logger("shop.orders")
     with tracer.start_as_current_span(
-        "POST /orders", kind=SpanKind.SERVER, attributes={"http.route": "/orders", "x-lens-source": "web"}
+        "POST /orders",
+        kind=SpanKind.SERVER,
+        attributes={"http.route": "/orders", "x-lens-source": "web"},
     ):
-        with tracer.start_as_current_span("load cart", attributes={"cart.items": 3, "tags": ("a", "b")}) as cart:
+        with tracer.start_as_current_span(
+            "load cart", attributes={"cart.items": 3, "tags": ("a", "b")}
+        ) as cart:
             cart.add_event("cache miss", {"key": "cart:7"})
-            logger.emit(body="cart loaded", severity_number=SeverityNumber.INFO, attributes={"items": 3})
+            logger.emit(
+                body="cart loaded", severity_number=SeverityNumber.INFO, attributes={"items": 3}
+            )
         with pytest.raises(ZeroDivisionError):
             with tracer.start_as_current_span("charge", kind=SpanKind.CLIENT):
                 1 / 0  # noqa: B018 - raising inside the span is the point
@@ -82,7 +94,11 @@ def test_nested_spans_exception_and_log_arrive_with_parents(store: TraceWriter, 
         assert row["service"] == "checkout"
         assert row["duration_ms"] is not None and row["duration_ms"] >= 0
         assert row["started_at"] > 1e12  # epoch ms
-    assert root["kind"] == "server" and spans["charge"]["kind"] == "client" and spans["audit"]["kind"] == "internal"
+    assert (
+        root["kind"] == "server"
+        and spans["charge"]["kind"] == "client"
+        and spans["audit"]["kind"] == "internal"
+    )
     assert json.loads(spans["load cart"]["attributes"]) == {"cart.items": 3, "tags": ["a", "b"]}
     assert json.loads(root["attributes"])["http.route"] == "/orders"
     [event] = json.loads(spans["load cart"]["events"])
@@ -93,7 +109,10 @@ def test_nested_spans_exception_and_log_arrive_with_parents(store: TraceWriter, 
     assert charge["status"] == "error"
     assert charge["exception_type"] == "ZeroDivisionError"
     assert charge["error_message"] == "division by zero"
-    assert "Traceback (most recent call last)" in charge["traceback"] and "1 / 0" in charge["traceback"]
+    assert (
+        "Traceback (most recent call last)" in charge["traceback"]
+        and "1 / 0" in charge["traceback"]
+    )
     [exception_event] = json.loads(charge["events"])  # kept, minus the stacktrace stored once above
     assert exception_event["name"] == "exception"
     assert exception_event["attributes"]["exception.type"] == "ZeroDivisionError"
@@ -124,7 +143,9 @@ def test_log_levels_exceptions_and_code_location(store: TraceWriter, db_path: Pa
         raise RuntimeError("disk on fire")
     except RuntimeError as exc:
         logger.emit(
-            body="job failed", severity_number=SeverityNumber.ERROR, exception=exc,
+            body="job failed",
+            severity_number=SeverityNumber.ERROR,
+            exception=exc,
             attributes={"code.file.path": "jobs.py", "code.line.number": 42, "job": "sync"},
         )
     logger.emit(body="slow", severity_number=SeverityNumber.WARN2)
@@ -146,7 +167,9 @@ def test_log_levels_exceptions_and_code_location(store: TraceWriter, db_path: Pa
 
 def test_status_rules_links_and_unknown_service(store: TraceWriter, db_path: Path) -> None:
     provider = TracerProvider()  # no service.name: the SDK says unknown_service
-    provider.add_span_processor(SimpleSpanProcessor(LensSpanExporter(store=store, service="fallback-svc")))
+    provider.add_span_processor(
+        SimpleSpanProcessor(LensSpanExporter(store=store, service="fallback-svc"))
+    )
     tracer = provider.get_tracer("t")
     with tracer.start_as_current_span("linked-to") as target:
         target_ctx = target.get_span_context()
@@ -167,7 +190,8 @@ def test_status_rules_links_and_unknown_service(store: TraceWriter, db_path: Pat
     assert json.loads(spans["handled"]["events"])[0]["name"] == "exception"
     [link] = json.loads(spans["with-link"]["links"])
     assert link == {
-        "trace_id": spans["linked-to"]["trace_id"], "span_id": spans["linked-to"]["span_id"],
+        "trace_id": spans["linked-to"]["trace_id"],
+        "span_id": spans["linked-to"]["span_id"],
         "attributes": {"why": "batch"},
     }
     assert {r["service"] for r in spans.values()} == {"fallback-svc"}
@@ -178,7 +202,9 @@ def test_own_store_on_db_path_shutdown_flushes(db_path: Path) -> None:
     exporter = LensSpanExporter(db_path)
     log_exporter = LensLogExporter(store=exporter.store)  # one writer for both
     provider = TracerProvider(resource=Resource.create({"service.name": "own"}))
-    provider.add_span_processor(BatchSpanProcessor(exporter))  # 5 s default delay: shutdown must flush
+    provider.add_span_processor(
+        BatchSpanProcessor(exporter)
+    )  # 5 s default delay: shutdown must flush
     logger_provider = LoggerProvider(resource=Resource.create({"service.name": "own"}))
     logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter))
     with provider.get_tracer("t").start_as_current_span("only"):
@@ -227,5 +253,7 @@ def test_importing_otel_does_not_import_the_ui() -> None:
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich') or m.startswith('lens_tui.ui')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr

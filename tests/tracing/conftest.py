@@ -27,7 +27,7 @@ def read(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, A
             names = [d[0] for d in cursor.getdescription()]
         except apsw.ExecutionCompleteError:
             return []
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     finally:
         conn.close()
 

@@ -74,7 +74,9 @@ def test_wraps_metadata_and_decorator_forms(store: TraceWriter, db_path: Path) -
     assert {coro.__qualname__, gen.__qualname__, agen.__qualname__} <= set(rows)
 
 
-def test_generator_span_covers_iteration_and_is_current_only_inside(store: TraceWriter, db_path: Path) -> None:
+def test_generator_span_covers_iteration_and_is_current_only_inside(
+    store: TraceWriter, db_path: Path
+) -> None:
     inside: list[str | None] = []
 
     @lens_fn("produce")
@@ -233,7 +235,9 @@ async def test_async_generator_span(store: TraceWriter, db_path: Path) -> None:
     for i in range(3):
         assert rows[f"chunk-{i}"]["parent_span_id"] == rows["stream"]["span_id"]
     assert rows["feed"]["status"] == "ok" and rows["feed"]["duration_ms"] is not None
-    assert rows["broken"]["status"] == "error" and rows["broken"]["exception_type"] == "RuntimeError"
+    assert (
+        rows["broken"]["status"] == "error" and rows["broken"]["exception_type"] == "RuntimeError"
+    )
 
 
 class PaymentDeclined(Exception):

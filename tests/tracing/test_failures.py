@@ -90,7 +90,9 @@ def test_corrupt_file_is_left_alone(tmp_path: Path, capfd: pytest.CaptureFixture
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.db"]
 
 
-def test_newer_schema_is_refused_without_raising(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_newer_schema_is_refused_without_raising(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "future.db"
     conn = apsw.Connection(str(path))
     conn.execute("PRAGMA user_version = 99")
@@ -107,7 +109,9 @@ def test_newer_schema_is_refused_without_raising(tmp_path: Path, capfd: pytest.C
     assert store.dropped == 21
 
 
-def test_read_only_file_via_immutable_attribute(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_read_only_file_via_immutable_attribute(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     """`chattr +i` refuses writes even to root (where the filesystem and capabilities allow it)."""
     path = tmp_path / "ro.db"
     conn = apsw.Connection(str(path))

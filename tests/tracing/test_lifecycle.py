@@ -57,8 +57,9 @@ def test_interpreter_exit_flushes(tmp_path: Path) -> None:
         """
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                            env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
     assert scalar(path, "SELECT count(*) FROM spans WHERE name = 'last-words'") == 500

@@ -48,7 +48,12 @@ def test_levels_messages_ids_and_location(
     rows = read(db_path, "SELECT * FROM logs ORDER BY id")
     assert [r["level"] for r in rows] == ["debug", "info", "warn", "error", "error", "debug"]
     assert [r["message"] for r in rows] == [
-        "dbg 1", "plain info", "disk at 91%", "failed", "on fire", "very verbose",
+        "dbg 1",
+        "plain info",
+        "disk at 91%",
+        "failed",
+        "on fire",
+        "very verbose",
     ]
     assert all(r["logger"] == "lens_test.app" and r["service"] == "test" for r in rows)
     assert rows[0]["trace_id"] is None and rows[0]["span_id"] is None
@@ -117,7 +122,8 @@ def test_stderr_formatters_never_touch_stdout(
     assert data["source"].startswith("tests/tracing/test_loghandler.py:")
     assert tracing.flush()
     assert [r["message"] for r in read(db_path, "SELECT message FROM logs ORDER BY id")] == [
-        "human line", "json line",
+        "human line",
+        "json line",
     ]
 
 
@@ -129,7 +135,9 @@ def test_formatters_standalone(capfd: pytest.CaptureFixture[str]) -> None:
     assert out == "" and err == ""
 
 
-def test_handler_without_store_is_silent(logger: logging.Logger, capfd: pytest.CaptureFixture[str]) -> None:
+def test_handler_without_store_is_silent(
+    logger: logging.Logger, capfd: pytest.CaptureFixture[str]
+) -> None:
     tracing.shutdown()
     logger.addHandler(LogHandler())
     logger.error("nowhere to go")

@@ -68,7 +68,9 @@ def body_of(sent: list[Message]) -> bytes:
     return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 
 
-async def raw_app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+async def raw_app(
+    scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
+) -> None:
     """A tiny ASGI app: echoes the request body twice, fails on /boom, answers 503 on /down."""
     request = b""
     while True:
@@ -80,7 +82,13 @@ async def raw_app(scope: dict[str, Any], receive: Callable[..., Any], send: Call
         raise LookupError("no such thing")
     await inner_work()
     status = 503 if scope["path"] == "/down" else 200
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain")],
+        }
+    )
     await send({"type": "http.response.body", "body": request, "more_body": True})
     await send({"type": "http.response.body", "body": request, "more_body": False})
 
@@ -119,7 +127,9 @@ async def test_raw_asgi_request_is_one_trace(store: TraceWriter, db_path: Path) 
     assert trace["span_count"] == 2 and trace["status"] == "ok"
 
 
-async def test_server_error_and_exception_mark_the_span_failed(store: TraceWriter, db_path: Path) -> None:
+async def test_server_error_and_exception_mark_the_span_failed(
+    store: TraceWriter, db_path: Path
+) -> None:
     app = LensMiddleware(raw_app)
     assert status_of(await exchange(app, "GET", "/down")) == 503
     with pytest.raises(LookupError, match="no such thing"):
@@ -229,7 +239,9 @@ def test_route_template_from_path_params_when_the_framework_names_no_route() -> 
     def template(path: str, **params: object) -> str:
         return _route_template({"type": "http", "path": path, "path_params": params})
 
-    assert template("/users/5/orders/5", user_id=5, order_id=5) == "/users/{user_id}/orders/{order_id}"
+    assert (
+        template("/users/5/orders/5", user_id=5, order_id=5) == "/users/{user_id}/orders/{order_id}"
+    )
     assert template("/api/2/items/2", item=2) == "/api/2/items/{item}"
     assert template("/users/7", user_id=7) == "/users/{user_id}"
     assert template("/health") == "/health"

@@ -19,7 +19,9 @@ SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def test_sync_nesting_links_parents_and_fills_the_trace_row(store: TraceWriter, db_path: Path) -> None:
+def test_sync_nesting_links_parents_and_fills_the_trace_row(
+    store: TraceWriter, db_path: Path
+) -> None:
     @lens_fn("leaf")
     def leaf(x: int) -> int:
         time.sleep(0.002)
@@ -56,7 +58,10 @@ def test_sync_nesting_links_parents_and_fills_the_trace_row(store: TraceWriter, 
     for row in rows[1:]:
         parent = by_id[row["parent_span_id"]]
         assert parent["started_at"] <= row["started_at"]
-        assert row["started_at"] + row["duration_ms"] <= parent["started_at"] + parent["duration_ms"] + 1e-3
+        assert (
+            row["started_at"] + row["duration_ms"]
+            <= parent["started_at"] + parent["duration_ms"] + 1e-3
+        )
 
     trace = trace_row(db_path, root_row["trace_id"])
     assert trace["root_span_name"] == "root"
@@ -86,7 +91,9 @@ def test_sibling_roots_are_separate_traces(store: TraceWriter, db_path: Path) ->
     assert len(read(db_path, "SELECT * FROM traces WHERE span_count = 1")) == 2
 
 
-async def test_async_nesting_across_gather_and_create_task(store: TraceWriter, db_path: Path) -> None:
+async def test_async_nesting_across_gather_and_create_task(
+    store: TraceWriter, db_path: Path
+) -> None:
     seen: dict[str, str | None] = {}
 
     @lens_fn("fetch")
@@ -119,21 +126,40 @@ async def test_async_nesting_across_gather_and_create_task(store: TraceWriter, d
     rows = read(db_path, "SELECT * FROM spans")
     by_id = {r["span_id"]: r for r in rows}
     names = sorted(r["name"] for r in rows)
-    assert names == ["background", "fetch", "fetch", "fetch", "handler", "parse-0", "parse-1", "parse-2"]
+    assert names == [
+        "background",
+        "fetch",
+        "fetch",
+        "fetch",
+        "handler",
+        "parse-0",
+        "parse-1",
+        "parse-2",
+    ]
     assert len({r["trace_id"] for r in rows}) == 1
-    parent_name = {r["name"]: by_id[r["parent_span_id"]]["name"] for r in rows if r["parent_span_id"]}
+    parent_name = {
+        r["name"]: by_id[r["parent_span_id"]]["name"] for r in rows if r["parent_span_id"]
+    }
     assert parent_name["background"] == "handler"
-    assert all(by_id[r["parent_span_id"]]["name"] == "handler" for r in rows if r["name"] == "fetch")
+    assert all(
+        by_id[r["parent_span_id"]]["name"] == "handler" for r in rows if r["name"] == "fetch"
+    )
     # Each parse span hangs under its own fetch, though the three fetches interleave.
     for i in range(3):
         parse = next(r for r in rows if r["name"] == f"parse-{i}")
         fetch_row = by_id[parse["parent_span_id"]]
         assert fetch_row["name"] == "fetch"
         assert fetch_row["started_at"] <= parse["started_at"]
-    fetch_ids = {by_id[r["parent_span_id"]]["span_id"] for r in rows if r["name"].startswith("parse-")}
+    fetch_ids = {
+        by_id[r["parent_span_id"]]["span_id"] for r in rows if r["name"].startswith("parse-")
+    }
     assert len(fetch_ids) == 3
     trace = trace_row(db_path, rows[0]["trace_id"])
-    assert trace["span_count"] == 8 and trace["root_span_name"] == "handler" and trace["status"] == "ok"
+    assert (
+        trace["span_count"] == 8
+        and trace["root_span_name"] == "handler"
+        and trace["status"] == "ok"
+    )
 
 
 async def test_to_thread_carries_the_context(store: TraceWriter, db_path: Path) -> None:
@@ -175,7 +201,8 @@ def test_threads_inherit_the_span_through_copy_context(store: TraceWriter, db_pa
 
     with span("dispatch"):
         threads = [
-            threading.Thread(target=contextvars.copy_context().run, args=(work, i)) for i in range(4)
+            threading.Thread(target=contextvars.copy_context().run, args=(work, i))
+            for i in range(4)
         ]
         # A plain Thread starts with an empty context: its span is a new root (documented).
         threads.append(threading.Thread(target=plain_thread_work))

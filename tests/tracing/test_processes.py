@@ -47,12 +47,15 @@ def test_four_processes_lose_nothing(tmp_path: Path, db_path: Path) -> None:
     workers = [
         subprocess.Popen(
             [sys.executable, str(script), str(db_path), str(n), "1000"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         for n in range(4)
     ]
     outputs = [w.communicate(timeout=120) for w in workers]
-    for worker, (out, err) in zip(workers, outputs):
+    for worker, (out, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err
         assert out == ""  # stdout is never written
         assert "locked" not in err.lower() and "lens_tui:" not in err, err
@@ -62,12 +65,22 @@ def test_four_processes_lose_nothing(tmp_path: Path, db_path: Path) -> None:
     assert scalar(db_path, "SELECT count(*) FROM traces") == 4_000
     assert scalar(db_path, "SELECT count(DISTINCT span_id) FROM spans") == 20_000
     assert scalar(db_path, "SELECT sum(span_count) FROM traces") == 20_000
-    assert scalar(db_path, "SELECT count(*) FROM spans WHERE trace_id NOT IN (SELECT trace_id FROM traces)") == 0
-    per_service = read(db_path, "SELECT service, count(*) AS n, sum(span_count) AS s FROM traces GROUP BY service")
+    assert (
+        scalar(
+            db_path,
+            "SELECT count(*) FROM spans WHERE trace_id NOT IN (SELECT trace_id FROM traces)",
+        )
+        == 0
+    )
+    per_service = read(
+        db_path, "SELECT service, count(*) AS n, sum(span_count) AS s FROM traces GROUP BY service"
+    )
     assert sorted((r["service"], r["n"], r["s"]) for r in per_service) == [
         (f"worker-{n}", 1000, 5000) for n in range(4)
     ]
-    assert scalar(db_path, "SELECT count(*) FROM traces WHERE status != 'ok' OR span_count != 5") == 0
+    assert (
+        scalar(db_path, "SELECT count(*) FROM traces WHERE status != 'ok' OR span_count != 5") == 0
+    )
     writers = read(db_path, "SELECT * FROM writers")
     assert len(writers) == 4 and sum(w["spans_written"] for w in writers) == 20_000
     assert all(w["dropped"] == 0 and w["errors"] == 0 for w in writers)
@@ -124,7 +137,9 @@ THIRD_WRITER = textwrap.dedent(
 )
 
 
-def test_fork_child_keeps_its_rows_after_the_parent_closes(store: TraceWriter, db_path: Path) -> None:
+def test_fork_child_keeps_its_rows_after_the_parent_closes(
+    store: TraceWriter, db_path: Path
+) -> None:
     """A child must hold its own OS-level locks on the file: when the parent's connection closes
     and a third process opens and closes the file, that process must not take itself for the
     last connection (checkpointing and deleting the WAL under the child, losing its rows)."""
@@ -145,8 +160,9 @@ def test_fork_child_keeps_its_rows_after_the_parent_closes(store: TraceWriter, d
     tracing.shutdown()  # the parent's connection closes while the child writes
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     for _ in range(3):
-        subprocess.run([sys.executable, "-c", THIRD_WRITER, str(db_path)], check=True, env=env,
-                       timeout=60)
+        subprocess.run(
+            [sys.executable, "-c", THIRD_WRITER, str(db_path)], check=True, env=env, timeout=60
+        )
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert scalar(db_path, "SELECT count(*) FROM spans WHERE name = 'child'") == 150

@@ -50,8 +50,10 @@ def backdate(db_path: Path, trace_ids: list[str], days: float) -> None:
     for trace_id in trace_ids:
         execute(
             db_path,
-            ("UPDATE traces SET started_at = started_at - ?1, ended_at = ended_at - ?1 WHERE trace_id = ?2",
-             (shift, trace_id)),
+            (
+                "UPDATE traces SET started_at = started_at - ?1, ended_at = ended_at - ?1 WHERE trace_id = ?2",
+                (shift, trace_id),
+            ),
             ("UPDATE spans SET started_at = started_at - ? WHERE trace_id = ?", (shift, trace_id)),
             ("UPDATE logs SET timestamp = timestamp - ? WHERE trace_id = ?", (shift, trace_id)),
         )
@@ -62,14 +64,18 @@ def test_prune_by_age_cascades(store: TraceWriter, db_path: Path) -> None:
     old, recent = ids[:3], ids[3:]
     backdate(db_path, old, days=8)
     # An orphan log (no trace) older than the cutoff goes too.
-    execute(db_path, ("INSERT INTO logs (level, message, timestamp) VALUES ('info', 'stale', ?)",
-                      (1_000.0,)))
+    execute(
+        db_path,
+        ("INSERT INTO logs (level, message, timestamp) VALUES ('info', 'stale', ?)", (1_000.0,)),
+    )
 
     result = store.prune()
     assert result == PruneResult(traces=3, spans=12, logs=4, bodies=0, body_bytes=0)
     assert "removed 3 traces, 12 spans, 4 logs" in result.describe()
     assert {r["trace_id"] for r in read(db_path, "SELECT trace_id FROM traces")} == set(recent)
-    assert {r["trace_id"] for r in read(db_path, "SELECT DISTINCT trace_id FROM spans")} == set(recent)
+    assert {r["trace_id"] for r in read(db_path, "SELECT DISTINCT trace_id FROM spans")} == set(
+        recent
+    )
     assert scalar(db_path, "SELECT count(*) FROM spans") == 8
     assert scalar(db_path, "SELECT count(*) FROM logs") == 2
     assert store.prune() == PruneResult()  # nothing left to remove
@@ -118,8 +124,14 @@ async def test_prune_by_body_bytes_oldest_first(store: TraceWriter, db_path: Pat
         assert row["input_size"] == 500  # the sizes survive the body
     for i in (3, 4):
         row = spans[f"POST /up/{i}"]
-        assert scalar(db_path, "SELECT count(*) FROM bodies WHERE hash IN (?, ?)",
-                      (row["input_body_hash"], row["output_body_hash"])) == 2
+        assert (
+            scalar(
+                db_path,
+                "SELECT count(*) FROM bodies WHERE hash IN (?, ?)",
+                (row["input_body_hash"], row["output_body_hash"]),
+            )
+            == 2
+        )
 
 
 async def test_bodies_of_expired_traces_go_with_them(store: TraceWriter, db_path: Path) -> None:
@@ -132,16 +144,30 @@ async def test_bodies_of_expired_traces_go_with_them(store: TraceWriter, db_path
     result = store.prune()
     assert result.traces == 1 and result.bodies == 2  # its request and (doubled) response bodies
     assert result.body_bytes == len(b"old body") * 3
-    kept = read(db_path, "SELECT input_body_hash, output_body_hash FROM spans WHERE name = 'POST /new'")[0]
+    kept = read(
+        db_path, "SELECT input_body_hash, output_body_hash FROM spans WHERE name = 'POST /new'"
+    )[0]
     assert scalar(db_path, "SELECT count(*) FROM bodies") == 2
-    assert scalar(db_path, "SELECT count(*) FROM bodies WHERE hash IN (?, ?)",
-                  (kept["input_body_hash"], kept["output_body_hash"])) == 2
+    assert (
+        scalar(
+            db_path,
+            "SELECT count(*) FROM bodies WHERE hash IN (?, ?)",
+            (kept["input_body_hash"], kept["output_body_hash"]),
+        )
+        == 2
+    )
 
 
 def test_unreferenced_bodies_are_removed(store: TraceWriter, db_path: Path) -> None:
     make_traces(1, children=0)
-    execute(db_path, ("INSERT INTO bodies (hash, body, is_compressed, original_size, stored_size, "
-                      "created_at) VALUES ('dead', x'00', 0, 1, 1, 0)", ()))
+    execute(
+        db_path,
+        (
+            "INSERT INTO bodies (hash, body, is_compressed, original_size, stored_size, "
+            "created_at) VALUES ('dead', x'00', 0, 1, 1, 0)",
+            (),
+        ),
+    )
     result = store.prune()
     assert result.bodies == 1 and result.body_bytes == 1
     assert scalar(db_path, "SELECT count(*) FROM bodies") == 0
@@ -166,7 +192,9 @@ def test_writer_prunes_on_start(db_path: Path) -> None:
 
 def test_prune_on_a_read_only_connection_is_refused(store: TraceWriter, db_path: Path) -> None:
     make_traces(1, children=0)
-    conn = apsw.Connection(f"file:{db_path}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+    conn = apsw.Connection(
+        f"file:{db_path}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
+    )
     try:
         try:
             prune(conn, max_age_ms=0)

@@ -55,7 +55,11 @@ def _try(fn: Callable[..., Any], *args: Any) -> bool:
 
 def writes_of(db_path: Path, writes: list[tuple[int, str, int]], span_id: str) -> list[str]:
     rowid = read(db_path, "SELECT rowid FROM spans WHERE span_id = ?", (span_id,))[0]["rowid"]
-    names = {apsw.SQLITE_INSERT: "insert", apsw.SQLITE_UPDATE: "update", apsw.SQLITE_DELETE: "delete"}
+    names = {
+        apsw.SQLITE_INSERT: "insert",
+        apsw.SQLITE_UPDATE: "update",
+        apsw.SQLITE_DELETE: "delete",
+    }
     return [names[op] for op, table, r in writes if table == "spans" and r == rowid]
 
 
@@ -66,8 +70,10 @@ def test_long_span_is_running_then_completed_in_place(store: TraceWriter, db_pat
         with span("quick") as quick:
             assert quick is not None
         running = wait_for(
-            lambda: db_path.exists()
-            and read(db_path, "SELECT rowid, * FROM spans WHERE span_id = ?", (root.span_id,))
+            lambda: (
+                db_path.exists()
+                and read(db_path, "SELECT rowid, * FROM spans WHERE span_id = ?", (root.span_id,))
+            )
         )[0]
         assert running["status"] == "running" and running["duration_ms"] is None
         trace = trace_row(db_path, root.trace_id)

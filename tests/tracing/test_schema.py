@@ -107,7 +107,9 @@ def test_original_layout_read_without_modifying_the_file(tmp_path: Path, journal
         assert by_name["runJob"].input_size == 3 and by_name["runJob"].service is None
         logs = reader.logs()
         assert [(log.level, log.message) for log in logs] == [
-            ("info", "db ok"), ("error", "job failed"), ("warn", "no trace"),
+            ("info", "db ok"),
+            ("error", "job failed"),
+            ("warn", "no trace"),
         ]
         assert reader.logs(min_level="warn")[0].message == "job failed"
     # And through a plain read-only connection, as any other tool would.
@@ -139,20 +141,33 @@ def test_writer_migrates_the_original_layout_forward(tmp_path: Path) -> None:
     indexes = {r["name"] for r in read(path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {name for name, _, _ in schema.INDEXES} <= indexes
     # Old rows intact, value for value.
-    old = read(path, "SELECT trace_id, root_span_name, source, started_at, ended_at, duration_ms "
-                     "FROM traces WHERE trace_id IN (?, ?) ORDER BY trace_id", ("a" * 32, "b" * 32))
+    old = read(
+        path,
+        "SELECT trace_id, root_span_name, source, started_at, ended_at, duration_ms "
+        "FROM traces WHERE trace_id IN (?, ?) ORDER BY trace_id",
+        ("a" * 32, "b" * 32),
+    )
     assert [tuple(r.values()) for r in old] == ORIGINAL_TRACES
-    spans = read(path, "SELECT span_id, trace_id, parent_span_id, name, started_at, duration_ms, "
-                       "error_message, input_size, output_size FROM spans ORDER BY rowid LIMIT 4")
+    spans = read(
+        path,
+        "SELECT span_id, trace_id, parent_span_id, name, started_at, duration_ms, "
+        "error_message, input_size, output_size FROM spans ORDER BY rowid LIMIT 4",
+    )
     assert [tuple(r.values()) for r in spans] == ORIGINAL_SPANS
-    logs = read(path, "SELECT id, trace_id, span_id, level, message, timestamp FROM logs ORDER BY id")
+    logs = read(
+        path, "SELECT id, trace_id, span_id, level, message, timestamp FROM logs ORDER BY id"
+    )
     assert [tuple(r.values()) for r in logs] == ORIGINAL_LOGS
     # New spans written beside them.
     new = {r["name"]: r for r in read(path, "SELECT * FROM spans WHERE service = 'new'")}
     assert set(new) == {"new-root", "new-child"}
     assert new["new-child"]["parent_span_id"] == root.span_id
     trace = read(path, "SELECT * FROM traces WHERE trace_id = ?", (root.trace_id,))[0]
-    assert trace["root_span_name"] == "new-root" and trace["span_count"] == 2 and trace["status"] == "ok"
+    assert (
+        trace["root_span_name"] == "new-root"
+        and trace["span_count"] == 2
+        and trace["status"] == "ok"
+    )
     assert scalar(path, "PRAGMA foreign_key_check") is None
     assert scalar(path, "PRAGMA integrity_check") == "ok"
     # The cascade survived the migration.
@@ -221,8 +236,13 @@ def test_processes_migrating_at_once(tmp_path: Path, original: bool) -> None:
     start_at = time.time() + 1.0  # both interpreters are up by then
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     procs = [
-        subprocess.Popen([sys.executable, "-c", MIGRATE_SCRIPT, str(path), str(start_at)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE_SCRIPT, str(path), str(start_at)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         for _ in range(3)
     ]
     for proc in procs:
@@ -260,7 +280,10 @@ def test_core_imports_without_textual_or_rich(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     result = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "t.db")],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
 

@@ -37,8 +37,11 @@ def test_tracebacks_skip_our_wrapper_frames(db_path: Path, store: TraceWriter) -
         _fail_deeper()
     assert tracing.flush()
     rows = {r["name"]: r["traceback"] for r in read(db_path, "SELECT name, traceback FROM spans")}
-    for name, first_function in (("sync work", "sync_work"), ("async work", "async_work"),
-                                 ("block", "test_tracebacks_skip_our_wrapper_frames")):
+    for name, first_function in (
+        ("sync work", "sync_work"),
+        ("async work", "async_work"),
+        ("block", "test_tracebacks_skip_our_wrapper_frames"),
+    ):
         text = rows[name]
         assert "lens_tui/tracing" not in text, text
         frames = [line for line in text.splitlines() if line.startswith("  File ")]
