@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from lens_tui.store.reader import TraceReader
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "diff")
+SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "services", "diff")
 DB_SUFFIXES = frozenset({".db", ".db3", ".sqlite", ".sqlite3", ".s3db", ".sl3", ".sdb"})
 """Names that end so are databases to wait for, however close they are to a command name."""
 
@@ -83,6 +83,7 @@ def _dashboard_parser() -> argparse.ArgumentParser:
             "  lens-tui otlp [--port 4318]   receive OpenTelemetry (OTLP/HTTP) into a database\n"
             "  lens-tui serve [DB]           the dashboard in a web browser (textual-serve)\n"
             "  lens-tui mcp [--db PATH]      the traces for coding agents (MCP on stdio)\n"
+            "  lens-tui services [--since]   the calls between services (a service map)\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -455,6 +456,19 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return run(path)
 
 
+def _services_parser() -> argparse.ArgumentParser:
+    from lens_tui.services_cli import build_parser
+
+    return build_parser(_Parser)
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    """Print the calls between services."""
+    from lens_tui.services_cli import run
+
+    return run(args, _existing_db(args.db or default_db()))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `lens-tui`."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -472,10 +486,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             command, rest = args_list[0], args_list[1:]
             parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
                       "otlp": _otlp_parser, "serve": _serve_parser, "mcp": _mcp_parser,
-                      "diff": _diff_parser}[command]()
+                      "services": _services_parser, "diff": _diff_parser}[command]()
             args = parser.parse_args(rest)
             return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune,
-                    "otlp": cmd_otlp, "serve": cmd_serve, "mcp": cmd_mcp, "diff": cmd_diff}[command](args)
+                    "otlp": cmd_otlp, "serve": cmd_serve, "mcp": cmd_mcp,
+                    "services": cmd_services, "diff": cmd_diff}[command](args)
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)

@@ -105,7 +105,7 @@ def source_of(attributes: Mapping[str, Any] | None) -> str | None:
 _EXTERNAL_SLOTS = frozenset((
     "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status",
     "error_message", "exception_type", "traceback", "service", "kind", "attributes", "events",
-    "links", "source", "persisted",
+    "links", "source", "persisted", "remote_parent",
 ))  # fmt: skip
 _FAST = frozenset(ExternalSpan.__slots__) == _EXTERNAL_SLOTS
 """True while ExternalSpan has exactly the slots `new_span` fills; otherwise (someone added a
@@ -142,6 +142,7 @@ def new_span(
     links: list[dict[str, Any]] | None,
     resolved: tuple[str, str | None, str | None, str | None],
     service: str | None,
+    remote_parent: bool = False,
 ) -> ExternalSpan:
     """An ExternalSpan from mapped parts, positionally: the receiver calls this per span.
 
@@ -171,6 +172,7 @@ def new_span(
             events=encoded(events),
             links=encoded(links),
             source=source,
+            remote_parent=remote_parent,
         )
     span = _new(ExternalSpan)
     span.span_id = span_id
@@ -190,6 +192,7 @@ def new_span(
     span.links = encoded(links) if links else None
     span.source = source
     span.persisted = False
+    span.remote_parent = remote_parent
     return span
 
 
@@ -211,6 +214,7 @@ def build_span(
     status_code: int,
     status_message: str | None,
     service: str | None,
+    remote_parent: bool = False,
 ) -> ExternalSpan:
     """An ExternalSpan from an OpenTelemetry span's parts (ids already lowercase hex, times in ns)."""
     resolved = resolve_status(status_code, status_message, events) if events or status_code else _OK
@@ -227,6 +231,7 @@ def build_span(
         links,
         resolved,
         service,
+        remote_parent,
     )
 
 

@@ -37,6 +37,8 @@ JSON = "application/json"
 
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
+_REMOTE_PARENT = 0x300
+"""Span flags HAS_IS_REMOTE | IS_REMOTE: the parent is a span of another process."""
 _OK = ("ok", None, None, None)
 _SCALARS = frozenset(("string_value", "bool_value", "int_value", "double_value"))
 # An id that cannot be right after a JSON id failed to parse as hex: the item is then rejected
@@ -274,6 +276,7 @@ def spans_of(request: ExportTraceServiceRequest) -> Mapped:
                             links,
                             resolve_status(code, status.message, events) if code or events else _OK,
                             service,
+                            s.flags & _REMOTE_PARENT == _REMOTE_PARENT,
                         )
                     )
                 except (

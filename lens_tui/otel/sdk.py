@@ -110,6 +110,7 @@ def span_from_sdk(span: ReadableSpan, fallback_service: str | None = None) -> Ex
         status_code=status.status_code.value,
         status_message=status.description,
         service=service_of(resource.attributes if resource is not None else None, fallback_service),
+        remote_parent=bool(parent is not None and parent.is_remote),
     )
 
 

@@ -1250,6 +1250,14 @@ class TraceReader:
             data, suffix = data[:MAX_BODY_BYTES], f"\n… (body cut at {MAX_BODY_BYTES} bytes)"
         return data.decode("utf-8", errors="replace") + suffix
 
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of one read-only query, in one short read transaction ([] while the file
+        is missing): for readers of their own, such as the service map."""
+        with self._snapshot() as conn:
+            if conn is None:
+                return []
+            return conn.execute(sql, tuple(params)).fetchall()
+
     def stats(self) -> StoreStats:
         """Approximate totals (rowid ranges: O(log n)) and the writers table when present."""
         with self._snapshot() as conn:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar, overload
 
 from lens_tui.tracing.context import SpanHandle, SpanRecord, current
 from lens_tui.tracing.process import ProcessHooks
+from lens_tui.tracing.propagation import SpanContext, remote
 from lens_tui.tracing.writer import TraceWriter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,7 +24,7 @@ _lock = threading.Lock()
 
 
 def configure(
-    db_path: str | os.PathLike[str],
+    db_path: str | os.PathLike[str] | None = None,
     *,
     service: str | None = None,
     flush_on_sigterm: bool = True,
@@ -32,9 +33,14 @@ def configure(
     """Set up the process-wide writer (replacing, after a flush, any earlier one) and return it.
 
     Options are TraceWriter's: flush_interval, max_queue, busy_timeout_ms, retention_days,
-    max_body_bytes, prune_interval_s, max_captured_body, stderr. With `flush_on_sigterm` (and
-    no SIGTERM handler of the application's own), SIGTERM first flushes for at most 2 s, then
-    terminates the process as the default action would.
+    max_body_bytes, prune_interval_s, max_captured_body, stderr, and for OTLP out
+    otlp_endpoint (`http://host:4318`: the same batches go there as OTLP/HTTP protobuf, as
+    well as into `db_path`, or instead of it when `db_path` is None), otlp_token (a bearer
+    token), otlp_headers, otlp_compression (gzip or None), otlp_timeout, otlp_max_queue,
+    otlp_max_retry_s.
+    ValueError when there is nowhere to write, or the endpoint is no http(s) URL. With
+    `flush_on_sigterm` (and no SIGTERM handler of the application's own), SIGTERM first
+    flushes for at most 2 s, then terminates the process as the default action would.
     """
     global _writer
     if flush_on_sigterm:
@@ -88,25 +94,36 @@ def _short_path(path: str) -> str:
 
 
 class span:
-    """A span as a context manager, for `with` and `async with`: `with span("load", user=3) as s:`."""
+    """A span as a context manager, for `with` and `async with`: `with span("load", user=3) as s:`.
 
-    __slots__ = ("_name", "_attributes", "_record", "_token", "_writer")
+    `parent=` a SpanContext from `tracing.extract` makes it a child of that remote span (the
+    caller's trace goes on here) instead of the current span.
+    """
 
-    def __init__(self, name: str, **attributes: Any) -> None:
+    __slots__ = ("_name", "_attributes", "_record", "_token", "_writer", "_parent", "_remote_token")
+
+    def __init__(self, name: str, *, parent: SpanContext | None = None, **attributes: Any) -> None:
         self._name = name
         self._attributes = attributes or None
         self._record: SpanRecord | None = None
         self._token: Any = None
         self._writer: TraceWriter | None = None
+        self._parent = parent if isinstance(parent, SpanContext) else None
+        self._remote_token: Any = None
 
     def __enter__(self) -> SpanHandle | None:
         writer = self._writer = _writer
         if writer is None:
             return None
-        record = SpanRecord(self._name, current.get(), self._attributes)
+        parent = self._parent
+        record = SpanRecord(
+            self._name, current.get() if parent is None else parent, self._attributes
+        )
         writer.begin(record)
         self._record = record
         self._token = current.set(record)
+        if parent is not None:
+            self._remote_token = remote.set(parent)  # its tracestate goes on with calls out
         return SpanHandle(record)
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
@@ -114,6 +131,12 @@ class span:
         if record is None or writer is None:
             return
         _reset(self._token, record)
+        if self._remote_token is not None:
+            try:
+                remote.reset(self._remote_token)
+            except (ValueError, RuntimeError):  # ended in another context
+                pass
+            self._remote_token = None
         if exc is not None and not isinstance(exc, GeneratorExit):
             record.fail(exc)
         writer.end(record)

@@ -61,7 +61,8 @@ class RowBatch:
     """The rows of one transaction, each list the rows' values concatenated (see sql.MultiRow)."""
 
     traces: list[Any]
-    """`sql.TRACE_COLUMNS` but updated_at, one row per trace the batch touches."""
+    """`sql.TRACE_COLUMNS` but updated_at, one row per trace the batch touches (but those of
+    `standin_traces`)."""
     plain_spans: list[Any]
     """`sql.SPAN_PLAIN_COLUMNS` but updated_at: spans that set none of the rarer columns."""
     spans: list[Any]
@@ -72,6 +73,9 @@ class RowBatch:
     """New bodies by hash: (hash, body, is_compressed, original_size, stored_size)."""
     ended_after_running: list[int] = field(default_factory=list)
     """Ids of ended spans whose running row was written (and counted) by an earlier batch."""
+    standin_traces: list[Any] = field(default_factory=list)
+    """Like `traces`, for traces whose root this batch lacks but where a span whose parent is
+    remote stands in for it (`sql.TRACE_STANDIN_UPSERT`)."""
 
 
 class BatchBuilder:
@@ -115,7 +119,7 @@ class BatchBuilder:
         )
         rows.logs = list(itertools.chain.from_iterable(_log_row(item, service) for item in logs))
         _name_open_roots(trace_agg, base, in_flight)
-        rows.traces = _trace_rows(trace_agg, service)
+        rows.traces, rows.standin_traces = _trace_rows(trace_agg, service)
         return rows
 
     def _span_values(
@@ -135,7 +139,9 @@ class BatchBuilder:
 
         `items` are running SpanRecords, EndedSpans and ExternalSpans. Fills `trace_agg`: per
         trace hex id, [min start, max end, new spans, new errors, root name, root id, root
-        status, source, service]; and the batch's bodies and `ended_after_running`.
+        status, source, service, whether the root is a stand-in]; and the batch's bodies and
+        `ended_after_running`. A stand-in is the first span whose parent is remote, kept until
+        the true root (no parent) turns up in the batch.
         """
         values: list[Any] = []
         add = values.extend
@@ -168,7 +174,7 @@ class BatchBuilder:
                 trace_id = "%032x" % tint  # noqa: UP031 - ids.trace_hex, inlined
                 agg = trace_agg.get(trace_id)  # type: ignore[assignment]
                 if agg is None:
-                    agg = trace_agg[trace_id] = [start, end, 0, 0, None, None, None, None, None]
+                    agg = trace_agg[trace_id] = [start, end, 0, 0, None, None, None, None, None, False]  # fmt: skip
             if start < agg[0]:
                 agg[0] = start
             if end is not None and (agg[1] is None or end > agg[1]):
@@ -182,7 +188,7 @@ class BatchBuilder:
             if extra is None:
                 status = "ok" if t1 is not None else "running"
                 if pid is None:
-                    agg[4], agg[5], agg[6], agg[7] = name, span_id, status, None
+                    agg[4], agg[5], agg[6], agg[7], agg[9] = name, span_id, status, None, False
                 # fmt: off
                 add_plain((
                     span_id, trace_id, parent_id, name, start, duration, status, service,
@@ -194,7 +200,9 @@ class BatchBuilder:
             if status == "error":
                 agg[3] += 1
             if pid is None:
-                agg[4], agg[5], agg[6], agg[7] = name, span_id, status, extra.source
+                agg[4], agg[5], agg[6], agg[7], agg[9] = name, span_id, status, extra.source, False
+            elif extra.remote_parent and agg[5] is None:
+                agg[4], agg[5], agg[6], agg[7], agg[9] = name, span_id, status, extra.source, True
             events = extra.events
             in_body = extra.input_body
             out_body = extra.output_body
@@ -240,7 +248,7 @@ def _external_row(
     end = None if r.duration_ms is None else start + r.duration_ms
     agg = trace_agg.get(r.trace_id)
     if agg is None:
-        agg = trace_agg[r.trace_id] = [start, end, 0, 0, None, None, None, None, None]
+        agg = trace_agg[r.trace_id] = [start, end, 0, 0, None, None, None, None, None, False]
     else:
         if start < agg[0]:
             agg[0] = start
@@ -252,7 +260,10 @@ def _external_row(
     if r.status == "error":
         agg[3] += 1
     if r.parent_span_id is None:
-        agg[4], agg[5], agg[6], agg[7] = r.name, r.span_id, r.status, r.source
+        agg[4], agg[5], agg[6], agg[7], agg[9] = r.name, r.span_id, r.status, r.source, False
+        agg[8] = r.service  # the root's service names the trace
+    elif r.remote_parent and agg[5] is None:
+        agg[4], agg[5], agg[6], agg[7], agg[9] = r.name, r.span_id, r.status, r.source, True
     if agg[8] is None:
         agg[8] = r.service
     return (
@@ -303,35 +314,49 @@ def _name_open_roots(
 
     Children usually end before their root: without this, a request in flight shows as a
     trace without a name until its root span ends. The root itself is not written (a short
-    span still costs one write); the trace row just says it is running.
+    span still costs one write); the trace row just says it is running. An open span whose
+    parent is remote stands in for a root of another process, where the batch has no root.
     """
     if not in_flight:
         return
-    rootless = [tid for tid, a in trace_agg.items() if a[5] is None]
+    rootless = [tid for tid, a in trace_agg.items() if a[5] is None or a[9]]
     if not rootless:
         return
-    open_roots = {
-        trace_hex(r.trace_id): r for r in in_flight.copy().values() if r.parent_id is None
-    }
+    open_roots: dict[str, SpanRecord] = {}
+    standins: dict[str, SpanRecord] = {}
+    for r in in_flight.copy().values():
+        if r.parent_id is None:
+            open_roots[trace_hex(r.trace_id)] = r
+        elif r.remote_parent:
+            standins.setdefault(trace_hex(r.trace_id), r)
+    if not open_roots and not standins:
+        return
     for tid in rootless:
-        root = open_roots.get(tid)
-        if root is None:
-            continue
         agg = trace_agg[tid]
+        root = open_roots.get(tid)
+        standin = root is None
+        if standin:
+            root = standins.get(tid) if agg[5] is None else None
+            if root is None:
+                continue
         start = base + root.t0 * 1000.0
         if start < agg[0]:
             agg[0] = start
         agg[4], agg[5], agg[6], agg[7] = root.name, span_hex(root.span_id), "running", root.source
+        agg[9] = standin
 
 
-def _trace_rows(trace_agg: dict[str, list[Any]], service: str | None) -> list[Any]:
-    """Each aggregate as the row of a trace new to the database (`sql.TRACE_UPSERT` merges it
-    into a stored one)."""
+def _trace_rows(
+    trace_agg: dict[str, list[Any]], service: str | None
+) -> tuple[list[Any], list[Any]]:
+    """Each aggregate as the row of a trace new to the database (`sql.TRACE_UPSERT` or, when a
+    stand-in names it, `sql.TRACE_STANDIN_UPSERT` merges it into a stored one)."""
     traces: list[Any] = []
+    standins: list[Any] = []
     for tid, a in trace_agg.items():
         first, last, has_root = a[0], a[1], a[5] is not None
         fresh_status = "error" if a[3] else (a[6] if has_root else "running")
-        traces += (
+        row = (
             tid,
             a[4] if has_root else "",
             a[5],
@@ -344,4 +369,8 @@ def _trace_rows(trace_agg: dict[str, list[Any]], service: str | None) -> list[An
             a[3],
             fresh_status,
         )
-    return traces
+        if a[9]:
+            standins += row
+        else:
+            traces += row
+    return traces, standins

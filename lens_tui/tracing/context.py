@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import os
 import traceback as _traceback
-from types import TracebackType
 from contextvars import ContextVar
 from operator import attrgetter
 from time import perf_counter
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from lens_tui.tracing import ids
+
+if TYPE_CHECKING:
+    from lens_tui.tracing.propagation import SpanContext
 
 MAX_TRACEBACK_CHARS = 64 * 1024
 MAX_MESSAGE_CHARS = 8 * 1024
 
 
 class _Extra:
-    """The fields most spans never set: an error, HTTP sizes and bodies, kind, source, events."""
+    """The fields most spans never set: an error, HTTP sizes and bodies, kind, source, events,
+    and whether the parent is a span of another process."""
 
     __slots__ = (
         "status", "error_message", "exception_type", "traceback", "input_size", "output_size",
-        "kind", "source", "input_body", "output_body", "events",
+        "kind", "source", "input_body", "output_body", "events", "remote_parent",
     )
 
     def __init__(self) -> None:
@@ -36,6 +40,7 @@ class _Extra:
         self.input_body: bytes | str | None = None
         self.output_body: bytes | str | None = None
         self.events: list[dict[str, Any]] | None = None
+        self.remote_parent = False
 
 
 _EXTRA_DEFAULTS = _Extra()
@@ -65,7 +70,7 @@ class SpanRecord:
     Mutated only by the thread that runs the span until `end` is recorded; afterwards only read.
     """
 
-    # The hot path: creating a span stores only these 10 slots. The 11 fields few spans set
+    # The hot path: creating a span stores only these 10 slots. The 12 fields few spans set
     # live in one `_Extra` made on the first assignment (properties below), so a plain span
     # costs ~50 ns less to create and less to queue and write. (__slots__ rather than class
     # defaults: unspecialised class-attribute reads made the writer ~200 ns dearer per span.)
@@ -85,27 +90,30 @@ class SpanRecord:
     input_body = _extra_field("input_body")
     output_body = _extra_field("output_body")
     events = _extra_field("events")
+    remote_parent = _extra_field("remote_parent")
 
     def __init__(
         self,
         name: str,
-        parent: SpanRecord | None,
+        parent: SpanRecord | SpanContext | None,
         attributes: dict[str, Any] | None,
         source_location: str | None = None,
     ) -> None:
         self.name = name
         self.span_id: int = ids.next_span_int()  # type: ignore[misc]
+        self._extra: _Extra | None = None
         if parent is None:
             self.trace_id: int = ids.new_trace_int()
             self.parent_id: int | None = None
         else:
             self.trace_id = parent.trace_id
             self.parent_id = parent.span_id
+            if parent.__class__ is not SpanRecord and not isinstance(parent, SpanRecord):
+                self.remote_parent = True  # a SpanContext: the caller's span, elsewhere
         self.attributes = attributes
         self.source_location = source_location
         self.t1: float | None = None
         self.persisted = False
-        self._extra: _Extra | None = None
         self.t0 = perf_counter()
 
     def fail(self, exc: BaseException) -> None:
@@ -141,8 +149,9 @@ def _user_frames(tb: TracebackType | None) -> TracebackType | None:
     return tb
 
 
-current: ContextVar[SpanRecord | None] = ContextVar("lens_current_span", default=None)
-"""The span whose code is running in this context, or None."""
+current: ContextVar[SpanRecord | SpanContext | None] = ContextVar("lens_current_span", default=None)
+"""The span whose code is running in this context, or the remote span it continues
+(`propagation.use_context`), or None."""
 
 
 class SpanHandle:
@@ -187,6 +196,6 @@ class SpanHandle:
 
 
 def current_span() -> SpanHandle | None:
-    """The current span, or None outside any span."""
+    """The current span, or None outside any span of this process."""
     record = current.get()
-    return None if record is None else SpanHandle(record)
+    return SpanHandle(record) if isinstance(record, SpanRecord) else None

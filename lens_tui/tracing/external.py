@@ -15,7 +15,7 @@ class ExternalSpan:
     __slots__ = (
         "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status",
         "error_message", "exception_type", "traceback", "service", "kind", "attributes",
-        "events", "links", "source", "persisted",
+        "events", "links", "source", "persisted", "remote_parent",
     )  # fmt: skip
 
     def __init__(
@@ -37,6 +37,7 @@ class ExternalSpan:
         events: list[dict[str, Any]] | str | None = None,
         links: list[dict[str, Any]] | str | None = None,
         source: str | None = None,
+        remote_parent: bool = False,
     ) -> None:
         self.span_id = span_id
         self.trace_id = trace_id
@@ -55,6 +56,8 @@ class ExternalSpan:
         self.links = links
         self.source = source
         self.persisted = False
+        self.remote_parent = remote_parent
+        """The parent is a span of another process (OTLP's span flags say so)."""
 
     def __repr__(self) -> str:
         return f"ExternalSpan({self.name!r}, span_id={self.span_id}, trace_id={self.trace_id})"

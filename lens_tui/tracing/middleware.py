@@ -7,6 +7,7 @@ from typing import Any
 
 from lens_tui.tracing import api
 from lens_tui.tracing.context import SpanRecord, current
+from lens_tui.tracing.propagation import SpanContext, parse_traceparent, remote
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -22,35 +23,93 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _route_template(scope: Scope) -> str:
-    """The matched route's template (`/users/{id}`) when the framework tells, else the path."""
+def _route_template(scope: Scope) -> str | None:
+    """The matched route's template (`/users/{id}`) when the framework tells, else None.
+
+    Apps that set `path_params` but no `route` get a template made from the path: each
+    parameter's value replaced by its name.
+    """
     route = scope.get("route")
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     if isinstance(template, str):
         return template
-    path = scope.get("path") or "/"
     params = scope.get("path_params") or {}
-    if params:
-        # Parameters come in path order; matched from the end, so that a literal segment
-        # equal to a value (`/api/2/items/2`) stays, and two equal values keep their names.
-        parts = path.split("/")
-        at = len(parts)
-        for name, value in reversed(list(params.items())):
-            text = str(value)
-            for k in range(at - 1, 0, -1):
-                if parts[k] == text:
-                    parts[k], at = f"{{{name}}}", k
-                    break
-        path = "/".join(parts)
-    return path
+    if not params:
+        return None
+    # Parameters come in path order; matched from the end, so that a literal segment
+    # equal to a value (`/api/2/items/2`) stays, and two equal values keep their names.
+    parts = (scope.get("path") or "/").split("/")
+    at = len(parts)
+    for name, value in reversed(list(params.items())):
+        text = str(value)
+        for k in range(at - 1, 0, -1):
+            if parts[k] == text:
+                parts[k], at = f"{{{name}}}", k
+                break
+    return "/".join(parts)
+
+
+def _remote_parent(scope: Scope) -> SpanContext | None:
+    """The caller's span from the request's `traceparent` / `tracestate` headers, if valid."""
+    parent = None
+    states: list[bytes] = []
+    count = 0
+    for key, value in scope.get("headers") or ():
+        name = key.lower()
+        if name == b"traceparent":
+            parent, count = value, count + 1
+        elif name == b"tracestate":
+            states.append(value)
+    if count != 1:
+        return None
+    return parse_traceparent(parent, [v.decode("latin-1") for v in states] if states else None)
+
+
+class _ServerSpan(SpanRecord):
+    """A server span named after its route as soon as the router has matched one.
+
+    The router writes the route into the scope before the endpoint runs, but tells nobody: a
+    request still running when the writer shows it (a slow one, the kind people look for)
+    is named from the scope at that moment, not by its method alone.
+    """
+
+    __slots__ = ("_scope", "_method")
+
+    def __init__(self, method: str, parent: SpanRecord | SpanContext | None, scope: Scope) -> None:
+        self._scope = scope
+        self._method = method
+        super().__init__(method, parent, None)
+
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        """`METHOD /route` once the route is known, else the name given."""
+        given = _NAME_SLOT.__get__(self, SpanRecord)
+        if given != self._method:
+            return given  # renamed by the application (SpanHandle.rename)
+        try:
+            route = _route_template(self._scope)
+        except Exception:  # a scope of unexpected shape: keep the method
+            return given
+        return given if route is None else f"{given} {route}"
+
+    @name.setter
+    def name(self, value: str) -> None:
+        _NAME_SLOT.__set__(self, value)
+
+
+_NAME_SLOT = SpanRecord.__dict__["name"]
 
 
 class LensMiddleware:
     """ASGI middleware: `app.add_middleware(LensMiddleware)` in Starlette/FastAPI, or wrap any app.
 
-    Records `METHOD /route`, the status code, the `x-lens-source` header as the trace source,
-    request and response sizes and, with `capture_bodies=True`, the first `max_body_bytes` of
-    each body. Server errors (5xx) and exceptions mark the span failed; exceptions propagate.
+    Records a server span named `METHOD /route` (just `METHOD` when no route template is
+    known: a name per URL would flood the list), with OpenTelemetry's HTTP attributes, the
+    `x-lens-source` header as the trace source, request and response sizes and, with
+    `capture_bodies=True`, the first `max_body_bytes` of each body. A request carrying a valid
+    `traceparent` continues the caller's trace (its `tracestate` goes on unchanged with calls
+    made while handling it). Server errors (5xx) and exceptions mark the span failed;
+    exceptions propagate.
     """
 
     def __init__(
@@ -72,15 +131,24 @@ class LensMiddleware:
             await self.app(scope, receive, send)
             return
         method = scope.get("method", "GET")
-        record = SpanRecord(f"{method} {scope.get('path') or '/'}", current.get(), None)
+        caller = _remote_parent(scope)
+        record = _ServerSpan(method, current.get() if caller is None else caller, scope)
         record.kind = "server"
         record.source = _header(scope, self.source_header)
+        path = scope.get("path") or "/"
+        attributes: dict[str, Any] = {
+            "http.request.method": method,
+            "url.path": path,
+            "url.scheme": scope.get("scheme") or "http",
+        }
         query = scope.get("query_string") or b""
-        target = (scope.get("path") or "/") + (f"?{query.decode('latin-1')}" if query else "")
-        record.attributes = {"http.method": method, "http.target": target}
+        if query:
+            attributes["url.query"] = query.decode("latin-1")
         client = scope.get("client")
         if client:
-            record.attributes["client.address"] = f"{client[0]}:{client[1]}"
+            attributes["client.address"] = client[0]
+            attributes["client.port"] = client[1]
+        record.attributes = attributes
         store.begin(record)
         request_size = 0
         response_size = 0
@@ -112,6 +180,7 @@ class LensMiddleware:
             await send(message)
 
         token = current.set(record)
+        remote_token = None if caller is None else remote.set(caller)
         try:
             await self.app(scope, counting_receive, counting_send)
         except BaseException as exc:
@@ -124,11 +193,17 @@ class LensMiddleware:
                 current.reset(token)
             except ValueError:
                 pass
+            if remote_token is not None:
+                try:
+                    remote.reset(remote_token)
+                except ValueError:
+                    pass
             route = _route_template(scope)
-            record.name = f"{method} {route}"
-            record.attributes["http.route"] = route
+            if route is not None:
+                attributes["http.route"] = route
+            record.name = record.name  # fixed from here on: the scope may be reused
             if status_code is not None:
-                record.attributes["http.status_code"] = status_code
+                attributes["http.response.status_code"] = status_code
                 if status_code >= 500 and record.status != "error":
                     record.status = "error"
                     record.error_message = f"HTTP {status_code}"

@@ -68,13 +68,39 @@ TRACE_UPSERT = (
     "root_span_name = CASE WHEN excluded.root_span_id IS NOT NULL "
     "THEN excluded.root_span_name ELSE root_span_name END, "
     "root_span_id = coalesce(excluded.root_span_id, root_span_id), "
-    "source = coalesce(excluded.source, source), service = coalesce(service, excluded.service), "
+    "source = coalesce(excluded.source, source), "
+    # The root's service names the trace, even when another service's spans came first.
+    "service = CASE WHEN excluded.root_span_id IS NOT NULL THEN coalesce(excluded.service, service) "
+    "ELSE coalesce(service, excluded.service) END, "
     f"started_at = {_NEW_START}, ended_at = {_NEW_END}, "
     f"duration_ms = CASE WHEN {_NEW_STATUS} = 'running' THEN NULL "
     f"ELSE {_NEW_END} - {_NEW_START} END, "
     "span_count = coalesce(span_count, 0) + excluded.span_count, "
     "error_count = coalesce(error_count, 0) + excluded.error_count, "
     f"status = {_NEW_STATUS}, updated_at = excluded.updated_at"
+)
+# A trace that crossed processes: its root is the caller's, stored by another writer (or by
+# nobody: a caller that records nothing here). The first span of this batch whose parent is
+# remote stands in for it: it names the trace and gives its status only while the stored row
+# has no root or the same stand-in, so the real root, whenever it comes (TRACE_UPSERT), wins,
+# and a stand-in never replaces it. Bounds, counts and errors add up as in TRACE_UPSERT.
+_STANDS_IN = "(root_span_id IS NULL OR root_span_id = excluded.root_span_id)"
+_STANDIN_STATUS = (
+    "(CASE WHEN coalesce(error_count, 0) + excluded.error_count > 0 THEN 'error' "
+    f"WHEN {_STANDS_IN} THEN excluded.status ELSE status END)"
+)
+TRACE_STANDIN_UPSERT = (
+    schema.placeholders_insert(schema.Trace, TRACE_COLUMNS)
+    + " ON CONFLICT(trace_id) DO UPDATE SET "
+    f"root_span_name = CASE WHEN {_STANDS_IN} THEN excluded.root_span_name ELSE root_span_name END, "
+    f"root_span_id = CASE WHEN {_STANDS_IN} THEN excluded.root_span_id ELSE root_span_id END, "
+    "source = coalesce(source, excluded.source), service = coalesce(service, excluded.service), "
+    f"started_at = {_NEW_START}, ended_at = {_NEW_END}, "
+    f"duration_ms = CASE WHEN {_STANDIN_STATUS} = 'running' THEN NULL "
+    f"ELSE {_NEW_END} - {_NEW_START} END, "
+    "span_count = coalesce(span_count, 0) + excluded.span_count, "
+    "error_count = coalesce(error_count, 0) + excluded.error_count, "
+    f"status = {_STANDIN_STATUS}, updated_at = excluded.updated_at"
 )
 WRITER_UPSERT = (
     "INSERT INTO writers (writer_id, pid, hostname, service, started_at, last_write_at, "
@@ -187,6 +213,12 @@ TRACES_MULTI = MultiRow(
     _values_head(TRACE_UPSERT),
     (*range(len(TRACE_COLUMNS) - 1), "?1"),  # updated_at, the last column, is the shared ?1
     _conflict_tail(TRACE_UPSERT),
+    shared=1,
+)
+TRACES_STANDIN_MULTI = MultiRow(
+    _values_head(TRACE_STANDIN_UPSERT),
+    (*range(len(TRACE_COLUMNS) - 1), "?1"),
+    _conflict_tail(TRACE_STANDIN_UPSERT),
     shared=1,
 )
 LOGS_MULTI = MultiRow(_values_head(LOG_INSERT), tuple(range(len(LOG_COLUMNS))))

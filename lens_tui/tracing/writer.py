@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 from time import perf_counter
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import apsw
 
@@ -26,6 +26,9 @@ from lens_tui.tracing import process, retention, sql
 from lens_tui.tracing.batch import BatchBuilder, LogItem, RowBatch
 from lens_tui.tracing.context import SpanRecord
 from lens_tui.tracing.external import ExternalSpan
+
+if TYPE_CHECKING:
+    from lens_tui.tracing.otlp_sender import OTLPSender
 
 _VERBS = {
     "open": "open",
@@ -41,14 +44,18 @@ REOPEN_AFTER_S = 5.0
 
 
 class TraceWriter:
-    """The process's writer: queue, writer thread, retention and checkpoint habits."""
+    """The process's writer: queue, writer thread, retention and checkpoint habits.
+
+    With `otlp_endpoint` every batch also goes out as OTLP/HTTP (otlp_sender.py), as well as
+    into the file, or instead of it when `db_path` is None.
+    """
 
     max_batch = 50_000
     """Most records written in one transaction; a writer that is behind writes the next at once."""
 
     def __init__(
         self,
-        db_path: str | os.PathLike[str],
+        db_path: str | os.PathLike[str] | None,
         *,
         service: str | None = None,
         flush_interval: float = 0.1,
@@ -59,9 +66,18 @@ class TraceWriter:
         prune_interval_s: float = 3600.0,
         max_captured_body: int = 64 * 1024,
         stderr: TextIO | None = None,
+        otlp_endpoint: str | None = None,
+        otlp_token: str | None = None,
+        otlp_headers: dict[str, str] | None = None,
+        otlp_compression: str | None = "gzip",
+        otlp_timeout: float = 10.0,
+        otlp_max_queue: int = 100_000,
+        otlp_max_retry_s: float = 60.0,
         start: bool = True,
     ) -> None:
-        self.path = Path(db_path).expanduser()
+        if db_path is None and not otlp_endpoint:
+            raise ValueError("a trace writer needs a database path, an otlp_endpoint, or both")
+        self.path = None if db_path is None else Path(db_path).expanduser()
         self.service = service
         self.flush_interval = flush_interval
         self.max_queue = max_queue
@@ -72,6 +88,23 @@ class TraceWriter:
         self.max_captured_body = max_captured_body
         self._stderr = stderr
         self._rows = BatchBuilder(self._fail)
+        self.otlp: OTLPSender | None = None
+        """Where batches go out as OTLP/HTTP too (its stats() count what was sent and dropped)."""
+        if otlp_endpoint:
+            from lens_tui.tracing.otlp_sender import OTLPSender
+
+            self.otlp = OTLPSender(
+                otlp_endpoint,
+                service=service,
+                token=otlp_token,
+                headers=otlp_headers,
+                compression=otlp_compression,
+                timeout=otlp_timeout,
+                max_queue=otlp_max_queue,
+                max_retry_s=otlp_max_retry_s,
+                stderr=stderr,
+                start=start,
+            )
         self._init_runtime()
         if start:
             self.start()
@@ -132,6 +165,8 @@ class TraceWriter:
         if self._conn is not None:
             process.keep_inherited(self._conn)  # never close the parent's connection from the child
         self._init_runtime()
+        if self.otlp is not None:
+            self.otlp.after_fork_in_child()
         self.start()
 
     def shutdown(self, timeout: float = 5.0) -> bool:
@@ -145,6 +180,8 @@ class TraceWriter:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
         self._closed = True
+        if self.otlp is not None:
+            ok = self.otlp.shutdown(timeout) and ok
         return ok
 
     close = shutdown
@@ -241,15 +278,22 @@ class TraceWriter:
         """Block until everything queued before this call is committed (or dropped); True if so."""
         if self._thread is None or not self._thread.is_alive():
             return not self._queue
+        started = time.monotonic()
         marker = threading.Event()
         self._queue.append(marker)
         self._wake.set()
-        return marker.wait(timeout)
+        ok = marker.wait(timeout)
+        if self.otlp is not None:
+            left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+            ok = self.otlp.flush(left) and ok
+        return ok
 
     def prune(
         self, *, max_age_ms: float | None = None, max_body_bytes: int | None = None
     ) -> retention.PruneResult:
         """Apply retention now on a connection of the caller's own (defaults: the writer's policy)."""
+        if self.path is None:
+            raise ValueError("this writer has no database (it only sends OTLP)")
         conn = sql.open_writable(self.path, self.busy_timeout_ms)
         try:
             return retention.prune(
@@ -289,6 +333,8 @@ class TraceWriter:
         pop = queue.popleft
         # At most max_batch per transaction: bounds the writer's memory and each transaction.
         items: Iterable[Any] = [pop() for _ in range(min(len(queue), self.max_batch))]
+        if self.otlp is not None and items:
+            self.otlp.submit(items)  # the same batch, once: retried writes are not sent again
         if self._retry_batch:
             items = [*self._retry_batch, *items]
             self._retry_batch = []
@@ -319,6 +365,10 @@ class TraceWriter:
 
     def _cycle(self) -> None:
         spans, logs, markers = self._drain()
+        if self.path is None:  # OTLP only: the drain handed the batch to the sender
+            for marker in markers:
+                marker.set()
+            return
         running = self._running_spans(spans)
         if spans or logs or running:
             if not self._ensure_connection():
@@ -416,6 +466,8 @@ class TraceWriter:
             if rows.bodies:
                 conn.executemany(sql.BODY_INSERT, [(*b, stamp) for b in rows.bodies.values()])
             sql.TRACES_MULTI.run(conn, rows.traces, (stamp,))
+            if rows.standin_traces:
+                sql.TRACES_STANDIN_MULTI.run(conn, rows.standin_traces, (stamp,))
             sql.SPANS_PLAIN_MULTI.run(conn, rows.plain_spans, (stamp,))
             if rows.spans:
                 sql.SPANS_MULTI.run(conn, rows.spans, (stamp,))

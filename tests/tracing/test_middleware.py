@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import apsw
 import pytest
 
 from lens_tui import bodies, tracing
@@ -68,10 +69,22 @@ def body_of(sent: list[Message]) -> bytes:
     return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 
 
+class Route:
+    """What a router leaves in the scope for the route it matched (Starlette's has `path`)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
 async def raw_app(
     scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
 ) -> None:
-    """A tiny ASGI app: echoes the request body twice, fails on /boom, answers 503 on /down."""
+    """A tiny ASGI app: echoes the request body twice, fails on /boom, answers 503 on /down.
+
+    It routes every path to itself as its own route, except those under /unrouted/.
+    """
+    if not scope["path"].startswith("/unrouted/"):
+        scope["route"] = Route(scope["path"])
     request = b""
     while True:
         message = await receive()
@@ -116,10 +129,11 @@ async def test_raw_asgi_request_is_one_trace(store: TraceWriter, db_path: Path) 
     assert server["output_size"] == 2 * len(payload)
     assert server["input_body_hash"] is None and server["output_body_hash"] is None  # not asked
     attributes = json.loads(server["attributes"])
-    assert attributes["http.status_code"] == 200
-    assert attributes["http.method"] == "POST"
-    assert attributes["http.target"] == "/echo?debug=1"
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["http.request.method"] == "POST"
+    assert attributes["url.path"] == "/echo" and attributes["url.query"] == "debug=1"
     assert attributes["http.route"] == "/echo"
+    assert attributes["client.address"] == "127.0.0.1" and attributes["client.port"] == 50000
     assert rows["inner_work"]["parent_span_id"] == server["span_id"]
     trace = trace_row(db_path, server["trace_id"])
     assert trace["source"] == "cli"
@@ -139,13 +153,13 @@ async def test_server_error_and_exception_mark_the_span_failed(
     rows = spans_by_name(db_path)
     down = rows["GET /down"]
     assert down["status"] == "error" and down["error_message"] == "HTTP 503"
-    assert json.loads(down["attributes"])["http.status_code"] == 503
+    assert json.loads(down["attributes"])["http.response.status_code"] == 503
     boom = rows["GET /boom"]
     assert boom["status"] == "error"
     assert boom["exception_type"] == "LookupError"
     assert boom["error_message"] == "no such thing"
     assert "LookupError" in boom["traceback"]
-    assert json.loads(boom["attributes"])["http.status_code"] == 500
+    assert json.loads(boom["attributes"])["http.response.status_code"] == 500
     for row in (down, boom):
         trace = trace_row(db_path, row["trace_id"])
         assert trace["status"] == "error" and trace["error_count"] == 1
@@ -220,7 +234,7 @@ async def test_starlette_route_template_names_the_span(store: TraceWriter, db_pa
     rows = spans_by_name(db_path)
     get_row = rows["GET /items/{item_id}"]
     assert json.loads(get_row["attributes"])["http.route"] == "/items/{item_id}"
-    assert json.loads(get_row["attributes"])["http.target"] == "/items/42"
+    assert json.loads(get_row["attributes"])["url.path"] == "/items/42"
     assert trace_row(db_path, get_row["trace_id"])["source"] == "web"
     assert rows["inner_work"]["parent_span_id"] == get_row["span_id"]
     post_row = rows["POST /items"]
@@ -236,7 +250,7 @@ def test_route_template_from_path_params_when_the_framework_names_no_route() -> 
     its own segment, matched from the end (path order)."""
     from lens_tui.tracing.middleware import _route_template
 
-    def template(path: str, **params: object) -> str:
+    def template(path: str, **params: object) -> str | None:
         return _route_template({"type": "http", "path": path, "path_params": params})
 
     assert (
@@ -244,5 +258,164 @@ def test_route_template_from_path_params_when_the_framework_names_no_route() -> 
     )
     assert template("/api/2/items/2", item=2) == "/api/2/items/{item}"
     assert template("/users/7", user_id=7) == "/users/{user_id}"
-    assert template("/health") == "/health"
+    assert template("/health") is None  # no route and no parameters: no template to name it
     assert template("/a/x/b", missing="y") == "/a/x/b"
+
+
+async def test_a_request_without_a_route_template_is_named_by_its_method(
+    store: TraceWriter, db_path: Path
+) -> None:
+    """Three URLs of no route make one name, `GET`, each keeping its path in `url.path`."""
+    app = LensMiddleware(raw_app)
+    for i in (1, 2, 3):
+        assert status_of(await exchange(app, "GET", f"/unrouted/no/such/route/{i}")) == 200
+    assert tracing.flush()
+
+    rows = read(db_path, "SELECT * FROM spans WHERE kind = 'server' ORDER BY started_at")
+    assert [row["name"] for row in rows] == ["GET", "GET", "GET"]
+    paths = [json.loads(row["attributes"])["url.path"] for row in rows]
+    assert paths == [f"/unrouted/no/such/route/{i}" for i in (1, 2, 3)]
+    assert all("http.route" not in json.loads(row["attributes"]) for row in rows)
+    names = {trace_row(db_path, row["trace_id"])["root_span_name"] for row in rows}
+    assert names == {"GET"}
+
+
+async def test_starlette_not_found_is_named_by_its_method(store: TraceWriter, db_path: Path) -> None:
+    pytest.importorskip("starlette")
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route as StarletteRoute
+
+    async def home(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("home")
+
+    app = Starlette(routes=[StarletteRoute("/", home)])
+    app.add_middleware(LensMiddleware)
+    for i in (1, 2):
+        assert status_of(await exchange(app, "DELETE", f"/nothing/here/{i}")) == 404
+    assert tracing.flush()
+
+    rows = read(db_path, "SELECT name, attributes FROM spans ORDER BY started_at")
+    assert [row["name"] for row in rows] == ["DELETE", "DELETE"]
+    assert [json.loads(row["attributes"])["http.response.status_code"] for row in rows] == [404, 404]
+    assert json.loads(rows[1]["attributes"])["url.path"] == "/nothing/here/2"
+
+
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN = "00f067aa0ba902b7"
+CALLER_STATE = "rojo=00f067aa0ba902b7, congo=t61rcWkgMzE"
+
+
+async def calling_app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    """Answers with the headers a call made while handling the request would carry."""
+    await receive()
+    scope["route"] = Route("/call")
+    await inner_work()
+    outgoing: dict[str, str] = {}
+    tracing.inject(outgoing)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": json.dumps(outgoing).encode()})
+
+
+async def test_an_incoming_traceparent_continues_the_callers_trace(store: TraceWriter, db_path: Path) -> None:
+    app = LensMiddleware(calling_app)
+    headers = [
+        (b"TraceParent", f"00-{CALLER_TRACE}-{CALLER_SPAN}-01".encode()),
+        (b"tracestate", CALLER_STATE.encode()),
+    ]
+    sent = await exchange(app, "GET", "/call", headers=headers)
+    outgoing = json.loads(body_of(sent))
+    assert tracing.flush()
+
+    rows = spans_by_name(db_path)
+    server = rows["GET /call"]
+    assert server["trace_id"] == CALLER_TRACE  # stored exactly as the caller sent it
+    assert server["parent_span_id"] == CALLER_SPAN
+    assert rows["inner_work"]["parent_span_id"] == server["span_id"]
+    assert rows["inner_work"]["trace_id"] == CALLER_TRACE
+    # A call out names this server span as its parent and passes the tracestate on unchanged.
+    assert outgoing == {
+        "traceparent": f"00-{CALLER_TRACE}-{server['span_id']}-01",
+        "tracestate": CALLER_STATE,
+    }
+
+
+@pytest.mark.parametrize(
+    "traceparent",
+    [
+        f"00-{'0' * 32}-{CALLER_SPAN}-01",  # all-zero trace id
+        f"00-{CALLER_TRACE}-{'0' * 16}-01",  # all-zero span id
+        f"00-{CALLER_TRACE.upper()}-{CALLER_SPAN}-01",  # uppercase hex
+        f"ff-{CALLER_TRACE}-{CALLER_SPAN}-01",  # the forbidden version
+        f"00-{CALLER_TRACE}-{CALLER_SPAN}-01-extra",  # version 00 has exactly four fields
+        "garbage",
+        "",
+    ],
+)
+async def test_an_invalid_traceparent_starts_a_new_trace(
+    store: TraceWriter, db_path: Path, traceparent: str
+) -> None:
+    app = LensMiddleware(calling_app)
+    sent = await exchange(app, "GET", "/call", headers=[(b"traceparent", traceparent.encode())])
+    assert status_of(sent) == 200
+    assert tracing.flush()
+
+    server = spans_by_name(db_path)["GET /call"]
+    assert server["parent_span_id"] is None and server["trace_id"] != CALLER_TRACE
+    assert "tracestate" not in json.loads(body_of(sent))
+    assert trace_row(db_path, server["trace_id"])["root_span_name"] == "GET /call"
+
+
+async def test_a_running_request_shows_its_route_once_the_router_matched_it(
+    store: TraceWriter, db_path: Path
+) -> None:
+    pytest.importorskip("starlette")
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route as StarletteRoute
+
+    release = asyncio.Event()
+
+    async def slow(request: Any) -> PlainTextResponse:
+        await release.wait()
+        return PlainTextResponse("done")
+
+    app = Starlette(routes=[StarletteRoute("/slow/{job}", slow)])
+    app.add_middleware(LensMiddleware)
+    request = asyncio.create_task(exchange(app, "GET", "/slow/12"))
+    try:
+        for _ in range(200):  # the writer shows a span running after one flush interval
+            await asyncio.sleep(0.02)
+            try:
+                rows = read(db_path, "SELECT name, status FROM spans") if db_path.exists() else []
+            except apsw.Error:  # the writer is creating the file right now
+                rows = []
+            if rows:
+                break
+        assert rows == [{"name": "GET /slow/{job}", "status": "running"}]
+        (trace,) = read(db_path, "SELECT root_span_name, status FROM traces")
+        assert trace == {"root_span_name": "GET /slow/{job}", "status": "running"}
+    finally:
+        release.set()
+        sent = await request
+    assert body_of(sent) == b"done"
+    assert tracing.flush()
+    assert read(db_path, "SELECT name, status FROM spans") == [{"name": "GET /slow/{job}", "status": "ok"}]
+
+
+async def test_a_span_renamed_by_the_application_keeps_its_name(store: TraceWriter, db_path: Path) -> None:
+    async def renaming_app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        scope["route"] = Route("/things/{id}")
+        handle = current_span()
+        assert handle is not None and handle.name == "PUT /things/{id}"
+        handle.rename("store thing")
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    await exchange(LensMiddleware(renaming_app), "PUT", "/things/4")
+    assert tracing.flush()
+    (row,) = read(db_path, "SELECT name, attributes FROM spans")
+    assert row["name"] == "store thing"
+    assert json.loads(row["attributes"])["http.route"] == "/things/{id}"

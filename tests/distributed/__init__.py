@@ -1,0 +1,1 @@
+"""Traces across services: real processes on loopback writing one file."""
