@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from lens_tui.analysis.columns import SpanLabels, span_ends
 from lens_tui.store.filters import name_matches
+from lens_tui.store.records import SpanRow
 from lens_tui.ui.flatten import NODE, SpanForest
 
 
@@ -139,9 +140,12 @@ def span_nodes(forest: SpanForest, span_ids: Iterable[str]) -> list[int]:
     return sorted(index_of[i] for i in span_ids if i in index_of)
 
 
-def nodes_where(forest: SpanForest, test: Callable[[int], bool]) -> list[int]:
-    """Nodes for which `test(node)` is true (a span selector compiled to a node test)."""
-    return [node for node in range(len(forest)) if test(node)]
+def spans_where(forest: SpanForest, test: Callable[[SpanRow], bool]) -> list[int]:
+    """Nodes whose span passes `test`: a span selector's `matches` (the query language's
+    `{ ... }`), or any predicate on a `SpanRow`. Decodes every span: for a forest whose rows
+    are at hand; a huge trace opened from its keys is better searched in SQL by the reader."""
+    spans = forest.spans
+    return [node for node in range(len(spans)) if test(spans[node])]
 
 
 def longer_than(forest: SpanForest, threshold_ms: float, now: float | None = None) -> list[int]:

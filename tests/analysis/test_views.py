@@ -17,6 +17,7 @@ from lens_tui.analysis.views import (
     rerooted,
     service_mask,
     span_nodes,
+    spans_where,
     tree_view,
 )
 
@@ -128,6 +129,13 @@ def test_a_running_root_zooms_to_now() -> None:
     forest, _labels = forest_of([Sp("r", None, "job", 0, None), Sp("k", "r", "step", 5, 1)], now=50)
     view = rerooted(forest, 0, now=T0 + 80)
     assert view.window == (T0, T0 + 80)
+
+
+def test_any_span_predicate_prunes() -> None:
+    forest, labels = forest_of(SHOP)
+    slow_db = spans_where(forest, lambda s: s.service == "db" and (s.duration_ms or 0) >= 5)
+    view = pruned(forest, slow_db)
+    assert names(view, labels) == ["GET /checkout", "cart", "SELECT cart", "price", "SELECT prices"]
 
 
 def test_tiny_spans_can_be_pruned_away() -> None:
