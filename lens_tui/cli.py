@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from lens_tui.store.reader import TraceReader
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "services", "diff")
+SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "services", "query", "logs", "diff")
 DB_SUFFIXES = frozenset({".db", ".db3", ".sqlite", ".sqlite3", ".s3db", ".sl3", ".sdb"})
 """Names that end so are databases to wait for, however close they are to a command name."""
 
@@ -79,6 +79,8 @@ def _dashboard_parser() -> argparse.ArgumentParser:
             "  lens-tui demo [--db PATH]     run a demo service and watch it (start here)\n"
             "  lens-tui show TRACE_ID        print one trace as a tree or JSON (--stats: where the time went)\n"
             "  lens-tui diff TRACE_A TRACE_B compare two traces span by span\n"
+            "  lens-tui query [EXPR]         print the traces a query selects (docs/query.md)\n"
+            "  lens-tui logs [EXPR]          print the logs a query selects\n"
             "  lens-tui prune                apply retention to a database\n"
             "  lens-tui otlp [--port 4318]   receive OpenTelemetry (OTLP/HTTP) into a database\n"
             "  lens-tui serve [DB]           the dashboard in a web browser (textual-serve)\n"
@@ -456,6 +458,32 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return run(path)
 
 
+def _query_parser() -> argparse.ArgumentParser:
+    from lens_tui import cli_query
+
+    return cli_query.query_parser(_Parser)
+
+
+def _logs_parser() -> argparse.ArgumentParser:
+    from lens_tui import cli_query
+
+    return cli_query.logs_parser(_Parser)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    """`lens-tui query` (lens_tui/cli_query.py)."""
+    from lens_tui import cli_query
+
+    return cli_query.cmd_query(args)
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """`lens-tui logs` (lens_tui/cli_query.py)."""
+    from lens_tui import cli_query
+
+    return cli_query.cmd_logs(args)
+
+
 def _services_parser() -> argparse.ArgumentParser:
     from lens_tui.services_cli import build_parser
 
@@ -486,11 +514,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             command, rest = args_list[0], args_list[1:]
             parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
                       "otlp": _otlp_parser, "serve": _serve_parser, "mcp": _mcp_parser,
-                      "services": _services_parser, "diff": _diff_parser}[command]()
+                      "services": _services_parser, "query": _query_parser,
+                      "logs": _logs_parser, "diff": _diff_parser}[command]()
             args = parser.parse_args(rest)
             return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune,
                     "otlp": cmd_otlp, "serve": cmd_serve, "mcp": cmd_mcp,
-                    "services": cmd_services, "diff": cmd_diff}[command](args)
+                    "services": cmd_services, "query": cmd_query, "logs": cmd_logs,
+                    "diff": cmd_diff}[command](args)
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)

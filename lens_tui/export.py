@@ -8,7 +8,7 @@ from typing import Any
 
 from lens_tui import humanize
 from lens_tui.levels import LEVEL_NAME_KEY, level_label
-from lens_tui.store.records import LogRow, SpanRow, TraceDetail
+from lens_tui.store.records import LogRow, SpanRow, TraceDetail, TraceSummary
 from lens_tui.text import visible
 
 
@@ -199,4 +199,39 @@ def to_json(detail: TraceDetail, logs: Iterable[LogRow] = ()) -> dict[str, Any]:
             }
             for log in logs
         ],
+    }
+
+
+def summary_fields(summary: TraceSummary) -> dict[str, Any]:
+    """A trace's summary as JSON-ready fields: a line of `lens-tui query --format jsonl`."""
+    return {
+        "trace_id": summary.trace_id,
+        "root_span_name": summary.root_span_name,
+        "service": summary.service,
+        "started_at": summary.started_at,
+        "duration_ms": summary.duration_ms,
+        "status": summary.status,
+        "span_count": summary.span_count,
+        "error_count": summary.error_count,
+    }
+
+
+def log_fields(log: LogRow) -> dict[str, Any]:
+    """One log as JSON-ready fields: a line of `lens-tui logs --format jsonl`. `attributes` is
+    always an object: stored text that is none is kept under "(unparsed)"."""
+    attributes = _decoded(log.attributes)
+    if attributes is None:
+        attributes = {}
+    elif not isinstance(attributes, dict):
+        attributes = {"(unparsed)": log.attributes}
+    return {
+        "id": log.id,
+        "timestamp": log.timestamp,
+        "level": log.level,
+        "message": log.message,
+        "logger": log.logger,
+        "service": log.service,
+        "trace_id": log.trace_id,
+        "span_id": log.span_id,
+        "attributes": attributes,
     }

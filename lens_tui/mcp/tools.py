@@ -40,16 +40,7 @@ def _bounded(limit: object, default: int, most: int, name: str = "limit") -> int
 
 def trace_summary(summary: TraceSummary) -> dict[str, Any]:
     """A trace as one search result (the fields of `lens-tui query --format jsonl`)."""
-    return {
-        "trace_id": summary.trace_id,
-        "root_span_name": summary.root_span_name,
-        "service": summary.service,
-        "started_at": summary.started_at,
-        "duration_ms": summary.duration_ms,
-        "status": summary.status,
-        "span_count": summary.span_count,
-        "error_count": summary.error_count,
-    }
+    return export.summary_fields(summary)
 
 
 class TraceTools:

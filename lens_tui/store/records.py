@@ -24,6 +24,9 @@ class TraceSummary:
     status: str
     """`ok`, `error` or `running`."""
     updated_at: float | None = None
+    root_span_id: str | None = None
+    """The root span's id as the trace row names it (a span standing in for a remote root, or
+    an open root not written yet); None where the layout does not record it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from lens_tui.store.connection import Database
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import PendingSpan
 from lens_tui.ui import feed
@@ -23,32 +24,32 @@ SPANS = 3_000
 
 @pytest.fixture()
 def on_the_loop(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Names of `TraceReader` calls that touched SQLite on the main thread (the event loop)."""
+    """Names of the reader's calls that touched SQLite on the main thread (the event loop)."""
     seen: list[str] = []
     main = threading.main_thread()
-    snapshot, changed, connect = TraceReader._snapshot, TraceReader.changed, TraceReader._connect
+    snapshot, changed, connect = Database.read, Database.changed, Database._connect
 
     def note(what: str) -> None:
         if threading.current_thread() is main:
             seen.append(what)
 
     @contextmanager
-    def watched_snapshot(self: TraceReader) -> Iterator[Any]:
+    def watched_snapshot(self: Database) -> Iterator[Any]:
         note("query")
         with snapshot(self) as conn:
             yield conn
 
-    def watched_changed(self: TraceReader) -> bool:
+    def watched_changed(self: Database) -> bool:
         note("changed")
         return changed(self)
 
-    def watched_connect(self: TraceReader, *args: Any, **kwargs: Any) -> Any:
+    def watched_connect(self: Database, *args: Any, **kwargs: Any) -> Any:
         note("connect")
         return connect(self, *args, **kwargs)
 
-    monkeypatch.setattr(TraceReader, "_snapshot", watched_snapshot)
-    monkeypatch.setattr(TraceReader, "changed", watched_changed)
-    monkeypatch.setattr(TraceReader, "_connect", watched_connect)
+    monkeypatch.setattr(Database, "read", watched_snapshot)
+    monkeypatch.setattr(Database, "changed", watched_changed)
+    monkeypatch.setattr(Database, "_connect", watched_connect)
     return seen
 
 
