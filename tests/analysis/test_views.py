@@ -20,6 +20,7 @@ from lens_tui.analysis.views import (
     spans_where,
     tree_view,
 )
+from lens_tui.query import compile_span_query
 
 from .spans import T0, Sp, brute_parents, chain, forest_of
 from .test_stats import traces
@@ -136,6 +137,15 @@ def test_any_span_predicate_prunes() -> None:
     slow_db = spans_where(forest, lambda s: s.service == "db" and (s.duration_ms or 0) >= 5)
     view = pruned(forest, slow_db)
     assert names(view, labels) == ["GET /checkout", "cart", "SELECT cart", "price", "SELECT prices"]
+
+
+def test_a_span_selector_of_the_query_language_prunes() -> None:
+    forest, labels = forest_of(SHOP)
+    query = compile_span_query('{ service = "db" and duration >= 5ms }')
+    view = pruned(forest, spans_where(forest, query.matches))
+    assert names(view, labels) == ["GET /checkout", "cart", "SELECT cart", "price", "SELECT prices"]
+    words = compile_span_query("select")  # bare words search names, as the waterfall's `/` does
+    assert spans_where(forest, words.matches) == name_contains(labels, "select")
 
 
 def test_tiny_spans_can_be_pruned_away() -> None:
