@@ -64,7 +64,7 @@ class FlameLayout:
     labels: list[str]
     services: list[str | None]
     rows: list[array[int]]
-    """Depth -> frame indices ordered by left edge (then by frame index)."""
+    """Depth -> frame indices ordered by left edge."""
     frame_of: array[int]
     """Forest node -> the frame that holds it."""
     extent: float
