@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from lens_tui.store.reader import TraceReader
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "services", "query", "logs", "diff")
+SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "services", "query", "logs",
+               "stats", "diff")
 DB_SUFFIXES = frozenset({".db", ".db3", ".sqlite", ".sqlite3", ".s3db", ".sl3", ".sdb"})
 """Names that end so are databases to wait for, however close they are to a command name."""
 
@@ -86,6 +87,7 @@ def _dashboard_parser() -> argparse.ArgumentParser:
             "  lens-tui serve [DB]           the dashboard in a web browser (textual-serve)\n"
             "  lens-tui mcp [--db PATH]      the traces for coding agents (MCP on stdio)\n"
             "  lens-tui services [--since]   the calls between services (a service map)\n"
+            "  lens-tui stats [EXPR]         per-route rate, errors and latency percentiles\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -151,9 +153,10 @@ def _prune_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_db_path(path: Path) -> Literal["ok", "missing"]:
+def _check_db_path(path: Path) -> Literal["ok", "missing", "record-store"]:
     """CliError for a path no command can use (a missing directory, a file that is not a
-    trace database); "missing" when only the file is absent."""
+    trace database); "missing" when only the file is absent, "record-store" for a file that
+    is only read."""
     from lens_tui.store.reader import OpenError, check_path
 
     try:
@@ -166,6 +169,13 @@ def _existing_db(path: Path) -> Path:
     if _check_db_path(path) == "missing":
         raise CliError(f"{path}: no such trace database")
     return path
+
+
+def _writable_db(path: Path) -> Literal["ok", "missing"]:
+    """`_check_db_path` for commands that write: a record store is refused (shown, never written)."""
+    if (found := _check_db_path(path)) == "record-store":
+        raise CliError(f"{path} is a record store (the dispatch trace store's layout): lens-tui shows it but never writes to it")
+    return found
 
 
 CANDIDATES_SHOWN = 10
@@ -241,6 +251,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from lens_tui.tracing.sql import open_writable
 
     path = _existing_db(args.db or default_db())
+    _writable_db(path)
     try:
         conn = open_writable(path)
     except apsw.Error as exc:
@@ -271,7 +282,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CliError(f"{db}: cannot create directory {db.parent}: {exc.strerror or exc}") from None
         if os.path.lexists(db):
-            _existing_db(db)
+            _writable_db(_existing_db(db))
     return demo.run(db, rate=args.rate, ui=not args.no_ui, duration=args.duration, seed=args.seed)
 
 
@@ -314,6 +325,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     if args.otlp is None:
         return run_dashboard(path)
+    _writable_db(path)
     import apsw
 
     from lens_tui.otel.receiver import start_in_background
@@ -362,7 +374,7 @@ def cmd_otlp(args: argparse.Namespace) -> int:
     path: Path = args.db or default_db()
     if not 0 <= args.port <= 65535:
         raise CliError(f"invalid port {args.port}")
-    _check_db_path(path)  # the receiver's store would create a missing directory
+    _writable_db(path)  # the receiver's store would create a missing directory
     token = args.token or os.environ.get("LENS_OTLP_TOKEN") or None
     receiver = OTLPReceiver(
         path, host=args.host, port=args.port, token=token,
@@ -436,6 +448,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return run(path, args.host, args.port, args.token or os.environ.get("LENS_SERVE_TOKEN") or None)
     except OSError as exc:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+
+
+def _stats_parser() -> argparse.ArgumentParser:
+    from lens_tui.cli_stats import build_parser
+
+    return build_parser(_Parser)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print per-route statistics."""
+    from lens_tui.cli_stats import run
+
+    return run(args, _existing_db(args.db or default_db()))
 
 
 def _mcp_parser() -> argparse.ArgumentParser:
@@ -515,12 +540,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
                       "otlp": _otlp_parser, "serve": _serve_parser, "mcp": _mcp_parser,
                       "services": _services_parser, "query": _query_parser,
-                      "logs": _logs_parser, "diff": _diff_parser}[command]()
+                      "logs": _logs_parser, "stats": _stats_parser, "diff": _diff_parser}[command]()
             args = parser.parse_args(rest)
             return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune,
                     "otlp": cmd_otlp, "serve": cmd_serve, "mcp": cmd_mcp,
                     "services": cmd_services, "query": cmd_query, "logs": cmd_logs,
-                    "diff": cmd_diff}[command](args)
+                    "stats": cmd_stats, "diff": cmd_diff}[command](args)
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)

@@ -2,7 +2,8 @@
 
 Opening refuses what is not ours with one line (`OpenError`): a missing directory, a FIFO or
 device (never opened: that could block), a file that is not SQLite, a database of some other
-application, one written by a newer lens_tui. Change detection is cheap: `PRAGMA data_version`
+application, one written by a newer lens_tui. Three layouts open: ours, the original LENS one,
+and the dispatch trace store's records (read through TEMP views, `store/record_layout.py`). Change detection is cheap: `PRAGMA data_version`
 for commits by other connections, the file's (st_dev, st_ino) for a replaced or deleted file,
 which an open connection would otherwise keep serving forever.
 
@@ -29,6 +30,7 @@ import apsw
 from peewee import SQL, Cast, Field, Model, Node, Select
 
 from lens_tui.schema import ORIGINAL_TABLES, SCHEMA_VERSION, Body, Log, Span, Trace, Writer
+from lens_tui.store import record_layout
 from lens_tui.store.filters import register_sql_functions
 from lens_tui.store.layout import Layout
 from lens_tui.text import one_line
@@ -107,8 +109,13 @@ class Read:
         return model.select(*nodes, *extra)
 
     def rowid_range(self, table: str) -> tuple[int, int]:
-        """(min, max) rowid, (0, 0) when empty; two subqueries keep SQLite's O(log n) min/max."""
-        sql = f'SELECT (SELECT min(rowid) FROM "{table}"), (SELECT max(rowid) FROM "{table}")'
+        """(min, max) rowid, (0, 0) when empty, in O(log n): by the rowid order of a table, or
+        of each arm of a record store's view (min() and max() would scan a view: only an
+        ordered LIMIT lets SQLite flatten it and merge its arms)."""
+        sql = (
+            f'SELECT (SELECT rowid FROM "{table}" ORDER BY rowid LIMIT 1),'
+            f' (SELECT rowid FROM "{table}" ORDER BY rowid DESC LIMIT 1)'
+        )
         low, high = self.one(sql)
         return int(low or 0), int(high or 0)
 
@@ -218,18 +225,27 @@ def _sqlite_error(path: Path, exc: apsw.Error) -> OpenError:
     return OpenError(f"{path}: {one_line(exc)}")
 
 
+def _table_columns(conn: apsw.Connection, table: str) -> frozenset[str]:
+    """The columns of the file's own `table` (main: a TEMP view may shadow its name)."""
+    rows = conn.execute(f'PRAGMA main.table_info("{table}")').fetchall()
+    return frozenset(str(row[1]) for row in rows)
+
+
 def _validate(path: Path, conn: apsw.Connection) -> Layout:
-    """The file's layout, or OpenError when it is not a trace database lens_tui can read."""
+    """The file's layout, or OpenError when it is not a trace database lens_tui can read; a
+    record store's views are (re)created on `conn` (`lens_tui.store.record_layout`)."""
     tables = {
         row[0]
-        for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        for row in conn.execute("SELECT name FROM main.sqlite_master WHERE type='table'").fetchall()
     }
-    version = int(conn.execute("PRAGMA user_version").fetchall()[0][0])
+    version = int(conn.execute("PRAGMA main.user_version").fetchall()[0][0])
     if version > SCHEMA_VERSION:
         raise OpenError(
             f"{path} was written by a newer lens_tui (schema version {version}; "
             f"this one reads up to {SCHEMA_VERSION})"
         )
+    if record_layout.detect(tables):
+        return _validate_record_store(path, conn, tables)
     missing = [t for t in ORIGINAL_TABLES if t not in tables]
     if missing:
         raise OpenError(f"{path} has no {'/'.join(missing)} tables: not a trace database")
@@ -237,8 +253,7 @@ def _validate(path: Path, conn: apsw.Connection) -> Layout:
     for model in _KNOWN_TABLES:
         table = model._meta.table_name
         if table in tables:
-            rows = conn.execute(f'PRAGMA table_info("{table}")').fetchall()
-            columns[table] = frozenset(str(row[1]) for row in rows)
+            columns[table] = _table_columns(conn, table)
     for table, required in _REQUIRED_COLUMNS.items():
         absent = [c for c in required if c not in columns[table]]
         if absent:
@@ -247,13 +262,27 @@ def _validate(path: Path, conn: apsw.Connection) -> Layout:
             )
     # Touch the right edge of each b-tree: a truncated file fails here, not mid-session.
     for table in ORIGINAL_TABLES:
-        conn.execute(f'SELECT max(rowid) FROM "{table}"').fetchall()
+        conn.execute(f'SELECT max(rowid) FROM main."{table}"').fetchall()
     indexed = False
-    for row in conn.execute('PRAGMA index_list("spans")').fetchall():
-        info = conn.execute(f'PRAGMA index_info("{row[1]}")').fetchall()
+    for row in conn.execute('PRAGMA main.index_list("spans")').fetchall():
+        info = conn.execute(f'PRAGMA main.index_info("{row[1]}")').fetchall()
         if info and min(info)[2] == "trace_id":
             indexed = True
     return Layout(columns, indexed)
+
+
+def _validate_record_store(path: Path, conn: apsw.Connection, tables: set[str]) -> Layout:
+    """The layout of a record store, its views created on `conn`."""
+    records = _table_columns(conn, record_layout.RECORDS)
+    absent = record_layout.missing_columns(records)
+    if absent:
+        raise OpenError(
+            f"{path}: table records has no {', '.join(absent)} column: not a trace database"
+        )
+    bodies = _table_columns(conn, "bodies") if "bodies" in tables else frozenset()
+    conn.execute('SELECT max(rowid) FROM main."records"').fetchall()  # a truncated file fails here
+    record_layout.install(conn, records, bodies)
+    return Layout(record_layout.layout_columns(records, bodies), True, record_store=True)
 
 
 def _query_data_version(conn: apsw.Connection) -> int:
@@ -264,8 +293,9 @@ def _schema_version(conn: apsw.Connection) -> int:
     return int(conn.execute("PRAGMA schema_version").fetchall()[0][0])
 
 
-def check_path(path: Path) -> Literal["ok", "missing"]:
-    """Validate before any screen: "missing" when only the file is absent, else OpenError."""
+def check_path(path: Path) -> Literal["ok", "missing", "record-store"]:
+    """Validate before any screen: "missing" when only the file is absent, "record-store" for
+    a file lens_tui reads but never writes (the dispatch trace store's), else OpenError."""
     path = Path(path)
     if not path.parent.is_dir():
         raise OpenError(f"{path}: directory {path.parent} does not exist")
@@ -274,9 +304,10 @@ def check_path(path: Path) -> Literal["ok", "missing"]:
     database = Database(path)
     try:
         database.open()
+        record_store = database.layout.record_store
     finally:
         database.close()
-    return "ok"
+    return "record-store" if record_store else "ok"
 
 
 # --------------------------------------------------------------------------- the connection

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
 from lens_tui.levels import normalise_level
 from lens_tui.schema import SPAN_STATUSES
 from lens_tui.store.records import LogRow, SpanRow, TraceSummary, WriterInfo
-from lens_tui.text import encode_json
+from lens_tui.text import encode_json, one_line
 
 UNPARSED_KEY = "(unparsed)"
 """The attribute key under which a cell that is not a JSON object is shown raw."""
@@ -47,6 +48,9 @@ WRITER_COLUMNS = (
 # fmt: on
 
 _encode_json_str = json.encoder.encode_basestring
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+"""A body larger than this (after gunzip) is cut: a gzip bomb must not exhaust memory."""
 
 
 def as_text(value: object) -> str:
@@ -240,3 +244,21 @@ def key_columns(
     ):
         durations = [as_ms(v) for v in durations]
     return span_ids, parent_ids, starts, durations
+
+
+def body_text(stored: object, compressed: object, limit: int = MAX_BODY_BYTES) -> str:
+    """A stored body as text: gunzipped when `compressed`, cut after `limit` bytes (with a
+    note saying so), invalid UTF-8 as U+FFFD; a gzip stream that does not inflate is a note."""
+    data = stored if isinstance(stored, bytes) else as_text(stored).encode("utf-8", "replace")
+    suffix = ""
+    if compressed:
+        try:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            data = inflater.decompress(data, limit)
+            if inflater.unconsumed_tail:
+                suffix = f"\n… (body cut at {limit} bytes)"
+        except zlib.error as exc:
+            return f"(stored body could not be decompressed: {one_line(exc)})"
+    elif len(data) > limit:
+        data, suffix = data[:limit], f"\n… (body cut at {limit} bytes)"
+    return data.decode("utf-8", errors="replace") + suffix

@@ -11,14 +11,15 @@ decoding cells in `store/decode.py`; what a filter keeps, in SQL and for live ro
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import apsw
 
 from lens_tui.levels import normalise_level
-from lens_tui.store.connection import Database, Interrupted, OpenError, check_path
+from lens_tui.store.connection import Database, Interrupted, OpenError, Read, check_path
 from lens_tui.store.decode import span_row
 from lens_tui.store.filters import LogScope, LogWhere, TraceFilter, TraceWhere, name_matches
 from lens_tui.store.queries import MAX_LIST_LIMIT, logs, spans, totals, traces
@@ -49,6 +50,7 @@ class TraceReader:
         self._db = Database(path)
         self._lock = self._db.lock
         self._level_counts = LevelCounts()
+        self._record_totals = totals.RecordTotals()
 
     # ---- lifecycle
 
@@ -100,6 +102,14 @@ class TraceReader:
         """Stop the read running on this reader now, from any thread (it raises `Interrupted`);
         without one running, nothing happens, and later reads are not affected."""
         self._db.interrupt()
+
+    @contextmanager
+    def read(self) -> Iterator[Read | None]:
+        """One short read transaction, its connection and the file's layout (None while the
+        file is missing), for queries built by other store modules (store/stats): consume
+        every cursor inside."""
+        with self._db.read() as read:
+            yield read
 
     # ---- traces
 
@@ -259,4 +269,4 @@ class TraceReader:
 
     def stats(self) -> StoreStats:
         """Approximate totals (rowid ranges: O(log n)) and the writers table when present."""
-        return totals.stats(self._db)
+        return totals.stats(self._db, self._record_totals)

@@ -14,6 +14,7 @@ import apsw
 import pytest
 
 from lens_tui import schema
+from lens_tui.store.reader import TraceReader
 
 ORIGINAL_LAYOUT_SQL = """
 CREATE TABLE traces (
@@ -220,3 +221,21 @@ def make_original_layout(path: Path, *, wal: bool) -> None:
     )
     conn.execute("COMMIT")
     conn.close()
+
+
+@pytest.fixture
+def record_db(tmp_path: Path) -> Path:
+    """The sample record store (tests/store/record_sample.py), its writer closed (everything
+    checkpointed into the file)."""
+    from .record_sample import build
+
+    path = tmp_path / "dispatch.db"
+    build(path).close()
+    return path
+
+
+@pytest.fixture
+def record_reader(record_db: Path) -> Iterator[TraceReader]:
+    """A reader open on the sample record store."""
+    with TraceReader(record_db) as handle:
+        yield handle

@@ -39,8 +39,9 @@ def _page(
         bounds.append(Log.id < int(before_id))
     order = Log.id.desc() if newest else Log.id.asc()
     shown = scope.level_spellings()
-    if shown is None or scope.trace_id is not None:
-        # By trace, the (trace_id, id) index bounds the scan; filter levels on the way.
+    if shown is None or scope.trace_id is not None or tx.layout.record_store:
+        # By trace, the (trace_id, id) index bounds the scan; filter levels on the way. A
+        # record store has no level index: one scan back from the newest, not one per spelling.
         where = [*scope.sql_where(tx.layout), *bounds]
         query = tx.select(Log, LOG_COLUMNS)
         if where:
@@ -130,7 +131,9 @@ def max_id(db: Database) -> int:
     with db.read() as tx:
         if tx is None:
             return 0
-        return int(tx.one("SELECT max(id) FROM logs")[0] or 0)
+        # Not max(id): that would scan a record store's view (see `Read.rowid_range`).
+        rows = tx.conn.execute("SELECT id FROM logs ORDER BY id DESC LIMIT 1").fetchall()
+        return int(rows[0][0] or 0) if rows else 0
 
 
 class LevelCounts:

@@ -4,7 +4,6 @@ built from), spans by rowid, by name, by update time, and the bodies spans captu
 from __future__ import annotations
 
 import math
-import zlib
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from lens_tui.store.decode import (
     TRACE_COLUMNS,
     as_ms,
     as_text,
+    body_text,
     key_columns,
     span_row,
     status,
@@ -28,12 +28,9 @@ from lens_tui.store.decode import (
 )
 from lens_tui.store.filters import name_condition
 from lens_tui.store.records import SpanRow, TraceDetail, TraceSummary
-from lens_tui.text import one_line
 
 MAX_TRACE_SPANS = 200_000
 """A bound on one trace's spans held in memory (the waterfall of a runaway trace stays usable)."""
-MAX_BODY_BYTES = 16 * 1024 * 1024
-"""A body larger than this (after gunzip) is cut: a gzip bomb must not exhaust memory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,17 +279,4 @@ def body(db: Database, body_hash: str) -> str | None:
         rows = tx.fetch(query)
     if not rows:
         return None
-    stored, is_compressed = rows[0]
-    data = stored if isinstance(stored, bytes) else as_text(stored).encode("utf-8", "replace")
-    suffix = ""
-    if is_compressed:
-        try:
-            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-            data = inflater.decompress(data, MAX_BODY_BYTES)
-            if inflater.unconsumed_tail:
-                suffix = f"\n… (body cut at {MAX_BODY_BYTES} bytes)"
-        except zlib.error as exc:
-            return f"(stored body could not be decompressed: {one_line(exc)})"
-    elif len(data) > MAX_BODY_BYTES:
-        data, suffix = data[:MAX_BODY_BYTES], f"\n… (body cut at {MAX_BODY_BYTES} bytes)"
-    return data.decode("utf-8", errors="replace") + suffix
+    return body_text(*rows[0])

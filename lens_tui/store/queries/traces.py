@@ -11,6 +11,7 @@ from typing import Any
 from peewee import SQL, Node, fn
 
 from lens_tui.schema import Span, Trace
+from lens_tui.store import record_layout
 from lens_tui.store.connection import ROWID, Database, Read
 from lens_tui.store.decode import TRACE_COLUMNS, as_ms, as_text, trace_summary
 from lens_tui.store.filters import TraceWhere
@@ -92,6 +93,8 @@ def current_mark(db: Database) -> TraceMark:
     with db.read() as tx:
         if tx is None:
             return TraceMark()
+        if tx.layout.record_store:
+            return TraceMark(rowid=int(tx.one("SELECT max(rowid) FROM main.records")[0] or 0))
         top = tx.one("SELECT max(rowid) FROM traces")[0] or 0
         if not tx.layout.has("traces", "updated_at"):
             return TraceMark(rowid=int(top))
@@ -112,6 +115,8 @@ def since(db: Database, mark: TraceMark) -> tuple[list[TraceSummary], TraceMark]
     with db.read() as tx:
         if tx is None:
             return [], mark
+        if tx.layout.record_store:
+            return _records_since(tx, mark)
         columns = tx.select(Trace, TRACE_COLUMNS, ROWID)
         new_rows = tx.fetch(
             columns.where(ROWID > mark.rowid).order_by(ROWID).limit(TRACES_SINCE_LIMIT)
@@ -141,6 +146,31 @@ def since(db: Database, mark: TraceMark) -> tuple[list[TraceSummary], TraceMark]
         traces = _with_counts(tx, list(merged.values()))
     traces.sort(key=lambda t: t.started_at, reverse=True)
     return traces, TraceMark(rowid, updated_at, updated_rowid)
+
+
+def _records_since(tx: Read, mark: TraceMark) -> tuple[list[TraceSummary], TraceMark]:
+    """`since` on a record store: its mark is the highest record rowid read, and the traces
+    since are those the newer records belong to, read by trace id. Its traces view has no
+    index to tail by: `updated_at >` or `rowid >` on it would aggregate every record.
+    Beyond TRACES_SINCE_LIMIT traces, the mark stops before the first record of the next."""
+    columns = tx.layout.columns[record_layout.RECORDS]
+    sql = record_layout.touched_traces_sql(columns)
+    touched = tx.conn.execute(sql, (mark.rowid, TRACES_SINCE_LIMIT + 1)).fetchall()
+    if len(touched) > TRACES_SINCE_LIMIT:
+        top = int(touched[TRACES_SINCE_LIMIT][1]) - 1
+        touched = touched[:TRACES_SINCE_LIMIT]
+    else:
+        top = int(tx.one("SELECT max(rowid) FROM main.records")[0] or 0)
+    rows: list[tuple[Any, ...]] = []
+    ids = [trace_id for trace_id, _first in touched]  # bytes: invalid UTF-8 stays as stored
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join(["CAST(? AS TEXT)"] * len(chunk))
+        query = tx.select(Trace, TRACE_COLUMNS).where(SQL(f"trace_id IN ({marks})", chunk))
+        rows.extend(tx.fetch(query))
+    traces = _with_counts(tx, rows)
+    traces.sort(key=lambda t: t.started_at, reverse=True)
+    return traces, TraceMark(rowid=max(top, mark.rowid))
 
 
 def find_ids(db: Database, prefix: str, limit: int) -> list[str]:
