@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "services", "query", "logs",
-               "stats")
+               "stats", "diff")
 DB_SUFFIXES = frozenset({".db", ".db3", ".sqlite", ".sqlite3", ".s3db", ".sl3", ".sdb"})
 """Names that end so are databases to wait for, however close they are to a command name."""
 
@@ -78,7 +78,8 @@ def _dashboard_parser() -> argparse.ArgumentParser:
             "commands:\n"
             "  lens-tui [DB] [--otlp [PORT]] watch DB live (default $LENS_DB, else ./traces.db)\n"
             "  lens-tui demo [--db PATH]     run a demo service and watch it (start here)\n"
-            "  lens-tui show TRACE_ID        print one trace as a tree or JSON\n"
+            "  lens-tui show TRACE_ID        print one trace as a tree or JSON (--stats: where the time went)\n"
+            "  lens-tui diff TRACE_A TRACE_B compare two traces span by span\n"
             "  lens-tui query [EXPR]         print the traces a query selects (docs/query.md)\n"
             "  lens-tui logs [EXPR]          print the logs a query selects\n"
             "  lens-tui prune                apply retention to a database\n"
@@ -126,8 +127,19 @@ def _show_parser() -> argparse.ArgumentParser:
     parser.add_argument("trace_id", help="trace id, or a unique prefix or tail of one (as the dashboard shows it)")
     parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a tree")
-    parser.add_argument("--format", choices=("tree", "json", "otlp-json"), default=None,
-                        help="output format (otlp-json: an OTLP/HTTP JSON export request)")
+    parser.add_argument("--format", choices=("tree", "json", "otlp-json", "table"), default=None,
+                        help="output format (otlp-json: an OTLP/HTTP JSON export request; table: with --stats)")
+    from lens_tui.cli_analysis import add_stats_arguments
+
+    add_stats_arguments(parser)
+    return parser
+
+
+def _diff_parser() -> argparse.ArgumentParser:
+    from lens_tui.cli_analysis import add_diff_arguments
+
+    parser = _Parser(prog="lens-tui diff", description="Compare two traces as one tree keyed by the path of span names.")
+    add_diff_arguments(parser)
     return parser
 
 
@@ -198,6 +210,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     from lens_tui.store.reader import OpenError, TraceReader
 
     path = _existing_db(args.db or default_db())
+    if args.stats or args.format == "table" or args.sort is not None:
+        from lens_tui.cli_analysis import run_stats
+
+        return run_stats(args, path, _one_trace)
     reader = TraceReader(path)
     try:
         reader.open()
@@ -218,6 +234,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(export.render_tree(detail, logs))
     return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Print two traces' merged tree."""
+    from lens_tui.cli_analysis import run_diff
+
+    return run_diff(args, _existing_db(args.db or default_db()), _one_trace)
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -517,12 +540,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
                       "otlp": _otlp_parser, "serve": _serve_parser, "mcp": _mcp_parser,
                       "services": _services_parser, "query": _query_parser,
-                      "logs": _logs_parser, "stats": _stats_parser}[command]()
+                      "logs": _logs_parser, "stats": _stats_parser, "diff": _diff_parser}[command]()
             args = parser.parse_args(rest)
             return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune,
                     "otlp": cmd_otlp, "serve": cmd_serve, "mcp": cmd_mcp,
                     "services": cmd_services, "query": cmd_query, "logs": cmd_logs,
-                    "stats": cmd_stats}[command](args)
+                    "stats": cmd_stats, "diff": cmd_diff}[command](args)
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)
