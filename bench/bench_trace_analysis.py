@@ -40,7 +40,7 @@ from lens_tui.analysis.columns import SpanLabels  # noqa: E402
 from lens_tui.analysis.diff import diff_traces  # noqa: E402
 from lens_tui.analysis.flame import flame_layout  # noqa: E402
 from lens_tui.analysis.stats import trace_statistics  # noqa: E402
-from lens_tui.ui.flatten import SpanForest, build_forest_columns  # noqa: E402
+from lens_tui.forest import SpanForest, build_forest_columns  # noqa: E402
 
 TARGET_MS = 300.0
 T0 = 1_700_000_000_000.0

@@ -22,7 +22,7 @@ from lens_tui.export import MAX_INDENT_DEPTH
 from lens_tui.store.reader import OpenError, TraceReader
 from lens_tui.store.records import TraceDetail
 from lens_tui.text import visible
-from lens_tui.ui.flatten import SpanForest, build_forest
+from lens_tui.forest import SpanForest, build_forest
 
 NAME_WIDTH = 48
 SERVICE_WIDTH = 20

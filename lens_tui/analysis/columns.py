@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lens_tui.ui.flatten import SpanForest
+from lens_tui.forest import SpanForest
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from itertools import islice
 
 from lens_tui.analysis.columns import SpanLabels, span_ends
 from lens_tui.analysis.stats import self_times_at
-from lens_tui.ui.flatten import SpanForest
+from lens_tui.forest import SpanForest
 
 DIFF_SORTS = ("tree", "delta", "self")
 """Row orders: the merged tree, the duration difference (largest first), the self-time one."""

@@ -18,7 +18,7 @@ from operator import sub
 
 from lens_tui.analysis.columns import SpanLabels, span_ends
 from lens_tui.analysis.stats import self_times_at
-from lens_tui.ui.flatten import SpanForest
+from lens_tui.forest import SpanForest
 
 FRAME = "i"
 """Array type code of frame and node indices."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from operator import sub
 
 from lens_tui.analysis.columns import SpanLabels, span_ends
-from lens_tui.ui.flatten import SpanForest, self_times
+from lens_tui.forest import SpanForest, self_times
 
 SORT_KEYS = ("self", "total", "count", "avg", "min", "max", "share", "name", "service")
 """Columns a statistics table can be sorted by (`share` orders as `self` does)."""

@@ -12,7 +12,7 @@ from lens_tui.analysis.columns import SpanLabels
 from lens_tui.store.records import SpanRow
 from lens_tui.tracing.external import ExternalSpan
 from lens_tui.tracing.writer import TraceWriter
-from lens_tui.ui.flatten import SpanForest, build_forest
+from lens_tui.forest import SpanForest, build_forest
 
 T0 = 1_700_000_000_000.0
 """Epoch ms the in-memory traces start at."""
