@@ -17,6 +17,8 @@ from lens_tui import export
 from lens_tui import humanize as fmt
 from lens_tui.live.limits import OLDER_PAGE
 from lens_tui.live.readers import Readers
+from lens_tui.live.scoped_filter import Scope, ScopedFilter, query_scope, scoped
+from lens_tui.query import QueryError
 from lens_tui.store.filters import TraceFilter
 from lens_tui.store.records import TraceSummary
 from lens_tui.text import visible
@@ -118,6 +120,35 @@ class TracesPane(Vertical):
         """Only traces whose root span name contains `text` ("" for all)."""
         if text != self.filter.name:
             self.filter = replace(self.filter, name=text)
+
+    @property
+    def scope_text(self) -> str:
+        """The list's scope as a query ("" when it has none)."""
+        keep = self.filter
+        return keep.scope_text if isinstance(keep, ScopedFilter) else ""
+
+    def scope_to(self, scope: Scope | None) -> None:
+        """Only the traces of `scope` (a route, a chart selection, a query; None: all), with
+        the list's other rules kept."""
+        keep = scoped(self.filter, scope)
+        if keep != self.filter:
+            self.filter = keep
+
+    def filter_by_query(self, text: str) -> bool:
+        """The scope's query as the user edited it ("" drops the scope); False, and said,
+        when it is not a query the list can follow."""
+        if text == self.scope_text:
+            return True
+        if not text:
+            self.scope_to(None)
+            return True
+        try:
+            scope = query_scope(text, self.clock())
+        except QueryError as exc:
+            self.notify(visible(str(exc), 300), title="query", severity="error", markup=False)
+            return False
+        self.scope_to(scope)
+        return True
 
     def toggle_errors(self) -> None:
         """Only traces with an error, or all again."""
@@ -238,6 +269,8 @@ class TracesPane(Vertical):
             parts += [" · ", (f"≥ {SLOW_LABELS.get(least) or fmt.duration(least)}", "bold")]
         if keep.name:
             parts += [" · “", visible(keep.name, 60), "”"]
+        if self.scope_text:
+            parts += [" · ", (visible(self.scope_text, 100), "italic")]
         trace_list.border_title = Content.assemble(*parts)
         subtitle = f"{fmt.count(len(trace_list.rows))} shown"
         if trace_list.new_count:
