@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from peewee import Node
+from peewee import SQL, Node
 
-from lens_tui.query import QueryError, compile_trace_query
+from lens_tui.query import compile_trace_query
 from lens_tui.query.compiled import needs_spans
 from lens_tui.store.filters import TraceFilter, TraceWhere
 from lens_tui.store.layout import Layout
@@ -36,6 +36,11 @@ class QueryScope:
     text: str
     where: TraceWhere
 
+    @property
+    def needs_spans(self) -> bool:
+        """Whether the query has terms about spans."""
+        return needs_spans(self.where)
+
     def sql_where(self, layout: Layout, now: float | None = None) -> list[Node]:
         """The query's conditions."""
         return self.where.sql_where(layout, now)
@@ -50,16 +55,8 @@ class QueryScope:
 
 
 def query_scope(text: str, now_ms: float | None) -> QueryScope:
-    """`text` compiled as a trace query the list can follow live. Raises QueryError (with a
-    message for the user) when it does not parse, or when its terms are about spans
-    (`{ }`, `service`, `attr.`): a live row's summary cannot decide those."""
-    query = compile_trace_query(text, now_ms=now_ms)
-    if needs_spans(query):
-        raise QueryError(
-            "terms about spans ({ }, service, attr.) cannot follow live rows in the list:"
-            " use name, status, duration, start, since, until, trace"
-        )
-    return QueryScope(text, query)
+    """`text` compiled as a trace query. Raises QueryError (with a message for the user)."""
+    return QueryScope(text, compile_trace_query(text, now_ms=now_ms))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +64,13 @@ class ScopedFilter(TraceFilter):
     """A `TraceFilter` ANDed with a scope (None: the plain filter)."""
 
     scope: Scope | None = None
+
+    @property
+    def judged_by_store(self) -> bool:
+        """The scope has terms about spans (a route's `service = …`, `{ }`, `attr.`): a live
+        row's summary cannot decide it, so the list asks the store which arriving rows it
+        keeps (`TracesPane`) and `matches` leaves the scope to that answer."""
+        return self.scope is not None and needs_spans(self.scope)
 
     @property
     def scope_text(self) -> str:
@@ -81,8 +85,10 @@ class ScopedFilter(TraceFilter):
         return conditions
 
     def matches(self, trace: TraceSummary, now: float | None = None) -> bool:
-        """The list's own rule and the scope's, on a live row."""
-        if self.scope is not None and not self.scope.matches(trace, now):
+        """The list's own rule and the scope's, on a live row (the scope's only when a row's
+        summary can decide it: see `judged_by_store`)."""
+        scope = self.scope
+        if scope is not None and not self.judged_by_store and not scope.matches(trace, now):
             return False
         return TraceFilter.matches(self, trace, now)
 
@@ -90,3 +96,16 @@ class ScopedFilter(TraceFilter):
 def scoped(base: TraceFilter, scope: Scope | None) -> ScopedFilter:
     """`base`'s rules with `scope` (replacing any scope it had)."""
     return ScopedFilter(base.name, base.errors_only, base.min_duration_ms, scope)
+
+
+class NoTraces:
+    """Keeps nothing (`TraceWhere`): rows the store said a scope does not keep leave the list
+    through it."""
+
+    def sql_where(self, layout: Layout, now: float | None = None) -> list[Node]:
+        """Nothing."""
+        return [SQL("0")]
+
+    def matches(self, trace: TraceSummary, now: float | None = None) -> bool:
+        """Never."""
+        return False
