@@ -119,8 +119,12 @@ class LatencyChart(KeysFollowFocus, Widget, can_focus=True):
         old, self.grid = self.grid, grid
         self.message = message
         if grid is not None and grid.columns and grid.rows:
-            c, r = self.cursor
-            if old is None or not old.columns or c >= grid.columns or r >= grid.rows:
+            resized = old is None or (old.columns, old.rows, old.mode) != (
+                grid.columns,
+                grid.rows,
+                grid.mode,
+            )
+            if resized and self.selection is None:  # a new layout: start where the traces are
                 self.cursor = self._busiest(grid)
         self._build()
 
