@@ -24,6 +24,11 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else fmt.duration(value)
 
 
+def _rate(per_second: float) -> str:
+    """A rate with two decimals below 1/s (a quiet route's 0.02/s is not 0.0)."""
+    return f"{per_second:.2f}" if per_second < 1 else fmt.rate(per_second)
+
+
 def _percent(value: float) -> str:
     if value <= 0:
         return "0%"
@@ -53,14 +58,14 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "service",
         "service",
-        12,
+        10,
         False,
         lambda r: r.key.service or "",
         lambda r: r.key.service or "–",
     ),
     Column("name", "route", 0, False, lambda r: r.key.name or "", lambda r: r.key.name or "–"),
     Column("count", "count", 7, True, lambda r: r.count, lambda r: fmt.count(r.count)),
-    Column("rate", "rate/s", 6, True, lambda r: r.rate_per_s, lambda r: fmt.rate(r.rate_per_s)),
+    Column("rate", "rate/s", 6, True, lambda r: r.rate_per_s, lambda r: _rate(r.rate_per_s)),
     Column("errors", "errors", 6, True, lambda r: r.errors, lambda r: fmt.count(r.errors)),
     Column("error_rate", "err%", 5, True, lambda r: r.error_rate, lambda r: _percent(r.error_rate)),
     Column("p50", "p50", 6, True, lambda r: r.p50_ms, lambda r: _ms(r.p50_ms)),

@@ -23,9 +23,9 @@ from lens_tui.ui.cells import Piece, fit, strip
 from lens_tui.ui.keys import ROUTE_TABLE_KEYS, bindings
 from lens_tui.ui.widgets.line_list import LineList
 
-SPARK_W = 12
+SPARK_W = 10
 """Cells of each sparkline column."""
-NAME_MIN_W = 12
+NAME_MIN_W = 10
 """The route name's narrowest column; below it the sparklines go first."""
 _GAP = 1
 _TITLES = {"rate_spark": "traces/s", "p95_spark": "p95"}
