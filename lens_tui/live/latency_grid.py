@@ -118,15 +118,15 @@ def scatter_grid(
     rows: int,
 ) -> Grid:
     """Each trace's duration against its start time in `columns` x `rows` cells of 2 x 4
-    braille dots; time from `since_ms` (None: the first point) to `until_ms`, duration over
+    braille dots; time from the first point at or after `since_ms` to `until_ms`, duration over
     the points' range (a log axis when it spans two decades or more)."""
     columns, rows = max(1, columns), max(1, rows)
     starts, durations, failed = points.starts_ms, points.durations_ms, points.errors
     if not starts:
         return empty_grid(key, "scatter", points.running)
-    opened = since_ms if since_ms is not None else starts[0]
-    if points.truncated:  # the newest points only: the axis starts where they do
-        opened = max(opened, starts[0])
+    # The axis starts at the first point (the window's start when none is older): a young
+    # file, or the newest points of a truncated read, fill the plot instead of its right edge.
+    opened = starts[0] if since_ms is None else max(since_ms, starts[0])
     t_edges = time_edges(min(opened, starts[0]), max(until_ms, starts[-1] + 1.0), columns)
     d_edges, log_scale = duration_edges(min(durations), max(durations), rows)
     counts = [[0] * columns for _ in range(rows)]
