@@ -36,7 +36,7 @@ fields, or is None."""
 
 def ended_span(r: SpanRecord, t1: float | None) -> EndedSpan:
     """A span's fields as `TraceWriter.end` queues them (inlined there; keep the two in step)."""
-    return (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r._extra)  # fmt: skip
+    return (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r.extra)  # fmt: skip
 
 
 _ENCODE = encode_json  # the one stored JSON form (lens_tui.text)

@@ -47,18 +47,18 @@ _EXTRA_DEFAULTS = _Extra()
 
 
 def _extra_field(name: str) -> Any:
-    """A SpanRecord attribute kept in its `_extra`, which the first assignment creates."""
+    """A SpanRecord attribute kept in its `extra`, which the first assignment creates."""
     read = attrgetter(name)
     default = read(_EXTRA_DEFAULTS)
 
     def get(self: SpanRecord) -> Any:
-        extra = self._extra
+        extra = self.extra
         return default if extra is None else read(extra)
 
     def put(self: SpanRecord, value: Any) -> None:
-        extra = self._extra
+        extra = self.extra
         if extra is None:
-            extra = self._extra = _Extra()
+            extra = self.extra = _Extra()
         setattr(extra, name, value)
 
     return property(get, put, doc=f"`{name}` (default {default!r}).")
@@ -70,13 +70,15 @@ class SpanRecord:
     Mutated only by the thread that runs the span until `end` is recorded; afterwards only read.
     """
 
-    # The hot path: creating a span stores only these 10 slots. The 12 fields few spans set
-    # live in one `_Extra` made on the first assignment (properties below), so a plain span
-    # costs ~50 ns less to create and less to queue and write. (__slots__ rather than class
-    # defaults: unspecialised class-attribute reads made the writer ~200 ns dearer per span.)
+    # The hot path: creating a span stores only these 9 slots (lens_fn's wrapper stores them
+    # itself, without calling __init__). The 12 fields few spans set live in one `_Extra`, the
+    # `extra` slot, made on the first assignment (properties below), so a plain span costs
+    # ~50 ns less to create and less to queue and write. (__slots__ rather than class defaults:
+    # unspecialised class-attribute reads made the writer ~200 ns dearer per span.) Whether a
+    # running span was written is the writer's to know (TraceWriter.running_written).
     __slots__ = (
         "span_id", "trace_id", "parent_id", "name", "t0", "t1", "attributes", "source_location",
-        "persisted", "_extra",
+        "extra",
     )
 
     status = _extra_field("status")
@@ -101,9 +103,9 @@ class SpanRecord:
     ) -> None:
         self.name = name
         self.span_id: int = ids.next_span_int()  # type: ignore[misc]
-        self._extra: _Extra | None = None
+        self.extra: _Extra | None = None
         if parent is None:
-            self.trace_id: int = ids.new_trace_int()
+            self.trace_id: int = ids.trace_head | ids.next_trace_low()
             self.parent_id: int | None = None
         else:
             self.trace_id = parent.trace_id
@@ -113,7 +115,6 @@ class SpanRecord:
         self.attributes = attributes
         self.source_location = source_location
         self.t1: float | None = None
-        self.persisted = False
         self.t0 = perf_counter()
 
     def fail(self, exc: BaseException) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import apsw
 
 from lens_tui.levels import normalise_level, of_number
-from lens_tui.tracing import process, retention, sql
+from lens_tui.tracing import ids, process, retention, sql
 from lens_tui.tracing.batch import BatchBuilder, LogItem, RowBatch
 from lens_tui.tracing.context import SpanRecord
 from lens_tui.tracing.external import ExternalSpan
@@ -112,12 +112,18 @@ class TraceWriter:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _init_runtime(self) -> None:
-        self._queue: deque[Any] = deque()
+        self.queue: deque[Any] = deque()
+        """What waits for the writer thread, oldest first: EndedSpans (batch.py), LogItems,
+        ExternalSpans and flush markers. The application's threads append (`end`, `log`,
+        `record_span`, and lens_fn's wrapper in api.py, inlined), each after checking
+        `max_queue` and `closed`; only the writer thread takes from it."""
         self.in_flight: dict[int, SpanRecord] = {}
         """Spans begun and not yet ended, by id (lens_fn's wrapper adds to it directly)."""
-        self._running_written: set[int] = set()  # writer thread only: ids written as running
+        self.running_written: set[int] = set()
+        """Writer thread only: ids of spans written as running and not yet as ended."""
         self._wake = threading.Event()
-        self._wake_at = max(1000, min(20_000, self.max_queue // 4))
+        self.wake_at = max(1000, min(20_000, self.max_queue // 4))
+        """The queue length at which an appender wakes the writer before its interval is up."""
         self._drop_lock = threading.Lock()
         self._fork_lock = process.ForkLock()
         self._dropped = 0
@@ -126,7 +132,8 @@ class TraceWriter:
         self._conn: apsw.Connection | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self._closed = False
+        self.closed = False
+        """Set by shutdown(): what is queued after it is dropped and counted."""
         self._reported: set[str] = set()
         self._reopen_at = 0.0
         self._next_prune = 0.0
@@ -171,7 +178,7 @@ class TraceWriter:
 
     def shutdown(self, timeout: float = 5.0) -> bool:
         """Flush what was recorded, stop the thread and close the database; True if all flushed."""
-        if self._closed:
+        if self.closed:
             return True
         ok = self.flush(timeout)
         self._stopping = True
@@ -179,7 +186,7 @@ class TraceWriter:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-        self._closed = True
+        self.closed = True
         if self.otlp is not None:
             ok = self.otlp.shutdown(timeout) and ok
         return ok
@@ -195,22 +202,26 @@ class TraceWriter:
     def end(self, record: SpanRecord) -> None:
         """Queue a finished span. Queue first, then unregister: the writer never misses it."""
         t1 = record.t1 = perf_counter()
-        # _put() inlined: this runs once per span. Queued is an EndedSpan (batch.ended_span's
-        # fields), not the record: a tuple of plain values leaves the garbage collector's lists
-        # at its first collection, while queued records survived into the oldest generation and
-        # made full collections frequent (~1 µs per span, measured).
-        queue = self._queue
+        # _put() inlined (and this whole method in lens_fn's wrapper). Queued is an EndedSpan
+        # (batch.ended_span's fields), not the record: a tuple of plain values leaves the
+        # garbage collector's lists at its first collection, while queued records survived into
+        # the oldest generation and made full collections frequent (~1 µs per span, measured).
+        queue = self.queue
         size = len(queue)
-        if size >= self.max_queue or self._closed:
-            self._count_dropped(1)
+        if size >= self.max_queue or self.closed:
+            self.count_dropped(1)
         else:
             r = record
             queue.append(
-                (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r._extra)
+                (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r.extra)
             )  # fmt: skip
-            if size == self._wake_at:
+            if size == self.wake_at:
                 self._wake.set()
         self.in_flight.pop(record.span_id, None)
+
+    def wake(self) -> None:
+        """Have the writer thread write what is queued now rather than at its next interval."""
+        self._wake.set()
 
     def log(
         self,
@@ -254,20 +265,20 @@ class TraceWriter:
         self._put(span)
 
     def _put(self, item: Any) -> None:
-        queue = self._queue
+        queue = self.queue
         size = len(queue)
-        if size >= self.max_queue or self._closed:
+        if size >= self.max_queue or self.closed:
             with self._drop_lock:  # the rare path; `+=` alone is not atomic across threads
                 self._dropped += 1
             return
         queue.append(item)
-        if size == self._wake_at:
+        if size == self.wake_at:
             self._wake.set()
 
     @property
     def backlog(self) -> int:
         """Records queued (or kept for a retry) and not yet written: the OTLP receiver's back-pressure."""
-        return len(self._queue) + len(self._retry_batch)
+        return len(self.queue) + len(self._retry_batch)
 
     @property
     def dropped(self) -> int:
@@ -277,10 +288,10 @@ class TraceWriter:
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Block until everything queued before this call is committed (or dropped); True if so."""
         if self._thread is None or not self._thread.is_alive():
-            return not self._queue
+            return not self.queue
         started = time.monotonic()
         marker = threading.Event()
-        self._queue.append(marker)
+        self.queue.append(marker)
         self._wake.set()
         ok = marker.wait(timeout)
         if self.otlp is not None:
@@ -308,18 +319,19 @@ class TraceWriter:
 
     def _run(self) -> None:
         while True:
-            if len(self._queue) < self.max_batch:
+            if len(self.queue) < self.max_batch:
                 self._wake.wait(self.flush_interval)
             else:  # behind: the next batch at once, after a yield (a fork may wait for the lock)
                 time.sleep(0)
             self._wake.clear()
+            ids.refresh_trace_head()
             stopping = self._stopping
             try:
                 with self._fork_lock:
                     self._cycle()
             except BaseException as exc:  # the writer thread must survive anything
                 self._fail("writer", exc)
-            if stopping and not self._queue:
+            if stopping and not self.queue:
                 break
         with self._fork_lock:
             self._close_connection()
@@ -329,7 +341,7 @@ class TraceWriter:
         spans: list[Any] = []
         logs: list[LogItem] = []
         markers: list[threading.Event] = []
-        queue = self._queue
+        queue = self.queue
         pop = queue.popleft
         # At most max_batch per transaction: bounds the writer's memory and each transaction.
         items: Iterable[Any] = [pop() for _ in range(min(len(queue), self.max_batch))]
@@ -353,10 +365,11 @@ class TraceWriter:
         if not self.in_flight:
             return []
         horizon = perf_counter() - self.flush_interval
+        written = self.running_written
         long = [
             r
             for r in self.in_flight.copy().values()
-            if not r.persisted and r.t1 is None and r.t0 <= horizon
+            if r.t1 is None and r.t0 <= horizon and r.span_id not in written
         ]
         if not long:
             return long
@@ -372,7 +385,7 @@ class TraceWriter:
         running = self._running_spans(spans)
         if spans or logs or running:
             if not self._ensure_connection():
-                self._count_dropped(len(spans) + len(logs))
+                self.count_dropped(len(spans) + len(logs))
             elif not self._write(spans, running, logs):
                 self._retry_batch.extend(markers)  # flush() waits for the retry, or its timeout
                 markers = []
@@ -407,7 +420,8 @@ class TraceWriter:
         sql.warn_about_sqlite_once(self._stderr)
         return True
 
-    def _count_dropped(self, n: int) -> None:
+    def count_dropped(self, n: int) -> None:
+        """Count `n` records dropped (a full queue, a closed writer, a failed write)."""
         with self._drop_lock:
             self._dropped += n
 
@@ -421,7 +435,7 @@ class TraceWriter:
             logs,
             service=self.service,
             in_flight=self.in_flight,
-            running_written=self._running_written,
+            running_written=self.running_written,
             max_captured_body=self.max_captured_body,
             conn=conn,
         )
@@ -434,21 +448,20 @@ class TraceWriter:
             keep = [*spans, *logs]
             overflow = len(keep) - self.max_queue
             if overflow > 0:
-                self._count_dropped(overflow)
+                self.count_dropped(overflow)
                 keep = keep[overflow:]
             self._retry_batch = keep
             return False
         except Exception as exc:
             self._fail("write", exc)
-            self._count_dropped(len(spans) + len(logs))
+            self.count_dropped(len(spans) + len(logs))
             self._close_connection()
             self._reopen_at = time.monotonic() + REOPEN_AFTER_S
             return True
         for record in running:
-            record.persisted = True
-            self._running_written.add(record.span_id)
+            self.running_written.add(record.span_id)
         if rows.ended_after_running:
-            self._running_written.difference_update(rows.ended_after_running)
+            self.running_written.difference_update(rows.ended_after_running)
         for item in spans:
             if type(item) is ExternalSpan:
                 item.persisted = True
