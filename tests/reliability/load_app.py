@@ -65,7 +65,7 @@ def main() -> None:
     def sample() -> None:
         while not stop.wait(0.05):
             # White-box: the in-memory backlog is the queue plus a batch kept for a retry.
-            queued, kept = len(store._queue), len(store._retry_batch)
+            queued, kept = len(store.queue), len(store._retry_batch)
             samples.append((time.perf_counter() - start, rss(), queued, kept, store.dropped))
 
     sampler = threading.Thread(target=sample, daemon=True)
