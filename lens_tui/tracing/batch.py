@@ -64,7 +64,7 @@ class RowBatch:
     """`sql.TRACE_COLUMNS` but updated_at, one row per trace the batch touches (but those of
     `standin_traces`)."""
     plain_spans: list[Any]
-    """`sql.SPAN_PLAIN_COLUMNS` but updated_at: spans that set none of the rarer columns."""
+    """`sql.SPAN_PLAIN_ROW`'s values: ended spans that set none of the rarer columns."""
     spans: list[Any]
     """`sql.SPAN_COLUMNS` but updated_at: the other spans."""
     logs: list[Any]
@@ -76,6 +76,8 @@ class RowBatch:
     standin_traces: list[Any] = field(default_factory=list)
     """Like `traces`, for traces whose root this batch lacks but where a span whose parent is
     remote stands in for it (`sql.TRACE_STANDIN_UPSERT`)."""
+    base: float = 0.0
+    """Epoch milliseconds at perf_counter() zero, for this batch: `sql.SPAN_PLAIN_ROW`'s `?2`."""
 
 
 class BatchBuilder:
@@ -106,7 +108,7 @@ class BatchBuilder:
         """
         base = time.time() * 1000.0 - perf_counter() * 1000.0
         trace_agg: dict[str, list[Any]] = {}
-        rows = RowBatch([], [], [], [])
+        rows = RowBatch([], [], [], [], base=base)
         rows.spans, rows.plain_spans = self._span_values(
             itertools.chain(running, spans),
             base,
@@ -118,8 +120,8 @@ class BatchBuilder:
             conn,
         )
         rows.logs = list(itertools.chain.from_iterable(_log_row(item, service) for item in logs))
-        _name_open_roots(trace_agg, base, in_flight)
-        rows.traces, rows.standin_traces = _trace_rows(trace_agg, service)
+        _name_open_roots(trace_agg, in_flight)
+        rows.traces, rows.standin_traces = _trace_rows(trace_agg, service, base)
         return rows
 
     def _span_values(
@@ -133,13 +135,12 @@ class BatchBuilder:
         max_captured_body: int,
         conn: apsw.Connection,
     ) -> tuple[list[Any], list[Any]]:
-        """The span rows' values concatenated, full rows and plain ones (`SPAN_PLAIN_COLUMNS`).
+        """The span rows' values concatenated, full rows and plain ones (`sql.SPAN_PLAIN_ROW`).
 
         The writer's hottest loop, so one flat function.
 
         `items` are running SpanRecords, EndedSpans and ExternalSpans. Fills `trace_agg`: per
-        trace hex id, [min start, max end, new spans, new errors, root name, root id, root
-        status, source, service, whether the root is a stand-in]; and the batch's bodies and
+        trace hex id, the list `_new_aggregate` describes; and the batch's bodies and
         `ended_after_running`. A stand-in is the first span whose parent is remote, kept until
         the true root (no parent) turns up in the batch.
         """
@@ -155,44 +156,56 @@ class BatchBuilder:
         agg: list[Any] = []
         for item in items:
             kind = type(item)
-            if kind is ExternalSpan:
+            if kind is tuple:  # an EndedSpan
+                sid, tint, pid, name, t0, t1, attrs, location, extra = item
+            elif kind is ExternalSpan:
                 add(_external_row(item, trace_agg, counted))
                 last_tint = None
                 continue
-            # a running record (its `persisted` is False: see TraceWriter) or an EndedSpan
-            sid, tint, pid, name, t0, t1, attrs, location, extra = (
-                item if kind is tuple else ended_span(item, None)
-            )
-            start = base + t0 * 1000.0
-            if t1 is None:
-                duration = end = None
-            else:
-                duration = (t1 - t0) * 1000.0
-                end = start + duration
+            else:  # a running record, not yet written as running (see TraceWriter)
+                sid, tint, pid, name, t0, t1, attrs, location, extra = ended_span(item, None)
             if tint is not last_tint:  # a trace's spans mostly come together (children share it)
                 last_tint = tint
-                trace_id = "%032x" % tint  # noqa: UP031 - ids.trace_hex, inlined
+                trace_id = tint.to_bytes(16, "big").hex()  # ids.trace_hex, the fastest way
                 agg = trace_agg.get(trace_id)  # type: ignore[assignment]
                 if agg is None:
-                    agg = trace_agg[trace_id] = [start, end, 0, 0, None, None, None, None, None, False]  # fmt: skip
-            if start < agg[0]:
-                agg[0] = start
-            if end is not None and (agg[1] is None or end > agg[1]):
-                agg[1] = end
-            span_id = "%016x" % sid  # noqa: UP031 - ids.span_hex, inlined
+                    agg = trace_agg[trace_id] = _new_aggregate()
+            # The bounds in perf_counter seconds (converted once per trace, in _trace_rows).
+            if t0 < agg[0]:
+                agg[0] = t0
+            if t1 is not None and t1 > agg[1]:
+                agg[1] = t1
             if running_written and t1 is not None and sid in running_written:
                 ended_after_running.append(sid)
             else:
                 agg[2] += 1
-            parent_id = None if pid is None else "%016x" % pid  # noqa: UP031
-            if extra is None:
-                status = "ok" if t1 is not None else "running"
+            if extra is None and t1 is not None:
+                # The common span: SQLite converts its times (sql.SPAN_PLAIN_ROW).
+                span_id = sid.to_bytes(8, "big").hex()  # ids.span_hex, the fastest way
                 if pid is None:
-                    agg[4], agg[5], agg[6], agg[7], agg[9] = name, span_id, status, None, False
+                    agg[4], agg[5], agg[6], agg[7], agg[9] = name, span_id, "ok", None, False
+                    parent_id = None
+                else:
+                    parent_id = pid.to_bytes(8, "big").hex()
                 # fmt: off
                 add_plain((
-                    span_id, trace_id, parent_id, name, start, duration, status, service,
+                    span_id, trace_id, parent_id, name, t0, t1 - t0,
                     _json(attrs) if attrs else None, location,
+                ))
+                # fmt: on
+                continue
+            start = base + t0 * 1000.0
+            duration = None if t1 is None else (t1 - t0) * 1000.0
+            span_id = sid.to_bytes(8, "big").hex()
+            parent_id = None if pid is None else pid.to_bytes(8, "big").hex()
+            if extra is None:  # running, without rarer fields
+                if pid is None:
+                    agg[4], agg[5], agg[6], agg[7], agg[9] = name, span_id, "running", None, False
+                # fmt: off
+                add((
+                    span_id, trace_id, parent_id, name, start, None, None, None, None, "running",
+                    service, None, _json(attrs) if attrs else None, None, None, None, None,
+                    location, None, None,
                 ))
                 # fmt: on
                 continue
@@ -245,15 +258,13 @@ def _external_row(
 ) -> tuple[Any, ...]:
     """An ExternalSpan's full span row, added into its trace's aggregate."""
     start = r.started_at
-    end = None if r.duration_ms is None else start + r.duration_ms
     agg = trace_agg.get(r.trace_id)
     if agg is None:
-        agg = trace_agg[r.trace_id] = [start, end, 0, 0, None, None, None, None, None, False]
-    else:
-        if start < agg[0]:
-            agg[0] = start
-        if end is not None and (agg[1] is None or end > agg[1]):
-            agg[1] = end
+        agg = trace_agg[r.trace_id] = _new_aggregate()
+    if start < agg[10]:
+        agg[10] = start
+    if r.duration_ms is not None and start + r.duration_ms > agg[11]:
+        agg[11] = start + r.duration_ms
     if not r.persisted and r.span_id not in counted:
         agg[2] += 1
         counted.add(r.span_id)
@@ -307,9 +318,7 @@ def _log_row(item: LogItem, service: str | None) -> tuple[Any, ...]:
     )
 
 
-def _name_open_roots(
-    trace_agg: dict[str, list[Any]], base: float, in_flight: dict[int, SpanRecord]
-) -> None:
+def _name_open_roots(trace_agg: dict[str, list[Any]], in_flight: dict[int, SpanRecord]) -> None:
     """Give traces whose root span is still open (and not yet written) its name and start.
 
     Children usually end before their root: without this, a request in flight shows as a
@@ -339,22 +348,38 @@ def _name_open_roots(
             root = standins.get(tid) if agg[5] is None else None
             if root is None:
                 continue
-        start = base + root.t0 * 1000.0
-        if start < agg[0]:
-            agg[0] = start
+        if root.t0 < agg[0]:
+            agg[0] = root.t0
         agg[4], agg[5], agg[6], agg[7] = root.name, span_hex(root.span_id), "running", root.source
         agg[9] = standin
 
 
+_INF = float("inf")
+
+
+def _new_aggregate() -> list[Any]:
+    """A trace's aggregate over one batch: [0] earliest start and [1] latest end of its spans of
+    this process (perf_counter seconds), [2] new spans, [3] new errors, [4] root name, [5] root
+    id, [6] root status, [7] source, [8] service, [9] whether the root is a stand-in, [10]
+    earliest start and [11] latest end of its external spans (epoch milliseconds)."""
+    return [_INF, -_INF, 0, 0, None, None, None, None, None, False, _INF, -_INF]
+
+
 def _trace_rows(
-    trace_agg: dict[str, list[Any]], service: str | None
+    trace_agg: dict[str, list[Any]], service: str | None, base: float
 ) -> tuple[list[Any], list[Any]]:
     """Each aggregate as the row of a trace new to the database (`sql.TRACE_UPSERT` or, when a
     stand-in names it, `sql.TRACE_STANDIN_UPSERT` merges it into a stored one)."""
     traces: list[Any] = []
     standins: list[Any] = []
     for tid, a in trace_agg.items():
-        first, last, has_root = a[0], a[1], a[5] is not None
+        # The same arithmetic as the span rows' (sql.SPAN_PLAIN_ROW), so that a root's start is
+        # its trace's, to the bit.
+        first = a[10] if a[0] == _INF else min(base + a[0] * 1000.0, a[10])
+        last = a[11] if a[1] == -_INF else max(base + a[1] * 1000.0, a[11])
+        if last == -_INF:
+            last = None
+        has_root = a[5] is not None
         fresh_status = "error" if a[3] else (a[6] if has_root else "running")
         row = (
             tid,

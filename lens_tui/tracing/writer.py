@@ -481,7 +481,7 @@ class TraceWriter:
             sql.TRACES_MULTI.run(conn, rows.traces, (stamp,))
             if rows.standin_traces:
                 sql.TRACES_STANDIN_MULTI.run(conn, rows.standin_traces, (stamp,))
-            sql.SPANS_PLAIN_MULTI.run(conn, rows.plain_spans, (stamp,))
+            sql.SPANS_PLAIN_MULTI.run(conn, rows.plain_spans, (stamp, rows.base, self.service))
             if rows.spans:
                 sql.SPANS_MULTI.run(conn, rows.spans, (stamp,))
             if rows.logs:
