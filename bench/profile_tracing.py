@@ -223,25 +223,48 @@ def main() -> int:
     runs = []
     for _ in range(args.repeats):
         done = subprocess.run(
-            [sys.executable, __file__, "--worker", "--workload", args.workload, "--spans", str(args.spans)],
-            capture_output=True, text=True, env={**os.environ},
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                "--workload",
+                args.workload,
+                "--spans",
+                str(args.spans),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ},
         )
         if done.returncode != 0:
             sys.stderr.write(done.stderr)
             return 1
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    keys = sorted({k for r in runs for k in r["phases"]}, key=lambda k: (_ORDER.index(k) if k in _ORDER else 99, k))
+    keys = sorted(
+        {k for r in runs for k in r["phases"]},
+        key=lambda k: (_ORDER.index(k) if k in _ORDER else 99, k),
+    )
     import lens_tui
 
-    print(f"{args.workload}: {args.spans:,} per run, {args.repeats} runs, library {Path(lens_tui.__file__).parent.parent}, "
-          f"load {[round(x, 1) for x in os.getloadavg()]}")
+    print(
+        f"{args.workload}: {args.spans:,} per run, {args.repeats} runs, library {Path(lens_tui.__file__).parent.parent}, "
+        f"load {[round(x, 1) for x in os.getloadavg()]}"
+    )
     print(f"  {'per span (or log), CPU µs, medians':<40} {'µs':>6}  {'calls/run':>9}")
     medians = {}
     for key in keys:
         value = statistics.median(r["phases"].get(key, 0.0) for r in runs)
         medians[key] = value
-        calls = statistics.median(r["calls"].get(key, 0) for r in runs) if key in runs[0]["calls"] else ""
-        indent = "    " if key.startswith(("sql ", "writer drain", "writer build", "writer trans", "gc writer")) else "  "
+        calls = (
+            statistics.median(r["calls"].get(key, 0) for r in runs)
+            if key in runs[0]["calls"]
+            else ""
+        )
+        indent = (
+            "    "
+            if key.startswith(("sql ", "writer drain", "writer build", "writer trans", "gc writer"))
+            else "  "
+        )
         print(f"{indent}{key:<{42 - len(indent)}} {value:6.2f}  {calls!s:>9}")
     print(f"  throughput (wall, busy machine) {statistics.median(r['per_s'] for r in runs):,.0f}/s")
     if args.json:
