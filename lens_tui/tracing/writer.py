@@ -202,7 +202,7 @@ class TraceWriter:
     def end(self, record: SpanRecord) -> None:
         """Queue a finished span. Queue first, then unregister: the writer never misses it."""
         t1 = record.t1 = perf_counter()
-        # _put() inlined (and this whole method in lens_fn's wrapper). Queued is an EndedSpan
+        # put() inlined (and this whole method in lens_fn's wrapper). Queued is an EndedSpan
         # (batch.ended_span's fields), not the record: a tuple of plain values leaves the
         # garbage collector's lists at its first collection, while queued records survived into
         # the oldest generation and made full collections frequent (~1 µs per span, measured).
@@ -244,7 +244,7 @@ class TraceWriter:
         """
         if isinstance(level, int):
             level = of_number(level)
-        self._put(
+        self.put(
             (
                 normalise_level(level),
                 message,
@@ -262,9 +262,11 @@ class TraceWriter:
 
     def record_span(self, span: ExternalSpan) -> None:
         """Queue a span recorded elsewhere (OpenTelemetry); never blocks, never raises."""
-        self._put(span)
+        self.put(span)
 
-    def _put(self, item: Any) -> None:
+    def put(self, item: Any) -> None:
+        """Queue one record as `queue` holds them (a LogItem, an ExternalSpan); never blocks,
+        never raises: a full queue or a closed writer drops it and counts the drop."""
         queue = self.queue
         size = len(queue)
         if size >= self.max_queue or self.closed:
