@@ -79,6 +79,9 @@ class RowBatch:
     remote stands in for it (`sql.TRACE_STANDIN_UPSERT`)."""
     base: float = 0.0
     """Epoch milliseconds at perf_counter() zero, for this batch: `sql.SPAN_PLAIN_ROW`'s `?2`."""
+    lone_roots: list[str] = field(default_factory=list)
+    """Ids of plain root spans first of their trace in the batch, whose trace rows
+    `sql.TRACES_FROM_ROOTS` makes from their span rows (in `plain_spans`)."""
 
 
 class BatchBuilder:
@@ -151,6 +154,7 @@ class BatchBuilder:
         add_plain = plain.extend
         body_rows = rows.bodies
         ended_after_running = rows.ended_after_running
+        lone_roots = rows.lone_roots
         counted: set[Any] = set()  # an external span may come twice in a batch: count it once
         last_tint: Any = None
         trace_id = ""
@@ -170,6 +174,24 @@ class BatchBuilder:
                 trace_id = tint.to_bytes(16, "big").hex()  # ids.trace_hex(tint), at half the cost
                 agg = trace_agg.get(trace_id)  # type: ignore[assignment]
                 if agg is None:
+                    if (
+                        pid is None
+                        and extra is None
+                        and t1 is not None
+                        and not (running_written and sid in running_written)
+                    ):
+                        # A root first of its trace here: SQL makes the trace row from its
+                        # span row (sql.TRACES_FROM_ROOTS), no aggregate needed.
+                        span_id = sid.to_bytes(8, "big").hex()
+                        lone_roots.append(span_id)
+                        # fmt: off
+                        add_plain((
+                            span_id, trace_id, None, name, t0, t1 - t0,
+                            _json(attrs) if attrs else None, location,
+                        ))
+                        # fmt: on
+                        last_tint = None  # a later span of this trace makes its own aggregate
+                        continue
                     agg = trace_agg[trace_id] = _new_aggregate()
             # The bounds in perf_counter seconds (converted once per trace, in _trace_rows).
             if t0 < agg[0]:

@@ -484,6 +484,8 @@ class TraceWriter:
             if rows.standin_traces:
                 sql.TRACES_STANDIN_MULTI.run(conn, rows.standin_traces, (stamp,))
             sql.SPANS_PLAIN_MULTI.run(conn, rows.plain_spans, (stamp, rows.base, self.service))
+            if rows.lone_roots:
+                conn.execute(sql.TRACES_FROM_ROOTS, (stamp, apsw.carray(tuple(rows.lone_roots))))
             if rows.spans:
                 sql.SPANS_MULTI.run(conn, rows.spans, (stamp,))
             if rows.logs:
