@@ -262,12 +262,14 @@ def _wrap(fn: Callable[..., Any], name: str | None, attrs: dict[str, Any] | None
             # Queue first, then unregister (as TraceWriter.end): the writer never misses it.
             queue = writer.queue
             size = len(queue)
-            if size >= writer.max_queue or writer.closed:
+            if size >= writer.queue_limit or writer.closed:
                 writer.count_dropped(1)
             else:
+                # One record of batch.WIDTH values: an EndedSpan and batch.PAD2.
                 # fmt: off
-                queue.append((
+                queue.extend((
                     sid, tid, pid, record.name, t0, t1, record.attributes, location, record.extra,
+                    None, None,
                 ))
                 # fmt: on
                 if size == writer.wake_at:

@@ -1,16 +1,17 @@
 """Queued records to rows: one drained batch of spans and logs as the values of one transaction.
 
-Span rows come with the trace rows they add up to (one per trace and batch: bounds, counts,
-root, status) and the bodies they reference; `sql.TRACE_UPSERT` merges a trace row into one
-already stored.
+The writer's queue is flat: WIDTH values per record, one after another in one list, so that a
+queued span or log is no object of its own (a tuple per record made the garbage collector visit
+every one of them once, ~0.1 µs a record). Span rows come with the trace rows they add up to
+(one per trace and batch: bounds, counts, root, status) and the bodies they reference;
+`sql.TRACE_UPSERT` merges a trace row into one already stored.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
@@ -33,6 +34,13 @@ EndedSpan = tuple[Any, ...]
 """(span_id, trace_id, parent_id, name, t0, t1, attributes, source_location, extra) of a
 SpanRecord, as `TraceWriter.end` queues it (see `ended_span`); `extra` holds the rarely set
 fields, or is None."""
+
+WIDTH = 11
+"""Values per record in `TraceWriter.queue`: a LogItem's 11; an EndedSpan's 9 then PAD2; an
+ExternalSpan or a flush marker (a threading.Event) then PAD10. The first value tells them
+apart: an int span id, a str level, or the object."""
+PAD2 = (None, None)
+PAD10 = (None,) * 10
 
 
 def ended_span(r: SpanRecord, t1: float | None) -> EndedSpan:
@@ -82,6 +90,13 @@ class RowBatch:
     lone_roots: list[str] = field(default_factory=list)
     """Ids of plain root spans first of their trace in the batch, whose trace rows
     `sql.TRACES_FROM_ROOTS` makes from their span rows (in `plain_spans`)."""
+    markers: list[Any] = field(default_factory=list)
+    """The flush markers of the batch, to set once it is committed (or dropped)."""
+    externals: list[ExternalSpan] = field(default_factory=list)
+    """The batch's ExternalSpans (marked persisted once committed)."""
+    n_spans: int = 0
+    """Ended spans in the batch (ExternalSpans included), running records not."""
+    n_logs: int = 0
 
 
 class BatchBuilder:
@@ -95,9 +110,8 @@ class BatchBuilder:
 
     def build(
         self,
-        spans: list[Any],
+        items: list[Any],
         running: list[SpanRecord],
-        logs: list[LogItem],
         *,
         service: str | None,
         in_flight: dict[int, SpanRecord],
@@ -105,7 +119,7 @@ class BatchBuilder:
         max_captured_body: int,
         conn: apsw.Connection,
     ) -> RowBatch:
-        """The rows for `running` records, ended `spans` (EndedSpans, ExternalSpans) and `logs`.
+        """The rows for `running` records and the queued records `items` (WIDTH values each).
 
         `running_written` holds the ids written as running by earlier batches; `in_flight` the
         spans begun and not ended (their roots name traces still in flight).
@@ -113,24 +127,18 @@ class BatchBuilder:
         base = time.time() * 1000.0 - perf_counter() * 1000.0
         trace_agg: dict[str, list[Any]] = {}
         rows = RowBatch([], [], [], [], base=base)
-        rows.spans, rows.plain_spans = self._span_values(
-            itertools.chain(running, spans),
-            base,
-            service,
-            trace_agg,
-            rows,
-            running_written,
-            max_captured_body,
-            conn,
-        )
-        rows.logs = _log_values(logs, service)
+        args = (base, service, trace_agg, rows, running_written, max_captured_body, conn)
+        if running:
+            self._values([v for r in running for v in (*ended_span(r, None), *PAD2)], *args)
+            rows.n_spans = 0  # running records are not the batch's ended spans
+        self._values(items, *args)
         _name_open_roots(trace_agg, in_flight)
         rows.traces, rows.standin_traces = _trace_rows(trace_agg, service, base)
         return rows
 
-    def _span_values(
+    def _values(
         self,
-        items: Iterable[Any],
+        items: list[Any],
         base: float,
         service: str | None,
         trace_agg: dict[str, list[Any]],
@@ -138,37 +146,66 @@ class BatchBuilder:
         running_written: set[int],
         max_captured_body: int,
         conn: apsw.Connection,
-    ) -> tuple[list[Any], list[Any]]:
-        """The span rows' values concatenated, full rows and plain ones (`sql.SPAN_PLAIN_ROW`).
+    ) -> None:
+        """Add the rows of `items` (WIDTH values a record) to `rows`: spans, logs, markers.
 
-        The writer's hottest loop, so one flat function.
-
-        `items` are running SpanRecords, EndedSpans and ExternalSpans. Fills `trace_agg`: per
-        trace hex id, the list `_new_aggregate` describes; and the batch's bodies and
+        The writer's hottest loop, so one flat function. Spans are EndedSpans (the values of
+        running SpanRecords too: t1 None) and ExternalSpans. Fills `trace_agg`: per trace hex
+        id, the list `_new_aggregate` describes; and the batch's bodies and
         `ended_after_running`. A stand-in is the first span whose parent is remote, kept until
         the true root (no parent) turns up in the batch.
         """
-        values: list[Any] = []
-        add = values.extend
-        plain: list[Any] = []
-        add_plain = plain.extend
+        add = rows.spans.extend
+        add_plain = rows.plain_spans.extend
+        add_log = rows.logs.extend
         body_rows = rows.bodies
         ended_after_running = rows.ended_after_running
         lone_roots = rows.lone_roots
         counted: set[Any] = set()  # an external span may come twice in a batch: count it once
         last_tint: Any = None
+        last_pid: Any = None
+        last_trace: Any = PAD2  # no id is this: the first log formats its ids
+        last_span: Any = PAD2
         trace_id = ""
+        log_trace: str | None = None
+        log_span: str | None = None
+        plain_parent: str | None = None
         agg: list[Any] = []
-        for item in items:
-            kind = type(item)
-            if kind is tuple:  # an EndedSpan
-                sid, tint, pid, name, t0, t1, attrs, location, extra = item
-            elif kind is ExternalSpan:
-                add(_external_row(item, trace_agg, counted))
-                last_tint = None
+        n_spans = n_logs = 0
+        # zip over one iterator: a record's values as one tuple, which zip reuses (no allocation)
+        # when the loop keeps no reference to it.
+        # fmt: off
+        for (
+            sid, tint, pid, name, t0, t1, attrs, location, extra, v9, v10,
+        ) in zip(*[iter(items)] * WIDTH):
+            # fmt: on
+            kind = type(sid)
+            if kind is not int:
+                if kind is str:  # a LogItem: the same values, named for what they are here
+                    n_logs += 1
+                    level, message, ts, trace_int, span_int = sid, tint, pid, name, t0
+                    logger, log_location, log_attrs, exc_type, tb = t1, attrs, location, extra, v9
+                    if trace_int is not last_trace:  # the logs of one span mostly come together
+                        last_trace = trace_int
+                        log_trace = None if trace_int is None else trace_int.to_bytes(16, "big").hex()
+                    if span_int is not last_span:
+                        last_span = span_int
+                        log_span = None if span_int is None else span_int.to_bytes(8, "big").hex()
+                    # fmt: off
+                    add_log((
+                        log_trace, log_span, level, message, ts, logger, log_location,
+                        v10 or service, _json(log_attrs) if log_attrs else None, exc_type, tb,
+                    ))
+                    # fmt: on
+                elif kind is ExternalSpan:
+                    n_spans += 1
+                    rows.externals.append(sid)
+                    add(_external_row(sid, trace_agg, counted))
+                    last_tint = None
+                else:
+                    rows.markers.append(sid)
                 continue
-            else:  # a running record, not yet written as running (see TraceWriter)
-                sid, tint, pid, name, t0, t1, attrs, location, extra = ended_span(item, None)
+            n_spans += 1
             if tint is not last_tint:  # a trace's spans mostly come together (children share it)
                 last_tint = tint
                 trace_id = tint.to_bytes(16, "big").hex()  # ids.trace_hex(tint), at half the cost
@@ -207,12 +244,13 @@ class BatchBuilder:
                 span_id = sid.to_bytes(8, "big").hex()  # ids.span_hex(sid), at half the cost
                 if pid is None:
                     agg[4], agg[5], agg[6], agg[7], agg[9] = name, span_id, "ok", None, False
-                    parent_id = None
-                else:
-                    parent_id = pid.to_bytes(8, "big").hex()
+                    plain_parent = last_pid = None
+                elif pid is not last_pid:  # siblings come together too
+                    last_pid = pid
+                    plain_parent = pid.to_bytes(8, "big").hex()
                 # fmt: off
                 add_plain((
-                    span_id, trace_id, parent_id, name, t0, t1 - t0,
+                    span_id, trace_id, plain_parent, name, t0, t1 - t0,
                     _json(attrs) if attrs else None, location,
                 ))
                 # fmt: on
@@ -252,7 +290,8 @@ class BatchBuilder:
                 None if out_body is None else self._body(out_body, body_rows, max_captured_body, conn),
             ))
             # fmt: on
-        return values, plain
+        rows.n_spans += n_spans
+        rows.n_logs += n_logs
 
     def _body(
         self, body: Any, body_rows: dict[str, tuple[Any, ...]], limit: int, conn: apsw.Connection
@@ -322,29 +361,6 @@ def _external_row(
         None,
         None,
     )
-
-
-def _log_values(logs: list[LogItem], service: str | None) -> list[Any]:
-    """The log rows' values (`sql.LOG_COLUMNS`) concatenated; one flat loop, as for spans."""
-    values: list[Any] = []
-    add = values.extend
-    last_trace: Any = None
-    last_span: Any = None
-    trace_id = span_id = None
-    for level, message, ts, trace_int, span_int, logger, location, attrs, exc_type, tb, own in logs:
-        if trace_int is not last_trace:  # the logs of one span mostly come together
-            last_trace = trace_int
-            trace_id = None if trace_int is None else trace_int.to_bytes(16, "big").hex()
-        if span_int is not last_span:
-            last_span = span_int
-            span_id = None if span_int is None else span_int.to_bytes(8, "big").hex()
-        # fmt: off
-        add((
-            trace_id, span_id, level, message, ts, logger, location, own or service,
-            _json(attrs) if attrs else None, exc_type, tb,
-        ))
-        # fmt: on
-    return values
 
 
 def _name_open_roots(trace_agg: dict[str, list[Any]], in_flight: dict[int, SpanRecord]) -> None:
