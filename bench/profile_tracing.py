@@ -1,6 +1,7 @@
 """Where the tracing library's time goes: CPU per span by phase, calling thread and writer thread.
 
-Usage: `python bench/profile_tracing.py [--spans N] [--repeats R] [--workload traces10|single|logs]`
+Usage: `python bench/profile_tracing.py [--spans N] [--repeats R] [--workload W]`, W one of
+traces10 (the default), single, logs, steady (1,000 spans/s in traces of 10 for N/1,000 s).
 
 Runs the workload of bench/bench_tracing.py (traces of 10 spans called flat out, then flush;
 or one-span traces; or logs through LogHandler) in fresh subprocesses with timers wrapped
@@ -168,6 +169,17 @@ def worker(workload: str, n: int) -> dict[str, Any]:
     if workload == "traces10":
         for _ in itertools.repeat(None, n // 10):
             root()
+    elif workload == "steady":  # 1,000 spans/s in traces of 10: commits of ~100 spans
+        deadline = time.perf_counter() + n / 1000
+        done = 0
+        while done < n // 10:
+            root()
+            done += 1
+            pause = t0 + done / 100 - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+        n = done * 10
+        del deadline
     elif workload == "single":
         for i in range(n):
             single()
@@ -211,7 +223,7 @@ _ORDER = [
 def main() -> int:
     """Run the workload in fresh subprocesses and print the phases' medians."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--workload", choices=("traces10", "single", "logs"), default="traces10")
+    parser.add_argument("--workload", choices=("traces10", "single", "logs", "steady"), default="traces10")
     parser.add_argument("--spans", type=int, default=200_000, help="spans (or logs) per run")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print the medians as JSON too")

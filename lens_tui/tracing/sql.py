@@ -256,14 +256,6 @@ def body_stored(conn: apsw.Connection, digest: str) -> bool:
 # -- opening for writing -----------------------------------------------------------------------
 
 
-PAGE_SIZE = 16384
-"""The page size of the files the writer creates. SQLite writes every WAL frame and copies every
-checkpointed page with a system call or two of its own, and on this project's machine those
-calls, not the bytes, were most of a commit: 16 KiB pages cut the commit's CPU per span from
-0.66 to 0.33 µs in bulk (docs/performance.md). A tiny commit (one trace of 10 spans) costs
-~60 µs more, rewriting a few larger pages: 0.6 ms of CPU a second at 10 commits a second."""
-
-
 def open_writable(path: Path, busy_timeout_ms: int = 5000) -> apsw.Connection:
     """Open (creating the directory and file if needed) and migrate a database for writing."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -271,8 +263,6 @@ def open_writable(path: Path, busy_timeout_ms: int = 5000) -> apsw.Connection:
     try:
         conn.setbusytimeout(busy_timeout_ms)
         schema.assert_ours(conn)  # before switching the journal mode of someone else's file
-        # A new file only (an existing one keeps its page size; WAL fixes it from here on).
-        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         enable_wal(conn, busy_timeout_ms)
         conn.execute("PRAGMA synchronous = NORMAL")
         # Off (SQLite's default) on the writer's connection: each span row would look its trace
