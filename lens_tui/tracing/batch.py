@@ -114,14 +114,14 @@ class BatchBuilder:
         running: list[SpanRecord],
         *,
         service: str | None,
-        in_flight: dict[int, SpanRecord],
+        open_spans: list[SpanRecord],
         running_written: set[int],
         max_captured_body: int,
         conn: apsw.Connection,
     ) -> RowBatch:
         """The rows for `running` records and the queued records `items` (WIDTH values each).
 
-        `running_written` holds the ids written as running by earlier batches; `in_flight` the
+        `running_written` holds the ids written as running by earlier batches; `open_spans` the
         spans begun and not ended (their roots name traces still in flight).
         """
         base = time.time() * 1000.0 - perf_counter() * 1000.0
@@ -132,7 +132,7 @@ class BatchBuilder:
             self._values([v for r in running for v in (*ended_span(r, None), *PAD2)], *args)
             rows.n_spans = 0  # running records are not the batch's ended spans
         self._values(items, *args)
-        _name_open_roots(trace_agg, in_flight)
+        _name_open_roots(trace_agg, open_spans)
         rows.traces, rows.standin_traces = _trace_rows(trace_agg, service, base)
         return rows
 
@@ -363,7 +363,7 @@ def _external_row(
     )
 
 
-def _name_open_roots(trace_agg: dict[str, list[Any]], in_flight: dict[int, SpanRecord]) -> None:
+def _name_open_roots(trace_agg: dict[str, list[Any]], open_spans: list[SpanRecord]) -> None:
     """Give traces whose root span is still open (and not yet written) its name and start.
 
     Children usually end before their root: without this, a request in flight shows as a
@@ -371,14 +371,14 @@ def _name_open_roots(trace_agg: dict[str, list[Any]], in_flight: dict[int, SpanR
     span still costs one write); the trace row just says it is running. An open span whose
     parent is remote stands in for a root of another process, where the batch has no root.
     """
-    if not in_flight:
+    if not open_spans:
         return
     rootless = [tid for tid, a in trace_agg.items() if a[5] is None or a[9]]
     if not rootless:
         return
     open_roots: dict[str, SpanRecord] = {}
     standins: dict[str, SpanRecord] = {}
-    for r in in_flight.copy().values():
+    for r in open_spans:
         if r.parent_id is None:
             open_roots[trace_hex(r.trace_id)] = r
         elif r.remote_parent:

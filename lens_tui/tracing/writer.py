@@ -22,7 +22,7 @@ import apsw
 from lens_tui.levels import normalise_level, of_number
 from lens_tui.tracing import ids, process, retention, sql
 from lens_tui.tracing.batch import PAD2, PAD10, WIDTH, BatchBuilder, RowBatch
-from lens_tui.tracing.context import SpanRecord
+from lens_tui.tracing.context import SpanRecord, open_in_frames
 from lens_tui.tracing.external import ExternalSpan
 
 if TYPE_CHECKING:
@@ -119,7 +119,8 @@ class TraceWriter:
         self.queue_limit = self.max_queue * WIDTH
         """`max_queue` records, in values of `queue`."""
         self.in_flight: dict[int, SpanRecord] = {}
-        """Spans begun and not yet ended, by id (lens_fn's wrapper adds to it directly)."""
+        """Spans begun and not yet ended, by id (`begin`); lens_fn's sync spans are not in it
+        but in their wrappers' frames (context.open_in_frames): see `open_spans`."""
         self.running_written: set[int] = set()
         """Writer thread only: ids of spans written as running and not yet as ended."""
         self._wake = threading.Event()
@@ -366,15 +367,19 @@ class TraceWriter:
             self._retry_batch = []
         return items
 
-    def _running_spans(self, items: list[Any]) -> list[SpanRecord]:
-        """In-flight spans open longer than a flush interval and not yet written as running."""
-        if not self.in_flight:
+    def open_spans(self) -> list[SpanRecord]:
+        """The spans begun for this writer and not ended (some may end while this is read)."""
+        return [*self.in_flight.copy().values(), *open_in_frames(self)]
+
+    def _running_spans(self, items: list[Any], open_spans: list[SpanRecord]) -> list[SpanRecord]:
+        """Open spans open longer than a flush interval and not yet written as running."""
+        if not open_spans:
             return []
         horizon = perf_counter() - self.flush_interval
         written = self.running_written
         long = [
             r
-            for r in self.in_flight.copy().values()
+            for r in open_spans
             if r.t1 is None and r.t0 <= horizon and r.span_id not in written
         ]
         if not long:
@@ -389,10 +394,11 @@ class TraceWriter:
                 if type(marker) is threading.Event:
                     marker.set()
             return
-        running = self._running_spans(items)
+        open_spans = self.open_spans()
+        running = self._running_spans(items, open_spans)
         markers: list[threading.Event] = []
         if items or running:
-            markers = self._write(items, running)
+            markers = self._write(items, running, open_spans)
         # A due prune runs before flush() waiters are released: otherwise the first one (right
         # after the first write) raced whatever the flushing thread did next.
         if (
@@ -429,7 +435,9 @@ class TraceWriter:
         with self._drop_lock:
             self._dropped += n
 
-    def _write(self, items: list[Any], running: list[SpanRecord]) -> list[threading.Event]:
+    def _write(
+        self, items: list[Any], running: list[SpanRecord], open_spans: list[SpanRecord]
+    ) -> list[threading.Event]:
         """One batch in one transaction; the flush markers it releases (none when it was kept
         for a retry: the database locked)."""
         if not self._ensure_connection():
@@ -442,7 +450,7 @@ class TraceWriter:
             items,
             running,
             service=self.service,
-            in_flight=self.in_flight,
+            open_spans=open_spans,
             running_written=self.running_written,
             max_captured_body=self.max_captured_body,
             conn=conn,
