@@ -338,8 +338,11 @@ def _exact_factory(params: str, call: str) -> Any:
             return None
         source = source.replace(header, f"    def wrapper({params}) -> Any:").replace(_GENERIC_CALL, call)
         namespace: dict[str, Any] = {}
-        compiled = compile("\n" * (code.co_firstlineno - 1) + source, code.co_filename, "exec")
-        exec(compiled, globals(), namespace)
+        try:
+            compiled = compile("\n" * (code.co_firstlineno - 1) + source, code.co_filename, "exec")
+            exec(compiled, globals(), namespace)
+        except Exception:  # decorating must work whatever: the generic wrapper then
+            return None
         factory = _factories[params] = namespace["_sync_factory"]
     return factory
 

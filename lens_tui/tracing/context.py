@@ -172,14 +172,17 @@ def open_in_frames(writer: object) -> list[SpanRecord]:
     found: list[SpanRecord] = []
     if not codes:
         return found
-    for frame in sys._current_frames().values():
-        while frame is not None:
-            if frame.f_code in codes:
-                local = frame.f_locals
-                record = local.get("record")
-                if record is not None and record.t1 is None and local.get("writer") is writer:
-                    found.append(record)
-            frame = frame.f_back
+    try:
+        for frame in sys._current_frames().values():
+            while frame is not None:
+                if frame.f_code in codes:
+                    local = frame.f_locals
+                    record = local.get("record")
+                    if record is not None and record.t1 is None and local.get("writer") is writer:
+                        found.append(record)
+                frame = frame.f_back
+    except Exception:  # an interpreter without frames to walk: running spans just go unseen
+        pass
     return found
 
 

@@ -282,13 +282,13 @@ class TraceWriter:
 
     @property
     def queued(self) -> int:
-        """Records waiting in the queue."""
+        """Records waiting in the queue (a pending flush's marker counts as one)."""
         return len(self.queue) // WIDTH
 
     @property
     def retrying(self) -> int:
-        """Records kept for a retry after the database was locked (bounded by max_queue too)."""
-        return len(self._retry_batch) // WIDTH
+        """Spans and logs kept for a retry after the database was locked (at most max_queue)."""
+        return sum(1 for v in self._retry_batch[::WIDTH] if type(v) is not threading.Event)
 
     @property
     def backlog(self) -> int:
