@@ -48,15 +48,17 @@ def _insert(conn: apsw.Connection, start: int, count: int) -> None:
             "INSERT INTO spans (trace_id, name, started_at, duration_ms, attributes)"
             " VALUES (?, ?, ?, ?, ?)",
             (
-                (f"{i // 10:032x}", "db.query", float(i), 1.5, '{"user.id": %d}' % i)
+                (f"{i // 10:032x}", "db.query", float(i), 1.5, f'{{"user.id": {i}}}')
                 for i in range(start, start + count)
             ),
         )
 
 
 def versions() -> None:
-    print(f"sqlite3 module links SQLite {sqlite3.sqlite_version}; APSW {apsw.apsw_version()}"
-          f" bundles SQLite {apsw.sqlite_lib_version()}")
+    print(
+        f"sqlite3 module links SQLite {sqlite3.sqlite_version}; APSW {apsw.apsw_version()}"
+        f" bundles SQLite {apsw.sqlite_lib_version()}"
+    )
 
 
 def polling(tmp: Path) -> None:
@@ -65,7 +67,9 @@ def polling(tmp: Path) -> None:
     reader = apsw.Connection(str(tmp / "poll.db"), flags=apsw.SQLITE_OPEN_READONLY)
     dv = _median_us(lambda: reader.execute("PRAGMA data_version").fetchall())
     top = reader.execute("SELECT max(id) FROM spans").fetchall()[0][0]
-    empty = _median_us(lambda: reader.execute("SELECT id FROM spans WHERE id > ?", (top,)).fetchall())
+    empty = _median_us(
+        lambda: reader.execute("SELECT id FROM spans WHERE id > ?", (top,)).fetchall()
+    )
     print(f"PRAGMA data_version: {dv:.1f} us; an empty `WHERE rowid > ?` poll: {empty:.1f} us")
     before = reader.execute("PRAGMA data_version").fetchall()[0][0]
     _insert(conn, 100_000, 1)
@@ -98,7 +102,9 @@ def starvation(tmp: Path) -> None:
             if not held:
                 reader.execute("SELECT count(*) FROM spans").fetchall()
         size = os.path.getsize(str(path) + "-wal") / 2**20
-        print(f"WAL after 200,000 rows, reader {'holds one read transaction' if held else 'reads briefly'}: {size:.0f} MiB")
+        print(
+            f"WAL after 200,000 rows, reader {'holds one read transaction' if held else 'reads briefly'}: {size:.0f} MiB"
+        )
         if held:
             reader.execute("COMMIT")
         reader.close()
@@ -120,13 +126,18 @@ def replaced(tmp: Path) -> None:
     conn.close()
     rows = reader.execute("SELECT count(*) FROM spans").fetchall()[0][0]
     dv2 = reader.execute("PRAGMA data_version").fetchall()[0][0]
-    print(f"file deleted and recreated: old connection sees {rows} rows (new file has 3),"
-          f" data_version changed: {dv != dv2}, inode changed: {ino != os.stat(path).st_ino}")
+    print(
+        f"file deleted and recreated: old connection sees {rows} rows (new file has 3),"
+        f" data_version changed: {dv != dv2}, inode changed: {ino != os.stat(path).st_ino}"
+    )
     reader.close()
     for uri, label in (("mode=ro", "mode=ro"), ("immutable=1", "immutable=1")):
         conn = _make_db(tmp / f"{label}.db")
         _insert(conn, 0, 1)
-        ro = apsw.Connection(f"file:{tmp / f'{label}.db'}?{uri}", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+        ro = apsw.Connection(
+            f"file:{tmp / f'{label}.db'}?{uri}",
+            flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI,
+        )
         try:
             ro.execute("SELECT count(*) FROM spans").fetchall()
             _insert(conn, 1, 1)
@@ -142,7 +153,9 @@ def watch_missing(tmp: Path) -> None:
     import watchfiles
 
     try:
-        for _ in watchfiles.watch(tmp / "absent-wal", stop_event=_SetEvent(), yield_on_timeout=True):
+        for _ in watchfiles.watch(
+            tmp / "absent-wal", stop_event=_SetEvent(), yield_on_timeout=True
+        ):
             break
         print("watching a missing path: no error")
     except FileNotFoundError:
@@ -179,7 +192,9 @@ def textual_facts() -> None:
             return t1 - t0, per
 
     total, per = asyncio.run(datatable())
-    print(f"DataTable: 10,000 rows to the first idle {total:.2f} s; then each append + frame {per:.0f} ms")
+    print(
+        f"DataTable: 10,000 rows to the first idle {total:.2f} s; then each append + frame {per:.0f} ms"
+    )
 
     class Deep(App[None]):
         def compose(self) -> ComposeResult:
@@ -212,7 +227,9 @@ def textual_facts() -> None:
             strip = app.query_one(Static).render_line(0)
             return any("\x1b" in seg.text or "\x07" in seg.text for seg in strip)
 
-    print(f"an escape sequence in Static text reaches the rendered segments: {asyncio.run(escapes())}")
+    print(
+        f"an escape sequence in Static text reaches the rendered segments: {asyncio.run(escapes())}"
+    )
 
 
 def main() -> None:

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from lens_tui.store.reader import TraceReader
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "services")
+SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "services", "query", "logs",
+               "stats", "diff")
 DB_SUFFIXES = frozenset({".db", ".db3", ".sqlite", ".sqlite3", ".s3db", ".sl3", ".sdb"})
 """Names that end so are databases to wait for, however close they are to a command name."""
 
@@ -77,12 +78,16 @@ def _dashboard_parser() -> argparse.ArgumentParser:
             "commands:\n"
             "  lens-tui [DB] [--otlp [PORT]] watch DB live (default $LENS_DB, else ./traces.db)\n"
             "  lens-tui demo [--db PATH]     run a demo service and watch it (start here)\n"
-            "  lens-tui show TRACE_ID        print one trace as a tree or JSON\n"
+            "  lens-tui show TRACE_ID        print one trace as a tree or JSON (--stats: where the time went)\n"
+            "  lens-tui diff TRACE_A TRACE_B compare two traces span by span\n"
+            "  lens-tui query [EXPR]         print the traces a query selects (docs/query.md)\n"
+            "  lens-tui logs [EXPR]          print the logs a query selects\n"
             "  lens-tui prune                apply retention to a database\n"
             "  lens-tui otlp [--port 4318]   receive OpenTelemetry (OTLP/HTTP) into a database\n"
             "  lens-tui serve [DB]           the dashboard in a web browser (textual-serve)\n"
             "  lens-tui mcp [--db PATH]      the traces for coding agents (MCP on stdio)\n"
             "  lens-tui services [--since]   the calls between services (a service map)\n"
+            "  lens-tui stats [EXPR]         per-route rate, errors and latency percentiles\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -122,8 +127,19 @@ def _show_parser() -> argparse.ArgumentParser:
     parser.add_argument("trace_id", help="trace id, or a unique prefix or tail of one (as the dashboard shows it)")
     parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a tree")
-    parser.add_argument("--format", choices=("tree", "json", "otlp-json"), default=None,
-                        help="output format (otlp-json: an OTLP/HTTP JSON export request)")
+    parser.add_argument("--format", choices=("tree", "json", "otlp-json", "table"), default=None,
+                        help="output format (otlp-json: an OTLP/HTTP JSON export request; table: with --stats)")
+    from lens_tui.cli_analysis import add_stats_arguments
+
+    add_stats_arguments(parser)
+    return parser
+
+
+def _diff_parser() -> argparse.ArgumentParser:
+    from lens_tui.cli_analysis import add_diff_arguments
+
+    parser = _Parser(prog="lens-tui diff", description="Compare two traces as one tree keyed by the path of span names.")
+    add_diff_arguments(parser)
     return parser
 
 
@@ -137,9 +153,10 @@ def _prune_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_db_path(path: Path) -> Literal["ok", "missing"]:
+def _check_db_path(path: Path) -> Literal["ok", "missing", "record-store"]:
     """CliError for a path no command can use (a missing directory, a file that is not a
-    trace database); "missing" when only the file is absent."""
+    trace database); "missing" when only the file is absent, "record-store" for a file that
+    is only read."""
     from lens_tui.store.reader import OpenError, check_path
 
     try:
@@ -152,6 +169,13 @@ def _existing_db(path: Path) -> Path:
     if _check_db_path(path) == "missing":
         raise CliError(f"{path}: no such trace database")
     return path
+
+
+def _writable_db(path: Path) -> Literal["ok", "missing"]:
+    """`_check_db_path` for commands that write: a record store is refused (shown, never written)."""
+    if (found := _check_db_path(path)) == "record-store":
+        raise CliError(f"{path} is a record store (the dispatch trace store's layout): lens-tui shows it but never writes to it")
+    return found
 
 
 CANDIDATES_SHOWN = 10
@@ -186,6 +210,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     from lens_tui.store.reader import OpenError, TraceReader
 
     path = _existing_db(args.db or default_db())
+    if args.stats or args.format == "table" or args.sort is not None:
+        from lens_tui.cli_analysis import run_stats
+
+        return run_stats(args, path, _one_trace)
     reader = TraceReader(path)
     try:
         reader.open()
@@ -208,6 +236,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Print two traces' merged tree."""
+    from lens_tui.cli_analysis import run_diff
+
+    return run_diff(args, _existing_db(args.db or default_db()), _one_trace)
+
+
 def cmd_prune(args: argparse.Namespace) -> int:
     """Apply retention and print what was removed."""
     import apsw
@@ -216,6 +251,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from lens_tui.tracing.sql import open_writable
 
     path = _existing_db(args.db or default_db())
+    _writable_db(path)
     try:
         conn = open_writable(path)
     except apsw.Error as exc:
@@ -246,7 +282,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CliError(f"{db}: cannot create directory {db.parent}: {exc.strerror or exc}") from None
         if os.path.lexists(db):
-            _existing_db(db)
+            _writable_db(_existing_db(db))
     return demo.run(db, rate=args.rate, ui=not args.no_ui, duration=args.duration, seed=args.seed)
 
 
@@ -289,6 +325,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     if args.otlp is None:
         return run_dashboard(path)
+    _writable_db(path)
     import apsw
 
     from lens_tui.otel.receiver import start_in_background
@@ -337,7 +374,7 @@ def cmd_otlp(args: argparse.Namespace) -> int:
     path: Path = args.db or default_db()
     if not 0 <= args.port <= 65535:
         raise CliError(f"invalid port {args.port}")
-    _check_db_path(path)  # the receiver's store would create a missing directory
+    _writable_db(path)  # the receiver's store would create a missing directory
     token = args.token or os.environ.get("LENS_OTLP_TOKEN") or None
     receiver = OTLPReceiver(
         path, host=args.host, port=args.port, token=token,
@@ -413,6 +450,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
 
 
+def _stats_parser() -> argparse.ArgumentParser:
+    from lens_tui.cli_stats import build_parser
+
+    return build_parser(_Parser)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print per-route statistics."""
+    from lens_tui.cli_stats import run
+
+    return run(args, _existing_db(args.db or default_db()))
+
+
 def _mcp_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lens-tui mcp",
@@ -433,15 +483,41 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return run(path)
 
 
+def _query_parser() -> argparse.ArgumentParser:
+    from lens_tui import cli_query
+
+    return cli_query.query_parser(_Parser)
+
+
+def _logs_parser() -> argparse.ArgumentParser:
+    from lens_tui import cli_query
+
+    return cli_query.logs_parser(_Parser)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    """`lens-tui query` (lens_tui/cli_query.py)."""
+    from lens_tui import cli_query
+
+    return cli_query.cmd_query(args)
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """`lens-tui logs` (lens_tui/cli_query.py)."""
+    from lens_tui import cli_query
+
+    return cli_query.cmd_logs(args)
+
+
 def _services_parser() -> argparse.ArgumentParser:
-    from lens_tui.services_cli import build_parser
+    from lens_tui.cli_services import build_parser
 
     return build_parser(_Parser)
 
 
 def cmd_services(args: argparse.Namespace) -> int:
     """Print the calls between services."""
-    from lens_tui.services_cli import run
+    from lens_tui.cli_services import run
 
     return run(args, _existing_db(args.db or default_db()))
 
@@ -463,11 +539,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             command, rest = args_list[0], args_list[1:]
             parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
                       "otlp": _otlp_parser, "serve": _serve_parser, "mcp": _mcp_parser,
-                      "services": _services_parser}[command]()
+                      "services": _services_parser, "query": _query_parser,
+                      "logs": _logs_parser, "stats": _stats_parser, "diff": _diff_parser}[command]()
             args = parser.parse_args(rest)
             return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune,
                     "otlp": cmd_otlp, "serve": cmd_serve, "mcp": cmd_mcp,
-                    "services": cmd_services}[command](args)
+                    "services": cmd_services, "query": cmd_query, "logs": cmd_logs,
+                    "stats": cmd_stats, "diff": cmd_diff}[command](args)
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
         print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)

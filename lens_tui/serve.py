@@ -77,13 +77,23 @@ def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.Argume
         description="Serve the live dashboard to a web browser (each tab runs its own dashboard "
         "on DB). Loopback only unless --host says otherwise; use --token when it does.",
     )
-    parser.add_argument("db", nargs="?", type=Path, default=None,
-                        help="trace database (default: $LENS_DB or ./traces.db)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "db",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="trace database (default: $LENS_DB or ./traces.db)",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--token", default=None,
-                        help="require this secret: open http://HOST:PORT/?token=SECRET "
-                        "(default: $LENS_SERVE_TOKEN if set)")
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="require this secret: open http://HOST:PORT/?token=SECRET "
+        "(default: $LENS_SERVE_TOKEN if set)",
+    )
     return parser
 
 

@@ -81,7 +81,7 @@ async def shoot(db: Path, out: Path) -> list[Path]:
         trace_id, span_id = failed_span(db)
         rows = app.trace_list.rows
         await wait_for(pilot, lambda: trace_id in rows)
-        app.action_toggle_pause()  # hold the list still while we move to the failed trace
+        app.dashboard.action_toggle_pause()  # hold the list still while we move to the failed trace
         index = rows.index(trace_id)
         assert index is not None
         app.trace_list.focus()
@@ -96,7 +96,7 @@ async def shoot(db: Path, out: Path) -> list[Path]:
         # Selected for the detail panel; the log pane keeps showing the whole trace's logs.
         app.waterfall.select_span(span_id)
         await wait_for(pilot, lambda: app.log_pane.scope.trace_id == trace_id)
-        app.action_toggle_pause()
+        app.dashboard.action_toggle_pause()
         await pilot.pause(0.8)
         save("waterfall.svg")
 

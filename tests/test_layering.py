@@ -74,7 +74,5 @@ def test_import_contracts_are_kept() -> None:
     exe = shutil.which("lint-imports")
     if exe is None:
         pytest.skip("import-linter is not installed (pip install -e '.[test]')")
-    result = subprocess.run(
-        [exe], capture_output=True, text=True, timeout=120, cwd=ROOT.parent
-    )
+    result = subprocess.run([exe], capture_output=True, text=True, timeout=120, cwd=ROOT.parent)
     assert result.returncode == 0, result.stdout + result.stderr

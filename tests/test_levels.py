@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import apsw
 import pytest
 
 from lens_tui.levels import LEVELS, at_least, normalise_level, spellings
@@ -12,10 +11,22 @@ from lens_tui.otel.mapping import level_of
 @pytest.mark.parametrize(
     ("spelling", "level"),
     [
-        ("DEBUG", "debug"), ("info", "info"), ("Warning", "warn"), ("WARN", "warn"),
-        ("error", "error"), ("CRITICAL", "error"), ("fatal", "error"), ("panic", "error"),
-        ("TRACE", "debug"), ("verbose", "debug"), ("NOTSET", "debug"), ("", "info"),
-        (None, "info"), (b"warning", "warn"), (b"\xff\xfe", "info"), ("  error ", "error"),
+        ("DEBUG", "debug"),
+        ("info", "info"),
+        ("Warning", "warn"),
+        ("WARN", "warn"),
+        ("error", "error"),
+        ("CRITICAL", "error"),
+        ("fatal", "error"),
+        ("panic", "error"),
+        ("TRACE", "debug"),
+        ("verbose", "debug"),
+        ("NOTSET", "debug"),
+        ("", "info"),
+        (None, "info"),
+        (b"warning", "warn"),
+        (b"\xff\xfe", "info"),
+        ("  error ", "error"),
         ("whatever", "info"),
     ],
 )

@@ -7,13 +7,20 @@ holds no read transaction and follows a file that was replaced under it. Bad arg
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from lens_tui import export
+from lens_tui.cli import CliError
+from lens_tui.cli_stats import parse_time
+from lens_tui.query import QueryError, compile_log_query, compile_trace_query
+from lens_tui.query.run import find_logs, find_traces
 from lens_tui.store.filters import TraceFilter
 from lens_tui.store.reader import OpenError, TraceReader
 from lens_tui.store.records import SpanRow, TraceDetail, TraceSummary
+from lens_tui.store.stats.groups import GROUP_BYS
+from lens_tui.store.stats.sql import route_stats
 from lens_tui.trace_ids import find_trace
 
 MAX_LIMIT = 200
@@ -40,16 +47,7 @@ def _bounded(limit: object, default: int, most: int, name: str = "limit") -> int
 
 def trace_summary(summary: TraceSummary) -> dict[str, Any]:
     """A trace as one search result (the fields of `lens-tui query --format jsonl`)."""
-    return {
-        "trace_id": summary.trace_id,
-        "root_span_name": summary.root_span_name,
-        "service": summary.service,
-        "started_at": summary.started_at,
-        "duration_ms": summary.duration_ms,
-        "status": summary.status,
-        "span_count": summary.span_count,
-        "error_count": summary.error_count,
-    }
+    return export.summary_fields(summary)
 
 
 class TraceTools:
@@ -71,16 +69,22 @@ class TraceTools:
         """A full trace id from an id, a unique prefix or a unique tail of one."""
         text = str(trace_id or "").strip()
         if not text:
-            raise ToolInputError("trace_id is empty: pass an id (or a unique prefix) from search_traces")
+            raise ToolInputError(
+                "trace_id is empty: pass an id (or a unique prefix) from search_traces"
+            )
         match = find_trace(reader, text, shown=10)
         if match.trace_id is not None:
             return match.trace_id
         if not match.total:
             raise ToolInputError(f"no trace {text!r} in {self.db}")
-        shown = ", ".join(t.trace_id for t in match.candidates) + (" and more" if match.more else "")
+        shown = ", ".join(t.trace_id for t in match.candidates) + (
+            " and more" if match.more else ""
+        )
         raise ToolInputError(f"trace id {text!r} matches several traces: {shown}")
 
-    def get_trace(self, trace_id: str, format: str = "tree", max_spans: int | None = None) -> dict[str, Any]:
+    def get_trace(
+        self, trace_id: str, format: str = "tree", max_spans: int | None = None
+    ) -> dict[str, Any]:
         """One trace as `lens-tui show` prints it (tree or json), cut to `max_spans` spans."""
         if format not in ("tree", "json"):
             raise ToolInputError(f"format must be 'tree' or 'json', got {format!r}")
@@ -104,7 +108,11 @@ class TraceTools:
                 f"max_spans up to {MAX_SPANS:,}, or run `lens-tui show {full_id} --format json` "
                 "for all of them"
             )
-        answer: dict[str, Any] = {"trace_id": full_id, "span_count": total, "spans_shown": len(detail.spans)}
+        answer: dict[str, Any] = {
+            "trace_id": full_id,
+            "span_count": total,
+            "spans_shown": len(detail.spans),
+        }
         if format == "tree":
             answer["tree"] = export.render_tree(detail, logs)
         else:
@@ -112,6 +120,55 @@ class TraceTools:
         if note:
             answer["note"] = note
         return answer
+
+    def search_traces(self, query: str = "", limit: int | None = 20) -> list[dict[str, Any]]:
+        """The newest traces a trace query keeps (the fields of `lens-tui query --format jsonl`)."""
+        count = _bounded(limit, 20, MAX_LIMIT)
+        compiled = _compiled(compile_trace_query, query)
+        reader = self._reader()
+        try:
+            return [export.summary_fields(t) for t in find_traces(reader, compiled, limit=count)]
+        finally:
+            reader.close()
+
+    def search_logs(self, query: str = "", limit: int | None = 50) -> list[dict[str, Any]]:
+        """The newest logs a log query keeps, oldest of them first (`lens-tui logs` jsonl)."""
+        count = _bounded(limit, 50, MAX_LIMIT)
+        compiled = _compiled(compile_log_query, query)
+        reader = self._reader()
+        try:
+            return [export.log_fields(log) for log in find_logs(reader, compiled, limit=count)]
+        finally:
+            reader.close()
+
+    def trace_stats(
+        self, query: str = "", since: str = "15m", by: str = "service,name"
+    ) -> list[dict[str, Any]]:
+        """Per-route count, rate, errors and exact percentiles (`lens-tui stats --format json`)."""
+        if by not in GROUP_BYS:
+            raise ToolInputError(f"by must be one of {', '.join(GROUP_BYS)}, got {by!r}")
+        now_ms = time.time() * 1000.0
+        if str(since).strip().lower() == "all":
+            since_ms = None
+        else:
+            try:
+                since_ms = parse_time(str(since), now_ms, option="since")
+            except CliError as exc:
+                raise ToolInputError(str(exc)) from None
+        where = _compiled(compile_trace_query, query) if str(query or "").strip() else None
+        reader = self._reader()
+        try:
+            rows = route_stats(
+                reader,
+                since_ms=since_ms,
+                until_ms=now_ms,
+                by=by,
+                where=where,  # type: ignore[arg-type]
+                now_ms=now_ms,
+            )
+        finally:
+            reader.close()
+        return [row.as_dict() for row in rows]
 
     def recent_errors(self, limit: int | None = 10) -> list[dict[str, Any]]:
         """The newest failed traces, each with its failing span, error and traceback's end."""
@@ -126,6 +183,15 @@ class TraceTools:
         finally:
             reader.close()
         return answers
+
+
+def _compiled(compile: Any, query: object) -> Any:
+    """A query compiled, or the one-line problem as a tool error (docs/query.md is the
+    language)."""
+    try:
+        return compile(str(query or ""))
+    except QueryError as exc:
+        raise ToolInputError(f"bad query: {exc.line()}") from None
 
 
 def _failure(spans: tuple[SpanRow, ...]) -> dict[str, Any]:

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
 from lens_tui.levels import normalise_level
 from lens_tui.schema import SPAN_STATUSES
 from lens_tui.store.records import LogRow, SpanRow, TraceSummary, WriterInfo
-from lens_tui.text import encode_json
+from lens_tui.text import encode_json, one_line
 
 UNPARSED_KEY = "(unparsed)"
 """The attribute key under which a cell that is not a JSON object is shown raw."""
 
+# fmt: off
 TRACE_COLUMNS = (
     "trace_id", "root_span_name", "source", "service", "started_at", "ended_at", "duration_ms",
-    "span_count", "error_count", "status", "updated_at",
+    "span_count", "error_count", "status", "updated_at", "root_span_id",
 )
 """The order of a trace row `trace_summary` decodes."""
 SPAN_COLUMNS = (
@@ -43,8 +45,12 @@ WRITER_COLUMNS = (
     "dropped", "errors",
 )
 """The order of a writers row `writer_info` decodes."""
+# fmt: on
 
 _encode_json_str = json.encoder.encode_basestring
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+"""A body larger than this (after gunzip) is cut: a gzip bomb must not exhaust memory."""
 
 
 def as_text(value: object) -> str:
@@ -152,6 +158,7 @@ def trace_summary(row: Sequence[Any]) -> TraceSummary:
         error_count=error_count,
         status=status(row[9], bool(error_count), duration),
         updated_at=as_ms(row[10]),
+        root_span_id=as_opt_text(row[11]) if len(row) > 11 else None,
     )
 
 
@@ -213,3 +220,45 @@ def writer_info(row: Sequence[Any]) -> WriterInfo:
         dropped=as_int(row[7]) or 0,
         errors=as_int(row[8]) or 0,
     )
+
+
+def key_columns(
+    rows: Sequence[Sequence[Any]], columns: Sequence[str] = KEY_COLUMNS
+) -> tuple[list[str], list[str | None], list[float], list[float | None]]:
+    """The KEY_COLUMNS of rows laid out as `columns` (KEY_COLUMNS or SPAN_COLUMNS), each as a
+    list of what `span_row` decodes: whole columns checked at C speed, decoded one by one only
+    when some cell is not the usual type (bytes, integers, infinities)."""
+    at_id, at_parent, at_start, at_duration = (columns.index(name) for name in KEY_COLUMNS)
+    span_ids = [r[at_id] for r in rows]
+    if not set(map(type, span_ids)) <= {str}:
+        span_ids = [as_text(v) for v in span_ids]
+    parent_ids = [r[at_parent] for r in rows]
+    if not set(map(type, parent_ids)) <= {str, type(None)}:
+        parent_ids = [as_opt_text(v) for v in parent_ids]
+    starts = [r[at_start] for r in rows]
+    if not set(map(type, starts)) <= {float} or not all(map(math.isfinite, starts)):
+        starts = [as_ms(v) or 0.0 for v in starts]
+    durations = [r[at_duration] for r in rows]
+    if not set(map(type, durations)) <= {float, type(None)} or not all(
+        map(math.isfinite, filter(None, durations))
+    ):
+        durations = [as_ms(v) for v in durations]
+    return span_ids, parent_ids, starts, durations
+
+
+def body_text(stored: object, compressed: object, limit: int = MAX_BODY_BYTES) -> str:
+    """A stored body as text: gunzipped when `compressed`, cut after `limit` bytes (with a
+    note saying so), invalid UTF-8 as U+FFFD; a gzip stream that does not inflate is a note."""
+    data = stored if isinstance(stored, bytes) else as_text(stored).encode("utf-8", "replace")
+    suffix = ""
+    if compressed:
+        try:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            data = inflater.decompress(data, limit)
+            if inflater.unconsumed_tail:
+                suffix = f"\n… (body cut at {limit} bytes)"
+        except zlib.error as exc:
+            return f"(stored body could not be decompressed: {one_line(exc)})"
+    elif len(data) > limit:
+        data, suffix = data[:limit], f"\n… (body cut at {limit} bytes)"
+    return data.decode("utf-8", errors="replace") + suffix

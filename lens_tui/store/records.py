@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,9 @@ class TraceSummary:
     status: str
     """`ok`, `error` or `running`."""
     updated_at: float | None = None
+    root_span_id: str | None = None
+    """The root span's id as the trace row names it (a span standing in for a remote root, or
+    an open root not written yet); None where the layout does not record it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,15 +117,3 @@ class StoreStats:
     """Epoch ms of the newest write any writer recorded (or the newest row's time)."""
     dropped: int = 0
     writers: tuple[WriterInfo, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Delta:
-    """What changed since the last refresh: new and updated traces, new logs, totals."""
-
-    traces: tuple[TraceSummary, ...] = ()
-    logs: tuple[LogRow, ...] = ()
-    stats: StoreStats | None = None
-    replaced: bool = False
-    """True when the database file was replaced: the UI should drop what it holds."""
-    extra: dict[str, object] = field(default_factory=dict)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lens_tui.store.reader import TraceReader
+from lens_tui.store.stats.sketch import nearest_rank
 
 UNNAMED = "(no service)"
 """How a span without a service is named on the map."""
@@ -79,8 +80,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
-    return float(ordered[rank - 1])
+    return float(ordered[nearest_rank(q / 100.0, len(ordered)) - 1])
 
 
 def edges_of(calls: Iterable[Sequence[Any]]) -> list[Edge]:

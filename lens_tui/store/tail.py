@@ -16,6 +16,8 @@ from pathlib import Path
 
 import watchfiles
 
+from lens_tui.store.connection import file_identity
+
 log = logging.getLogger(__name__)
 
 _Signature = tuple[tuple[int, int, int, int] | None, ...]
@@ -74,7 +76,7 @@ class ChangeWatcher:
 
     def _watch(self, directory: Path) -> None:
         """One watchfiles session; returns when stopped or the directory is gone or replaced."""
-        identity = _identity(directory)
+        identity = file_identity(directory)
         for changes in watchfiles.watch(
             directory,
             watch_filter=self._relevant,
@@ -95,7 +97,7 @@ class ChangeWatcher:
                 # Timeout: the fallback poll (filesystems without notifications, missed events),
                 # and a watch on a deleted or replaced directory would never fire again.
                 self._poll()
-                if _identity(directory) != identity:
+                if file_identity(directory) != identity:
                     return
         # watch() returned without stop (a signal): the caller's loop starts a new session.
 
@@ -125,11 +127,3 @@ class ChangeWatcher:
             self._on_change()
         except Exception:  # noqa: BLE001 - the callback's failure must not stop the watching
             log.exception("on_change callback failed")
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)

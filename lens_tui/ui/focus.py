@@ -7,6 +7,10 @@ right after one that moves the focus were routed to the pane being left, then lo
 the new one: `/checkout⏎` lost its letters (`e` toggled errors only, `c` copied) and applied
 an empty filter. `KeysFollowFocus` notes which widget a key was routed to, and
 `retype_if_focus_moved` (called by the app) hands such a key to the widget focused now.
+
+Textual has no public way to hand an already-routed key on in order: this module alone uses
+two of its private methods, `App._check_bindings` and `Message._set_forwarded` (docs/decisions.md
+says why and what holds them).
 """
 
 from __future__ import annotations
@@ -33,11 +37,13 @@ class KeysFollowFocus:
     retyped) once the focus has moved away. A plain mixin, not a `Widget`: Textual merges
     CSS, component classes and type names along the widget classes of the MRO."""
 
-    async def _on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
+        """Note where the key was routed (before the widget's own handling)."""
         _note_route(self, event)
 
-    async def _on_paste(self, event: events.Paste) -> None:
-        _note_route(self, event)  # a paste is routed and bubbles like a key
+    async def on_paste(self, event: events.Paste) -> None:
+        """A paste is routed and bubbles like a key."""
+        _note_route(self, event)
 
 
 def _note_route(widget: object, event: events.Key | events.Paste) -> None:

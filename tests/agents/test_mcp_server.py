@@ -41,7 +41,9 @@ def _data(result: Any) -> Any:
     assert not result.is_error, result.content
     if result.structured_content is not None:
         data = result.structured_content
-        return data.get("result", data) if isinstance(data, dict) and set(data) == {"result"} else data
+        return (
+            data.get("result", data) if isinstance(data, dict) and set(data) == {"result"} else data
+        )
     return json.loads(result.content[0].text)
 
 
@@ -58,7 +60,13 @@ def db(tmp_path: Path) -> Path:
 async def test_lists_its_tools_read_only(db: Path) -> None:
     async with session(db) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert {"get_trace", "recent_errors"} <= set(tools)
+    assert set(tools) == {
+        "search_traces",
+        "get_trace",
+        "search_logs",
+        "trace_stats",
+        "recent_errors",
+    }
     for tool in tools.values():
         assert tool.description and tool.annotations and tool.annotations.read_only_hint
 
@@ -88,6 +96,54 @@ async def test_get_trace_as_a_tree_and_as_json_by_a_prefix(db: Path) -> None:
     assert names[0] == "GET /orders" and len(names) == 7
 
 
+async def test_search_traces_and_logs_with_the_query_language(db: Path) -> None:
+    async with session(db) as client:
+        failed = _data(await client.call_tool("search_traces", {"query": "status = error"}))
+        slow = _data(
+            await client.call_tool("search_traces", {"query": "duration > 40ms", "limit": 5})
+        )
+        spans = _data(
+            await client.call_tool("search_traces", {"query": '{ name = "db.query SELECT items" }'})
+        )
+        warned = _data(await client.call_tool("search_logs", {"query": "level >= warn"}))
+        declined = _data(await client.call_tool("search_logs", {"query": "declined"}))
+    assert [t["trace_id"] for t in failed] == [CHECKOUT]
+    assert set(failed[0]) == {
+        "trace_id",
+        "root_span_name",
+        "service",
+        "started_at",
+        "duration_ms",
+        "status",
+        "span_count",
+        "error_count",
+    }
+    # Newest first; GET /reports/export is still running and has no duration yet.
+    assert [t["root_span_name"] for t in slow] == ["POST /checkout", "GET /orders"]
+    assert [t["trace_id"] for t in spans] == [fixture_db.trace_id(1)]
+    assert [log["level"] for log in warned] == ["warn", "error", "warn"]
+    assert warned == sorted(warned, key=lambda log: log["id"])  # oldest of the newest first
+    assert [log["message"] for log in declined] == ["card declined for order 1234"]
+    assert declined[0]["trace_id"] == CHECKOUT and isinstance(declined[0]["attributes"], dict)
+
+
+async def test_trace_stats_per_route(db: Path) -> None:
+    async with session(db) as client:
+        rows = _data(await client.call_tool("trace_stats", {"since": "all"}))
+        by_service = _data(await client.call_tool("trace_stats", {"since": "all", "by": "service"}))
+        failed = _data(
+            await client.call_tool("trace_stats", {"query": "status = error", "since": "all"})
+        )
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["GET /health"]["count"] == 4 and by_name["GET /health"]["errors"] == 0
+    assert by_name["POST /checkout"]["error_rate"] == 1.0
+    assert by_name["POST /checkout"]["p95_ms"] == 120.0
+    assert by_name["GET /reports/export"]["running"] == 1
+    assert by_name["GET /reports/export"]["p50_ms"] is None
+    assert [(row["service"], row["count"]) for row in by_service] == [("shop", 8)]
+    assert [row["name"] for row in failed] == ["POST /checkout"]
+
+
 async def test_bad_arguments_are_tool_errors_and_the_server_goes_on(db: Path) -> None:
     async with session(db) as client:
         missing = _error_text(await client.call_tool("get_trace", {"trace_id": "ffff"}))
@@ -96,11 +152,19 @@ async def test_bad_arguments_are_tool_errors_and_the_server_goes_on(db: Path) ->
             await client.call_tool("get_trace", {"trace_id": CHECKOUT, "format": "xml"})
         )
         bad_limit = _error_text(await client.call_tool("recent_errors", {"limit": 0}))
+        bad_query = _error_text(
+            await client.call_tool("search_traces", {"query": "duration > 5 parsecs"})
+        )
+        bad_by = _error_text(await client.call_tool("trace_stats", {"by": "colour"}))
+        bad_since = _error_text(await client.call_tool("trace_stats", {"since": "last tuesday"}))
         still = _data(await client.call_tool("recent_errors", {}))
     assert "no trace 'ffff'" in missing
     assert "matches several traces" in ambiguous and fixture_db.trace_id(1) in ambiguous
     assert "format must be 'tree' or 'json'" in bad_format
     assert "limit must be at least 1" in bad_limit
+    assert "unknown unit 'parsecs' at column 14" in bad_query
+    assert "by must be one of" in bad_by
+    assert "last tuesday" in bad_since
     assert [row["trace_id"] for row in still] == [CHECKOUT]
 
 
@@ -139,7 +203,10 @@ def test_nothing_but_mcp_on_stdout_and_bad_paths_are_one_line(tmp_path: Path) ->
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
         [sys.executable, "-m", "lens_tui", "mcp", "--db", str(tmp_path / "missing.db")],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert result.returncode == 2 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

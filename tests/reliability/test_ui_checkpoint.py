@@ -74,9 +74,7 @@ WRITER = """
 
 def _readers(app: LensApp) -> list[TraceReader]:
     """Every connection the dashboard holds (white-box: the invariant is about all of them)."""
-    with app.readers._lock:
-        grouped = [reader for reader, _epoch in app.readers._readers.values()]
-    return [app._feed.reader, *grouped]
+    return [app.dashboard.feed.reader, *app.dashboard.readers.open_readers()]
 
 
 @contextmanager
@@ -149,7 +147,7 @@ async def _run(tmp_path: Path, spans: int) -> None:
             # Back to the list (in the waterfall `/` finds spans), filter it by name.
             await pilot.press("escape", "slash", *"POST", "enter")
             await pilot.press("space")  # pause
-            assert app._paused and app.detail.span is not None
+            assert app.dashboard.feed.paused and app.detail.span is not None
             proc.stdin.write("go\n")  # the load starts now that the dashboard is in use
             proc.stdin.flush()
             started = time.monotonic()

@@ -22,7 +22,7 @@ from ui.conftest import screen_text  # tests/ui's helper: the screen as text lin
 from lens_tui.ui.app import LensApp
 
 from .conftest import rss_bytes
-from .test_ui_support import T0, add_trace, insert, writer
+from .ui_support import T0, add_trace, insert, writer
 
 KEY_BOUND_S = 1.0
 """A keypress, with what it loads, must be on screen within this..."""
@@ -46,37 +46,102 @@ def build(path: Path) -> None:
     conn = writer(path)
     conn.execute("BEGIN IMMEDIATE")
     insert(
-        conn, "traces", trace_id=TRACE, root_span_name=name, started_at=T0, ended_at=T0 + 10,
-        duration_ms=10.0, service=WIDE * 10, status="error", span_count=3, error_count=1,
+        conn,
+        "traces",
+        trace_id=TRACE,
+        root_span_name=name,
+        started_at=T0,
+        ended_at=T0 + 10,
+        duration_ms=10.0,
+        service=WIDE * 10,
+        status="error",
+        span_count=3,
+        error_count=1,
         updated_at=T0,
     )
     insert(
-        conn, "bodies", hash="big", body=body.encode(), is_compressed=0,
-        original_size=len(body), stored_size=len(body), created_at=T0,
+        conn,
+        "bodies",
+        hash="big",
+        body=body.encode(),
+        is_compressed=0,
+        original_size=len(body),
+        stored_size=len(body),
+        created_at=T0,
     )
-    insert(conn, "spans", span_id=ROOT, trace_id=TRACE, name=name, started_at=T0,
-           duration_ms=10.0, status="ok", updated_at=T0)
+    insert(
+        conn,
+        "spans",
+        span_id=ROOT,
+        trace_id=TRACE,
+        name=name,
+        started_at=T0,
+        duration_ms=10.0,
+        status="ok",
+        updated_at=T0,
+    )
     attributes = json.dumps({f"key.{i}": f"value {i} {WIDE}" for i in range(ATTRIBUTES)})
-    insert(conn, "spans", span_id=MANY, trace_id=TRACE, parent_span_id=ROOT,
-           name="many attributes", started_at=T0 + 1, duration_ms=2.0, status="ok",
-           attributes=attributes, updated_at=T0)
-    insert(conn, "spans", span_id=LONG, trace_id=TRACE, parent_span_id=ROOT,
-           name="long line", started_at=T0 + 3, duration_ms=2.0, status="error",
-           error_message=LINE, exception_type="ValueError",
-           traceback="Traceback (most recent call last):\n" + LINE + "\nValueError: long",
-           input_body_hash="big", input_size=len(body), updated_at=T0)
+    insert(
+        conn,
+        "spans",
+        span_id=MANY,
+        trace_id=TRACE,
+        parent_span_id=ROOT,
+        name="many attributes",
+        started_at=T0 + 1,
+        duration_ms=2.0,
+        status="ok",
+        attributes=attributes,
+        updated_at=T0,
+    )
+    insert(
+        conn,
+        "spans",
+        span_id=LONG,
+        trace_id=TRACE,
+        parent_span_id=ROOT,
+        name="long line",
+        started_at=T0 + 3,
+        duration_ms=2.0,
+        status="error",
+        error_message=LINE,
+        exception_type="ValueError",
+        traceback="Traceback (most recent call last):\n" + LINE + "\nValueError: long",
+        input_body_hash="big",
+        input_size=len(body),
+        updated_at=T0,
+    )
     big_log = ("a log line of the 10 MB message " + WIDE + "\n") * 250_000
-    insert(conn, "logs", trace_id=TRACE, span_id=ROOT, level="info", message=big_log[:10_000_000],
-           timestamp=T0 + 1, logger="huge" * 100)
-    insert(conn, "logs", trace_id=TRACE, span_id=LONG, level="error", message=LINE,
-           timestamp=T0 + 2, logger="huge")
+    insert(
+        conn,
+        "logs",
+        trace_id=TRACE,
+        span_id=ROOT,
+        level="info",
+        message=big_log[:10_000_000],
+        timestamp=T0 + 1,
+        logger="huge" * 100,
+    )
+    insert(
+        conn,
+        "logs",
+        trace_id=TRACE,
+        span_id=LONG,
+        level="error",
+        message=LINE,
+        timestamp=T0 + 2,
+        logger="huge",
+    )
     conn.execute("COMMIT")
     add_trace(conn, SMALL, "GET /small " + WIDE, T0 - 5, spans=3)  # the baseline
     conn.close()
 
 
 async def _timed(
-    pilot: Pilot[Any], keys: tuple[str, ...], shown: Callable[[], object], what: str,
+    pilot: Pilot[Any],
+    keys: tuple[str, ...],
+    shown: Callable[[], object],
+    what: str,
     times: dict[str, float],
 ) -> None:
     """Press `keys`, wait until `shown()` holds; record and bound the time it took."""
@@ -99,8 +164,11 @@ async def _baseline(pilot: Pilot[Any], app: LensApp) -> float:
     for n in range(3):
         span_id = f"{SMALL[-8:]}{n:08x}"
         await _timed(
-            pilot, ("down",), lambda s=span_id: app.detail.span and app.detail.span.span_id == s,
-            f"span {n}", times,
+            pilot,
+            ("down",),
+            lambda s=span_id: app.detail.span and app.detail.span.span_id == s,
+            f"span {n}",
+            times,
         )
     await pilot.press("escape", "escape")
     return max(times.values())
@@ -114,8 +182,11 @@ async def _tour(pilot: Pilot[Any], app: LensApp, times: dict[str, float]) -> str
     await _timed(pilot, ("enter",), lambda: app.waterfall.row_count == 3, "open trace", times)
     for span_id, what in ((ROOT, "1 MB name"), (MANY, "100k attributes"), (LONG, "1 M line")):
         await _timed(
-            pilot, ("down",), lambda s=span_id: app.detail.span and app.detail.span.span_id == s,
-            what, times,
+            pilot,
+            ("down",),
+            lambda s=span_id: app.detail.span and app.detail.span.span_id == s,
+            what,
+            times,
         )
         if span_id == MANY:  # the end of the panel says how many are not listed
             app.detail.focus()

@@ -20,9 +20,9 @@ import pytest
 from lens_tui.text import visible
 
 from .conftest import write_script
-from .test_ui_support import (
-    PtyRun,
+from .ui_support import (
     T0,
+    PtyRun,
     RawText,
     clipboard_writes,
     foreign_controls,
@@ -123,47 +123,96 @@ def build(path: Path) -> None:
     conn.execute("BEGIN IMMEDIATE")
     count = len(PAYLOADS) + 1
     insert(
-        conn, "traces", trace_id=HOSTILE_TRACE, root_span_name=HOSTILE_NAME,
-        started_at=T0, ended_at=T0 + 100, duration_ms=100.0, root_span_id=HOSTILE_SPAN,
-        service="evil", status="error", span_count=count, error_count=len(PAYLOADS),
+        conn,
+        "traces",
+        trace_id=HOSTILE_TRACE,
+        root_span_name=HOSTILE_NAME,
+        started_at=T0,
+        ended_at=T0 + 100,
+        duration_ms=100.0,
+        root_span_id=HOSTILE_SPAN,
+        service="evil",
+        status="error",
+        span_count=count,
+        error_count=len(PAYLOADS),
         updated_at=T0 + 200,
     )
     insert(
-        conn, "bodies", hash="b0dy", body=BODY.encode(), is_compressed=0,
-        original_size=len(BODY), stored_size=len(BODY), created_at=T0,
+        conn,
+        "bodies",
+        hash="b0dy",
+        body=BODY.encode(),
+        is_compressed=0,
+        original_size=len(BODY),
+        stored_size=len(BODY),
+        created_at=T0,
     )
     insert(
-        conn, "spans", span_id=HOSTILE_SPAN, trace_id=HOSTILE_TRACE, name=HOSTILE_NAME,
-        started_at=T0, duration_ms=100.0, status="ok", service="evil", events=EVENTS,
-        input_body_hash="b0dy", input_size=len(BODY), updated_at=T0 + 200,
+        conn,
+        "spans",
+        span_id=HOSTILE_SPAN,
+        trace_id=HOSTILE_TRACE,
+        name=HOSTILE_NAME,
+        started_at=T0,
+        duration_ms=100.0,
+        status="ok",
+        service="evil",
+        events=EVENTS,
+        input_body_hash="b0dy",
+        input_size=len(BODY),
+        updated_at=T0 + 200,
     )
     for i, (_, payload) in enumerate(PAYLOADS):
         span_id = f"{i + 1:016x}"
         key = stored(payload, i, "k")
         insert(
-            conn, "spans", span_id=span_id, trace_id=HOSTILE_TRACE, parent_span_id=HOSTILE_SPAN,
-            name=stored(payload, i, "n"), started_at=T0 + 1 + i, duration_ms=2.0,
-            status="error", service="evil", error_message=stored(payload, i, "e"),
+            conn,
+            "spans",
+            span_id=span_id,
+            trace_id=HOSTILE_TRACE,
+            parent_span_id=HOSTILE_SPAN,
+            name=stored(payload, i, "n"),
+            started_at=T0 + 1 + i,
+            duration_ms=2.0,
+            status="error",
+            service="evil",
+            error_message=stored(payload, i, "e"),
             exception_type=stored(payload, i, "x"),
-            traceback=_traceback(payload, i), attributes=_attributes(key, payload, i),
+            traceback=_traceback(payload, i),
+            attributes=_attributes(key, payload, i),
             updated_at=T0 + 200,
         )
         insert(
-            conn, "logs", trace_id=HOSTILE_TRACE, span_id=span_id, level="error",
-            message=stored(payload, i, "l"), timestamp=T0 + 2 + i, logger="evil",
+            conn,
+            "logs",
+            trace_id=HOSTILE_TRACE,
+            span_id=span_id,
+            level="error",
+            message=stored(payload, i, "l"),
+            timestamp=T0 + 2 + i,
+            logger="evil",
             service="evil",
         )
         insert(
-            conn, "traces", trace_id=f"{i + 1:032x}", root_span_name=stored(payload, i, "r"),
-            started_at=T0 + 1_000 + i, ended_at=T0 + 1_001 + i, duration_ms=1.0,
-            service="evil", status="ok", span_count=0, error_count=0, updated_at=T0 + 200,
+            conn,
+            "traces",
+            trace_id=f"{i + 1:032x}",
+            root_span_name=stored(payload, i, "r"),
+            started_at=T0 + 1_000 + i,
+            ended_at=T0 + 1_001 + i,
+            duration_ms=1.0,
+            service="evil",
+            status="ok",
+            span_count=0,
+            error_count=0,
+            updated_at=T0 + 200,
         )
     conn.execute("COMMIT")
     conn.close()
 
 
 def _traceback(payload: str | bytes, index: int) -> Any:
-    head = "Traceback (most recent call last):\n  File \"x.py\", line 1\n  "
+    head = 'Traceback (most recent call last):\n  File "x.py", line 1\n  '
     if isinstance(payload, str):
         return head + tagged(payload, index, "t") + "\nValueError: no"
     return RawText(head.encode() + bytes(payload) + marker(index, "t").encode() + b"\nValueError")

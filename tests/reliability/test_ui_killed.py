@@ -17,12 +17,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from ui.conftest import screen_text  # tests/ui's helper: the screen as text lines
 
 from lens_tui.ui import app as app_module
 from lens_tui.ui.app import LensApp
-from lens_tui.ui.messages import DeltaReady, TraceLoaded
+from lens_tui.ui.panes.live_feed import LiveFeed
+from lens_tui.ui.panes.trace_view import TraceView
 
 from .conftest import popen_python, query, signal_inside_transaction, write_script
 
@@ -56,10 +58,8 @@ WRITER = """
 
 
 class CheckedApp(LensApp):
-    """The dashboard, with every delta and every built waterfall checked as it arrives.
-
-    Textual calls a message handler of each class in the MRO, so these run before LensApp's.
-    """
+    """The dashboard, with every delta and every built waterfall checked as it arrives (a
+    delta as it bubbles up from the live feed; a forest by `check_forests`)."""
 
     CSS_PATH = str(Path(app_module.__file__).with_name("app.tcss"))  # relative to LensApp
 
@@ -69,7 +69,7 @@ class CheckedApp(LensApp):
         self.deltas = 0
         self.forests = 0
 
-    def on_delta_ready(self, message: DeltaReady) -> None:
+    def on_live_feed_changed(self, message: LiveFeed.Changed) -> None:
         """A trace with its root stored must have all its spans."""
         self.deltas += 1
         for trace in message.delta.traces:
@@ -77,7 +77,7 @@ class CheckedApp(LensApp):
             if count > SPANS_PER_TRACE or (trace.root_span_name and count != SPANS_PER_TRACE):
                 self.partial.append(f"delta: {trace.trace_id} {trace.root_span_name!r} {count}")
 
-    def on_trace_loaded(self, message: TraceLoaded) -> None:
+    def check_forest(self, message: TraceView.TraceRead) -> None:
         """A waterfall from one snapshot: its spans match its row, and a root means all."""
         self.forests += 1
         spans = message.forest.spans
@@ -87,6 +87,17 @@ class CheckedApp(LensApp):
         summary = message.summary
         if message.fresh and summary is not None and summary.span_count != len(spans):
             self.partial.append(f"load: row says {summary.span_count}, {len(spans)} spans")
+
+
+def check_forests(app: CheckedApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Have the open trace's pane check each forest it was sent before it shows it."""
+    handle = TraceView.on_trace_view_trace_read
+
+    def checked(view: TraceView, message: TraceView.TraceRead) -> None:
+        app.check_forest(message)
+        handle(view, message)
+
+    monkeypatch.setattr(TraceView, "on_trace_view_trace_read", checked)
 
 
 def _write_age(app: LensApp) -> float:
@@ -107,7 +118,9 @@ async def _until(pilot: Pilot[Any], condition: Any, timeout: float, what: str) -
         await pilot.pause(0.02)
 
 
-async def test_ui_04_writers_killed_mid_batch(tmp_path: Path) -> None:
+async def test_ui_04_writers_killed_mid_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two writers SIGKILLed in turn while the dashboard tails them and opens their newest
     traces: no partial batch is ever applied; every committed trace is shown; the write age
     in the header grows once they are dead."""
@@ -115,6 +128,7 @@ async def test_ui_04_writers_killed_mid_batch(tmp_path: Path) -> None:
     script = write_script(tmp_path, "writer.py", WRITER)
     in_tx = 0
     app = CheckedApp(db)
+    check_forests(app, monkeypatch)
     async with app.run_test(size=(150, 40)) as pilot:
         for round_ in range(ROUNDS):
             proc = popen_python(script, str(db), f"w{round_}", str(SPANS_PER_TRACE), str(RATE))
@@ -137,7 +151,9 @@ async def test_ui_04_writers_killed_mid_batch(tmp_path: Path) -> None:
         stored = query(db, "SELECT count(*) FROM spans")[0][0]
         traces = {row[0] for row in query(db, "SELECT trace_id FROM traces")}
         await _until(
-            pilot, lambda: app.header.stats and app.header.stats.spans == stored, 10,
+            pilot,
+            lambda: app.header.stats and app.header.stats.spans == stored,
+            10,
             "the header counts every stored span",
         )
         await _until(

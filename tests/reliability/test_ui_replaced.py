@@ -21,13 +21,13 @@ from ui.conftest import screen_text  # tests/ui's helper: the screen as text lin
 from lens_tui.ui.app import LensApp
 
 from .conftest import write_spans
-from .test_ui_support import T0, add_trace, insert, writer
+from .ui_support import T0, add_trace, insert, writer
 
 NOTICE_S = 1.0
 
 
 def _write(db: Path, names: list[str], start: float, log: str) -> None:
-    """A writer session: traces named `names` (3 spans each) and one log, then close."""
+    """A writer that comes and goes: traces named `names` (3 spans each) and one log, then close."""
     conn = writer(db)
     for i, name in enumerate(names):
         add_trace(conn, f"{int(start) + i:032x}", name, start + i, spans=3)
@@ -106,7 +106,7 @@ async def test_ui_03_started_before_the_file_then_writers_come_and_go(tmp_path: 
 
         # The first writer comes and goes before the dashboard looks (white-box: its reader's
         # lock is held), so it is the last connection and removes its -wal and -shm.
-        reader = app._feed.reader
+        reader = app.dashboard.feed.reader
         with reader._lock:
             write_spans(db, ["first"])
             assert db.exists()

@@ -23,7 +23,7 @@ from ui.conftest import screen_text  # tests/ui's helper: the screen as text lin
 from lens_tui.ui.app import LensApp
 
 from .conftest import query
-from .test_ui_support import T0, add_trace, writer
+from .ui_support import T0, add_trace, writer
 
 RESIZES = 200
 START, FINAL = (150, 45), (140, 40)
@@ -146,7 +146,7 @@ async def test_ui_15_resize_storm_while_data_arrives(tmp_path: Path) -> None:
     # Everything below the header (whose rates and ages move) reads the same, line by line.
     differ = [
         f"line {y}: {a!r} != {b!r}"
-        for y, (a, b) in enumerate(zip(lines[1:], fresh_screen.splitlines()[1:]), 1)
+        for y, (a, b) in enumerate(zip(lines[1:], fresh_screen.splitlines()[1:], strict=False), 1)
         if a != b
     ]
     assert not differ, "the screen after the storm differs from a fresh one:\n" + "\n".join(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import write_script
-from .test_ui_support import T0, add_trace, run_in_pty, writer
+from .ui_support import T0, add_trace, run_in_pty, writer
 
 EXIT_WITHIN_S = 2.0
 
@@ -33,14 +33,14 @@ CHILD = """
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             shown = app.trace_list.row_count > 0 or "waiting" in (app.header.waiting or "")
-            if shown and app._watcher is not None:
+            if shown and app.dashboard.feed.watcher is not None:
                 break
             await pilot.pause(0.05)
         await pilot.pause(0.3)  # the watcher is blocked inside watchfiles by now
         info["threads_while_running"] = sorted(t.name for t in threading.enumerate())
         info["watching"] = any(
             w.group == "watch" and w.state.name == "RUNNING" for w in app.workers
-        ) and not app._watcher.stopped
+        ) and not app.dashboard.feed.watcher.stopped
         info["rows"] = app.trace_list.row_count
         info["waiting"] = app.header.waiting
         ready.write_text("ready")  # the parent types q now
@@ -92,8 +92,15 @@ def test_ui_14_quit_while_the_watcher_waits(tmp_path: Path, state: str) -> None:
     script = write_script(tmp_path, "dash.py", CHILD)
     report, ready = tmp_path / "report.json", tmp_path / "ready"
     run = run_in_pty(
-        script, str(db), str(report), str(ready), report=report, size=(120, 30),
-        keys=b"q", keys_when=ready, timeout=20,
+        script,
+        str(db),
+        str(report),
+        str(ready),
+        report=report,
+        size=(120, 30),
+        keys=b"q",
+        keys_when=ready,
+        timeout=20,
     )
     info = run.report
     assert run.sent_at is not None, f"never ready: {run.output[-1500:]!r}"

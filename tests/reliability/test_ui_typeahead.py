@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .conftest import write_script
-from .test_ui_support import T0, add_trace, run_in_pty, writer
+from .ui_support import T0, add_trace, run_in_pty, writer
 
 CHILD = """
     import json, sys, time
@@ -29,14 +29,14 @@ CHILD = """
         ready.write_text("ready")  # the parent types now
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and (
-            app._trace_filter.name != "checkout" or app.trace_list.row_count != 1
+            app.dashboard.traces.filter.name != "checkout" or app.trace_list.row_count != 1
         ):
             await pilot.pause(0.05)
         await pilot.pause(0.3)
         rows = app.trace_list.rows
         report.write_text(json.dumps({
-            "filter": app._trace_filter.name,
-            "errors_only": app._trace_filter.errors_only,
+            "filter": app.dashboard.traces.filter.name,
+            "errors_only": app.dashboard.traces.filter.errors_only,
             "level": app.log_pane.scope.min_level,
             "names": [rows[i].root_span_name for i in range(len(rows))],
             "clipboard": app.clipboard,
@@ -56,12 +56,22 @@ def test_keys_typed_right_after_slash_reach_the_filter(tmp_path: Path) -> None:
     script = write_script(tmp_path, "dash.py", CHILD)
     report, ready = tmp_path / "report.json", tmp_path / "ready"
     run = run_in_pty(
-        script, str(db), str(report), str(ready), report=report, size=(120, 30),
-        keys=b"/checkout\r", keys_when=ready, timeout=30,
+        script,
+        str(db),
+        str(report),
+        str(ready),
+        report=report,
+        size=(120, 30),
+        keys=b"/checkout\r",
+        keys_when=ready,
+        timeout=30,
     )
     assert run.sent_at is not None, f"never ready: {run.output[-1500:]!r}"
     assert run.report, f"no report: {run.output[-1500:]!r}"
     assert run.report == {
-        "filter": "checkout", "errors_only": False, "level": "debug",
-        "names": ["POST /checkout"], "clipboard": "",
+        "filter": "checkout",
+        "errors_only": False,
+        "level": "debug",
+        "names": ["POST /checkout"],
+        "clipboard": "",
     }

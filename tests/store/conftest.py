@@ -14,6 +14,7 @@ import apsw
 import pytest
 
 from lens_tui import schema
+from lens_tui.store.reader import TraceReader
 
 ORIGINAL_LAYOUT_SQL = """
 CREATE TABLE traces (
@@ -77,38 +78,84 @@ class TraceDb:
         sql = schema.placeholders_insert(model, values)
         self.conn.execute(sql, tuple(values.values()))
 
-    def trace(self, n: int, *, name: str = "GET /", started_at: float | None = None,
-              duration_ms: float | None = 10.0, status: str = "ok", spans: int = 1,
-              errors: int = 0, updated_at: float | None = None, **extra: Any) -> str:
+    def trace(
+        self,
+        n: int,
+        *,
+        name: str = "GET /",
+        started_at: float | None = None,
+        duration_ms: float | None = 10.0,
+        status: str = "ok",
+        spans: int = 1,
+        errors: int = 0,
+        updated_at: float | None = None,
+        **extra: Any,
+    ) -> str:
         """A trace row (no spans); returns its id."""
         start = 1_000_000.0 + n * 100.0 if started_at is None else started_at
         self.insert(
-            schema.Trace, trace_id=tid(n), root_span_name=name, source="test",
-            started_at=start, ended_at=None if duration_ms is None else start + duration_ms,
-            duration_ms=duration_ms, root_span_id=sid(n, 0), service="svc", status=status,
-            span_count=spans, error_count=errors,
-            updated_at=now_ms() if updated_at is None else updated_at, **extra,
+            schema.Trace,
+            trace_id=tid(n),
+            root_span_name=name,
+            source="test",
+            started_at=start,
+            ended_at=None if duration_ms is None else start + duration_ms,
+            duration_ms=duration_ms,
+            root_span_id=sid(n, 0),
+            service="svc",
+            status=status,
+            span_count=spans,
+            error_count=errors,
+            updated_at=now_ms() if updated_at is None else updated_at,
+            **extra,
         )
         return tid(n)
 
-    def span(self, trace: int, n: int, *, name: str = "op", started_at: float = 0.0,
-             duration_ms: float | None = 1.0, parent: int | None = None,
-             updated_at: float | None = None, **extra: Any) -> str:
+    def span(
+        self,
+        trace: int,
+        n: int,
+        *,
+        name: str = "op",
+        started_at: float = 0.0,
+        duration_ms: float | None = 1.0,
+        parent: int | None = None,
+        updated_at: float | None = None,
+        **extra: Any,
+    ) -> str:
         """A span row of trace `trace`; returns its id."""
         self.insert(
-            schema.Span, span_id=sid(trace, n), trace_id=tid(trace),
-            parent_span_id=None if parent is None else sid(trace, parent), name=name,
-            started_at=started_at, duration_ms=duration_ms,
-            updated_at=now_ms() if updated_at is None else updated_at, **extra,
+            schema.Span,
+            span_id=sid(trace, n),
+            trace_id=tid(trace),
+            parent_span_id=None if parent is None else sid(trace, parent),
+            name=name,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            updated_at=now_ms() if updated_at is None else updated_at,
+            **extra,
         )
         return sid(trace, n)
 
-    def log(self, message: str, *, level: str = "info", trace: int | None = None,
-            span: str | None = None, timestamp: float = 0.0, **extra: Any) -> int:
+    def log(
+        self,
+        message: str,
+        *,
+        level: str = "info",
+        trace: int | None = None,
+        span: str | None = None,
+        timestamp: float = 0.0,
+        **extra: Any,
+    ) -> int:
         """A log row; returns the id SQLite gave it."""
         self.insert(
-            schema.Log, trace_id=None if trace is None else tid(trace), span_id=span,
-            level=level, message=message, timestamp=timestamp, **extra,
+            schema.Log,
+            trace_id=None if trace is None else tid(trace),
+            span_id=span,
+            level=level,
+            message=message,
+            timestamp=timestamp,
+            **extra,
         )
         return int(self.conn.last_insert_rowid())
 
@@ -117,8 +164,13 @@ class TraceDb:
         digest = hashlib.sha256(raw).hexdigest()
         stored = gzip.compress(raw) if compress else raw
         self.insert(
-            schema.Body, hash=digest, body=stored, is_compressed=int(compress),
-            original_size=len(raw), stored_size=len(stored), content_type="text/plain",
+            schema.Body,
+            hash=digest,
+            body=stored,
+            is_compressed=int(compress),
+            original_size=len(raw),
+            stored_size=len(stored),
+            content_type="text/plain",
             created_at=now_ms(),
         )
         return digest
@@ -155,8 +207,7 @@ def make_original_layout(path: Path, *, wal: bool) -> None:
         )
         conn.execute(
             "INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-            (sid(n, 1), tid(n), sid(n, 0), "child", 1_000 * n + 5, 10,
-             "boom" if n == 2 else None),
+            (sid(n, 1), tid(n), sid(n, 0), "child", 1_000 * n + 5, 10, "boom" if n == 2 else None),
         )
         conn.execute(
             "INSERT INTO logs (trace_id, span_id, level, message, timestamp) VALUES (?,?,?,?,?)",
@@ -170,3 +221,21 @@ def make_original_layout(path: Path, *, wal: bool) -> None:
     )
     conn.execute("COMMIT")
     conn.close()
+
+
+@pytest.fixture
+def record_db(tmp_path: Path) -> Path:
+    """The sample record store (tests/store/record_sample.py), its writer closed (everything
+    checkpointed into the file)."""
+    from .record_sample import build
+
+    path = tmp_path / "dispatch.db"
+    build(path).close()
+    return path
+
+
+@pytest.fixture
+def record_reader(record_db: Path) -> Iterator[TraceReader]:
+    """A reader open on the sample record store."""
+    with TraceReader(record_db) as handle:
+        yield handle

@@ -33,11 +33,17 @@ def traces_db(db: TraceDb) -> TraceDb:
     """Finished, failed and running traces of several names and durations."""
     names = ["GET /a", "get /b", "POST /pay", "cache 50%_off", "cache 50 off", "POST /slow"]
     for n, name in enumerate(names, 1):
-        db.trace(n, name=name, duration_ms=n * 60.0, status="error" if n % 3 == 0 else "ok",
-                 errors=1 if n % 3 == 0 else 0)
+        db.trace(
+            n,
+            name=name,
+            duration_ms=n * 60.0,
+            status="error" if n % 3 == 0 else "ok",
+            errors=1 if n % 3 == 0 else 0,
+        )
     db.trace(7, name="GET /running", duration_ms=None, status="running")
-    db.trace(8, name="POST /just-started", started_at=NOW - 20.0, duration_ms=None,
-             status="running")
+    db.trace(
+        8, name="POST /just-started", started_at=NOW - 20.0, duration_ms=None, status="running"
+    )
     db.trace(9, name="get /counted", errors=2)  # failed by its count, status ok
     return db
 
@@ -95,8 +101,9 @@ def logs_db(db: TraceDb) -> TraceDb:
     for n in range(60):
         trace = (1, 2, None)[n % 3]
         span = spans[n % len(spans)] if trace == 1 else (sid(2, 0) if trace == 2 else None)
-        db.log(messages[n % len(messages)], level=spellings[n % len(spellings)], trace=trace,
-               span=span)
+        db.log(
+            messages[n % len(messages)], level=spellings[n % len(spellings)], trace=trace, span=span
+        )
     return db
 
 
@@ -114,9 +121,11 @@ LOG_SCOPES = [
 
 
 @pytest.mark.parametrize(
-    "scope", LOG_SCOPES,
-    ids=lambda s: f"{s.trace_id and s.trace_id[-1]}-{s.span_ids and len(s.span_ids)}-"
-    f"{s.min_level}-{s.text}",
+    "scope",
+    LOG_SCOPES,
+    ids=lambda s: (
+        f"{s.trace_id and s.trace_id[-1]}-{s.span_ids and len(s.span_ids)}-{s.min_level}-{s.text}"
+    ),
 )
 def test_log_scope_sql_and_live_rule_agree(logs_db: TraceDb, scope: LogScope) -> None:
     with TraceReader(logs_db.path) as reader:

@@ -15,6 +15,7 @@ import pytest
 
 from lens_tui import schema
 from lens_tui.store import reader as reader_module
+from lens_tui.store.queries import logs as log_queries
 from lens_tui.store.reader import OpenError, TraceMark, TraceReader, check_path
 
 from .conftest import TraceDb, make_original_layout, now_ms, sid, tid
@@ -115,7 +116,7 @@ def test_check_path_truncated_database(tmp_path: Path) -> None:
     conn = apsw.Connection(str(path))
     schema.migrate(conn)
     conn.execute("BEGIN")
-    for n in range(3000):
+    for _n in range(3000):
         conn.execute(
             "INSERT INTO logs(level, message, timestamp) VALUES ('info', ?, 0)", ("x" * 200,)
         )
@@ -189,13 +190,27 @@ def test_recent_traces_name_filter_escapes_like(db: TraceDb) -> None:
         assert [t.trace_id for t in reader.recent_traces(name_filter="100%")] == [tid(1)]
         assert [t.trace_id for t in reader.recent_traces(name_filter="load_")] == [tid(3)]
         assert {t.trace_id for t in reader.recent_traces(name_filter="/users/")} == {
-            tid(1), tid(2), tid(5)
+            tid(1),
+            tid(2),
+            tid(5),
         }
 
 
 _FOLD_NAMES = (
-    "GET /Über", "get /über", "GET /UBER", "50%_off", "50% off", "a_b", "axb", "x\\y", "xy",
-    "Straße", "STRASSE", "\u212a-kelvin", "İstanbul", "nul\x00byte",
+    "GET /Über",
+    "get /über",
+    "GET /UBER",
+    "50%_off",
+    "50% off",
+    "a_b",
+    "axb",
+    "x\\y",
+    "xy",
+    "Straße",
+    "STRASSE",
+    "\u212a-kelvin",
+    "İstanbul",
+    "nul\x00byte",
 )
 
 
@@ -262,7 +277,7 @@ def test_name_filter_keeps_the_started_at_index(db: TraceDb, needle: str, found:
         statements = _captured_statements(reader)
         assert len(reader.recent_traces(50, name_filter=needle)) == found
         assert reader._conn is not None
-        (sql, params), = [s for s in statements if "root_span_name" in s[0].split("FROM")[1]]
+        ((sql, params),) = [s for s in statements if "root_span_name" in s[0].split("FROM")[1]]
         # The reader's own connection: a plain one has no lens_name_contains.
         plan = [r[3] for r in reader._conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
         assert plan == ["SCAN t1 USING INDEX idx_traces_started_at"], plan
@@ -335,19 +350,68 @@ def test_find_trace_ids_by_prefix(db: TraceDb) -> None:
         assert reader.find_trace_ids("  ") == []
 
 
+def test_find_trace_ids_by_tail(db: TraceDb) -> None:
+    for n in (0x1A, 0x2A, 0x2B):
+        db.trace(n)
+    with TraceReader(db.path) as reader:
+        assert reader.find_trace_ids("a", tail=True) == [tid(0x1A), tid(0x2A)]
+        assert reader.find_trace_ids("2A", limit=5, tail=True) == [tid(0x2A)]
+        assert reader.find_trace_ids("a", limit=1, tail=True) == [tid(0x1A)]
+        assert reader.find_trace_ids("ff", tail=True) == [] and reader.find_trace_ids(" ", tail=True) == []
+
+
+def test_summaries_by_id_in_both_layouts(db: TraceDb, tmp_path: Path) -> None:
+    db.trace(2, started_at=20.0)
+    db.trace(1, started_at=10.0, errors=1, status="error")
+    with TraceReader(db.path) as reader:
+        found = reader.summaries([tid(2), tid(9), tid(1), tid(2)])
+        assert [(t.trace_id, t.status) for t in found] == [(tid(1), "error"), (tid(2), "ok")]
+        assert reader.summaries([]) == []
+    original = tmp_path / "lens.db"
+    make_original_layout(original, wal=False)
+    with TraceReader(original) as reader:
+        [second] = reader.summaries([tid(2)])
+        # Counts the layout does not store are computed from the spans.
+        assert (second.span_count, second.error_count, second.status) == (2, 1, "error")
+
+
 # --------------------------------------------------------------------------- spans
 
 
 def test_trace_returns_spans_by_start_time_with_details(db: TraceDb) -> None:
     db.trace(1, spans=3, errors=1)
     db.span(1, 2, name="late", started_at=30.0, parent=0)
-    db.span(1, 0, name="root", started_at=10.0, duration_ms=50.0, status="ok",
-            attributes=json.dumps({"http.method": "GET", "n": 3, "nested": {"a": [1, 2]}}))
-    db.span(1, 1, name="failing", started_at=20.0, parent=0, status="error",
-            error_message="boom", exception_type="ValueError", traceback="Traceback...",
-            attributes="{not json")
-    db.span(1, 3, name="running", started_at=25.0, duration_ms=None, parent=0,
-            status="running", attributes="[1, 2]")
+    db.span(
+        1,
+        0,
+        name="root",
+        started_at=10.0,
+        duration_ms=50.0,
+        status="ok",
+        attributes=json.dumps({"http.method": "GET", "n": 3, "nested": {"a": [1, 2]}}),
+    )
+    db.span(
+        1,
+        1,
+        name="failing",
+        started_at=20.0,
+        parent=0,
+        status="error",
+        error_message="boom",
+        exception_type="ValueError",
+        traceback="Traceback...",
+        attributes="{not json",
+    )
+    db.span(
+        1,
+        3,
+        name="running",
+        started_at=25.0,
+        duration_ms=None,
+        parent=0,
+        status="running",
+        attributes="[1, 2]",
+    )
     db.span(2, 0, name="other trace")
     with TraceReader(db.path) as reader:
         detail = reader.trace(tid(1))
@@ -356,10 +420,14 @@ def test_trace_returns_spans_by_start_time_with_details(db: TraceDb) -> None:
     root, failing, running, _late = detail.spans
     assert root.parent_span_id is None and root.duration_ms == 50.0
     assert root.attributes == (
-        ("http.method", '"GET"'), ("n", "3"), ("nested", '{"a": [1, 2]}'),
+        ("http.method", '"GET"'),
+        ("n", "3"),
+        ("nested", '{"a": [1, 2]}'),
     )
     assert (failing.status, failing.error_message, failing.exception_type) == (
-        "error", "boom", "ValueError",
+        "error",
+        "boom",
+        "ValueError",
     )
     assert failing.parent_span_id == sid(1, 0)
     assert failing.attributes == (("(unparsed)", "{not json"),)
@@ -417,14 +485,28 @@ def test_logs_min_level_normalises_stored_spellings(db: TraceDb) -> None:
     with TraceReader(db.path) as reader:
         everything = reader.logs()
         assert [row.level for row in everything] == [
-            "debug", "info", "warn", "warn", "error", "error", "error", "info", "info",
+            "debug",
+            "info",
+            "warn",
+            "warn",
+            "error",
+            "error",
+            "error",
+            "info",
+            "info",
         ]
         assert [row.message for row in reader.logs(min_level="warn")] == [
-            "m2", "m3", "m4", "m5", "m6",
+            "m2",
+            "m3",
+            "m4",
+            "m5",
+            "m6",
         ]
         assert [row.message for row in reader.logs(min_level="error", limit=2)] == ["m5", "m6"]
         assert [row.message for row in reader.logs(min_level="ERROR", after_id=1)] == [
-            "m4", "m5", "m6",
+            "m4",
+            "m5",
+            "m6",
         ]
         assert reader.level_counts() == {"debug": 1, "info": 3, "warn": 2, "error": 3}
 
@@ -463,7 +545,10 @@ def test_logs_by_trace_and_span_ids(db: TraceDb) -> None:
         # Without trace_id, the span ids lead to their trace first.
         assert reader.logs(span_ids=frozenset({sid(2, 0)}), limit=5)[-1].message == "t2-29"
         assert reader.level_counts(trace_id=tid(1)) == {
-            "debug": 0, "info": 24, "warn": 0, "error": 6,
+            "debug": 0,
+            "info": 24,
+            "warn": 0,
+            "error": 6,
         }
 
 
@@ -493,7 +578,7 @@ def test_level_counts_are_incremental_and_follow_new_rows(
         db.conn.execute("DELETE FROM logs WHERE message = 'd'")  # neither oldest nor newest
         # The incremental count cannot see a deletion in the middle...
         assert reader.level_counts() == {"debug": 0, "info": 1, "warn": 1, "error": 1}
-        monkeypatch.setattr(reader_module, "LEVEL_RECOUNT_S", 0.0)
+        monkeypatch.setattr(log_queries, "LEVEL_RECOUNT_S", 0.0)
         # ...the periodic full count does.
         assert reader.level_counts() == {"debug": 0, "info": 1, "warn": 1, "error": 0}
 
@@ -525,15 +610,28 @@ def test_level_counts_upto_a_log_id_for_all_a_trace_or_some_spans(db: TraceDb) -
     db.log("later", level="error", trace=1, span=a)  # past `upto`: not counted
     zero = dict.fromkeys(("debug", "info", "warn", "error"), 0)
     with TraceReader(db.path) as reader:
-        assert reader.level_counts_upto(upto) == {**zero, "debug": 1, "info": 1, "warn": 1, "error": 1}
+        assert reader.level_counts_upto(upto) == {
+            **zero,
+            "debug": 1,
+            "info": 1,
+            "warn": 1,
+            "error": 1,
+        }
         assert reader.level_counts_upto(upto, trace_id=tid(1)) == {
-            **zero, "debug": 1, "info": 1, "warn": 1,
+            **zero,
+            "debug": 1,
+            "info": 1,
+            "warn": 1,
         }
         assert reader.level_counts_upto(upto, trace_id=tid(1), span_ids=frozenset({a})) == {
-            **zero, "debug": 1,
+            **zero,
+            "debug": 1,
         }
         assert reader.level_counts_upto(upto + 1, span_ids=frozenset({a, b})) == {
-            **zero, "debug": 1, "warn": 1, "error": 1,
+            **zero,
+            "debug": 1,
+            "warn": 1,
+            "error": 1,
         }
         assert reader.level_counts_upto(upto, span_ids=frozenset()) == zero
 
@@ -549,7 +647,10 @@ def test_find_spans_by_name_ignores_case_and_takes_wildcards_literally(db: Trace
     with TraceReader(db.path) as reader:
         assert set(reader.find_spans(tid(1), "ÜBER")) == {ids["GET /Über"]}
         assert set(reader.find_spans(tid(1), "%_")) == {ids["cache 50%_off"]}
-        assert set(reader.find_spans(tid(1), "CACHE")) == {ids["cache 50%_off"], ids["cache 50 off"]}
+        assert set(reader.find_spans(tid(1), "CACHE")) == {
+            ids["cache 50%_off"],
+            ids["cache 50 off"],
+        }
         assert reader.find_spans(tid(1), "absent") == []
 
 
@@ -566,8 +667,15 @@ def test_body_gzip_roundtrip_raw_and_invalid_utf8(db: TraceDb) -> None:
         assert reader.body(small) == "tiny"
         assert reader.body(broken) == "ok \ufffd\ufffd end"
         assert reader.body("0" * 64) is None
-        db.insert(schema.Body, hash="bad", body=b"not gzip", is_compressed=1,
-                  original_size=8, stored_size=8, created_at=0.0)
+        db.insert(
+            schema.Body,
+            hash="bad",
+            body=b"not gzip",
+            is_compressed=1,
+            original_size=8,
+            stored_size=8,
+            created_at=0.0,
+        )
         assert "could not be decompressed" in (reader.body("bad") or "")
 
 
@@ -576,9 +684,19 @@ def test_stats_totals_and_writers(db: TraceDb) -> None:
         db.trace(n, updated_at=1_000.0)
         db.span(n, 0)
         db.log("x", timestamp=2_000.0)
-    db.insert(schema.Writer, writer_id="w1", pid=42, hostname="h", service="svc",
-              started_at=0.0, last_write_at=5_000.0, spans_written=5, logs_written=5,
-              dropped=7, errors=1)
+    db.insert(
+        schema.Writer,
+        writer_id="w1",
+        pid=42,
+        hostname="h",
+        service="svc",
+        started_at=0.0,
+        last_write_at=5_000.0,
+        spans_written=5,
+        logs_written=5,
+        dropped=7,
+        errors=1,
+    )
     with TraceReader(db.path) as reader:
         stats = reader.stats()
     assert (stats.traces, stats.spans, stats.logs) == (5, 5, 5)
@@ -716,9 +834,9 @@ def test_deleted_file_empties_then_recreated_file_shows(db: TraceDb) -> None:
 
 
 def _assert_checkpoint_completes(db: TraceDb) -> None:
-    busy, log_frames, checkpointed = db.conn.execute(
-        "PRAGMA wal_checkpoint(TRUNCATE)"
-    ).fetchall()[0]
+    busy, log_frames, checkpointed = db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()[
+        0
+    ]
     assert busy == 0 and log_frames == checkpointed
     assert os.path.getsize(f"{db.path}-wal") == 0
 
@@ -815,9 +933,19 @@ def _captured_statements(reader: TraceReader) -> list[tuple[str, tuple[object, .
         lambda r: r.stats(),
     ],
     ids=[
-        "recent", "recent-before", "traces_since", "mark", "trace", "logs-trace",
-        "logs-trace-level", "logs-level", "logs-level-after", "logs-newest", "counts-trace",
-        "find", "stats",
+        "recent",
+        "recent-before",
+        "traces_since",
+        "mark",
+        "trace",
+        "logs-trace",
+        "logs-trace-level",
+        "logs-level",
+        "logs-level-after",
+        "logs-newest",
+        "counts-trace",
+        "find",
+        "stats",
     ],
 )
 def test_queries_use_indexes(db: TraceDb, call: object) -> None:
@@ -897,8 +1025,11 @@ def test_wal_database_in_read_only_directory_is_shown(tmp_path: Path) -> None:
     )
     try:
         result = subprocess.run(
-            [*_AS_OTHER_USER, sys.executable, "-c", code], capture_output=True, text=True,
-            timeout=30, cwd=Path(__file__).resolve().parents[2],
+            [*_AS_OTHER_USER, sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=Path(__file__).resolve().parents[2],
         )
     finally:
         directory.chmod(0o755)

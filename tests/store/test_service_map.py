@@ -218,6 +218,8 @@ def test_percentile() -> None:
     assert percentile([4.0], 95) == 4.0
     assert percentile(list(range(1, 101)), 95) == 95.0
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    # 0.95 * 20 is 19 exactly: floating point would make it 19.000000000000004 and rank 20.
+    assert percentile([float(v) for v in range(1, 21)], 95) == 19.0
 
 
 def test_the_services_command(

@@ -1,10 +1,14 @@
-"""`TraceReader.trace_keys` and `span_at`: a trace's forest columns now, each span in full later."""
+"""`TraceReader.trace_keys` and `spans_at`: a trace's forest columns now, each span in full later."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+
+from lens_tui.store.connection import Read
+from lens_tui.store.queries import spans as span_queries
 from lens_tui.store.reader import TraceReader
 
 from .conftest import TraceDb, make_original_layout, sid, tid
@@ -13,12 +17,17 @@ from .conftest import TraceDb, make_original_layout, sid, tid
 def test_trace_keys_match_trace_and_span_at_reads_each_span(db: TraceDb) -> None:
     db.trace(1, spans=4, errors=1)
     db.span(1, 2, name="late", started_at=30.0, parent=0)
-    db.span(1, 0, name="root", started_at=10.0, duration_ms=50.0, status="ok",
-            attributes=json.dumps({"n": 3}))
-    db.span(1, 1, name="failing", started_at=20.0, parent=0, status="error",
-            error_message="boom")
-    db.span(1, 3, name="running", started_at=25.0, duration_ms=None, parent=0,
-            status="running")
+    db.span(
+        1,
+        0,
+        name="root",
+        started_at=10.0,
+        duration_ms=50.0,
+        status="ok",
+        attributes=json.dumps({"n": 3}),
+    )
+    db.span(1, 1, name="failing", started_at=20.0, parent=0, status="error", error_message="boom")
+    db.span(1, 3, name="running", started_at=25.0, duration_ms=None, parent=0, status="running")
     db.span(2, 0, name="other trace")
     with TraceReader(db.path) as reader:
         detail = reader.trace(tid(1))
@@ -29,18 +38,22 @@ def test_trace_keys_match_trace_and_span_at_reads_each_span(db: TraceDb) -> None
         assert list(keys.starts) == [s.started_at for s in detail.spans]
         assert keys.durations == [s.duration_ms for s in detail.spans]
         assert [int(r) for r in keys.rows] == [
-            db.conn.execute("SELECT rowid FROM spans WHERE span_id = ?", (s.span_id,)).fetchall()[0][0]
+            db.conn.execute("SELECT rowid FROM spans WHERE span_id = ?", (s.span_id,)).fetchall()[
+                0
+            ][0]
             for s in detail.spans
         ]
         # The same as the full read, span by span.
-        assert [reader.span_at(rowid) for rowid in keys.rows] == list(detail.spans)
-        # A later version of a span is what span_at reads (checked through a second connection).
+        read = reader.spans_at(keys.rows)
+        assert [read[int(rowid)] for rowid in keys.rows] == list(detail.spans)
+        # A later version of a span is what spans_at reads (checked through a second connection).
         db.conn.execute(
             "UPDATE spans SET duration_ms = 7.0, status = 'ok' WHERE span_id = ?", (sid(1, 3),)
         )
-        running = reader.span_at(keys.rows[keys.span_ids.index(sid(1, 3))])
+        rowid = keys.rows[keys.span_ids.index(sid(1, 3))]
+        running = reader.spans_at([rowid])[int(rowid)]
         assert running is not None and (running.duration_ms, running.status) == (7.0, "ok")
-        assert reader.span_at(10_000) is None
+        assert reader.spans_at([10_000]) == {}
         assert reader.trace_keys(tid(99)) == (None, reader.trace_keys(tid(98))[1])
         assert reader.trace_keys(tid(99))[1].span_ids == []
 
@@ -55,32 +68,38 @@ def test_trace_keys_on_the_original_layout(tmp_path: Path) -> None:
         assert summary == detail.summary
         assert summary is not None and (summary.span_count, summary.error_count) == (2, 1)
         assert list(keys.starts) == [2000.0, 2005.0] and type(keys.starts[0]) is float
-        assert [reader.span_at(rowid) for rowid in keys.rows] == list(detail.spans)
+        read = reader.spans_at(keys.rows)
+        assert [read[int(rowid)] for rowid in keys.rows] == list(detail.spans)
         _running, running_keys = reader.trace_keys(tid(4))
         assert running_keys.durations == [None]
 
 
 def _row_path(reader: TraceReader, trace_id: str) -> tuple[object, ...]:
-    """`trace_keys` through the row-per-span path (what `_packed_keys` must agree with)."""
-    packed = reader._packed_keys
-    reader._packed_keys = lambda conn, trace_id: None  # type: ignore[method-assign]
+    """`trace_keys` through the row-per-span path (what `packed_keys` must agree with)."""
+    packed = span_queries.packed_keys
+    span_queries.packed_keys = lambda tx, trace_id: None  # type: ignore[assignment]
     try:
-        summary, keys = reader.trace_keys(trace_id)
+        return _packed_path(reader, trace_id)
     finally:
-        reader._packed_keys = packed  # type: ignore[method-assign]
-    return summary, keys.span_ids, keys.parent_ids, list(keys.starts), keys.durations, [
-        int(r) for r in keys.rows
-    ]
+        span_queries.packed_keys = packed
 
 
 def _packed_path(reader: TraceReader, trace_id: str) -> tuple[object, ...]:
+    """`trace_keys` as plain values (rowids as ints), to compare the two paths."""
     summary, keys = reader.trace_keys(trace_id)
-    return summary, keys.span_ids, keys.parent_ids, list(keys.starts), keys.durations, [
-        int(r) for r in keys.rows
-    ]
+    return (
+        summary,
+        keys.span_ids,
+        keys.parent_ids,
+        list(keys.starts),
+        keys.durations,
+        [int(r) for r in keys.rows],
+    )
 
 
-def test_packed_keys_read_exactly_what_rows_do(db: TraceDb) -> None:
+def test_packed_keys_read_exactly_what_rows_do(
+    db: TraceDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The one-row read of a trace's keys gives the very values the row-per-span read gives:
     full-precision epoch starts (offsets from the first, added back), integers as floats,
     NULL parents and running spans as None."""
@@ -96,14 +115,14 @@ def test_packed_keys_read_exactly_what_rows_do(db: TraceDb) -> None:
     )
     db.span(1, 4, started_at=base + 2, duration_ms=1.0, parent=99)  # an orphan
     with TraceReader(db.path) as reader:
-        packed = reader._packed_keys
+        packed = span_queries.packed_keys
         calls: list[object] = []
 
-        def spy(conn: object, trace_id: str) -> object:
-            calls.append(result := packed(conn, trace_id))  # type: ignore[arg-type]
+        def spy(tx: Read, trace_id: str) -> object:
+            calls.append(result := packed(tx, trace_id))
             return result
 
-        reader._packed_keys = spy  # type: ignore[method-assign]
+        monkeypatch.setattr(span_queries, "packed_keys", spy)
         assert _packed_path(reader, tid(1)) == _row_path(reader, tid(1))
         assert calls and calls[0] is not None  # the packed path did the read
         keys = reader.trace_keys(tid(1))[1]

@@ -58,6 +58,17 @@ async def wait_for(
         await pilot.pause(0.02)
 
 
+def trace_names(app: LensApp) -> list[str]:
+    """The root span names listed, top to bottom."""
+    rows = app.trace_list.rows
+    return [rows[i].root_span_name for i in range(len(rows))]
+
+
+def messages(app: LensApp) -> list[str]:
+    """The log pane's messages, oldest first."""
+    return [row.message for row in app.log_pane.rows]
+
+
 async def loaded(pilot: Pilot[Any]) -> LensApp:
     """Wait for the first picture: traces listed and logs loaded."""
     app = pilot.app

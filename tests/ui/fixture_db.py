@@ -107,9 +107,18 @@ def insert_trace(
         " root_span_id, service, status, span_count, error_count, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            tid, root.name, "python", start, None if running else max(ends),
-            None if root.duration is None else max(ends) - start, span_id(n, root.n), service,
-            status, len(spans), errors, stamp,
+            tid,
+            root.name,
+            "python",
+            start,
+            None if running else max(ends),
+            None if root.duration is None else max(ends) - start,
+            span_id(n, root.n),
+            service,
+            status,
+            len(spans),
+            errors,
+            stamp,
         ),
     )
     for s in spans:
@@ -128,12 +137,24 @@ def insert_trace(
             " exception_type, traceback, source_location, input_body_hash, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                span_id(n, s.n), tid, None if s.parent is None else span_id(n, s.parent), s.name,
-                start + s.offset, s.duration, s.error,
-                None if s.input_body is None else len(s.input_body), 512 if s.n == 0 else None,
-                "error" if s.error else ("running" if s.duration is None else "ok"), service,
-                s.kind, json.dumps(s.attributes) if s.attributes else None, s.exception_type,
-                s.traceback, s.source_location, body_hash, stamp,
+                span_id(n, s.n),
+                tid,
+                None if s.parent is None else span_id(n, s.parent),
+                s.name,
+                start + s.offset,
+                s.duration,
+                s.error,
+                None if s.input_body is None else len(s.input_body),
+                512 if s.n == 0 else None,
+                "error" if s.error else ("running" if s.duration is None else "ok"),
+                service,
+                s.kind,
+                json.dumps(s.attributes) if s.attributes else None,
+                s.exception_type,
+                s.traceback,
+                s.source_location,
+                body_hash,
+                stamp,
             ),
         )
     for log in logs:
@@ -141,8 +162,13 @@ def insert_trace(
             "INSERT INTO logs (trace_id, span_id, level, message, timestamp, logger, service)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
-                tid, None if log.span is None else span_id(n, log.span), log.level, log.message,
-                start + log.offset, log.logger, service,
+                tid,
+                None if log.span is None else span_id(n, log.span),
+                log.level,
+                log.message,
+                start + log.offset,
+                log.logger,
+                service,
             ),
         )
     conn.execute("COMMIT")
@@ -153,16 +179,32 @@ def build(path: Path) -> Path:
     """Write the fixture database at `path` (which must not exist) and return it."""
     conn = connect(path)
     insert_trace(
-        conn, 1, T0,
+        conn,
+        1,
+        T0,
         [
-            S(0, None, "GET /orders", 0, 48.5, kind="server",
-              attributes={"http.method": "GET", "http.route": "/orders", "http.status": 200},
-              source_location="shop/web.py:88"),
+            S(
+                0,
+                None,
+                "GET /orders",
+                0,
+                48.5,
+                kind="server",
+                attributes={"http.method": "GET", "http.route": "/orders", "http.status": 200},
+                source_location="shop/web.py:88",
+            ),
             S(1, 0, "auth.verify", 1, 6),
             S(2, 1, "cache.get session", 1.5, 0.8, attributes={"cache.hit": True}),
             S(3, 0, "orders.list", 8, 32),
-            S(4, 3, "db.query SELECT orders", 9, 18, kind="client",
-              attributes={"db.statement": "SELECT * FROM orders WHERE user_id = ?"}),
+            S(
+                4,
+                3,
+                "db.query SELECT orders",
+                9,
+                18,
+                kind="client",
+                attributes={"db.statement": "SELECT * FROM orders WHERE user_id = ?"},
+            ),
             S(5, 3, "db.query SELECT items", 28, 10, kind="client"),
             S(6, 0, "render json", 41, 6),
         ],
@@ -174,14 +216,32 @@ def build(path: Path) -> Path:
         ],
     )
     insert_trace(
-        conn, 2, T0 + 1_250,
+        conn,
+        2,
+        T0 + 1_250,
         [
-            S(0, None, "POST /checkout", 0, 120, kind="server",
-              error="payment failed",
-              attributes={"http.method": "POST", "http.status": 500}),
-            S(1, 0, "payments.charge", 10, 95, error="card declined",
-              exception_type="ValueError", traceback=TRACEBACK,
-              input_body=json.dumps(BODY).encode(), source_location="shop/payments.py:42"),
+            S(
+                0,
+                None,
+                "POST /checkout",
+                0,
+                120,
+                kind="server",
+                error="payment failed",
+                attributes={"http.method": "POST", "http.status": 500},
+            ),
+            S(
+                1,
+                0,
+                "payments.charge",
+                10,
+                95,
+                error="card declined",
+                exception_type="ValueError",
+                traceback=TRACEBACK,
+                input_body=json.dumps(BODY).encode(),
+                source_location="shop/payments.py:42",
+            ),
             S(2, 1, "http POST gateway/charge", 12, 80, kind="client"),
         ],
         [
@@ -191,10 +251,18 @@ def build(path: Path) -> Path:
         ],
     )
     insert_trace(
-        conn, 3, T0 + 2_500,
+        conn,
+        3,
+        T0 + 2_500,
         [
-            S(0, None, MARKUP_NAME, 0, 15,
-              attributes={"evil": ESC_TITLE + "title", "[link=x]": ESC_CLEAR + "clear"}),
+            S(
+                0,
+                None,
+                MARKUP_NAME,
+                0,
+                15,
+                attributes={"evil": ESC_TITLE + "title", "[link=x]": ESC_CLEAR + "clear"},
+            ),
             S(1, 0, "child " + ESC_CLEAR + " name", 2, 5),
         ],
         [
@@ -203,7 +271,9 @@ def build(path: Path) -> Path:
         ],
     )
     insert_trace(
-        conn, 4, T0 + 3_750,
+        conn,
+        4,
+        T0 + 3_750,
         [
             S(0, None, "GET /reports/export", 0, None, kind="server"),
             S(1, 0, "db.query SELECT report", 2, 1_800, kind="client"),
@@ -213,7 +283,9 @@ def build(path: Path) -> Path:
     )
     for k in range(5, 9):
         insert_trace(
-            conn, k, T0 + 1_250 * k,
+            conn,
+            k,
+            T0 + 1_250 * k,
             [S(0, None, "GET /health", 0, 0.6 + k / 10, kind="server")],
             [L("debug", f"health check {k}", 0.3, 0, "shop.health")],
         )
@@ -234,7 +306,9 @@ def add_trace(path: Path, n: int, name: str = "GET /live", *, error: bool = Fals
     try:
         start = T0 + 100_000 + n * 1_000
         return insert_trace(
-            conn, n, start,
+            conn,
+            n,
+            start,
             [S(0, None, name, 0, 3.5, error="boom" if error else None)],
             [L("error" if error else "info", f"{name} handled", 1, 0, "shop.live")],
             updated_at=time.time() * 1000,
@@ -321,8 +395,12 @@ def add_logs(path: Path, trace: int, logs: list[L]) -> None:
                 "INSERT INTO logs (trace_id, span_id, level, message, timestamp, logger, service)"
                 " VALUES (?, ?, ?, ?, ?, ?, 'shop')",
                 (
-                    trace_id(trace), None if log.span is None else span_id(trace, log.span),
-                    log.level, log.message, base + log.offset, log.logger,
+                    trace_id(trace),
+                    None if log.span is None else span_id(trace, log.span),
+                    log.level,
+                    log.message,
+                    base + log.offset,
+                    log.logger,
                 ),
             )
         conn.execute("COMMIT")

@@ -12,8 +12,13 @@ async def test_trace_beyond_time_t_is_shown(db: Path) -> None:
     conn = fixture_db.connect(db)
     try:
         fixture_db.insert_trace(
-            conn, 77, 1e300,
-            [fixture_db.S(0, None, "GET /far-future", 0, 2.0), fixture_db.S(1, 0, "child", 0.5, 1.0)],
+            conn,
+            77,
+            1e300,
+            [
+                fixture_db.S(0, None, "GET /far-future", 0, 2.0),
+                fixture_db.S(1, 0, "child", 0.5, 1.0),
+            ],
             updated_at=fixture_db.NOW,
         )
     finally:

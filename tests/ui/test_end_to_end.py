@@ -48,7 +48,10 @@ async def test_traces_from_another_process_appear_live(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: app.trace_list.empty_message.startswith("waiting for"))
         writer = subprocess.Popen(
             [sys.executable, "-c", WRITER, str(db), str(TRACES)],
-            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         try:
             names = [f"GET /e2e/{i}" for i in range(TRACES)]

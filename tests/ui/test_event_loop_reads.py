@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from lens_tui.forest import SpanForest
+from lens_tui.live import open_trace as open_trace_module
+from lens_tui.store.connection import Database
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import PendingSpan
-from lens_tui.ui import feed
 
 from . import fixture_db
 from .conftest import make_app, open_trace, wait_for
@@ -23,32 +25,32 @@ SPANS = 3_000
 
 @pytest.fixture()
 def on_the_loop(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Names of `TraceReader` calls that touched SQLite on the main thread (the event loop)."""
+    """Names of the reader's calls that touched SQLite on the main thread (the event loop)."""
     seen: list[str] = []
     main = threading.main_thread()
-    snapshot, changed, connect = TraceReader._snapshot, TraceReader.changed, TraceReader._connect
+    snapshot, changed, connect = Database.read, Database.changed, Database._connect
 
     def note(what: str) -> None:
         if threading.current_thread() is main:
             seen.append(what)
 
     @contextmanager
-    def watched_snapshot(self: TraceReader) -> Iterator[Any]:
+    def watched_snapshot(self: Database) -> Iterator[Any]:
         note("query")
         with snapshot(self) as conn:
             yield conn
 
-    def watched_changed(self: TraceReader) -> bool:
+    def watched_changed(self: Database) -> bool:
         note("changed")
         return changed(self)
 
-    def watched_connect(self: TraceReader, *args: Any, **kwargs: Any) -> Any:
+    def watched_connect(self: Database, *args: Any, **kwargs: Any) -> Any:
         note("connect")
         return connect(self, *args, **kwargs)
 
-    monkeypatch.setattr(TraceReader, "_snapshot", watched_snapshot)
-    monkeypatch.setattr(TraceReader, "changed", watched_changed)
-    monkeypatch.setattr(TraceReader, "_connect", watched_connect)
+    monkeypatch.setattr(Database, "read", watched_snapshot)
+    monkeypatch.setattr(Database, "changed", watched_changed)
+    monkeypatch.setattr(Database, "_connect", watched_connect)
     return seen
 
 
@@ -59,7 +61,7 @@ def _big_trace(db: Path) -> None:
 async def test_scrolling_a_big_trace_reads_its_spans_in_a_worker(
     db: Path, on_the_loop: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 20)
+    monkeypatch.setattr(open_trace_module, "FIRST_SCREEN_ROWS", 20)
     _big_trace(db)
     app = make_app(db)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -72,7 +74,7 @@ async def test_scrolling_a_big_trace_reads_its_spans_in_a_worker(
             forest = waterfall.forest
             assert forest is not None
 
-            def drawn_in_full() -> bool:
+            def drawn_in_full(forest: SpanForest = forest) -> bool:
                 first = waterfall.first_visible
                 shown = [
                     (waterfall.render_line(y).text, forest.spans[waterfall.rows[first + y - 1]])
@@ -87,9 +89,11 @@ async def test_scrolling_a_big_trace_reads_its_spans_in_a_worker(
             # The selected span's detail is the span read in full, not its placeholder.
             await wait_for(
                 pilot,
-                lambda: app.detail.span is not None
-                and type(app.detail.span) is not PendingSpan
-                and app.detail.span.name in app.detail.copy_text(),
+                lambda: (
+                    app.detail.span is not None
+                    and type(app.detail.span) is not PendingSpan
+                    and app.detail.span.name in app.detail.copy_text()
+                ),
             )
         # The log pane's title names the selected span, once its row was read.
         assert "step" in str(app.log_pane.border_title)
@@ -103,7 +107,7 @@ async def test_a_placeholder_is_drawn_as_such_until_its_row_is_read(
 ) -> None:
     """While a span's row is read it shows as "…" on the trace's time axis (its bar and
     duration come from the keys); the detail panel says it is reading."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)
+    monkeypatch.setattr(open_trace_module, "FIRST_SCREEN_ROWS", 0)
     gate = threading.Event()
     spans_at = TraceReader.spans_at
 

@@ -51,7 +51,9 @@ async def test_live_rows_are_keyed_updates_and_only_new_rows_are_drawn(db: Path)
 
 
 async def test_the_mouse_wheel_scrolls_a_pane(db: Path) -> None:
-    fixture_db.add_logs(db, 1, [fixture_db.L("debug", f"line {k}", 10 + k / 10, 0) for k in range(80)])
+    fixture_db.add_logs(
+        db, 1, [fixture_db.L("debug", f"line {k}", 10 + k / 10, 0) for k in range(80)]
+    )
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
@@ -60,9 +62,7 @@ async def test_the_mouse_wheel_scrolls_a_pane(db: Path) -> None:
         await wait_for(pilot, lambda: pane.first_visible > 0)  # follows: scrolled to the end
         bottom = pane.first_visible
         for _ in range(3):
-            pane.post_message(
-                events.MouseScrollUp(pane, 5, 2, 0, 0, 0, False, False, False)
-            )
+            pane.post_message(events.MouseScrollUp(pane, 5, 2, 0, 0, 0, False, False, False))
         await wait_for(pilot, lambda: pane.first_visible < bottom)
         assert not pane.following  # scrolled up by hand: new lines no longer pull it down
         up = pane.first_visible

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual import events
 
-from lens_tui.ui.live import LOG_LOAD_LIMIT, OLDER_LOG_PAGE
+from lens_tui.live.limits import LOG_LOAD_LIMIT, OLDER_LOG_PAGE
 
 from . import fixture_db
 from .conftest import loaded, make_app, open_trace, wait_for
@@ -84,8 +84,8 @@ async def test_paging_leaves_room_for_live_lines_and_survives_a_failed_page(
 ) -> None:
     """Pages stop a fifth of the cap short of it, so live lines arriving while the user reads
     the oldest ones push nothing out; a page that fails to read is asked for again."""
+    from lens_tui.live.limits import LOG_CAP
     from lens_tui.store.reader import OpenError, TraceReader
-    from lens_tui.ui.feed import LOG_CAP
 
     fixture_db.add_logs(
         db, 1, [fixture_db.L("info", f"line {k}", 10 + k / 1000, 4) for k in range(LOG_CAP + 2_000)]

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lens_tui.ui.feed import LOG_CAP
+from lens_tui.live.limits import LOG_CAP
 
 from . import fixture_db
-from .conftest import loaded, make_app, wait_for
+from .conftest import loaded, make_app, screen_text, wait_for
 
 SIZE = (120, 40)
+
+
+async def test_space_pauses_and_resumes_without_losing_rows(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("space")
+        assert "PAUSED" in screen_text(app)
+        held = [fixture_db.add_trace(db, 44 + k, f"GET /held{k}") for k in range(3)]
+        await wait_for(pilot, lambda: app.header.queued >= 6)  # 3 traces + 3 logs
+        assert not any(i in app.trace_list.rows for i in held)
+        assert "queued" in screen_text(app)
+        await pilot.press("space")
+        assert all(i in app.trace_list.rows for i in held)
+        messages = {r.message for r in app.log_pane.rows}
+        assert {"GET /held0 handled", "GET /held2 handled"} <= messages
+        assert "● LIVE" in screen_text(app)
 
 
 async def test_more_logs_than_the_pane_keeps_arrive_while_paused(db: Path) -> None:

@@ -51,7 +51,7 @@ def test_log_pane_at_warn(db: Path, snap_compare: Any) -> None:
 
 def test_help_screen(db: Path, snap_compare: Any) -> None:
     """`?`: every key by pane, in a modal tall enough to show them all. The dashboard behind is
-    hidden, not dimmed: see test_app_more.py::test_help_dims_the_dashboard_instead_of_hiding_it."""
+    hidden, not dimmed: see test_help.py::test_help_dims_the_dashboard_instead_of_hiding_it."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         app = await loaded(pilot)

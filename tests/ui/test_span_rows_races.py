@@ -1,9 +1,8 @@
-"""Spans read by a worker while the UI draws placeholders, and log counts read again after a
-pause: the races between readers, live updates, redraws and the tail (found in review)."""
+"""Placeholder rows in the dashboard: the detail and the log pane's title once a row is read,
+and the log pane's counts when more logs came while paused than it keeps."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 from pathlib import Path
@@ -11,129 +10,17 @@ from typing import Any
 
 import pytest
 
-from lens_tui.store.reader import OpenError, TraceReader
+from lens_tui.live import open_trace as open_trace_module
+from lens_tui.live.limits import LOG_CAP
+from lens_tui.live.paused import PausedQueue
+from lens_tui.store.reader import TraceReader
 from lens_tui.store.records import PendingSpan
-from lens_tui.ui import feed
-from lens_tui.ui.app import LensApp
-from lens_tui.ui.feed import LOG_CAP, OpenTrace, PendingDeltas, Readers, SpanRows
+from lens_tui.ui.panes.trace_view import TraceView
 
 from . import fixture_db
 from .conftest import loaded, make_app, open_trace, wait_for
 
 SIZE = (120, 40)
-
-
-def _opened(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int, asked: list[int]
-) -> tuple[Path, Readers, OpenTrace, SpanRows]:
-    """Fixture trace `n` opened from its keys, no span read yet; `asked` counts workers."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)
-    path = fixture_db.build(tmp_path / "t.db")
-    readers = Readers(path)
-    opened = OpenTrace(fixture_db.trace_id(n))
-    opened.load(
-        readers.get("trace"), fixture_db.NOW, keys_only=True, on_missing=lambda: asked.append(1)
-    )
-    assert opened.rows is not None
-    return path, readers, opened, opened.rows
-
-
-# ------------------------------------------------------------------ SpanRows
-
-
-def test_a_busy_file_leaves_spans_queued_for_the_retry(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An `OpenError` (busy past the timeout, or being replaced) neither blanks the batch nor
-    lets a second worker start: the batch goes back in the queue, the retry reads it."""
-    asked: list[int] = []
-    _path, readers, _opened_trace, rows = _opened(tmp_path, monkeypatch, 2, asked)
-    node = 1  # payments.charge, the failing span
-    assert type(rows.get(node)) is PendingSpan and asked == [1]
-    spans_at = TraceReader.spans_at
-    calls: list[int] = []
-
-    def busy_once(self: TraceReader, rowids: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 1:
-            raise OpenError("t.db is locked by another process")
-        return spans_at(self, rowids)
-
-    monkeypatch.setattr(TraceReader, "spans_at", busy_once)
-    with pytest.raises(OpenError):
-        rows.read(readers.get("spans"))
-    assert type(rows.get(node)) is PendingSpan and asked == [1]  # still one reader at work
-    assert rows.read(readers.get("spans")) is True  # the retry
-    span = rows.get(node)
-    assert (span.name, span.status) == ("payments.charge", "error")
-    assert rows.read(readers.get("spans")) is False
-    readers.close_all()
-
-
-def test_after_giving_up_or_failing_the_next_draw_asks_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    asked: list[int] = []
-    _path, readers, _opened_trace, rows = _opened(tmp_path, monkeypatch, 1, asked)
-    rows.get(1)
-    assert asked == [1]
-
-    def broken(self: TraceReader, rowids: Any) -> Any:
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(TraceReader, "spans_at", broken)
-    with pytest.raises(RuntimeError):
-        rows.read(readers.get("spans"))  # the worker dies with it
-    rows.get(2)
-    assert asked == [1, 1]  # a new worker is asked for
-    monkeypatch.setattr(TraceReader, "spans_at", lambda self, r: (_ for _ in ()).throw(OpenError("x")))
-    with pytest.raises(OpenError):
-        rows.read(readers.get("spans"))
-    rows.release()  # the worker gave up retrying
-    rows.get(3)
-    assert asked == [1, 1, 1]
-    readers.close_all()
-
-
-def test_a_live_update_during_a_read_is_not_overwritten_by_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path, readers, opened, rows = _opened(tmp_path, monkeypatch, 4, [])
-    assert opened.summary is not None
-    sid = fixture_db.span_id(4, 2)
-    node = rows.keys.span_ids.index(sid)  # payloads index the keys
-    rows.get(node)
-    spans_at = TraceReader.spans_at
-
-    def racing(self: TraceReader, rowids: Any) -> Any:
-        found = spans_at(self, rowids)  # the worker's snapshot: the old version
-        conn = fixture_db.connect(path)
-        conn.execute(
-            "UPDATE spans SET name = 'renamed', updated_at = ? WHERE span_id = ?",
-            (fixture_db.NOW + 1, sid),
-        )
-        conn.close()
-        summary = dataclasses.replace(opened.summary, updated_at=fixture_db.NOW + 1)
-        assert opened.update(readers.get("trace"), summary, fixture_db.NOW) is None
-        return found
-
-    monkeypatch.setattr(TraceReader, "spans_at", racing)
-    assert rows.read(readers.get("spans")) is True
-    assert rows.get(node).name == "renamed"
-    readers.close_all()
-
-
-def test_a_closed_trace_reads_nothing_more(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[int] = []
-    _path, readers, _opened_trace, rows = _opened(tmp_path, monkeypatch, 1, asked)
-    rows.get(1)
-    rows.close()
-    assert rows.read(readers.get("spans")) is False
-    assert type(rows.get(2)) is PendingSpan and asked == [1]
-    readers.close_all()
-
-
-# ------------------------------------------------------------------ the app
 
 
 class _Gate:
@@ -159,7 +46,7 @@ async def test_the_detail_gets_its_body_whichever_redraw_brings_the_row(
     """The row of a span shown as a placeholder may reach the detail panel through the
     critical path's redraw (or a live update) before its own `SpansRead`: its captured body
     is read then too, and the log pane's title names it."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 0)
+    monkeypatch.setattr(open_trace_module, "FIRST_SCREEN_ROWS", 0)
     body = json.dumps({"k": 1}).encode()
     spans = [fixture_db.S(0, None, "GET /big", 0, 300.0)]
     spans += [
@@ -168,7 +55,9 @@ async def test_the_detail_gets_its_body_whichever_redraw_brings_the_row(
     ]
     fixture_db.add_spans(db, 92, spans)
     held: list[Any] = []
-    monkeypatch.setattr(LensApp, "on_spans_read", lambda self, message: held.append(message))
+    monkeypatch.setattr(
+        TraceView, "on_trace_view_spans_read", lambda self, message: held.append(message)
+    )
     gate = _Gate(monkeypatch)
     gate.closed = True
     app = make_app(db)
@@ -181,10 +70,11 @@ async def test_the_detail_gets_its_body_whichever_redraw_brings_the_row(
         await wait_for(pilot, lambda: "span “…” and below" in str(app.log_pane.border_title))
         gate.event.set()
         forest = waterfall.forest
-        assert forest is not None and app._open is not None and app._open.rows is not None
+        view = app.dashboard.trace_view
+        assert forest is not None and view.opened is not None and view.opened.rows is not None
         node = forest.index_of[fixture_db.span_id(92, 1)]
-        await wait_for(pilot, lambda: app._open.rows.peek(node) is not None)
-        app._forest_analysed(forest, app._trace_generation)  # lands before SpansRead
+        await wait_for(pilot, lambda: view.opened.rows.peek(node) is not None)
+        view.forest_analysed(forest, view.generation)  # lands before SpansRead
         await wait_for(pilot, lambda: '"k": 1' in app.detail.copy_text())
         assert "span “step 1” and below" in str(app.log_pane.border_title)
 
@@ -194,7 +84,7 @@ async def test_the_log_title_names_only_the_span_it_was_chosen_for(
 ) -> None:
     """A log line selects its span without narrowing the scope: when that span's row comes,
     the title of the scope (another span's subtree) stays as it was."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 5)
+    monkeypatch.setattr(open_trace_module, "FIRST_SCREEN_ROWS", 5)
     spans = [fixture_db.S(0, None, "GET /big", 0, 300.0), fixture_db.S(1, 0, "mid", 0.5, 299.0)]
     spans += [fixture_db.S(i, 1, f"step {i}", float(i), 0.5) for i in range(2, 300)]
     fixture_db.add_spans(db, 92, spans)
@@ -224,9 +114,9 @@ async def test_resuming_after_an_overflow_keeps_a_level_change_made_meanwhile(db
         await wait_for(pilot, lambda: any(r.level == "debug" for r in app.log_pane.rows))
         await pilot.press("space")
         fixture_db.add_loose_logs(db, (("info", f"flood {k}") for k in range(LOG_CAP + 100)))
-        await wait_for(pilot, lambda: app._pending.logs_overflowed > 0, timeout=15)
-        app.action_cycle_level()  # `l`: a full reload of the pane, debounced
-        app.action_toggle_pause()  # `space` before it lands: the counts are read again too
+        await wait_for(pilot, lambda: app.dashboard.feed.queue.logs_overflowed > 0, timeout=15)
+        app.dashboard.action_cycle_level()  # `l`: a full reload of the pane, debounced
+        app.dashboard.action_toggle_pause()  # `space` before it lands: the counts are read again too
         await wait_for(pilot, lambda: app.log_pane.scope.min_level == "info")
         await wait_for(pilot, lambda: all(r.level != "debug" for r in app.log_pane.rows))
 
@@ -242,10 +132,10 @@ async def test_counts_read_again_miss_nothing_and_count_nothing_twice(
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
-        app._pending = PendingDeltas(log_cap=5)  # a small pane, for the test
+        app.dashboard.feed.queue = PausedQueue(log_cap=5)  # a small pane, for the test
         await pilot.press("space")
         write(20, "flood")
-        await wait_for(pilot, lambda: app._pending.logs_overflowed > 0, timeout=10)
+        await wait_for(pilot, lambda: app.dashboard.feed.queue.logs_overflowed > 0, timeout=10)
         counts_upto = TraceReader.level_counts_upto
 
         def late_writer(self: TraceReader, upto: int, **kwargs: Any) -> dict[str, int]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from lens_tui.live import open_trace as open_trace_module
 from lens_tui.store.records import PendingSpan
-from lens_tui.ui import feed
 
 from . import fixture_db
 from .conftest import loaded, make_app, open_trace, screen_text, wait_for
@@ -38,7 +38,9 @@ async def test_slash_in_the_waterfall_finds_spans_by_name(db: Path) -> None:
         await wait_for(pilot, lambda: "find spans named:" in screen_text(app))
         await pilot.press(*"DB.QUERY", "enter")  # case ignored, the Unicode way
         await wait_for(pilot, lambda: len(waterfall.matches) == 2)
-        names = {waterfall.forest.spans[waterfall.forest.index_of[i]].name for i in waterfall.matches}
+        names = {
+            waterfall.forest.spans[waterfall.forest.index_of[i]].name for i in waterfall.matches
+        }
         assert names == {"db.query SELECT orders", "db.query SELECT items"}
         # The cursor went to the first match, the logs followed it, the border counts.
         await wait_for(pilot, lambda: "1/2 “DB.QUERY”" in screen_text(app))
@@ -46,6 +48,7 @@ async def test_slash_in_the_waterfall_finds_spans_by_name(db: Path) -> None:
         assert waterfall.selected_span.name == "db.query SELECT orders"
         assert app.focused is waterfall
         await wait_for(pilot, lambda: "db.query SELECT orders" in str(app.log_pane.border_title))
+
         # Matches are drawn underlined, other names not.
         def name_style(span_id: str) -> object:
             row = waterfall.rows.index(waterfall.forest.index_of[span_id])
@@ -75,7 +78,7 @@ async def test_the_search_reaches_hidden_and_unread_spans(
 ) -> None:
     """Names are matched in the file, so spans not read yet (a big trace) and spans inside
     collapsed subtrees are found; going to one expands what hides it."""
-    monkeypatch.setattr(feed, "FIRST_SCREEN_ROWS", 10)
+    monkeypatch.setattr(open_trace_module, "FIRST_SCREEN_ROWS", 10)
     count = 3_000
     fixture_db.add_spans(db, 93, fixture_db.wide("GET /big", count))
     app = make_app(db)
@@ -95,9 +98,10 @@ async def test_the_search_reaches_hidden_and_unread_spans(
         await wait_for(pilot, lambda: type(waterfall.selected_span) is not PendingSpan)
         await wait_for(
             pilot,
-            lambda: "step 2999" in waterfall.render_line(
-                1 + waterfall.cursor - waterfall.first_visible
-            ).text,
+            lambda: (
+                "step 2999"
+                in waterfall.render_line(1 + waterfall.cursor - waterfall.first_visible).text
+            ),
         )
         await wait_for(pilot, lambda: "111/111 “step 29”" in screen_text(app))
 
@@ -144,15 +148,15 @@ async def test_only_the_latest_search_counts(db: Path, monkeypatch: pytest.Monke
     async with app.run_test(size=SIZE) as pilot:
         await open_trace(pilot, "GET /orders")
         waterfall = app.waterfall
-        app.search_spans("db.query")
-        app.search_spans("render")
+        app.dashboard.trace_view.search_spans("db.query")
+        app.dashboard.trace_view.search_spans("render")
         await wait_for(pilot, lambda: waterfall.match_query == "render")
         release.set()
         await pilot.pause(0.3)
         assert waterfall.match_query == "render" and len(waterfall.matches) == 1
         release.clear()
-        app.search_spans("db.query")
-        app.search_spans("")  # ended before the answer came
+        app.dashboard.trace_view.search_spans("db.query")
+        app.dashboard.trace_view.search_spans("")  # ended before the answer came
         release.set()
         await pilot.pause(0.3)
         assert waterfall.match_query == "" and not waterfall.matches
@@ -165,8 +169,8 @@ async def test_a_search_asked_while_the_trace_loads_runs_once_it_is_shown(db: Pa
         rows = app.trace_list.rows
         index = next(i for i in range(len(rows)) if rows[i].root_span_name == "GET /orders")
         app.trace_list.move_cursor(index, user=True)
-        app.open_trace(rows[index].trace_id)
-        app.search_spans("cache")  # before the forest arrives
+        app.dashboard.open_trace(rows[index].trace_id)
+        app.dashboard.trace_view.search_spans("cache")  # before the forest arrives
         await wait_for(pilot, lambda: len(app.waterfall.matches) == 1)
         assert app.waterfall.selected_span is not None
         assert app.waterfall.selected_span.name == "cache.get session"

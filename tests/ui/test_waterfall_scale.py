@@ -5,16 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+from textual.dom import DOMNode
+
+from lens_tui.forest import build_forest
 from lens_tui.store.records import SpanRow
-from lens_tui.ui.flatten import build_forest
 
 from .conftest import make_app, open_trace
 
 
 def span(span_id: str, parent: str | None, start: float, duration: float) -> SpanRow:
     return SpanRow(
-        span_id=span_id, trace_id="f" * 32, parent_span_id=parent, name=f"op {span_id}",
-        started_at=start, duration_ms=duration, status="ok",
+        span_id=span_id,
+        trace_id="f" * 32,
+        parent_span_id=parent,
+        name=f"op {span_id}",
+        started_at=start,
+        duration_ms=duration,
+        status="ok",
     )
 
 
@@ -74,10 +82,12 @@ async def test_ten_thousand_deep_chain_renders_without_recursion(db: Path) -> No
         assert waterfall.row_count == 1
 
 
-async def test_huge_trace_shows_first_then_gets_its_critical_path(db: Path) -> None:
+async def test_huge_trace_shows_first_then_gets_its_critical_path(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """From ANALYSE_LATER_SPANS spans the waterfall is drawn before self times and the critical
     path are computed; they arrive afterwards and the panes redraw with them."""
-    from lens_tui.ui.feed import ANALYSE_LATER_SPANS
+    from lens_tui.live.open_trace import ANALYSE_LATER_SPANS
 
     from . import fixture_db
     from .conftest import wait_for
@@ -86,18 +96,20 @@ async def test_huge_trace_shows_first_then_gets_its_critical_path(db: Path) -> N
     fixture_db.add_spans(db, 91, fixture_db.wide("GET /huge", n), start=fixture_db.NOW - 60_000)
     app = make_app(db)
     descriptions: list[str] = []
-    run_worker = app.run_worker
+    run_worker = DOMNode.run_worker
 
-    def recording_run_worker(*args: Any, **kwargs: Any) -> Any:
+    def recording_run_worker(node: DOMNode, *args: Any, **kwargs: Any) -> Any:
         descriptions.append(kwargs.get("description", ""))
-        return run_worker(*args, **kwargs)
+        return run_worker(node, *args, **kwargs)
 
-    app.run_worker = recording_run_worker  # type: ignore[method-assign]
+    monkeypatch.setattr(DOMNode, "run_worker", recording_run_worker)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_trace(pilot, "GET /huge")
         waterfall = app.waterfall
         assert waterfall.row_count == n
-        await wait_for(pilot, lambda: waterfall.forest is not None and bool(waterfall.forest.critical))
+        await wait_for(
+            pilot, lambda: waterfall.forest is not None and bool(waterfall.forest.critical)
+        )
         forest = waterfall.forest
         assert forest is not None
         assert 0 in forest.critical  # the root is on the critical path

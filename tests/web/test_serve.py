@@ -18,7 +18,9 @@ import pytest
 
 from tests.ui import fixture_db
 
-pytest.importorskip("textual_serve", reason="textual-serve is not installed (pip install -e '.[test]')")
+pytest.importorskip(
+    "textual_serve", reason="textual-serve is not installed (pip install -e '.[test]')"
+)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +37,10 @@ def _serve(db: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "lens_tui", "serve", str(db), "--port", str(port), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -44,7 +49,7 @@ def _serve(db: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
                 return proc, port
         except OSError:
             if proc.poll() is not None:
-                raise AssertionError(proc.communicate()[1])
+                raise AssertionError(proc.communicate()[1]) from None
             time.sleep(0.1)
     proc.kill()
     raise AssertionError("lens-tui serve did not start listening")
@@ -69,7 +74,9 @@ def _frames_text(frames: list[object]) -> bytes:
     return b"".join(f if isinstance(f, bytes) else str(f).encode() for f in frames)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install chromium)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium on this machine (apt-get install chromium)"
+)
 def test_the_dashboard_runs_in_a_headless_browser(served: int, tmp_path: Path) -> None:
     playwright = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
 
@@ -77,8 +84,14 @@ def test_the_dashboard_runs_in_a_headless_browser(served: int, tmp_path: Path) -
         async with playwright.async_playwright() as p:
             browser = await p.chromium.launch(
                 executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync", "--no-first-run"],
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                ],
             )
             try:
                 page = await browser.new_page(viewport={"width": 1280, "height": 800})
@@ -142,8 +155,21 @@ def test_binding_beyond_loopback_warns(db: Path) -> None:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lens_tui", "serve", str(db), "--host", "0.0.0.0", "--port", str(port)],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "lens_tui",
+            "serve",
+            str(db),
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(port),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
     )
     try:
         line = proc.stderr.readline()
@@ -159,7 +185,10 @@ def test_bad_arguments_are_one_line(tmp_path: Path) -> None:
     for args in (["--port", "70000"], [str(tmp_path / "no" / "such" / "dir.db")]):
         result = subprocess.run(
             [sys.executable, "-m", "lens_tui", "serve", *args],
-            capture_output=True, text=True, env=env, timeout=30,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
         )
         assert result.returncode == 2, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -6,13 +6,14 @@ from typing import ClassVar, Literal
 
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label
 
 from lens_tui.ui.focus import KeysFollowFocus, focus_now
+from lens_tui.ui.keys import FILTER_BAR_KEYS, bindings
 
 FilterTarget = Literal["traces", "logs", "spans"]
 
@@ -26,7 +27,8 @@ _PROMPTS: dict[FilterTarget, str] = {
 class FilterInput(KeysFollowFocus, Input):
     """The filter's text field; keys typed after Enter or Escape go where the focus went."""
 
-    async def _on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
+        """Enter applies here and now; any other key goes on as usual."""
         # Enter applies at once, not when the key has bubbled up to the app's bindings: the
         # focus must move before the next key of a burst is handled (`lens_tui.ui.focus`).
         if event.key == "enter" and self.screen.focused is self:
@@ -40,9 +42,7 @@ class FilterInput(KeysFollowFocus, Input):
 class FilterBar(Horizontal):
     """A prompt and an input; Enter applies, Escape clears (both close the bar)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "clear", "Clear filter", priority=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*FILTER_BAR_KEYS)
 
     DEFAULT_CSS = """
     FilterBar {

@@ -15,6 +15,9 @@ class KeysFooter(Footer):
     trace is being read. This one recomposes only when what it would show differs."""
 
     _shown: Any = None
+    """What the footer shows (see `_keys`), once the screen's bindings are known."""
+    _ready = False
+    """The screen has announced its bindings once (before that the footer shows nothing)."""
 
     def _keys(self, screen: Screen[Any]) -> Any:
         return (
@@ -27,11 +30,20 @@ class KeysFooter(Footer):
         )
 
     def compose(self) -> Any:
-        if self._bindings_ready:
+        """Textual's keys, noting which they are."""
+        if self._ready:
             self._shown = self._keys(self.screen)
         return super().compose()
 
     def bindings_changed(self, screen: Screen[Any]) -> None:
-        if self._bindings_ready and screen is self.screen and self._keys(screen) == self._shown:
-            return
+        """Recompose only if the keys to show differ from those shown (or about to be)."""
+        if self._ready and screen is self.screen:
+            keys = self._keys(screen)
+            if keys == self._shown:
+                return
+            if screen.app.app_focus and self.is_attached:
+                # Textual recomposes after the next refresh: the same keys announced again
+                # before then (a focus change sends two) need no second recompose.
+                self._shown = keys
+        self._ready = True
         super().bindings_changed(screen)

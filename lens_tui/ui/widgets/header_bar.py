@@ -7,17 +7,18 @@ from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual.reactive import reactive
 from textual.widget import Widget
 
+from lens_tui import humanize as fmt
+from lens_tui.live.rates import RateMeter
 from lens_tui.store.records import StoreStats
 from lens_tui.text import visible
-from lens_tui import humanize as fmt
 from lens_tui.ui.cells import component_style
-from lens_tui.ui.rates import RateMeter
 
 
 class HeaderBar(Widget):
-    """The dashboard's status line (the app sets its attributes and calls `refresh`)."""
+    """The dashboard's status line; setting one of its reactives redraws it."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "header-bar--brand",
@@ -44,18 +45,20 @@ class HeaderBar(Widget):
     }
     """
 
+    waiting: reactive[str | None] = reactive("opening…")
+    """Why nothing is shown yet, or None once the database is open."""
+    paused = reactive(False)
+    """PAUSED instead of LIVE."""
+    queued = reactive(0)
+    """Rows held back while paused."""
+    new_count = reactive(0)
+    """Traces that arrived above the trace-list cursor."""
+
     def __init__(self, db_label: str, clock: Callable[[], float], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.db_label = visible(db_label, 120)
         """The database as the user named it."""
         self._clock = clock
-        self.waiting: str | None = "opening…"
-        """Why nothing is shown yet, or None once the database is open."""
-        self.paused = False
-        self.queued = 0
-        """Rows held back while paused."""
-        self.new_count = 0
-        """Traces that arrived above the trace-list cursor."""
         self.stats: StoreStats | None = None
         self._traces_rate = RateMeter()
         self._spans_rate = RateMeter()

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from rich.style import Style
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -21,19 +21,13 @@ from textual.strip import Strip
 from lens_tui.text import visible
 from lens_tui.ui.cells import component_style, fit, strip
 from lens_tui.ui.focus import KeysFollowFocus, focus_now
+from lens_tui.ui.keys import LIST_KEYS, bindings
 
 
 class LineList(KeysFollowFocus, ScrollView, can_focus=True):
     """A focusable, scrolling list of rows with a cursor; subclasses say how a row looks."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*LIST_KEYS)
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "line-list--cursor",
@@ -114,6 +108,11 @@ class LineList(KeysFollowFocus, ScrollView, can_focus=True):
     def first_visible(self) -> int:
         """Index of the row at the top of the view."""
         return self.scroll_offset.y
+
+    def redraw(self) -> None:
+        """Draw every visible row again (what they show changed, not which rows there are)."""
+        self._strips.clear()
+        self.refresh()
 
     def rows_changed(self, *, clear_cache: bool = False) -> None:
         """Rows were added, removed or changed: resize the scroll area and repaint."""

@@ -9,38 +9,29 @@ from typing import ClassVar
 
 from rich.style import Style
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.content import Content
 from textual.message import Message
 from textual.strip import Strip
 
-from lens_tui.schema import LEVELS
+from lens_tui import humanize as fmt
+from lens_tui.levels import LEVELS, RANK
+from lens_tui.live.limits import LOG_CAP
 from lens_tui.store.filters import LogScope, LogTally
 from lens_tui.store.records import LogRow
 from lens_tui.text import visible
-from lens_tui import humanize as fmt
 from lens_tui.ui.cells import Piece, fit, strip
-from lens_tui.ui.feed import LOG_CAP
+from lens_tui.ui.keys import LOG_PANE_KEYS, bindings
 from lens_tui.ui.widgets.line_list import LineList
 
 _TIME_W, _LEVEL_W, _LOGGER_W = 12, 5, 16
-_LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
 _TITLE_STYLES = {"debug": "$text-muted", "info": "$success", "warn": "$warning", "error": "$error"}
-
-
-def next_level(level: str) -> str:
-    """The level `l` moves to: debug → info → warn → error → debug."""
-    return LEVELS[(LEVELS.index(level) + 1) % len(LEVELS)]
 
 
 class LogPane(LineList):
     """Log lines oldest to newest; follows new lines unless the user moved the cursor up."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select", "Go to span"),
-        Binding("G,end", "follow", "Follow", show=False),
-        Binding("g,home", "first", "Top", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*LOG_PANE_KEYS)
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "log-pane--debug",
@@ -242,11 +233,11 @@ class LogPane(LineList):
             title = title + Content.assemble(" · “", scope.text, "”")
         self.border_title = title
         parts: list[str | tuple[str, str]] = []
-        floor = _LEVEL_RANK[scope.min_level]
+        floor = RANK[scope.min_level]
         for level in LEVELS:
             if parts:
                 parts.append(" · ")
-            style = _TITLE_STYLES[level] if _LEVEL_RANK[level] >= floor else "dim strike"
+            style = _TITLE_STYLES[level] if RANK[level] >= floor else "dim strike"
             parts.append((f"{level} {fmt.count(self.counts.get(level, 0))}", style))
         self.border_subtitle = Content.assemble(*parts)
 
@@ -355,7 +346,7 @@ class LogPane(LineList):
         return self.rows[index].id
 
     def _level_style(self, level: str) -> Style:
-        return self.style_of(f"log-pane--{level}" if level in _LEVEL_RANK else "log-pane--info")
+        return self.style_of(f"log-pane--{level}" if level in RANK else "log-pane--info")
 
     def render_row(self, index: int, width: int) -> Strip:
         """Time, level, message, logger."""
@@ -367,8 +358,8 @@ class LogPane(LineList):
         message = visible(log.message, 1000)
         if log.exception_type:
             message += " ⚠ " + visible(log.exception_type, 100)
-        message_style = level_style if log.level in ("warn", "error") else self.style_of(
-            "log-pane--message"
+        message_style = (
+            level_style if log.level in ("warn", "error") else self.style_of("log-pane--message")
         )
         pieces: list[Piece] = [
             (fit(fmt.clock_time(log.timestamp), _TIME_W), muted),

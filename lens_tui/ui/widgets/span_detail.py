@@ -8,17 +8,17 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from lens_tui import humanize as fmt
+from lens_tui.forest import CYCLE, ORPHAN, SELF_PARENT, SpanForest
 from lens_tui.store.records import PendingSpan, SpanRow, TraceSummary
 from lens_tui.text import ELLIPSIS, visible
-from lens_tui.ui import flatten
-from lens_tui import humanize as fmt
 from lens_tui.ui.cells import component_style
-from lens_tui.ui.flatten import SpanForest
 from lens_tui.ui.focus import KeysFollowFocus
+from lens_tui.ui.keys import DETAIL_KEYS, bindings
 
 VALUE_LIMIT = 2_000
 """Longest attribute value shown in full."""
@@ -64,10 +64,7 @@ def attribute_value(encoded: str) -> str:
 class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
     """Attributes, status, error and traceback, sizes, source location and captured bodies."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("g,home", "top", "Top", show=False),
-        Binding("G,end", "bottom", "Bottom", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*DETAIL_KEYS)
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "span-detail--title",
@@ -203,9 +200,7 @@ class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
             if forest.marks:
                 self._field(text, "broken", f"{len(forest.marks)} spans out of place")
         text.append("\n")
-        text.append(
-            "↑/↓ in the waterfall shows a span here", self._style("span-detail--label")
-        )
+        text.append("↑/↓ in the waterfall shows a span here", self._style("span-detail--label"))
         self._show(text)
         self.scroll_home(animate=False)
 
@@ -292,12 +287,16 @@ class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
         head.append(title + "\n", self._style("span-detail--title"))
         status = "…" if pending else span.status
         self._field(
-            head, "status", status,
+            head,
+            "status",
+            status,
             self._style("span-detail--label") if pending else self._status_style(status),
         )
         if span.duration_ms is None:
             self._field(
-                head, "duration", fmt.duration(max(now - span.started_at, 0)) + " so far",
+                head,
+                "duration",
+                fmt.duration(max(now - span.started_at, 0)) + " so far",
                 self._style("span-detail--running"),
             )
         else:
@@ -318,7 +317,7 @@ class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
 
 
 _MARK_TEXT = {
-    flatten.ORPHAN: "parent span not in this trace (shown at top level)",
-    flatten.CYCLE: "parent chain loops back (cut here)",
-    flatten.SELF_PARENT: "names itself as parent",
+    ORPHAN: "parent span not in this trace (shown at top level)",
+    CYCLE: "parent chain loops back (cut here)",
+    SELF_PARENT: "names itself as parent",
 }

@@ -6,17 +6,18 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import ClassVar
 
 from rich.style import Style
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.strip import Strip
 
+from lens_tui import humanize as fmt
+from lens_tui.live.limits import TRACE_CAP
+from lens_tui.live.trace_rows import TraceRows
+from lens_tui.store.filters import TraceFilter, is_error
 from lens_tui.store.records import TraceSummary
 from lens_tui.text import visible
-from lens_tui import humanize as fmt
 from lens_tui.ui.cells import Piece, fit, strip
-from lens_tui.ui.feed import TRACE_CAP
-from lens_tui.store.filters import TraceFilter, is_error
-from lens_tui.ui.trace_rows import TraceRows
+from lens_tui.ui.keys import TRACE_LIST_KEYS, bindings
 from lens_tui.ui.widgets.line_list import LineList
 
 _TIME_W, _SERVICE_W, _DURATION_W, _COUNT_W = 12, 12, 9, 6
@@ -25,12 +26,7 @@ _TIME_W, _SERVICE_W, _DURATION_W, _COUNT_W = 12, 12, 9, 6
 class TraceList(LineList):
     """Traces newest first; rows are keyed by trace id and updated in place."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select", "Open"),
-        Binding("g,home", "live_top", "Live top"),
-        Binding("e", "app.toggle_errors", "Errors"),
-        Binding("d", "app.slower", "Slow"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*TRACE_LIST_KEYS)
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "trace-list--error",

@@ -8,16 +8,28 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import ClassVar
 
 from rich.cells import cell_len
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.strip import Strip
 
+from lens_tui import humanize as fmt
+from lens_tui.forest import (
+    CYCLE,
+    NODE,
+    ORPHAN,
+    SELF_PARENT,
+    MatchOrder,
+    SpanForest,
+    below_threshold,
+    guides,
+    match_order,
+    visible_rows,
+    visible_subtree,
+)
 from lens_tui.store.records import PendingSpan, SpanRow
 from lens_tui.text import visible
-from lens_tui.ui import flatten
-from lens_tui import humanize as fmt
 from lens_tui.ui.cells import Piece, fit, strip
-from lens_tui.ui.flatten import SpanForest
+from lens_tui.ui.keys import WATERFALL_KEYS, bindings
 from lens_tui.ui.widgets.line_list import LineList
 
 THRESHOLDS_MS: tuple[float | None, ...] = (None, 1.0, 10.0, 100.0, 1000.0)
@@ -25,9 +37,9 @@ THRESHOLDS_MS: tuple[float | None, ...] = (None, 1.0, 10.0, 100.0, 1000.0)
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 _DURATION_W = 8
 _MARKS = {
-    flatten.ORPHAN: " ⚠orphan",
-    flatten.CYCLE: " ⚠cycle",
-    flatten.SELF_PARENT: " ⚠self-parent",
+    ORPHAN: " ⚠orphan",
+    CYCLE: " ⚠cycle",
+    SELF_PARENT: " ⚠self-parent",
 }
 
 
@@ -43,27 +55,17 @@ def bar_cells(start: float, end: float, width: int) -> tuple[int, str]:
     return first, "█" * full + (_EIGHTHS[rest] if rest else "")
 
 
-
 def _span_of_axis(start: float, end: float) -> float:
     """The axis length to divide by: at absurd magnitudes (1e300 ms) adding a millisecond
     changes nothing, and a zero or NaN length must never reach a division."""
     total = end - start
     return total if total > 0 else 1.0
 
+
 class Waterfall(LineList):
     """One row per visible span: tree guides, name, a bar on the trace's time axis, duration."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select", "Toggle"),
-        Binding("left", "collapse", "Collapse", show=False),
-        Binding("right", "expand", "Expand", show=False),
-        Binding("a", "toggle_all", "All ±"),
-        Binding("t", "threshold", "Hide fast"),
-        Binding("g,home", "first", "Top", show=False),
-        Binding("G,end", "last", "Bottom", show=False),
-        Binding("n", "next_match", "Next match"),
-        Binding("N", "previous_match", "Previous match", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*WATERFALL_KEYS)
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "waterfall--bar",
@@ -111,7 +113,7 @@ class Waterfall(LineList):
         self._clock = clock
         self.forest: SpanForest | None = None
         """The open trace's spans."""
-        self.rows: array[int] = array(flatten.NODE)
+        self.rows: array[int] = array(NODE)
         """Visible forest nodes in display order."""
         self.collapsed: set[str] = set()
         """Span ids whose descendants are hidden (ids survive rebuilds; node indices do not)."""
@@ -123,7 +125,7 @@ class Waterfall(LineList):
         """What the span search looked for ("" when no search is on)."""
         self.matches: frozenset[str] = frozenset()
         """Span ids the search found: drawn highlighted, `n` / `N` go through them."""
-        self._order: flatten.MatchOrder | None = flatten.MatchOrder()
+        self._order: MatchOrder | None = MatchOrder()
         """The matches in display order, for the forest shown (None: not known yet)."""
 
     # ---- data in
@@ -148,11 +150,11 @@ class Waterfall(LineList):
     def clear(self) -> None:
         """Show no trace."""
         self.forest = None
-        self.rows = array(flatten.NODE)
+        self.rows = array(NODE)
         self.collapsed = set()
         self._collapsed_nodes = set()
         self.threshold_index = 0
-        self.match_query, self.matches, self._order = "", frozenset(), flatten.MatchOrder()
+        self.match_query, self.matches, self._order = "", frozenset(), MatchOrder()
         self.cursor = -1
         self.rows_changed(clear_cache=True)
         self.scroll_rows(0)
@@ -169,11 +171,11 @@ class Waterfall(LineList):
             self.threshold_index = 0
             self.match_query, self.matches = "", frozenset()
         self.forest = forest
-        self._order = None if self.matches else flatten.MatchOrder()  # nodes moved
+        self._order = None if self.matches else MatchOrder()  # nodes moved
         self._collapsed_nodes = {
             forest.index_of[span_id] for span_id in self.collapsed if span_id in forest.index_of
         }
-        self.rows = flatten.visible_rows(forest, self._collapsed_nodes)
+        self.rows = visible_rows(forest, self._collapsed_nodes)
         self._update_axis()
         if fresh:
             self.cursor = -1
@@ -191,8 +193,7 @@ class Waterfall(LineList):
         """Time passed: running spans grow (only visible rows are drawn again)."""
         if self.forest is not None and self.forest.running:
             self._update_axis()
-            self._strips.clear()
-            self.refresh()
+            self.redraw()
 
     def _update_axis(self) -> None:
         forest = self.forest
@@ -223,7 +224,7 @@ class Waterfall(LineList):
             for ancestor in hidden:
                 self._collapsed_nodes.discard(ancestor)
                 self.collapsed.discard(forest.span_ids[ancestor])
-            self.rows = flatten.visible_rows(forest, self._collapsed_nodes)
+            self.rows = visible_rows(forest, self._collapsed_nodes)
             self.rows_changed(clear_cache=True)
         index = self.rows.index(node)
         self.move_cursor(index, user=user)
@@ -232,18 +233,18 @@ class Waterfall(LineList):
     # ---- the span search
 
     def set_matches(
-        self, query: str, span_ids: Iterable[str], order: flatten.MatchOrder | None = None
+        self, query: str, span_ids: Iterable[str], order: MatchOrder | None = None
     ) -> None:
         """Show what a span search found (an empty `query`: the search is off); `order`,
         for the forest shown, saves sorting the matches here."""
         self.match_query = query
         self.matches = frozenset(span_ids) if query else frozenset()
-        self._order = order if query else flatten.MatchOrder()
+        self._order = order if query else MatchOrder()
         self.rows_changed(clear_cache=True)
         self.refresh_bindings()
 
     def match_label(self) -> str | None:
-        """"3/17 “db”" (the cursor on the third of 17 matches), or None with no search."""
+        """ "3/17 “db”" (the cursor on the third of 17 matches), or None with no search."""
         if not self.match_query:
             return None
         query = visible(self.match_query, 30)
@@ -270,7 +271,7 @@ class Waterfall(LineList):
             self.app.bell()
             return
         if self._order is None:  # the forest changed since the search: order it here
-            self._order = flatten.match_order(forest, self.matches)
+            self._order = match_order(forest, self.matches)
         order = self._order
         if not order.nodes:
             self.app.bell()
@@ -317,9 +318,7 @@ class Waterfall(LineList):
         self._collapsed_nodes.discard(node)
         self.collapsed.discard(self.forest.span_ids[node])
         index = self.rows.index(node)
-        self.rows[index + 1 : index + 1] = flatten.visible_subtree(
-            self.forest, node, self._collapsed_nodes
-        )
+        self.rows[index + 1 : index + 1] = visible_subtree(self.forest, node, self._collapsed_nodes)
 
     def _after_toggle(self, node: int | None) -> None:
         self.rows_changed(clear_cache=True)
@@ -378,10 +377,12 @@ class Waterfall(LineList):
             return
         self.threshold_index = (self.threshold_index + 1) % len(THRESHOLDS_MS)
         threshold = THRESHOLDS_MS[self.threshold_index]
-        nodes = set() if threshold is None else flatten.below_threshold(forest, threshold)
+        nodes = set() if threshold is None else below_threshold(forest, threshold)
         self._set_collapsed_nodes(nodes, self.selected_node)
-        label = "all spans shown" if threshold is None else (
-            f"spans under {fmt.duration(threshold)} collapsed"
+        label = (
+            "all spans shown"
+            if threshold is None
+            else (f"spans under {fmt.duration(threshold)} collapsed")
         )
         self.notify(label, timeout=2)
 
@@ -390,7 +391,7 @@ class Waterfall(LineList):
         assert forest is not None
         self._collapsed_nodes = nodes
         self.collapsed = {forest.span_ids[i] for i in nodes}
-        self.rows = flatten.visible_rows(forest, nodes)
+        self.rows = visible_rows(forest, nodes)
         if keep is not None:
             # The kept span may now be hidden: highlight its nearest visible ancestor.
             for ancestor in forest.ancestors(keep):
@@ -464,7 +465,7 @@ class Waterfall(LineList):
         running = span.duration_ms is None
         error = span.status == "error"
 
-        guide, elided = flatten.guides(forest, node, max(min(name_w // 4, 24), 1))
+        guide, elided = guides(forest, node, max(min(name_w // 4, 24), 1))
         if elided:
             guide = f"…{forest.depth[node]}" + guide
         if not forest.has_children(node):
@@ -482,9 +483,13 @@ class Waterfall(LineList):
         # The critical path is marked in the gutter only: in sequential traces it is most spans,
         # and colouring every name would drown the errors.
         name_style = self.style_of(
-            "waterfall--muted" if pending
-            else "waterfall--match" if forest.span_ids[node] in self.matches
-            else "waterfall--error" if error else "waterfall--name"
+            "waterfall--muted"
+            if pending
+            else "waterfall--match"
+            if forest.span_ids[node] in self.matches
+            else "waterfall--error"
+            if error
+            else "waterfall--name"
         )
         head: list[Piece] = [
             ("┃" if critical else " ", self.style_of("waterfall--critical")),

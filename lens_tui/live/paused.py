@@ -1,0 +1,51 @@
+"""`PausedQueue`: new rows held back while the dashboard is paused, merged and bounded."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from lens_tui.live.feed import Delta
+from lens_tui.live.limits import LOG_CAP, TRACE_CAP
+from lens_tui.store.records import LogRow, TraceSummary
+
+
+class PausedQueue:
+    """Deltas held back while paused, merged and bounded: memory stays flat and nothing the
+    panes would have kept is lost (they keep the newest `TRACE_CAP` traces, older ones page in
+    from the file, and the newest `LOG_CAP` logs). Logs beyond the cap are counted in
+    `logs_overflowed`: the log pane's per-level counts must then be read again."""
+
+    def __init__(self, trace_cap: int = TRACE_CAP, log_cap: int = LOG_CAP) -> None:
+        self._traces: dict[str, TraceSummary] = {}
+        self._trace_cap = trace_cap
+        self._logs: deque[LogRow] = deque(maxlen=log_cap)
+        self.count = 0
+        """New traces and logs queued (for the header)."""
+        self.logs_overflowed = 0
+        """Queued logs pushed out by newer ones since the last `take`."""
+
+    def __bool__(self) -> bool:
+        return bool(self._traces or self._logs)
+
+    def add(self, delta: Delta) -> None:
+        """Queue a delta's rows (later versions of a trace replace earlier ones)."""
+        for trace in delta.traces:
+            if trace.trace_id not in self._traces:
+                self.count += 1
+            self._traces[trace.trace_id] = trace
+        if len(self._traces) > self._trace_cap:
+            newest = sorted(self._traces.values(), key=lambda t: t.started_at, reverse=True)
+            self._traces = {t.trace_id: t for t in newest[: self._trace_cap]}
+        cap = self._logs.maxlen or 0
+        self.logs_overflowed += max(len(self._logs) + len(delta.logs) - cap, 0)
+        self._logs.extend(delta.logs)
+        self.count += len(delta.logs)
+
+    def take(self) -> Delta:
+        """Everything queued as one delta, and an empty queue."""
+        delta = Delta(traces=tuple(self._traces.values()), logs=tuple(self._logs))
+        self._traces = {}
+        self._logs.clear()
+        self.count = 0
+        self.logs_overflowed = 0
+        return delta
