@@ -223,7 +223,9 @@ _ORDER = [
 def main() -> int:
     """Run the workload in fresh subprocesses and print the phases' medians."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--workload", choices=("traces10", "single", "logs", "steady"), default="traces10")
+    parser.add_argument(
+        "--workload", choices=("traces10", "single", "logs", "steady"), default="traces10"
+    )
     parser.add_argument("--spans", type=int, default=200_000, help="spans (or logs) per run")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print the medians as JSON too")

@@ -8,8 +8,8 @@ import inspect
 import os
 import threading
 import time
-from types import CodeType
 from collections.abc import AsyncGenerator, Callable, Generator
+from types import CodeType
 from typing import Any, TypeVar, overload
 
 from lens_tui.tracing import ids
@@ -225,7 +225,9 @@ def _wrap(fn: Callable[..., Any], name: str | None, attrs: dict[str, Any] | None
     return _sync_wrapper(fn, span_name, attrs, location)
 
 
-def _sync_factory(fn: Any, span_name: str, attrs: dict[str, Any] | None, location: str | None) -> Any:
+def _sync_factory(
+    fn: Any, span_name: str, attrs: dict[str, Any] | None, location: str | None
+) -> Any:
     """lens_fn's wrapper of a plain function; `_exact_factory` makes the same with `fn`'s own
     parameters in place of `*args, **kwargs` (packing them cost ~65 ns a call)."""
 
@@ -336,7 +338,9 @@ def _exact_factory(params: str, call: str) -> Any:
         header = f"    def wrapper({_GENERIC_PARAMS}) -> Any:"
         if source.count(header) != 1 or source.count(_GENERIC_CALL) != 2:
             return None
-        source = source.replace(header, f"    def wrapper({params}) -> Any:").replace(_GENERIC_CALL, call)
+        source = source.replace(header, f"    def wrapper({params}) -> Any:").replace(
+            _GENERIC_CALL, call
+        )
         namespace: dict[str, Any] = {}
         try:
             compiled = compile("\n" * (code.co_firstlineno - 1) + source, code.co_filename, "exec")
@@ -347,7 +351,9 @@ def _exact_factory(params: str, call: str) -> Any:
     return factory
 
 
-def _sync_wrapper(fn: Any, span_name: str, attrs: dict[str, Any] | None, location: str | None) -> Any:
+def _sync_wrapper(
+    fn: Any, span_name: str, attrs: dict[str, Any] | None, location: str | None
+) -> Any:
     """lens_fn's wrapper of a plain (not async, not generator) function."""
     plain = _plain_parameters(fn)
     factory = _exact_factory(*plain) if plain is not None else None

@@ -195,7 +195,7 @@ class BatchBuilder:
         # fmt: off
         for (
             sid, tint, pid, name, t0, t1, attrs, location, extra, v9, v10,
-        ) in zip(*[iter(items)] * WIDTH):
+        ) in zip(*[iter(items)] * WIDTH, strict=False):  # whole records only
             # fmt: on
             kind = type(sid)
             if kind is not int:

@@ -25,8 +25,18 @@ class _Extra:
     and whether the parent is a span of another process."""
 
     __slots__ = (
-        "status", "error_message", "exception_type", "traceback", "input_size", "output_size",
-        "kind", "source", "input_body", "output_body", "events", "remote_parent",
+        "status",
+        "error_message",
+        "exception_type",
+        "traceback",
+        "input_size",
+        "output_size",
+        "kind",
+        "source",
+        "input_body",
+        "output_body",
+        "events",
+        "remote_parent",
     )
 
     def __init__(self) -> None:
@@ -78,7 +88,14 @@ class SpanRecord:
     # unspecialised class-attribute reads made the writer ~200 ns dearer per span.) Whether a
     # running span was written is the writer's to know (TraceWriter.running_written).
     __slots__ = (
-        "span_id", "trace_id", "parent_id", "name", "t0", "t1", "attributes", "source_location",
+        "span_id",
+        "trace_id",
+        "parent_id",
+        "name",
+        "t0",
+        "t1",
+        "attributes",
+        "source_location",
         "extra",
     )
 
@@ -118,6 +135,14 @@ class SpanRecord:
         self.t1: float | None = None
         self.t0 = perf_counter()
 
+    def rare(self) -> _Extra:
+        """The record's rarely set fields (status, kind, source, sizes, bodies, ...) as one
+        object, made on first use: setting several of them costs one property call, not one each."""
+        extra = self.extra
+        if extra is None:
+            extra = self.extra = _Extra()
+        return extra
+
     def fail(self, exc: BaseException) -> None:
         """Record an exception: status error, its type, message and traceback."""
         self.status = "error"
@@ -128,7 +153,9 @@ class SpanRecord:
             message = f"<unprintable {type(exc).__name__}>"
         self.error_message = (message or type(exc).__name__)[:MAX_MESSAGE_CHARS]
         try:
-            text = "".join(_traceback.format_exception(type(exc), exc, _user_frames(exc.__traceback__)))
+            text = "".join(
+                _traceback.format_exception(type(exc), exc, _user_frames(exc.__traceback__))
+            )
         except Exception:
             text = ""
         self.traceback = text[-MAX_TRACEBACK_CHARS:] if text else None
@@ -146,7 +173,11 @@ _OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 def _user_frames(tb: TracebackType | None) -> TracebackType | None:
     """The traceback without the leading frames of our own wrappers (lens_fn, span, middleware):
     the reader wants the application's frames, starting with the traced function."""
-    while tb is not None and tb.tb_next is not None and tb.tb_frame.f_code.co_filename.startswith(_OWN_DIR):
+    while (
+        tb is not None
+        and tb.tb_next is not None
+        and tb.tb_frame.f_code.co_filename.startswith(_OWN_DIR)
+    ):
         tb = tb.tb_next
     return tb
 

@@ -12,9 +12,9 @@ from typing import Any
 from lens_tui.levels import LEVEL_NAME_KEY, folded_name, of_number
 from lens_tui.tracing import api
 from lens_tui.tracing.context import current
+from lens_tui.tracing.ids import span_hex, trace_hex
 
 _current_get = current.get
-from lens_tui.tracing.ids import span_hex, trace_hex
 
 # LogRecord attributes that are not user "extra" fields.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {

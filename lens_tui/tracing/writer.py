@@ -21,7 +21,7 @@ import apsw
 
 from lens_tui.levels import normalise_level, of_number
 from lens_tui.tracing import ids, process, retention, sql
-from lens_tui.tracing.batch import PAD2, PAD10, WIDTH, BatchBuilder, RowBatch
+from lens_tui.tracing.batch import PAD10, WIDTH, BatchBuilder, RowBatch
 from lens_tui.tracing.context import SpanRecord, open_in_frames
 from lens_tui.tracing.external import ExternalSpan
 
@@ -378,9 +378,7 @@ class TraceWriter:
         horizon = perf_counter() - self.flush_interval
         written = self.running_written
         long = [
-            r
-            for r in open_spans
-            if r.t1 is None and r.t0 <= horizon and r.span_id not in written
+            r for r in open_spans if r.t1 is None and r.t0 <= horizon and r.span_id not in written
         ]
         if not long:
             return long
@@ -564,7 +562,7 @@ TraceStore = TraceWriter
 def _records(items: list[Any]) -> list[Any]:
     """The queue's flat records as the OTLP sender takes them: EndedSpans, LogItems, ExternalSpans."""
     out: list[Any] = []
-    for record in zip(*[iter(items)] * WIDTH):
+    for record in zip(*[iter(items)] * WIDTH, strict=False):  # whole records only
         kind = type(record[0])
         if kind is int:
             out.append(record[:9])

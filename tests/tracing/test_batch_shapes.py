@@ -18,7 +18,9 @@ from .conftest import read, scalar, trace_row
 
 
 def _writer(db_path: Path, **options: object) -> TraceWriter:
-    return TraceWriter(db_path, service="shapes", flush_interval=0.02, retention_days=None, **options)
+    return TraceWriter(
+        db_path, service="shapes", flush_interval=0.02, retention_days=None, **options
+    )
 
 
 def _hex(record: SpanRecord) -> tuple[str, str]:
@@ -80,7 +82,9 @@ def test_children_ending_after_their_root_in_the_same_batch_join_its_trace(db_pa
     assert abs(trace["duration_ms"] - (trace["ended_at"] - trace["started_at"])) < 1e-6
 
 
-def test_a_root_ending_in_a_later_batch_than_its_children_completes_the_trace(db_path: Path) -> None:
+def test_a_root_ending_in_a_later_batch_than_its_children_completes_the_trace(
+    db_path: Path,
+) -> None:
     writer = _writer(db_path)
     try:
         root = SpanRecord("request", None, None)
@@ -91,7 +95,11 @@ def test_a_root_ending_in_a_later_batch_than_its_children_completes_the_trace(db
         assert writer.flush()  # the child alone: the trace row is named after the open root
         trace_id, root_id = _hex(root)
         first = trace_row(db_path, trace_id)
-        assert (first["root_span_name"], first["status"], first["span_count"]) == ("request", "running", 1)
+        assert (first["root_span_name"], first["status"], first["span_count"]) == (
+            "request",
+            "running",
+            1,
+        )
         writer.end(root)  # now the root is the first of its trace in its batch
         assert writer.flush()
     finally:
@@ -126,7 +134,9 @@ def test_a_root_written_as_running_is_counted_once_when_it_ends(db_path: Path) -
         writer.shutdown()
     trace = trace_row(db_path, trace_id)
     assert (trace["span_count"], trace["status"]) == (1, "ok")
-    assert read(db_path, "SELECT status FROM spans WHERE span_id = ?", (root_id,))[0]["status"] == "ok"
+    assert (
+        read(db_path, "SELECT status FROM spans WHERE span_id = ?", (root_id,))[0]["status"] == "ok"
+    )
 
 
 def test_the_queue_bound_counts_spans_and_logs_alike(db_path: Path) -> None:

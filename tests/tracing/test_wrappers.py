@@ -18,7 +18,9 @@ from lens_tui.tracing.writer import TraceWriter
 from .conftest import read, spans_by_name
 
 
-def _wait_rows(db_path: Path, sql: str, params: tuple[Any, ...] = (), timeout: float = 5.0) -> list[dict[str, Any]]:
+def _wait_rows(
+    db_path: Path, sql: str, params: tuple[Any, ...] = (), timeout: float = 5.0
+) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -53,7 +55,9 @@ def test_the_wrapper_takes_the_functions_own_parameters(store: TraceWriter, db_p
     ] * 4  # a call its arguments do not fit is no span
 
 
-def test_other_signatures_and_clashing_names_are_passed_through(store: TraceWriter, db_path: Path) -> None:
+def test_other_signatures_and_clashing_names_are_passed_through(
+    store: TraceWriter, db_path: Path
+) -> None:
     @lens_fn("varargs")
     def varargs(*args: int, scale: int = 1, **named: int) -> int:
         return scale * (sum(args) + sum(named.values()))
@@ -79,7 +83,9 @@ def test_other_signatures_and_clashing_names_are_passed_through(store: TraceWrit
     assert set(spans_by_name(db_path)) == {"varargs", "clashing", "positional only", "method"}
 
 
-def test_a_long_call_on_another_thread_shows_as_running_then_ends(store: TraceWriter, db_path: Path) -> None:
+def test_a_long_call_on_another_thread_shows_as_running_then_ends(
+    store: TraceWriter, db_path: Path
+) -> None:
     release = threading.Event()
 
     @lens_fn("worker loop")
@@ -131,7 +137,9 @@ def test_a_span_open_across_a_reconfigure_stays_with_its_own_writer(tmp_path: Pa
         quick()
         time.sleep(0.1)  # several cycles of the second writer while the first's span is open
         assert tracing.flush()
-        assert [r["name"] for r in read(second_db, "SELECT name FROM spans")] == ["under the second"]
+        assert [r["name"] for r in read(second_db, "SELECT name FROM spans")] == [
+            "under the second"
+        ]
     finally:
         release.set()
         thread.join(10)
@@ -139,4 +147,7 @@ def test_a_span_open_across_a_reconfigure_stays_with_its_own_writer(tmp_path: Pa
     assert [r["name"] for r in read(second_db, "SELECT name FROM spans")] == ["under the second"]
     # The first writer was shut down by the reconfigure: the span that ended later was dropped
     # (counted there), its running row stays what the first file says of it.
-    assert read(first_db, "SELECT status FROM spans WHERE name = 'begun under the first'")[0]["status"] == "running"
+    assert (
+        read(first_db, "SELECT status FROM spans WHERE name = 'begun under the first'")[0]["status"]
+        == "running"
+    )
