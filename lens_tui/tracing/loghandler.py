@@ -125,22 +125,21 @@ class LogHandler(logging.Handler):
             attributes = None if len(record.__dict__) == _PLAIN_KEYS else _extras(record)
             if name is not None:
                 attributes = {LEVEL_NAME_KEY: name, **(attributes or {})}
-            # A LogItem (batch.py), made here rather than through TraceWriter.log's keywords.
-            store.put(
-                (
-                    level,
-                    message,
-                    record.created * 1000.0,
-                    None if span is None else span.trace_id,
-                    None if span is None else span.span_id,
-                    record.name,
-                    _location(record),
-                    attributes,
-                    exc_type,
-                    tb,
-                    None,
-                )
-            )
+            # A LogItem (batch.py) queued as TraceWriter.put would, without its keywords and call.
+            queue = store.queue
+            size = len(queue)
+            if size >= store.queue_limit or store.closed:
+                store.count_dropped(1)
+                return
+            # fmt: off
+            queue.extend((
+                level, message, record.created * 1000.0,
+                None if span is None else span.trace_id, None if span is None else span.span_id,
+                record.name, _location(record), attributes, exc_type, tb, None,
+            ))
+            # fmt: on
+            if size == store.wake_at:
+                store.wake()
         except Exception:
             self.handleError(record)
 
