@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import itertools
 import json
 import logging
@@ -35,6 +36,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+_found = importlib.util.find_spec("lens_tui")
+if _found is not None and _found.origin:  # the library on the path is the one profiled
+    os.environ.setdefault("LENS_BENCH_LIBRARY", str(Path(_found.origin).parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tracing_workers import trace_of_ten  # noqa: E402  (the bench's own workload, one definition)
 
 
 class _Timers:
@@ -140,14 +146,7 @@ def worker(workload: str, n: int) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="lens-profile-"))
     configure(tmp / "profile.db", service="bench", max_queue=n + 1000)
 
-    @lens_fn
-    def child() -> None:
-        return None
-
-    @lens_fn
-    def root() -> None:
-        for _ in range(9):
-            child()
+    root = trace_of_ten()
 
     @lens_fn
     def single() -> None:

@@ -142,13 +142,9 @@ def overhead_otel(calls: int) -> dict[str, Any]:
     return {**result, "spans_exported": exported, "spans_expected": _warmup(calls) + calls}
 
 
-def throughput(spans: int, tmp: Path, max_queue: int | None) -> dict[str, Any]:
-    """Traces of 10 spans called flat out, then flush: spans/s from first call to last commit."""
-    from lens_tui.tracing import configure, flush, lens_fn, shutdown
-
-    db = tmp / "throughput.db"
-    options = {} if max_queue is None else {"max_queue": max_queue}
-    store = configure(db, service="bench", **options)
+def trace_of_ten() -> Callable[[], None]:
+    """A traced root calling 9 traced children: one call, one trace of 10 spans."""
+    from lens_tui.tracing import lens_fn
 
     @lens_fn
     def child() -> None:
@@ -159,6 +155,17 @@ def throughput(spans: int, tmp: Path, max_queue: int | None) -> dict[str, Any]:
         for _ in range(9):
             child()
 
+    return root
+
+
+def throughput(spans: int, tmp: Path, max_queue: int | None) -> dict[str, Any]:
+    """Traces of 10 spans called flat out, then flush: spans/s from first call to last commit."""
+    from lens_tui.tracing import configure, flush, shutdown
+
+    db = tmp / "throughput.db"
+    options = {} if max_queue is None else {"max_queue": max_queue}
+    store = configure(db, service="bench", **options)
+    root = trace_of_ten()
     root()
     flush()
     before = _count(db, "SELECT count(*) FROM spans")[0]
