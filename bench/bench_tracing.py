@@ -1,285 +1,101 @@
-"""Benchmark lens_tui.tracing: per-call overhead against OpenTelemetry, and writer throughput.
+"""Benchmark lens_tui.tracing against its references, every row of the targets table in one run.
 
-Usage: `python bench/bench_tracing.py [--quick] [--no-json]`
+Usage: `python bench/bench_tracing.py [--quick] [--repeats N] [--no-json]`
 
-Every measurement runs in its own fresh subprocess (this script re-invoked with `--worker`), so
-no run inherits another's heap, garbage-collector state, background threads or global tracer
-provider; the overhead repeats alternate lens / OpenTelemetry so machine load hits both alike.
+Every measurement runs in its own fresh subprocess (bench/tracing_workers.py), so no run
+inherits another's heap, garbage-collector state, threads or global tracer provider; the repeats
+alternate ours and the reference so machine load hits both alike. Medians of the repeats:
 
-1. Overhead: a decorated no-op called N times in a loop, minus the same loop over the
-   undecorated no-op (measured before and after), in µs per call of wall time. Ours is
-   `@lens_fn` with a configured writer writing to a temporary database while the loop runs (its
-   thread competes for the GIL, as in an application); every call is a root span (a new
-   trace), the dearer case. OpenTelemetry is `with tracer.start_as_current_span(...)` around
-   the no-op, its SDK TracerProvider with a BatchSpanProcessor (defaults) and a SpanExporter
-   whose export() only counts and returns SUCCESS. Medians of the repeats, ratio OTel / lens.
-   Also the process CPU per call, background work included up to a flush: steadier than wall
-   time on a shared machine.
-2. Throughput: traces of 10 spans (a root calling 9 children) called as fast as possible, then
-   `flush()`; spans/s from the first call to the last commit, verified by counting rows through
-   a second (read-only) connection, with the `dropped` counter. Logs likewise via LogHandler.
-3. A summary table; JSON in bench/results/ (gitignored) unless `--no-json`.
+1. `lens_fn` on the calling thread: a decorated no-op (every call a root span, the dearer
+   case) minus the bare loop, wall µs per call, while the writer writes to a temporary file
+   (its thread competes for the GIL, as in an application). Reference: OpenTelemetry's
+   `start_as_current_span` with the SDK's BatchSpanProcessor and an exporter that only counts.
+2. Process CPU per span, traces of 10 (a root calling 9 children) called flat out, then
+   flush, the writer's work included. Reference: OpenTelemetry's SDK, BatchSpanProcessor and
+   the real OTLP/HTTP exporter sending protobuf to a loopback receiver in another process that
+   accepts and discards (so only the sending side's CPU counts, as only ours does).
+3. End to end, the same traces of 10: spans/s from the first call to the last commit, rows
+   verified through a second connection, drops counted.
+4. One-span traces (a job runner, a CLI) with a flush every 10,000: spans/s and CPU per span.
+5. Logs through LogHandler to committed rows: logs/s and CPU per log. Reference: the same
+   `logging.info` calls with stdlib logging and a NullHandler.
+6. LensMiddleware: an ASGI app called directly (no server) bare and wrapped, µs per request
+   of wall time and of process CPU (the writer's included); OpenTelemetry's ASGI middleware
+   (no-op exporter) beside it.
+
+A summary table with the machine (cpus, Python, SQLite, load average); JSON in bench/results/
+(gitignored) unless `--no-json`.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # runnable from a fresh clone without installing the package
-    sys.path.insert(0, str(ROOT))
+WORKERS = Path(__file__).resolve().with_name("tracing_workers.py")
 
-OVERHEAD_TARGET_RATIO = 8.0
-THROUGHPUT_TARGET = 150_000.0
-
-
-# -- workers (run in subprocesses) -------------------------------------------------------------
-
-
-def _loop(fn: Callable[[], Any], n: int) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) to call `fn` n times."""
-    c0, t0 = time.process_time(), time.perf_counter()
-    for _ in itertools.repeat(None, n):
-        fn()
-    return time.perf_counter() - t0, time.process_time() - c0
+TARGETS = {
+    "lens_fn_us": 1.5, "lens_fn_ratio": 12.0, "cpu_us": 4.0, "cpu_ratio": 12.0,
+    "traces10_per_s": 250_000.0, "single_per_s": 160_000.0, "logs_per_s": 150_000.0,
+    "log_cpu_us": 7.0, "middleware_us": 15.0,
+}  # fmt: skip
 
 
-def _plain() -> None:
-    return None
+BASE: str | None = None
+"""Another checkout (--base) whose library every measurement also runs, just after ours."""
 
 
-def _count(db: Path, sql: str) -> Any:
-    """One row read through a second, read-only connection (what a reader would see)."""
-    import apsw
-
-    conn = apsw.Connection(f"file:{db}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
-    try:
-        return conn.execute(sql).fetchall()[0]
-    finally:
-        conn.close()
-
-
-def _timed_overhead(traced: Callable[[], Any], calls: int, settle: Callable[[], Any]) -> dict[str, float]:
-    """Wall and CPU µs per call of `traced` beyond the bare call (CPU counted until `settle`)."""
-    warm = _warmup(calls)
-    _loop(_plain, warm)
-    _loop(traced, warm)
-    settle()
-    base1 = _loop(_plain, calls)
-    c0 = time.process_time()
-    spent, _ = _loop(traced, calls)
-    settle()  # the background work the calls caused is part of their CPU cost
-    cpu = time.process_time() - c0
-    base2 = _loop(_plain, calls)
-    return {
-        "us_per_call": (spent - (base1[0] + base2[0]) / 2) / calls * 1e6,
-        "cpu_us_per_call": (cpu - (base1[1] + base2[1]) / 2) / calls * 1e6,
-    }
-
-
-def _warmup(calls: int) -> int:
-    return max(1000, calls // 20)
-
-
-def worker_overhead_lens(calls: int, tmp: Path) -> dict[str, Any]:
-    """Per-call overhead of @lens_fn while its writer writes to a temporary database."""
-    from lens_tui.tracing import configure, flush, lens_fn, shutdown
-
-    db = tmp / "overhead.db"
-    store = configure(db, service="bench")
-
-    @lens_fn
-    def noop() -> None:
-        return None
-
-    noop()
-    flush()  # the database exists and is migrated before anything is timed
-    result = _timed_overhead(noop, calls, lambda: flush(600))
-    spans = _count(db, "SELECT count(*) FROM spans")[0]
-    dropped = store.dropped
-    shutdown()
-    expected = 1 + _warmup(calls) + calls  # the first call, the warm-up, the timed loop
-    return {**result, "spans_written": spans, "spans_expected": expected, "dropped": dropped}
-
-
-def worker_overhead_otel(calls: int, tmp: Path) -> dict[str, Any]:
-    """Per-call overhead of OpenTelemetry's start_as_current_span, BatchSpanProcessor, no-op export."""
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-
-    class NoopExporter(SpanExporter):
-        """Counts what it is given and returns SUCCESS."""
-
-        def __init__(self) -> None:
-            self.exported = 0
-
-        def export(self, spans: Any) -> SpanExportResult:
-            self.exported += len(spans)
-            return SpanExportResult.SUCCESS
-
-    exporter = NoopExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    tracer = provider.get_tracer("bench")
-
-    def noop() -> None:
-        with tracer.start_as_current_span("noop"):
-            return None
-
-    result = _timed_overhead(noop, calls, provider.force_flush)
-    exported = exporter.exported
-    provider.shutdown()
-    # The default 2,048-span queue drops silently when the exporter thread falls behind.
-    return {**result, "spans_exported": exported, "spans_expected": _warmup(calls) + calls}
-
-
-def _cpu_self() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def worker_throughput(spans: int, tmp: Path, max_queue: int | None) -> dict[str, Any]:
-    """Traces of 10 spans called flat out, then flush: spans/s from first call to last commit."""
-    from lens_tui.tracing import configure, flush, lens_fn, shutdown
-
-    db = tmp / "throughput.db"
-    options = {} if max_queue is None else {"max_queue": max_queue}
-    store = configure(db, service="bench", **options)
-
-    @lens_fn
-    def child() -> None:
-        return None
-
-    @lens_fn
-    def root() -> None:
-        for _ in range(9):
-            child()
-
-    root()
-    flush()
-    before = _count(db, "SELECT count(*) FROM spans")[0]
-    traces = spans // 10
-    cpu0, app0 = _cpu_self(), time.thread_time()
-    t0 = time.perf_counter()
-    for _ in itertools.repeat(None, traces):
-        root()
-    t_calls = time.perf_counter()
-    app_cpu = time.thread_time() - app0
-    flushed = flush(600)
-    t1 = time.perf_counter()
-    cpu = _cpu_self() - cpu0
-    written = _count(db, "SELECT count(*) FROM spans")[0] - before
-    n_traces, span_sum, not_ok = _count(
-        db, "SELECT count(*), sum(span_count), sum(status != 'ok') FROM traces"
-    )
-    dropped = store.dropped
-    shutdown()
-    n = traces * 10
-    return {
-        "spans": n,
-        "seconds": t1 - t0,
-        "spans_per_s": n / (t1 - t0),
-        "committed_per_s": written / (t1 - t0),
-        "calling_spans_per_s": n / (t_calls - t0),
-        "drain_after_calls_s": t1 - t_calls,
-        "app_cpu_us_per_span": app_cpu / n * 1e6,
-        "other_cpu_us_per_span": (cpu - app_cpu) / n * 1e6,  # the writer thread, mostly
-        "rows_written": written,
-        "traces_rows": n_traces - 1,
-        "trace_span_count_sum": (span_sum or 0) - 10,
-        "traces_not_ok": not_ok,
-        "dropped": dropped,
-        "flushed": flushed,
-        "max_queue": store.max_queue,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
-
-
-def worker_logs(n: int, tmp: Path, max_queue: int | None) -> dict[str, Any]:
-    """logging.info through LogHandler inside one span, then flush: logs/s to the last commit."""
-    import logging
-
-    from lens_tui.tracing import LogHandler, configure, flush, shutdown, span
-
-    db = tmp / "logs.db"
-    options = {} if max_queue is None else {"max_queue": max_queue}
-    store = configure(db, service="bench", **options)
-    logger = logging.getLogger("bench.logs")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(LogHandler())
-    logger.info("warm-up")
-    flush()
-    info = logger.info
-    cpu0 = _cpu_self()
-    t0 = time.perf_counter()
-    with span("log-burst"):
-        for i in range(n):
-            info("request %d handled", i)
-    t_calls = time.perf_counter()
-    flushed = flush(600)
-    t1 = time.perf_counter()
-    cpu = _cpu_self() - cpu0
-    written, with_span = _count(db, "SELECT count(*), count(span_id) FROM logs WHERE message != 'warm-up'")
-    dropped = store.dropped
-    shutdown()
-    return {
-        "logs": n,
-        "seconds": t1 - t0,
-        "logs_per_s": n / (t1 - t0),
-        "calling_logs_per_s": n / (t_calls - t0),
-        "cpu_us_per_log": cpu / n * 1e6,
-        "rows_written": written,
-        "rows_with_span": with_span,
-        "dropped": dropped,
-        "flushed": flushed,
-    }
-
-
-def run_worker(args: argparse.Namespace) -> None:
-    """Run one measurement and print its JSON result as the last line of stdout."""
-    with tempfile.TemporaryDirectory(prefix="lens-bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        if args.worker == "overhead-lens":
-            result = worker_overhead_lens(args.n, tmp)
-        elif args.worker == "overhead-otel":
-            result = worker_overhead_otel(args.n, tmp)
-        elif args.worker == "throughput":
-            result = worker_throughput(args.n, tmp, args.max_queue)
-        elif args.worker == "logs":
-            result = worker_logs(args.n, tmp, args.max_queue)
-        else:
-            raise SystemExit(f"unknown worker {args.worker!r}")
-    print(json.dumps(result))
-
-
-# -- orchestration -----------------------------------------------------------------------------
-
-
-def spawn(worker: str, n: int, max_queue: int | None = None) -> dict[str, Any]:
-    """Run one worker in a fresh interpreter and return its result."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", worker, "--n", str(n)]
-    if max_queue is not None:
-        cmd += ["--max-queue", str(max_queue)]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+def spawn(worker: str, n: int = 0, library: str | None = None, **options: Any) -> dict[str, Any]:
+    """Run one worker in a fresh interpreter (on `library`'s lens_tui if given) and return its result."""
+    cmd = [sys.executable, str(WORKERS), worker, str(n)]
+    for key, value in options.items():
+        if value is not None:
+            cmd += [f"--{key.replace('_', '-')}", str(value)]
+    env = {**os.environ, "LENS_BENCH_LIBRARY": library} if library else None
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if done.returncode != 0:
         raise SystemExit(f"worker {worker} failed ({done.returncode}):\n{done.stderr}")
     if done.stderr.strip():
         sys.stderr.write(done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ours(
+    runs: dict[str, list[dict[str, Any]]], key: str, worker: str, n: int = 0, **options: Any
+) -> dict[str, Any]:
+    """Run a measurement of our library (into runs[key]), then the base's if any (runs[base key])."""
+    result = spawn(worker, n, **options)
+    runs.setdefault(key, []).append(result)
+    if BASE is not None:
+        runs.setdefault(f"base {key}", []).append(spawn(worker, n, library=BASE, **options))
+    return result
+
+
+class DiscardReceiver:
+    """The OTLP/HTTP receiver that discards, in a process of its own, for the reference exporter."""
+
+    def __enter__(self) -> int:
+        self._proc = subprocess.Popen(
+            [sys.executable, str(WORKERS), "serve-discard"],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        assert self._proc.stdout is not None
+        return int(self._proc.stdout.readline())
+
+    def __exit__(self, *exc: object) -> None:
+        self._proc.kill()
+        self._proc.wait()
 
 
 def loadavg() -> list[float] | None:
@@ -317,132 +133,241 @@ def say(text: str) -> None:
     sys.stderr.flush()
 
 
-def _span(values: list[float], fmt: str) -> str:
+def med(runs: list[dict[str, Any]], key: str) -> float:
+    """The median of `key` over the runs."""
+    return statistics.median(r[key] for r in runs)
+
+
+def spread(runs: list[dict[str, Any]], key: str, fmt: str) -> str:
+    """`min .., max ..` of `key` over the runs."""
+    values = [r[key] for r in runs]
     return f"min {min(values):{fmt}}, max {max(values):{fmt}}"
 
 
-def main() -> int:
-    """Parse arguments and either run one worker or the whole benchmark."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer calls and spans (about 4x faster)")
-    parser.add_argument("--repeats", type=int, default=7, help="overhead repeats per implementation")
-    parser.add_argument("--throughput-repeats", type=int, default=None, help="default 3, --quick 1")
-    parser.add_argument("--calls", type=int, default=None, help="calls per overhead repeat")
-    parser.add_argument("--spans", type=int, default=None, help="spans per throughput run")
-    parser.add_argument("--logs", type=int, default=None, help="logs per log throughput run")
-    parser.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--max-queue", type=int, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        run_worker(args)
-        return 0
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "MISSED"
 
-    calls = args.calls or (30_000 if args.quick else 100_000)
-    n_spans = args.spans or (200_000 if args.quick else 1_000_000)
-    n_logs = args.logs or (50_000 if args.quick else 200_000)
-    t_repeats = args.throughput_repeats or (1 if args.quick else 3)
-    info = machine()
-    say(f"lens_tui tracing bench: {info['cpu_count']} cpu, Python {info['python']}, "
-        f"SQLite {info['sqlite']}, load {info['loadavg_at_start']}")
 
-    lens_runs: list[dict[str, Any]] = []
-    otel_runs: list[dict[str, Any]] = []
-    for i in range(args.repeats):
-        lens_runs.append(spawn("overhead-lens", calls))
-        otel_runs.append(spawn("overhead-otel", calls))
-        say(f"  overhead {i + 1}/{args.repeats}: lens {lens_runs[-1]['us_per_call']:.2f} µs, "
-            f"otel {otel_runs[-1]['us_per_call']:.2f} µs")
-    lens_us = statistics.median(r["us_per_call"] for r in lens_runs)
-    otel_us = statistics.median(r["us_per_call"] for r in otel_runs)
-    lens_cpu = statistics.median(r["cpu_us_per_call"] for r in lens_runs)
-    otel_cpu = statistics.median(r["cpu_us_per_call"] for r in otel_runs)
-    ratio = otel_us / lens_us
-
-    # The queue bound holds the whole run, so nothing can be dropped; the second case keeps
-    # the default bound (200,000) to show the trade-off when the app outruns the writer.
-    big_queue = n_spans + 1000
-    tp_runs: list[dict[str, Any]] = []
+def measure(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
+    """Every run, alternating ours and the reference within each repeat."""
+    quick = args.quick
+    calls = args.calls or (30_000 if quick else 100_000)
+    n_spans = args.spans or (200_000 if quick else 1_000_000)
+    n_otel = max(20_000, n_spans // 5)  # the reference is ~10x slower per span
+    n_single = 100_000 if quick else 300_000
+    n_logs = args.logs or (50_000 if quick else 200_000)
+    n_requests = 5_000 if quick else 20_000
+    repeats = args.repeats or (5 if quick else 7)
+    t_repeats = args.throughput_repeats or (3 if quick else 5)
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in (
+        "otel_span", "otel_otlp", "logs_null", "asgi_bare", "asgi_otel",
+    )}  # fmt: skip
+    for i in range(repeats):
+        ours(runs, "lens_fn", "overhead-lens", calls)
+        runs["otel_span"].append(spawn("overhead-otel", calls))
+        say(f"  lens_fn {i + 1}/{repeats}: {runs['lens_fn'][-1]['us_per_call']:.2f} µs, "
+            f"OTel span {runs['otel_span'][-1]['us_per_call']:.2f} µs")  # fmt: skip
+    with DiscardReceiver() as port:
+        for i in range(t_repeats):
+            ours(runs, "traces10", "throughput", n_spans, max_queue=n_spans + 1000)
+            runs["otel_otlp"].append(spawn("otel-otlp", n_otel, port=port))
+            say(f"  traces of 10 {i + 1}/{t_repeats}: {runs['traces10'][-1]['spans_per_s']:,.0f} spans/s, "
+                f"{runs['traces10'][-1]['cpu_us_per_span']:.2f} µs CPU; OTel+OTLP "
+                f"{runs['otel_otlp'][-1]['cpu_us_per_span']:.1f} µs CPU")  # fmt: skip
+    ours(runs, "default_queue", "throughput", n_spans)
     for i in range(t_repeats):
-        tp_runs.append(spawn("throughput", n_spans, big_queue))
-        say(f"  throughput {i + 1}/{t_repeats}: {tp_runs[-1]['spans_per_s']:,.0f} spans/s, "
-            f"dropped {tp_runs[-1]['dropped']}")
-    tp_default = spawn("throughput", n_spans)
-    say(f"  throughput, default max_queue: {tp_default['committed_per_s']:,.0f} committed/s, "
-        f"dropped {tp_default['dropped']}")
-    logs_run = spawn("logs", n_logs, n_logs + 1000)
-    say(f"  logs: {logs_run['logs_per_s']:,.0f} logs/s, dropped {logs_run['dropped']}")
-    load_end = loadavg()
+        ours(runs, "single", "single", n_single)
+        ours(runs, "logs", "logs", n_logs, max_queue=n_logs + 1000)
+        runs["logs_null"].append(spawn("logs-null", n_logs))
+        runs["asgi_bare"].append(spawn("asgi", n_requests, kind="bare"))
+        ours(runs, "asgi_lens", "asgi", n_requests, kind="lens")
+        runs["asgi_otel"].append(spawn("asgi", n_requests, kind="otel"))
+        say(f"  one-span {runs['single'][-1]['spans_per_s']:,.0f}/s; logs {runs['logs'][-1]['logs_per_s']:,.0f}/s; "
+            f"middleware {runs['asgi_lens'][-1]['us_per_request'] - runs['asgi_bare'][-1]['us_per_request']:.1f} µs "
+            f"({i + 1}/{t_repeats})")  # fmt: skip
+    runs["_sizes"] = [{"calls": calls, "spans": n_spans, "otel_spans": n_otel, "single": n_single,
+                       "logs": n_logs, "requests": n_requests, "repeats": repeats, "t_repeats": t_repeats}]  # fmt: skip
+    return runs
 
-    def med(key: str) -> float:
-        return statistics.median(r[key] for r in tp_runs)
 
-    tp_med = med("spans_per_s")
+def report(
+    runs: dict[str, list[dict[str, Any]]],
+) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
+    """The table's rows (measure, value, reference and verdict) and the medians."""
+    sz = runs["_sizes"][0]
+    t = TARGETS
+    lens_us, otel_us = med(runs["lens_fn"], "us_per_call"), med(runs["otel_span"], "us_per_call")
+    lens_cpu, otel_cpu = (
+        med(runs["traces10"], "cpu_us_per_span"),
+        med(runs["otel_otlp"], "cpu_us_per_span"),
+    )
+    tp = med(runs["traces10"], "spans_per_s")
+    single = med(runs["single"], "spans_per_s")
+    logs, log_cpu = med(runs["logs"], "logs_per_s"), med(runs["logs"], "cpu_us_per_log")
+    null_logs, null_cpu = (
+        med(runs["logs_null"], "logs_per_s"),
+        med(runs["logs_null"], "cpu_us_per_log"),
+    )
+    bare = med(runs["asgi_bare"], "us_per_request")
+    mw_us = med(runs["asgi_lens"], "us_per_request") - bare
+    mw_cpu = med(runs["asgi_lens"], "cpu_us_per_request") - med(
+        runs["asgi_bare"], "cpu_us_per_request"
+    )
+    otel_mw = med(runs["asgi_otel"], "us_per_request") - bare
     tp_ok = all(
         r["rows_written"] == r["spans"] == r["trace_span_count_sum"] and r["dropped"] == 0
         and r["traces_not_ok"] == 0 and r["traces_rows"] * 10 == r["spans"]
-        for r in tp_runs
+        for r in runs["traces10"]
+    )  # fmt: skip
+    single_ok = all(
+        r["rows_written"] == r["traces_rows"] == r["spans"] and r["dropped"] == 0
+        for r in runs["single"]
     )
-    lens_ok = all(r["dropped"] == 0 and r["spans_written"] == r["spans_expected"] for r in lens_runs)
-    otel_lost = sum(r["spans_expected"] - r["spans_exported"] for r in otel_runs)
-
+    lens_ok = all(
+        r["dropped"] == 0 and r["spans_written"] == r["spans_expected"] for r in runs["lens_fn"]
+    )
+    logs_ok = all(
+        r["rows_written"] == r["rows_with_span"] == r["logs"] and r["dropped"] == 0
+        for r in runs["logs"]
+    )
+    otel_lost = sum(r["spans"] - r["sent"] for r in runs["otel_otlp"])
+    dq = runs["default_queue"][0]
     rows = [
-        ("lens_fn overhead (median)", f"{lens_us:.2f} µs/call",
-         f"{args.repeats} runs x {calls:,} calls; {_span([r['us_per_call'] for r in lens_runs], '.2f')}; "
-         f"CPU {lens_cpu:.2f} µs/call incl. writer; dropped {sum(r['dropped'] for r in lens_runs)}"),
-        ("OTel start_as_current_span (median)", f"{otel_us:.2f} µs/call",
-         f"BatchSpanProcessor + no-op exporter; {_span([r['us_per_call'] for r in otel_runs], '.2f')}; "
-         f"CPU {otel_cpu:.2f} µs/call; not exported {otel_lost:,}"),
-        ("ratio OTel / lens", f"{ratio:.1f}x",
-         f"target >= {OVERHEAD_TARGET_RATIO:.0f}x: {'MET' if ratio >= OVERHEAD_TARGET_RATIO else 'MISSED'}; "
-         f"by CPU {otel_cpu / lens_cpu:.1f}x"),
-        ("spans -> committed rows (median)", f"{tp_med:,.0f} spans/s",
-         f"{t_repeats} runs x {n_spans:,} spans, traces of 10, max_queue {big_queue:,}; rows verified "
-         f"{'yes' if tp_ok else 'NO'}; dropped {sum(r['dropped'] for r in tp_runs)}; "
-         f"target >= {THROUGHPUT_TARGET:,.0f}: {'MET' if tp_med >= THROUGHPUT_TARGET and tp_ok else 'MISSED'}"),
-        ("  calling phase alone", f"{med('calling_spans_per_s'):,.0f} spans/s",
-         f"then {med('drain_after_calls_s'):.2f} s to drain; CPU per span: app thread "
-         f"{med('app_cpu_us_per_span'):.2f} µs, writer {med('other_cpu_us_per_span'):.2f} µs; "
-         f"peak RSS {max(r['peak_rss_mib'] for r in tp_runs):.0f} MiB"),
-        ("  with default max_queue", f"{tp_default['committed_per_s']:,.0f} rows/s",
-         f"max_queue {tp_default['max_queue']:,}: dropped {tp_default['dropped']:,} of "
-         f"{tp_default['spans']:,}; peak RSS {tp_default['peak_rss_mib']:.0f} MiB"),
-        ("logs via LogHandler -> rows", f"{logs_run['logs_per_s']:,.0f} logs/s",
-         f"{n_logs:,} logs; rows {logs_run['rows_written']:,} ({logs_run['rows_with_span']:,} with span); "
-         f"dropped {logs_run['dropped']}; calling alone {logs_run['calling_logs_per_s']:,.0f}/s; "
-         f"CPU {logs_run['cpu_us_per_log']:.1f} µs/log"),
+        ("lens_fn on the calling thread", f"{lens_us:.2f} µs",
+         f"{sz['repeats']} runs x {sz['calls']:,} root spans, {spread(runs['lens_fn'], 'us_per_call', '.2f')}; "
+         f"calling-thread CPU {med(runs['lens_fn'], 'app_cpu_us_per_call'):.2f} µs; "
+         f"target <= {t['lens_fn_us']} µs: {verdict(lens_us <= t['lens_fn_us'])}"),
+        ("  OTel start_as_current_span", f"{otel_us:.2f} µs",
+         f"BatchSpanProcessor + counting exporter, {spread(runs['otel_span'], 'us_per_call', '.2f')}; "
+         f"ratio {otel_us / lens_us:.1f}x, target >= {t['lens_fn_ratio']:.0f}x: "
+         f"{verdict(otel_us / lens_us >= t['lens_fn_ratio'])}"),
+        ("process CPU per span, traces of 10", f"{lens_cpu:.2f} µs",
+         f"{sz['t_repeats']} runs x {sz['spans']:,} spans, writer included "
+         f"(calling thread {med(runs['traces10'], 'app_cpu_us_per_span'):.2f}, the rest "
+         f"{med(runs['traces10'], 'other_cpu_us_per_span'):.2f}); target <= {t['cpu_us']} µs: "
+         f"{verdict(lens_cpu <= t['cpu_us'])}"),
+        ("  OTel SDK + BSP + OTLP/HTTP", f"{otel_cpu:.2f} µs",
+         f"{sz['t_repeats']} runs x {sz['otel_spans']:,} spans to a loopback receiver that discards, "
+         f"{med(runs['otel_otlp'], 'spans_per_s'):,.0f} spans/s, not sent {otel_lost}; ratio "
+         f"{otel_cpu / lens_cpu:.1f}x, target >= {t['cpu_ratio']:.0f}x: {verdict(otel_cpu / lens_cpu >= t['cpu_ratio'])}"),
+        ("end to end, traces of 10", f"{tp:,.0f} spans/s",
+         f"first call to last commit, {spread(runs['traces10'], 'spans_per_s', ',.0f')}; rows verified "
+         f"{'yes' if tp_ok else 'NO'}; calling phase alone {med(runs['traces10'], 'calling_spans_per_s'):,.0f}/s; "
+         f"target >= {t['traces10_per_s']:,.0f}: {verdict(tp >= t['traces10_per_s'] and tp_ok)}"),
+        ("  with the default max_queue", f"{dq['committed_per_s']:,.0f} rows/s",
+         f"max_queue {dq['max_queue']:,}: dropped {dq['dropped']:,} of {dq['spans']:,}; "
+         f"peak RSS {dq['peak_rss_mib']:.0f} MiB"),
+        ("end to end, one-span traces", f"{single:,.0f} spans/s",
+         f"{sz['single']:,} calls, a flush every 10,000, {spread(runs['single'], 'spans_per_s', ',.0f')}; "
+         f"CPU {med(runs['single'], 'cpu_us_per_span'):.2f} µs/span; rows verified {'yes' if single_ok else 'NO'}; "
+         f"target >= {t['single_per_s']:,.0f}: {verdict(single >= t['single_per_s'] and single_ok)}"),
+        ("LogHandler, logs to rows", f"{logs:,.0f} logs/s",
+         f"{sz['logs']:,} logs, CPU {log_cpu:.2f} µs/log, rows verified {'yes' if logs_ok else 'NO'}; "
+         f"targets >= {t['logs_per_s']:,.0f}/s: {verdict(logs >= t['logs_per_s'] and logs_ok)}, "
+         f"<= {t['log_cpu_us']} µs: {verdict(log_cpu <= t['log_cpu_us'])}"),
+        ("  stdlib logging, NullHandler", f"{null_logs:,.0f} logs/s",
+         f"CPU {null_cpu:.2f} µs/log: LogHandler adds {log_cpu - null_cpu:.2f} µs"),
+        ("LensMiddleware per request", f"{mw_us:.2f} µs",
+         f"over a bare ASGI app ({bare:.2f} µs), {sz['requests']:,} requests; CPU {mw_cpu:.2f} µs "
+         f"with the writer's share; target <= {t['middleware_us']} µs: "
+         f"{verdict(mw_us <= t['middleware_us'] and mw_cpu <= t['middleware_us'])}"),
+        ("  OTel ASGI middleware", f"{otel_mw:.2f} µs", "opentelemetry-instrumentation-asgi, no-op exporter"),
+    ]  # fmt: skip
+    medians = {
+        "lens_fn_us": lens_us, "otel_span_us": otel_us, "cpu_us_per_span": lens_cpu,
+        "otel_otlp_cpu_us_per_span": otel_cpu, "traces10_spans_per_s": tp, "single_spans_per_s": single,
+        "logs_per_s": logs, "log_cpu_us": log_cpu, "null_logs_per_s": null_logs, "null_log_cpu_us": null_cpu,
+        "middleware_us": mw_us, "middleware_cpu_us": mw_cpu, "otel_middleware_us": otel_mw,
+        "verified": tp_ok and single_ok and lens_ok and logs_ok,
+    }  # fmt: skip
+    return rows, medians
+
+
+def compare(runs: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str, str, str]]:
+    """Ours against the base checkout, measured in the same run: (measure, base, ours, change)."""
+    bare = med(runs["asgi_bare"], "us_per_request")
+    bare_cpu = med(runs["asgi_bare"], "cpu_us_per_request")
+    lines = [
+        ("lens_fn, µs on the calling thread", "lens_fn", "us_per_call", 0.0, ".2f"),
+        ("CPU µs per span, traces of 10", "traces10", "cpu_us_per_span", 0.0, ".2f"),
+        ("spans/s, traces of 10", "traces10", "spans_per_s", 0.0, ",.0f"),
+        ("spans/s, one-span traces", "single", "spans_per_s", 0.0, ",.0f"),
+        ("CPU µs per span, one-span traces", "single", "cpu_us_per_span", 0.0, ".2f"),
+        ("logs/s, LogHandler", "logs", "logs_per_s", 0.0, ",.0f"),
+        ("CPU µs per log, LogHandler", "logs", "cpu_us_per_log", 0.0, ".2f"),
+        ("LensMiddleware µs per request", "asgi_lens", "us_per_request", bare, ".2f"),
+        ("LensMiddleware CPU µs per request", "asgi_lens", "cpu_us_per_request", bare_cpu, ".2f"),
     ]
+    out = []
+    for label, key, field, minus, fmt in lines:
+        before, after = med(runs[f"base {key}"], field) - minus, med(runs[key], field) - minus
+        out.append(
+            (label, f"{before:{fmt}}", f"{after:{fmt}}", f"{(after / before - 1) * 100:+.0f}%")
+        )
+    return out
+
+
+def main() -> int:
+    """Run the whole benchmark and print its table."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer calls and repeats (about 4x faster)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="lens_fn repeats (default 7, --quick 5)"
+    )
+    parser.add_argument("--throughput-repeats", type=int, default=None, help="default 5, --quick 3")
+    parser.add_argument("--calls", type=int, default=None, help="calls per lens_fn repeat")
+    parser.add_argument("--spans", type=int, default=None, help="spans per traces-of-10 run")
+    parser.add_argument("--logs", type=int, default=None, help="logs per log run")
+    parser.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
+    parser.add_argument(
+        "--base", help="another checkout: each of our measurements also runs on its library"
+    )
+    args = parser.parse_args()
+    global BASE
+    BASE = str(Path(args.base).resolve()) if args.base else None
+    info = machine()
+    say(f"lens_tui tracing bench: {info['cpu_count']} cpu, Python {info['python']}, "
+        f"SQLite {info['sqlite']}, load {info['loadavg_at_start']}")  # fmt: skip
+    started = time.time()
+    runs = measure(args)
+    load_end = loadavg()
+    rows, medians = report(runs)
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)
     print()
-    print(f"lens_tui.tracing benchmark ({'quick' if args.quick else 'full'})")
+    print(
+        f"lens_tui.tracing benchmark ({'quick' if args.quick else 'full'}, {time.time() - started:.0f} s)"
+    )
     print(f"machine: {info['cpu_count']} cpu ({info['cpu']}), {info['implementation']} {info['python']}, "
           f"SQLite {info['sqlite']} (apsw {info['apsw']}); load average {info['loadavg_at_start']} "
-          f"at start, {load_end} at end")
-    print("each figure from fresh subprocesses; overhead repeats alternate lens / OTel")
+          f"at start, {load_end} at end")  # fmt: skip
+    print("medians; each figure from fresh subprocesses, ours and the reference alternating")
     for name, value, note in rows:
         print(f"  {name:<{width}}  {value:>{vwidth}}  {note}")
     busy = max((info["loadavg_at_start"] or [0])[0], (load_end or [0])[0])
     if busy > 0.5 * (info["cpu_count"] or 1):
         print(f"  NOTE: the machine was busy (load {busy:.1f} on {info['cpu_count']} cpus): wall-clock "
-              "figures are pessimistic; the CPU figures hold better")
-    if not lens_ok:
-        print("  WARNING: the overhead runs dropped or lost spans")
-
+              "figures are pessimistic; the CPU figures hold better")  # fmt: skip
+    if not medians["verified"]:
+        print("  WARNING: a run dropped or lost records")
+    if BASE is not None:
+        print(f"against {BASE}, measured alternately in this run (medians):")
+        table = compare(runs)
+        lw = max(len(r[0]) for r in table)
+        for label, before, after, change in table:
+            print(f"  {label:<{lw}}  {before:>10} -> {after:>10}  {change}")
     if not args.no_json:
         out = ROOT / "bench" / "results"
         out.mkdir(parents=True, exist_ok=True)
-        path = out / f"tracing-{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if args.quick else ''}.json"
-        path.write_text(json.dumps({
-            "machine": {**info, "loadavg_at_end": load_end},
-            "quick": args.quick, "calls": calls, "spans": n_spans, "logs": n_logs,
-            "overhead": {"lens_us_median": lens_us, "otel_us_median": otel_us, "ratio": ratio,
-                         "lens_cpu_us_median": lens_cpu, "otel_cpu_us_median": otel_cpu,
-                         "lens_runs": lens_runs, "otel_runs": otel_runs},
-            "throughput": {"spans_per_s_median": tp_med, "runs": tp_runs, "default_queue": tp_default},
-            "logs": logs_run,
-        }, indent=2))
+        path = (
+            out / f"tracing-{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if args.quick else ''}.json"
+        )
+        path.write_text(json.dumps(
+            {"machine": {**info, "loadavg_at_end": load_end}, "quick": args.quick, "medians": medians, "runs": runs},
+            indent=2,
+        ))  # fmt: skip
         print(f"results: {path.relative_to(ROOT)}")
     return 0
 

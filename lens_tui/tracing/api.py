@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dis
 import functools
 import inspect
 import os
 import threading
+import time
 from collections.abc import AsyncGenerator, Callable, Generator
+from types import CodeType
 from typing import Any, TypeVar, overload
 
-from lens_tui.tracing.context import SpanHandle, SpanRecord, current
+from lens_tui.tracing import ids
+from lens_tui.tracing.context import SpanHandle, SpanRecord, current, register_span_frames
 from lens_tui.tracing.process import ProcessHooks
 from lens_tui.tracing.propagation import SpanContext, remote
 from lens_tui.tracing.writer import TraceWriter
@@ -20,6 +24,8 @@ _writer: TraceWriter | None = None
 _current_get = current.get
 _current_set = current.set
 _current_reset = current.reset
+_new_record = object.__new__
+_clock = time.perf_counter
 _lock = threading.Lock()
 
 
@@ -216,15 +222,41 @@ def _wrap(fn: Callable[..., Any], name: str | None, attrs: dict[str, Any] | None
 
         return async_wrapper
 
-    @functools.wraps(fn)
+    return _sync_wrapper(fn, span_name, attrs, location)
+
+
+def _sync_factory(
+    fn: Any, span_name: str, attrs: dict[str, Any] | None, location: str | None
+) -> Any:
+    """lens_fn's wrapper of a plain function; `_exact_factory` makes the same with `fn`'s own
+    parameters in place of `*args, **kwargs` (packing them cost ~65 ns a call)."""
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         writer = _writer
         if writer is None:
             return fn(*args, **kwargs)
-        # The hottest path: writer.begin() and _reset() are inlined (a Python call costs ~60 ns
-        # of the ~1 µs a span costs).
-        record = SpanRecord(span_name, _current_get(), dict(attrs) if attrs else None, location)
-        writer.in_flight[record.span_id] = record
+        # The hottest path, so SpanRecord.__init__, writer.end() and _reset() are inlined: a
+        # Python call costs ~60 ns of the ~0.6 µs a span costs here. The open span is registered
+        # nowhere: the writer finds it in this frame's `record` (context.open_in_frames), bound
+        # only once the record is complete.
+        parent = _current_get()
+        r = _new_record(SpanRecord)
+        r.name = span_name
+        r.attributes = dict(attrs) if attrs else None
+        r.source_location = location
+        r.t1 = None
+        r.extra = None
+        sid = r.span_id = ids.next_span_int()  # type: ignore[misc]
+        if parent is None:
+            tid = r.trace_id = ids.trace_head | ids.next_trace_low()
+            pid = r.parent_id = None
+        else:
+            tid = r.trace_id = parent.trace_id
+            pid = r.parent_id = parent.span_id
+            if parent.__class__ is not SpanRecord and not isinstance(parent, SpanRecord):
+                r.remote_parent = True  # a SpanContext: the caller's span, elsewhere
+        t0 = r.t0 = _clock()
+        record = r
         token = _current_set(record)
         try:
             return fn(*args, **kwargs)
@@ -232,14 +264,106 @@ def _wrap(fn: Callable[..., Any], name: str | None, attrs: dict[str, Any] | None
             record.fail(exc)
             raise
         finally:
+            t1 = record.t1 = _clock()  # ended: open_in_frames passes it by from here on
             try:
                 _current_reset(token)
             except ValueError:  # ended in another context: as in _reset()
                 if _current_get() is record:
                     _current_set(None)
-            writer.end(record)
+            queue = writer.queue
+            size = len(queue)
+            if size >= writer.queue_limit or writer.closed:
+                writer.count_dropped(1)
+            else:
+                # One record of batch.WIDTH values: an EndedSpan and batch.PAD2.
+                # fmt: off
+                queue.extend((
+                    sid, tid, pid, record.name, t0, t1, record.attributes, location, record.extra,
+                    None, None,
+                ))
+                # fmt: on
+                if size == writer.wake_at:
+                    writer.wake()
 
     return wrapper
+
+
+_GENERIC_PARAMS = "*args: Any, **kwargs: Any"
+_GENERIC_CALL = "fn(*args, **kwargs)"
+_factories: dict[str, Any] = {}
+"""Compiled `_sync_factory` variants by parameter list."""
+
+
+def _wrapper_names() -> frozenset[str]:
+    """The names the wrapper's code uses (globals, locals, closure): no parameter may take one."""
+    inner = next(c for c in _sync_factory.__code__.co_consts if isinstance(c, CodeType))
+    globals_used = {i.argval for i in dis.get_instructions(inner) if i.opname == "LOAD_GLOBAL"}
+    return frozenset(globals_used | set(inner.co_varnames) | set(inner.co_freevars))
+
+
+_WRAPPER_NAMES = _wrapper_names()
+
+
+def _plain_parameters(fn: Any) -> tuple[str, str] | None:
+    """`fn`'s parameter list and its call, when it has only positional-or-keyword parameters
+    whose names the wrapper's code does not use; else None (the wrapper takes *args, **kwargs)."""
+    code = getattr(fn, "__code__", None)
+    if (
+        code is None
+        or not isinstance(code, CodeType)
+        or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
+        or code.co_kwonlyargcount
+        or code.co_posonlyargcount
+        or getattr(fn, "__kwdefaults__", None)
+    ):
+        return None
+    names = code.co_varnames[: code.co_argcount]
+    if any(not name.isidentifier() or name in _WRAPPER_NAMES for name in names):
+        return None
+    defaults = len(getattr(fn, "__defaults__", None) or ())
+    params = [f"{n}=None" if i >= len(names) - defaults else n for i, n in enumerate(names)]
+    return ", ".join(params), f"fn({', '.join(names)})"
+
+
+def _exact_factory(params: str, call: str) -> Any:
+    """`_sync_factory` compiled with `params` and `call` for its wrapper's signature and call,
+    from its own source, at its own lines of this file (tracebacks show them as they are)."""
+    factory = _factories.get(params)
+    if factory is None:
+        code = _sync_factory.__code__
+        try:
+            source = inspect.getsource(_sync_factory)
+        except (OSError, TypeError):  # no source (a frozen or bytecode-only install)
+            return None
+        header = f"    def wrapper({_GENERIC_PARAMS}) -> Any:"
+        if source.count(header) != 1 or source.count(_GENERIC_CALL) != 2:
+            return None
+        source = source.replace(header, f"    def wrapper({params}) -> Any:").replace(
+            _GENERIC_CALL, call
+        )
+        namespace: dict[str, Any] = {}
+        try:
+            compiled = compile("\n" * (code.co_firstlineno - 1) + source, code.co_filename, "exec")
+            exec(compiled, globals(), namespace)
+        except Exception:  # decorating must work whatever: the generic wrapper then
+            return None
+        factory = _factories[params] = namespace["_sync_factory"]
+    return factory
+
+
+def _sync_wrapper(
+    fn: Any, span_name: str, attrs: dict[str, Any] | None, location: str | None
+) -> Any:
+    """lens_fn's wrapper of a plain (not async, not generator) function."""
+    plain = _plain_parameters(fn)
+    factory = _exact_factory(*plain) if plain is not None else None
+    if factory is None:
+        wrapper = _sync_factory(fn, span_name, attrs, location)
+    else:
+        wrapper = factory(fn, span_name, attrs, location)
+        wrapper.__defaults__ = fn.__defaults__  # the very objects, as fn has them
+    register_span_frames(wrapper.__code__)
+    return functools.wraps(fn)(wrapper)
 
 
 def _gen_wrapper(fn: Callable[..., Generator[Any, Any, Any]], start: Callable[[], Any]) -> Any:

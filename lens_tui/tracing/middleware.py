@@ -16,13 +16,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers") or ():
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
-
-
 def _route_template(scope: Scope) -> str | None:
     """The matched route's template (`/users/{id}`) when the framework tells, else None.
 
@@ -49,20 +42,25 @@ def _route_template(scope: Scope) -> str | None:
     return "/".join(parts)
 
 
-def _remote_parent(scope: Scope) -> SpanContext | None:
-    """The caller's span from the request's `traceparent` / `tracestate` headers, if valid."""
+def _scan_headers(scope: Scope, source_name: bytes) -> tuple[SpanContext | None, str | None]:
+    """In one pass over the request's headers: the caller's span from `traceparent` /
+    `tracestate` (if valid), and the first value of the `source_name` header."""
     parent = None
     states: list[bytes] = []
     count = 0
+    source = None
     for key, value in scope.get("headers") or ():
         name = key.lower()
         if name == b"traceparent":
             parent, count = value, count + 1
         elif name == b"tracestate":
             states.append(value)
+        elif name == source_name and source is None:
+            source = value.decode("latin-1")
     if count != 1:
-        return None
-    return parse_traceparent(parent, [v.decode("latin-1") for v in states] if states else None)
+        return None, source
+    caller = parse_traceparent(parent, [v.decode("latin-1") for v in states] if states else None)
+    return caller, source
 
 
 class _ServerSpan(SpanRecord):
@@ -131,10 +129,11 @@ class LensMiddleware:
             await self.app(scope, receive, send)
             return
         method = scope.get("method", "GET")
-        caller = _remote_parent(scope)
+        caller, source = _scan_headers(scope, self.source_header)
         record = _ServerSpan(method, current.get() if caller is None else caller, scope)
-        record.kind = "server"
-        record.source = _header(scope, self.source_header)
+        extra = record.rare()
+        extra.kind = "server"
+        extra.source = source
         path = scope.get("path") or "/"
         attributes: dict[str, Any] = {
             "http.request.method": method,
@@ -198,18 +197,23 @@ class LensMiddleware:
                     remote.reset(remote_token)
                 except ValueError:
                     pass
-            route = _route_template(scope)
+            try:
+                route = _route_template(scope)
+            except Exception:  # a scope of unexpected shape: no route
+                route = None
             if route is not None:
                 attributes["http.route"] = route
-            record.name = record.name  # fixed from here on: the scope may be reused
+                # The name fixed from here on (the scope may be reused), as the property says.
+                if _NAME_SLOT.__get__(record, SpanRecord) == method:
+                    _NAME_SLOT.__set__(record, f"{method} {route}")
             if status_code is not None:
                 attributes["http.response.status_code"] = status_code
-                if status_code >= 500 and record.status != "error":
-                    record.status = "error"
-                    record.error_message = f"HTTP {status_code}"
-            record.input_size = request_size
-            record.output_size = response_size
+                if status_code >= 500 and extra.status != "error":
+                    extra.status = "error"
+                    extra.error_message = f"HTTP {status_code}"
+            extra.input_size = request_size
+            extra.output_size = response_size
             if capture:
-                record.input_body = bytes(request_body) if request_body else None
-                record.output_body = bytes(response_body) if response_body else None
+                extra.input_body = bytes(request_body) if request_body else None
+                extra.output_body = bytes(response_body) if response_body else None
             store.end(record)

@@ -6,6 +6,7 @@ several writing processes would hit), sets the checkpoint habits and migrates th
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -79,6 +80,18 @@ TRACE_UPSERT = (
     "error_count = coalesce(error_count, 0) + excluded.error_count, "
     f"status = {_NEW_STATUS}, updated_at = excluded.updated_at"
 )
+# A trace whose root is the first of its spans in the batch (most often its only span: a job, a
+# CLI call) takes its row from the root's span row, already inserted: SQLite reads it back
+# through the span_id index and the ids come in one carray, so the Python side does nothing
+# per such trace but name its root. Its other spans, if any later in the batch, come as a
+# rootless TRACE_UPSERT row; the two merge either way round.
+TRACES_FROM_ROOTS = (
+    f"INSERT INTO traces ({', '.join(TRACE_COLUMNS)}) "
+    "SELECT s.trace_id, s.name, s.span_id, NULL, s.service, s.started_at, "
+    "s.started_at + s.duration_ms, s.duration_ms, 1, 0, 'ok', ?1 "
+    "FROM carray(?2) AS r CROSS JOIN spans AS s ON s.span_id = r.value WHERE true"
+    + TRACE_UPSERT[TRACE_UPSERT.index(" ON CONFLICT") :]
+)
 # A trace that crossed processes: its root is the caller's, stored by another writer (or by
 # nobody: a caller that records nothing here). The first span of this batch whose parent is
 # remote stands in for it: it names the trace and gives its status only while the stored row
@@ -119,7 +132,7 @@ TRANSIENT_ERRORS = (apsw.BusyError, apsw.LockedError)
 
 
 class MultiRow:
-    """One INSERT or UPDATE ... FROM (VALUES ...) run with many rows per statement step.
+    """One INSERT run with many rows per statement step.
 
     Two measured costs shape it. APSW releases the GIL around every step, and a busy
     application thread can keep it for up to a switch interval (5 ms) before the writer gets it
@@ -127,23 +140,21 @@ class MultiRow:
     caches prepared statements only up to 16 KiB of SQL: a longer one is compiled again for
     every step (2.7 against 1.1 µs per row). So rows go `step` to a statement (the most, up to
     256, whose SQL fits), the remainder in halving sizes (at most ~9 texts per statement).
-    Placeholders are bare `?` (numbered after the `shared` leading parameters, like `?1` =
-    updated_at, bound once per step) to keep the text short.
+
+    `row` is one row's SQL: each bare `?` takes the row's next value, in order; `?1` .. `?N`
+    are the `shared` leading parameters, bound once per step (updated_at, say), and SQL around
+    the placeholders is evaluated by SQLite, without the GIL (arithmetic, formatting).
     """
 
     MAX_SQL = 16_000  # APSW's statement cache keeps SQL texts up to 16,384 bytes
 
-    def __init__(
-        self, head: str, cells: tuple[int | str, ...], tail: str = "", shared: int = 0
-    ) -> None:
+    def __init__(self, head: str, row: str, tail: str = "", shared: int = 0) -> None:
         self.head = head
-        self.cells = (
-            cells  # per row: an int is that row's n-th value (in order), a str is SQL as is
-        )
+        self.row = row
         self.tail = tail
         self.shared = shared
-        self.width = sum(1 for c in cells if isinstance(c, int))
-        assert [c for c in cells if isinstance(c, int)] == list(range(self.width))
+        self.width = len(_BARE.findall(row))
+        """Values per row in the flat lists `run` takes."""
         self._sql: dict[int, str] = {}
         self.step = 256
         while self.step > 1 and len(self.sql(self.step)) > self.MAX_SQL:
@@ -153,11 +164,10 @@ class MultiRow:
         """The statement text for `rows` rows."""
         text = self._sql.get(rows)
         if text is None:
-            # A bare `?` takes the number after the largest so far: only the very first value
-            # is numbered, so that it follows the shared parameters.
-            row = "(" + ",".join(c if isinstance(c, str) else "?" for c in self.cells) + ")"
-            first = row.replace("?", f"?{self.shared + 1}", 1) if self.shared else row
-            text = self.head + ",".join([first, *[row] * (rows - 1)]) + self.tail
+            # A bare `?` takes the number after the largest so far: only the very first one is
+            # numbered, so that the row values follow the shared parameters.
+            first = _BARE.sub(f"?{self.shared + 1}", self.row, count=1) if self.shared else self.row
+            text = self.head + ",".join([first, *[self.row] * (rows - 1)]) + self.tail
             self._sql[rows] = text
         return text
 
@@ -181,6 +191,9 @@ class MultiRow:
             size //= 2
 
 
+_BARE = re.compile(r"\?(?!\d)")
+
+
 def _values_head(statement: str) -> str:
     return statement[: statement.index("VALUES")] + "VALUES "
 
@@ -189,39 +202,50 @@ def _conflict_tail(statement: str) -> str:
     return statement[statement.index(" ON CONFLICT") :]
 
 
+def _bare_row(width: int, last: str = "") -> str:
+    """`(?,?,...)`: `width` bare placeholders, then `last` (SQL) if given."""
+    return "(" + ",".join(["?"] * width + ([last] if last else [])) + ")"
+
+
 SPANS_MULTI = MultiRow(
     _values_head(SPAN_UPSERT),
-    (*range(len(SPAN_COLUMNS) - 1), "?1"),  # updated_at, the last column, is the shared ?1
+    _bare_row(len(SPAN_COLUMNS) - 1, "?1"),  # updated_at, the last column, is the shared ?1
     _conflict_tail(SPAN_UPSERT),
     shared=1,
 )
-# Most spans set none of the rarer columns: their rows bind 10 values, not 20 (less tuple
-# building and binding, both under the GIL). On a conflict `excluded` holds NULL for the
-# columns left out, so the same SET list overwrites a running row completely.
+# Most spans are ended spans of this process that set none of the rarer columns: their rows
+# bind 8 values, not 20 (tuple building and binding are both under the GIL), and SQLite does
+# the rest: the epoch milliseconds from perf_counter seconds (`?2` is the batch's offset, the
+# same float arithmetic the Python side did), the status, the service (`?3`). On a conflict
+# (a running row written before) `excluded` holds NULL for the columns left out, so the same
+# SET list overwrites the running row completely.
 RARE_SPAN_COLUMNS = frozenset((
     "error_message", "input_size", "output_size", "kind", "events", "links", "exception_type",
     "traceback", "input_body_hash", "output_body_hash",
 ))  # fmt: skip
 SPAN_PLAIN_COLUMNS = tuple(c for c in SPAN_COLUMNS if c not in RARE_SPAN_COLUMNS)
+SPAN_PLAIN_ROW = "(?,?,?,?,?2+?*1000.0,?*1000.0,'ok',?3,?,?,?1)"
+"""span_id, trace_id, parent_span_id, name, perf_counter start (s), duration (s), attributes,
+source_location: `SPAN_PLAIN_COLUMNS` in order, status and service filled in."""
 SPANS_PLAIN_MULTI = MultiRow(
     _values_head(schema.placeholders_insert(schema.Span, SPAN_PLAIN_COLUMNS)),
-    (*range(len(SPAN_PLAIN_COLUMNS) - 1), "?1"),
+    SPAN_PLAIN_ROW,
     _conflict_tail(SPAN_UPSERT),
-    shared=1,
+    shared=3,
 )
 TRACES_MULTI = MultiRow(
     _values_head(TRACE_UPSERT),
-    (*range(len(TRACE_COLUMNS) - 1), "?1"),  # updated_at, the last column, is the shared ?1
+    _bare_row(len(TRACE_COLUMNS) - 1, "?1"),  # updated_at, the last column, is the shared ?1
     _conflict_tail(TRACE_UPSERT),
     shared=1,
 )
 TRACES_STANDIN_MULTI = MultiRow(
     _values_head(TRACE_STANDIN_UPSERT),
-    (*range(len(TRACE_COLUMNS) - 1), "?1"),
+    _bare_row(len(TRACE_COLUMNS) - 1, "?1"),
     _conflict_tail(TRACE_STANDIN_UPSERT),
     shared=1,
 )
-LOGS_MULTI = MultiRow(_values_head(LOG_INSERT), tuple(range(len(LOG_COLUMNS))))
+LOGS_MULTI = MultiRow(_values_head(LOG_INSERT), _bare_row(len(LOG_COLUMNS)))
 
 
 def body_stored(conn: apsw.Connection, digest: str) -> bool:
@@ -241,7 +265,11 @@ def open_writable(path: Path, busy_timeout_ms: int = 5000) -> apsw.Connection:
         schema.assert_ours(conn)  # before switching the journal mode of someone else's file
         enable_wal(conn, busy_timeout_ms)
         conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
+        # Off (SQLite's default) on the writer's connection: each span row would look its trace
+        # up in the traces index (~0.17 µs a span), and the writer keeps the reference itself,
+        # every span's trace row written in the span's own transaction (and retention deletes a
+        # trace's spans before the trace). The schema's foreign key, cascade and all, stays.
+        conn.execute("PRAGMA foreign_keys = OFF")
         # Checkpoint habits: automatic checkpoints every 1000 pages, and the WAL file truncated
         # back to 64 MiB after one, so it never grows without bound while readers behave.
         conn.execute("PRAGMA wal_autocheckpoint = 1000").fetchall()

@@ -1,6 +1,6 @@
 """TraceWriter: a bounded queue and one background thread that batches spans and logs into SQLite.
 
-The traced application only appends to a deque (never blocks, never raises); the writer thread
+The traced application only extends a list (never blocks, never raises); the writer thread
 drains it every `flush_interval` seconds into one `BEGIN IMMEDIATE` transaction on an APSW
 connection. The rows come from batch.py, the statements and the connection from sql.py, the
 fork guard from process.py.
@@ -13,8 +13,6 @@ import socket
 import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Iterable
 from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TextIO
@@ -22,9 +20,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 import apsw
 
 from lens_tui.levels import normalise_level, of_number
-from lens_tui.tracing import process, retention, sql
-from lens_tui.tracing.batch import BatchBuilder, LogItem, RowBatch
-from lens_tui.tracing.context import SpanRecord
+from lens_tui.tracing import ids, process, retention, sql
+from lens_tui.tracing.batch import PAD10, WIDTH, BatchBuilder, RowBatch
+from lens_tui.tracing.context import SpanRecord, open_in_frames
 from lens_tui.tracing.external import ExternalSpan
 
 if TYPE_CHECKING:
@@ -112,21 +110,33 @@ class TraceWriter:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _init_runtime(self) -> None:
-        self._queue: deque[Any] = deque()
+        self.queue: list[Any] = []
+        """What waits for the writer thread, oldest first, flat: batch.WIDTH values a record
+        (EndedSpans, LogItems, ExternalSpans, flush markers). The application's threads only
+        extend it by one whole record at a time (`end`, `put`, and lens_fn's wrapper in api.py,
+        inlined), each after checking `queue_limit` and `closed`; only the writer thread takes
+        from it, from the front (`_drain`: a slice, then its deletion; appends go on behind)."""
+        self.queue_limit = self.max_queue * WIDTH
+        """`max_queue` records, in values of `queue`."""
         self.in_flight: dict[int, SpanRecord] = {}
-        """Spans begun and not yet ended, by id (lens_fn's wrapper adds to it directly)."""
-        self._running_written: set[int] = set()  # writer thread only: ids written as running
+        """Spans begun and not yet ended, by id (`begin`); lens_fn's sync spans are not in it
+        but in their wrappers' frames (context.open_in_frames): see `open_spans`."""
+        self.running_written: set[int] = set()
+        """Writer thread only: ids of spans written as running and not yet as ended."""
         self._wake = threading.Event()
-        self._wake_at = max(1000, min(20_000, self.max_queue // 4))
+        self.wake_at = max(1000, min(20_000, self.max_queue // 4)) * WIDTH
+        """The length of `queue` at which an appender wakes the writer before its interval is up."""
         self._drop_lock = threading.Lock()
         self._fork_lock = process.ForkLock()
         self._dropped = 0
         self._retry_batch: list[Any] = []
-        """Records (and the flush markers waiting on them) kept after a locked write, tried first."""
+        """Records (and the flush markers waiting on them) kept after a locked write, tried first:
+        flat, as in `queue`."""
         self._conn: apsw.Connection | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self._closed = False
+        self.closed = False
+        """Set by shutdown(): what is queued after it is dropped and counted."""
         self._reported: set[str] = set()
         self._reopen_at = 0.0
         self._next_prune = 0.0
@@ -171,7 +181,7 @@ class TraceWriter:
 
     def shutdown(self, timeout: float = 5.0) -> bool:
         """Flush what was recorded, stop the thread and close the database; True if all flushed."""
-        if self._closed:
+        if self.closed:
             return True
         ok = self.flush(timeout)
         self._stopping = True
@@ -179,7 +189,7 @@ class TraceWriter:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-        self._closed = True
+        self.closed = True
         if self.otlp is not None:
             ok = self.otlp.shutdown(timeout) and ok
         return ok
@@ -195,22 +205,26 @@ class TraceWriter:
     def end(self, record: SpanRecord) -> None:
         """Queue a finished span. Queue first, then unregister: the writer never misses it."""
         t1 = record.t1 = perf_counter()
-        # _put() inlined: this runs once per span. Queued is an EndedSpan (batch.ended_span's
-        # fields), not the record: a tuple of plain values leaves the garbage collector's lists
-        # at its first collection, while queued records survived into the oldest generation and
-        # made full collections frequent (~1 µs per span, measured).
-        queue = self._queue
+        # put() inlined (and this whole method in lens_fn's wrapper). Queued is an EndedSpan
+        # (batch.ended_span's fields), not the record: a tuple of plain values leaves the
+        # garbage collector's lists at its first collection, while queued records survived into
+        # the oldest generation and made full collections frequent (~1 µs per span, measured).
+        queue = self.queue
         size = len(queue)
-        if size >= self.max_queue or self._closed:
-            self._count_dropped(1)
+        if size >= self.queue_limit or self.closed:
+            self.count_dropped(1)
         else:
             r = record
-            queue.append(
-                (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r._extra)
+            queue.extend(
+                (r.span_id, r.trace_id, r.parent_id, r.name, r.t0, t1, r.attributes, r.source_location, r.extra, None, None)
             )  # fmt: skip
-            if size == self._wake_at:
+            if size == self.wake_at:
                 self._wake.set()
         self.in_flight.pop(record.span_id, None)
+
+    def wake(self) -> None:
+        """Have the writer thread write what is queued now rather than at its next interval."""
+        self._wake.set()
 
     def log(
         self,
@@ -233,7 +247,7 @@ class TraceWriter:
         """
         if isinstance(level, int):
             level = of_number(level)
-        self._put(
+        self.put(
             (
                 normalise_level(level),
                 message,
@@ -251,23 +265,35 @@ class TraceWriter:
 
     def record_span(self, span: ExternalSpan) -> None:
         """Queue a span recorded elsewhere (OpenTelemetry); never blocks, never raises."""
-        self._put(span)
+        self.put((span, *PAD10))
 
-    def _put(self, item: Any) -> None:
-        queue = self._queue
+    def put(self, record: tuple[Any, ...]) -> None:
+        """Queue one record of batch.WIDTH values (a LogItem; an ExternalSpan and PAD10); never
+        blocks, never raises: a full queue or a closed writer drops it and counts the drop."""
+        queue = self.queue
         size = len(queue)
-        if size >= self.max_queue or self._closed:
+        if size >= self.queue_limit or self.closed:
             with self._drop_lock:  # the rare path; `+=` alone is not atomic across threads
                 self._dropped += 1
             return
-        queue.append(item)
-        if size == self._wake_at:
+        queue.extend(record)
+        if size == self.wake_at:
             self._wake.set()
+
+    @property
+    def queued(self) -> int:
+        """Records waiting in the queue (a pending flush's marker counts as one)."""
+        return len(self.queue) // WIDTH
+
+    @property
+    def retrying(self) -> int:
+        """Spans and logs kept for a retry after the database was locked (at most max_queue)."""
+        return sum(1 for v in self._retry_batch[::WIDTH] if type(v) is not threading.Event)
 
     @property
     def backlog(self) -> int:
         """Records queued (or kept for a retry) and not yet written: the OTLP receiver's back-pressure."""
-        return len(self._queue) + len(self._retry_batch)
+        return (len(self.queue) + len(self._retry_batch)) // WIDTH
 
     @property
     def dropped(self) -> int:
@@ -277,10 +303,10 @@ class TraceWriter:
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Block until everything queued before this call is committed (or dropped); True if so."""
         if self._thread is None or not self._thread.is_alive():
-            return not self._queue
+            return not self.queue
         started = time.monotonic()
         marker = threading.Event()
-        self._queue.append(marker)
+        self.queue.extend((marker, *PAD10))
         self._wake.set()
         ok = marker.wait(timeout)
         if self.otlp is not None:
@@ -308,74 +334,69 @@ class TraceWriter:
 
     def _run(self) -> None:
         while True:
-            if len(self._queue) < self.max_batch:
+            if len(self.queue) < self.max_batch * WIDTH:
                 self._wake.wait(self.flush_interval)
             else:  # behind: the next batch at once, after a yield (a fork may wait for the lock)
                 time.sleep(0)
             self._wake.clear()
+            ids.refresh_trace_head()
             stopping = self._stopping
             try:
                 with self._fork_lock:
                     self._cycle()
             except BaseException as exc:  # the writer thread must survive anything
                 self._fail("writer", exc)
-            if stopping and not self._queue:
+            if stopping and not self.queue:
                 break
         with self._fork_lock:
             self._close_connection()
 
-    def _drain(self) -> tuple[list[Any], list[LogItem], list[threading.Event]]:
-        """Up to max_batch queued items: ended spans (EndedSpans, ExternalSpans), logs, markers."""
-        spans: list[Any] = []
-        logs: list[LogItem] = []
-        markers: list[threading.Event] = []
-        queue = self._queue
-        pop = queue.popleft
+    def _drain(self) -> list[Any]:
+        """Up to max_batch queued records (flat, as in `queue`), a batch kept for a retry first."""
+        queue = self.queue
         # At most max_batch per transaction: bounds the writer's memory and each transaction.
-        items: Iterable[Any] = [pop() for _ in range(min(len(queue), self.max_batch))]
+        # The slice and its deletion are each one step under the GIL, and appenders only add
+        # behind them, so the records taken are exactly those removed.
+        n = min(len(queue), self.max_batch * WIDTH)
+        items = queue[:n]
+        del queue[:n]
         if self.otlp is not None and items:
-            self.otlp.submit(items)  # the same batch, once: retried writes are not sent again
+            self.otlp.submit(_records(items))  # the same batch, once: retries are not sent again
         if self._retry_batch:
-            items = [*self._retry_batch, *items]
+            items = self._retry_batch + items
             self._retry_batch = []
-        for item in items:
-            kind = type(item)
-            if kind is tuple:  # an EndedSpan starts with its int id, a LogItem with its level
-                (spans if type(item[0]) is int else logs).append(item)
-            elif kind is ExternalSpan:
-                spans.append(item)
-            else:
-                markers.append(item)
-        return spans, logs, markers
+        return items
 
-    def _running_spans(self, finished: list[Any]) -> list[SpanRecord]:
-        """In-flight spans open longer than a flush interval and not yet written as running."""
-        if not self.in_flight:
+    def open_spans(self) -> list[SpanRecord]:
+        """The spans begun for this writer and not ended (some may end while this is read)."""
+        return [*self.in_flight.copy().values(), *open_in_frames(self)]
+
+    def _running_spans(self, items: list[Any], open_spans: list[SpanRecord]) -> list[SpanRecord]:
+        """Open spans open longer than a flush interval and not yet written as running."""
+        if not open_spans:
             return []
         horizon = perf_counter() - self.flush_interval
+        written = self.running_written
         long = [
-            r
-            for r in self.in_flight.copy().values()
-            if not r.persisted and r.t1 is None and r.t0 <= horizon
+            r for r in open_spans if r.t1 is None and r.t0 <= horizon and r.span_id not in written
         ]
         if not long:
             return long
-        done = {item[0] for item in finished if type(item) is tuple}
+        done = set(items[::WIDTH])  # the ended ones among them are in this batch
         return [r for r in long if r.span_id not in done]
 
     def _cycle(self) -> None:
-        spans, logs, markers = self._drain()
+        items = self._drain()
         if self.path is None:  # OTLP only: the drain handed the batch to the sender
-            for marker in markers:
-                marker.set()
+            for marker in items[::WIDTH]:
+                if type(marker) is threading.Event:
+                    marker.set()
             return
-        running = self._running_spans(spans)
-        if spans or logs or running:
-            if not self._ensure_connection():
-                self._count_dropped(len(spans) + len(logs))
-            elif not self._write(spans, running, logs):
-                self._retry_batch.extend(markers)  # flush() waits for the retry, or its timeout
-                markers = []
+        open_spans = self.open_spans()
+        running = self._running_spans(items, open_spans)
+        markers: list[threading.Event] = []
+        if items or running:
+            markers = self._write(items, running, open_spans)
         # A due prune runs before flush() waiters are released: otherwise the first one (right
         # after the first write) raced whatever the flushing thread did next.
         if (
@@ -407,54 +428,59 @@ class TraceWriter:
         sql.warn_about_sqlite_once(self._stderr)
         return True
 
-    def _count_dropped(self, n: int) -> None:
+    def count_dropped(self, n: int) -> None:
+        """Count `n` records dropped (a full queue, a closed writer, a failed write)."""
         with self._drop_lock:
             self._dropped += n
 
-    def _write(self, spans: list[Any], running: list[SpanRecord], logs: list[LogItem]) -> bool:
-        """One batch in one transaction; False when it was kept for a retry (database locked)."""
+    def _write(
+        self, items: list[Any], running: list[SpanRecord], open_spans: list[SpanRecord]
+    ) -> list[threading.Event]:
+        """One batch in one transaction; the flush markers it releases (none when it was kept
+        for a retry: the database locked)."""
+        if not self._ensure_connection():
+            markers = [m for m in items[::WIDTH] if type(m) is threading.Event]
+            self.count_dropped(len(items) // WIDTH - len(markers))
+            return markers
         conn = self._conn
         assert conn is not None
         rows = self._rows.build(
-            spans,
+            items,
             running,
-            logs,
             service=self.service,
-            in_flight=self.in_flight,
-            running_written=self._running_written,
+            open_spans=open_spans,
+            running_written=self.running_written,
             max_captured_body=self.max_captured_body,
             conn=conn,
         )
+        records = rows.n_spans + rows.n_logs
         try:
-            self._commit(conn, rows, len(spans), len(logs))
+            self._commit(conn, rows, rows.n_spans, rows.n_logs)
         except sql.TRANSIENT_ERRORS as exc:
-            # Locked by another process for longer than busy_timeout: keep the batch for the
-            # next cycle, within the queue bound.
+            # Locked by another process for longer than busy_timeout: keep the batch (and the
+            # flush markers waiting on it) for the next cycle, within the queue bound.
             self._fail("locked", exc)
-            keep = [*spans, *logs]
-            overflow = len(keep) - self.max_queue
+            overflow = records - self.max_queue
             if overflow > 0:
-                self._count_dropped(overflow)
-                keep = keep[overflow:]
-            self._retry_batch = keep
-            return False
+                self.count_dropped(overflow)
+                items = _without_oldest(items, overflow)
+            self._retry_batch = items
+            return []
         except Exception as exc:
             self._fail("write", exc)
-            self._count_dropped(len(spans) + len(logs))
+            self.count_dropped(records)
             self._close_connection()
             self._reopen_at = time.monotonic() + REOPEN_AFTER_S
-            return True
+            return rows.markers
         for record in running:
-            record.persisted = True
-            self._running_written.add(record.span_id)
+            self.running_written.add(record.span_id)
         if rows.ended_after_running:
-            self._running_written.difference_update(rows.ended_after_running)
-        for item in spans:
-            if type(item) is ExternalSpan:
-                item.persisted = True
-        self.spans_written += len(spans)
-        self.logs_written += len(logs)
-        return True
+            self.running_written.difference_update(rows.ended_after_running)
+        for external in rows.externals:
+            external.persisted = True
+        self.spans_written += rows.n_spans
+        self.logs_written += rows.n_logs
+        return rows.markers
 
     def _commit(self, conn: apsw.Connection, rows: RowBatch, spans: int, logs: int) -> None:
         """Write `rows` and this writer's own row in one transaction: all of it, or none."""
@@ -468,7 +494,9 @@ class TraceWriter:
             sql.TRACES_MULTI.run(conn, rows.traces, (stamp,))
             if rows.standin_traces:
                 sql.TRACES_STANDIN_MULTI.run(conn, rows.standin_traces, (stamp,))
-            sql.SPANS_PLAIN_MULTI.run(conn, rows.plain_spans, (stamp,))
+            sql.SPANS_PLAIN_MULTI.run(conn, rows.plain_spans, (stamp, rows.base, self.service))
+            if rows.lone_roots:
+                conn.execute(sql.TRACES_FROM_ROOTS, (stamp, apsw.carray(tuple(rows.lone_roots))))
             if rows.spans:
                 sql.SPANS_MULTI.run(conn, rows.spans, (stamp,))
             if rows.logs:
@@ -529,3 +557,28 @@ class TraceWriter:
 
 TraceStore = TraceWriter
 """The writer's former name, kept for code written against it."""
+
+
+def _records(items: list[Any]) -> list[Any]:
+    """The queue's flat records as the OTLP sender takes them: EndedSpans, LogItems, ExternalSpans."""
+    out: list[Any] = []
+    for record in zip(*[iter(items)] * WIDTH, strict=False):  # whole records only
+        kind = type(record[0])
+        if kind is int:
+            out.append(record[:9])
+        elif kind is str:
+            out.append(record)
+        elif kind is ExternalSpan:
+            out.append(record[0])
+    return out
+
+
+def _without_oldest(items: list[Any], n: int) -> list[Any]:
+    """`items` (flat records) without their first `n` spans and logs; flush markers all kept."""
+    kept: list[Any] = []
+    for i in range(0, len(items), WIDTH):
+        if n > 0 and type(items[i]) is not threading.Event:
+            n -= 1
+            continue
+        kept.extend(items[i : i + WIDTH])
+    return kept

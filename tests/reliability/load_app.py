@@ -71,8 +71,8 @@ def main() -> None:
 
     def sample() -> None:
         while not stop.wait(0.05):
-            # White-box: the in-memory backlog is the queue plus a batch kept for a retry.
-            queued, kept = len(store._queue), len(store._retry_batch)
+            # The in-memory backlog is the queue plus a batch kept for a retry.
+            queued, kept = store.queued, store.retrying
             samples.append((time.perf_counter() - start, rss(), queued, kept, store.dropped))
 
     sampler = threading.Thread(target=sample, daemon=True)

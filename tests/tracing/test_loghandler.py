@@ -143,3 +143,40 @@ def test_handler_without_store_is_silent(
     logger.error("nowhere to go")
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_handler_filters_apply_and_a_record_factory_extra_is_kept(
+    store: TraceWriter, db_path: Path, logger: logging.Logger
+) -> None:
+    handler = LogHandler()
+
+    def redact(record: logging.LogRecord) -> bool:
+        if "secret" in str(record.msg):
+            return False
+        record.msg = str(record.msg).replace("token", "t***")
+        return True
+
+    handler.addFilter(redact)
+    logger.addHandler(handler)
+    default_factory = logging.getLogRecordFactory()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = default_factory(*args, **kwargs)
+        record.tenant = "acme"  # an attribute every record gets: an extra like any other
+        return record
+
+    logging.setLogRecordFactory(factory)
+    try:
+        logger.info("token %s sent", "abc")
+        logger.info("the secret is out")
+    finally:
+        logging.setLogRecordFactory(default_factory)
+    logger.info("plain again")  # back to records with logging's own attributes only
+    line = _lineno() - 1
+    assert tracing.flush()
+    rows = read(db_path, "SELECT * FROM logs ORDER BY id")
+    assert [r["message"] for r in rows] == ["t*** abc sent", "plain again"]
+    assert json.loads(rows[0]["attributes"]) == {"tenant": "acme"}
+    assert rows[1]["attributes"] is None
+    assert rows[1]["source_location"] == f"tests/tracing/test_loghandler.py:{line}"
+    assert rows[0]["source_location"] != rows[1]["source_location"]
