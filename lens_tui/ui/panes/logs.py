@@ -142,6 +142,12 @@ class LogsPane(Vertical):
         if self.log_pane.scope.span_ids is not None:
             self.log_pane.relabel(label)
 
+    def name_trace(self, trace_id: str, label: str) -> None:
+        """The open trace was read: the title names it (if the whole trace is still shown)."""
+        scope = self.log_pane.scope
+        if scope.trace_id == trace_id and scope.span_ids is None:
+            self.log_pane.relabel(label)
+
     # ------------------------------------------------------------------ loads
 
     def reload(self, now: bool = False) -> None:

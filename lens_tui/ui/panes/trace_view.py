@@ -21,6 +21,7 @@ from lens_tui.live.readers import Readers
 from lens_tui.store.reader import OpenError
 from lens_tui.store.records import PendingSpan, SpanRow, TraceSummary
 from lens_tui.text import visible
+from lens_tui.trace_ids import SHORT_ID_LENGTH, short_id
 from lens_tui.ui.focus import focus_now
 from lens_tui.ui.widgets.span_detail import SpanDetail
 from lens_tui.ui.widgets.waterfall import Waterfall
@@ -31,6 +32,11 @@ TRACE_UPDATE_INTERVAL_S = 0.2
 SPAN_RETRY_FIRST_S = 0.1
 SPAN_RETRY_LAST_S = 1.6
 """Rows of drawn spans that could not be read are tried again after 0.1, 0.2, … 1.6 s."""
+
+
+def trace_label(summary: TraceSummary) -> str:
+    """Whose logs the log pane shows when a whole trace is chosen, for its title."""
+    return f"trace “{visible(summary.root_span_name, 40)}”"
 
 
 def span_label(span: SpanRow) -> str:
@@ -64,6 +70,14 @@ class TraceView(Horizontal):
 
         def __init__(self, label: str) -> None:
             super().__init__()
+            self.label = label
+
+    class TraceNamed(Message):
+        """The open trace was read: `label` names it for the log pane's title."""
+
+        def __init__(self, trace_id: str, label: str) -> None:
+            super().__init__()
+            self.trace_id = trace_id
             self.label = label
 
     class TraceRead(Message, bubble=False):
@@ -158,6 +172,8 @@ class TraceView(Horizontal):
         """Counts span searches: a result of an older one is dropped."""
         self._unnamed: str | None = None
         """The chosen span whose row was not read yet: the log pane's title names it later."""
+        self._id_length = SHORT_ID_LENGTH
+        """How much of the open trace's id its title shows."""
 
     def compose(self) -> ComposeResult:
         """The waterfall beside the detail panel."""
@@ -182,15 +198,24 @@ class TraceView(Horizontal):
 
     # ------------------------------------------------------------------ open and close
 
-    def open(self, trace_id: str, name: str, select_span: str | None = None) -> None:
-        """Show a trace (loaded by a worker), named `name` until it is; `select_span` is
-        highlighted once it is shown."""
+    def open(
+        self,
+        trace_id: str,
+        name: str | None,
+        select_span: str | None = None,
+        *,
+        id_length: int = SHORT_ID_LENGTH,
+    ) -> None:
+        """Show a trace (loaded by a worker), named `name` until it is read (None: not known
+        yet); `select_span` is highlighted once it is shown; the title shows the last
+        `id_length` characters of its id."""
         generation = self._trace.next()
         self._shown_version = -1
         self._forget()
         self.opened = OpenTrace(trace_id)
         self._summary = None
         self._select_after_load = select_span
+        self._id_length = id_length
         if self.live:
             # First: a huge trace takes a while to read, and the reading need not wait for
             # the restyling that follows.
@@ -198,10 +223,23 @@ class TraceView(Horizontal):
         self.waterfall.clear()
         self.waterfall.empty_message = "loading…"
         self.detail.clear("loading…")
-        self.waterfall.border_title = Content.assemble(
-            ("Waterfall", "bold"), " · ", visible(name, 60), " · ", (visible(trace_id[:8]), "dim")
-        )
+        self._set_title(name)
         self._update_subtitle()
+
+    @property
+    def short_id(self) -> str:
+        """The open trace's id as its title shows it ("" when none is open)."""
+        return short_id(self.opened.trace_id, self._id_length) if self.opened else ""
+
+    def _set_title(self, name: str | None) -> None:
+        """"Waterfall · name · tail of the id" (the name "…" until it is known)."""
+        self.waterfall.border_title = Content.assemble(
+            ("Waterfall", "bold"),
+            " · ",
+            visible(name, 60) if name is not None else "…",
+            " · ",
+            (visible(self.short_id), "dim"),
+        )
 
     def close(self) -> None:
         """Show no trace."""
@@ -351,6 +389,12 @@ class TraceView(Horizontal):
             # Not while the first screen is drawn: both would compete for the interpreter.
             self.call_after_refresh(self._analyse_trace, message.forest, message.generation)
         if fresh:
+            opened = self.opened
+            if opened is not None and message.summary is not None:
+                # Opened before its row was known (a jump from the command palette): now
+                # its name, not its id, titles the waterfall and the log pane.
+                self._set_title(message.summary.root_span_name)
+                self.post_message(self.TraceNamed(opened.trace_id, trace_label(message.summary)))
             self.detail.show_trace(message.summary, message.forest)
             if self._select_after_load is not None:
                 span_id, self._select_after_load = self._select_after_load, None
@@ -408,10 +452,8 @@ class TraceView(Horizontal):
         self._unnamed = None
         # The trace's root stands for the whole trace: its logs include those tied to no span.
         if span is None or node is None or span.parent_span_id is None:
-            name = opened.summary.root_span_name if opened.summary else opened.trace_id
-            self.post_message(
-                self.LogsWanted(opened.trace_id, None, f"trace “{visible(name, 40)}”")
-            )
+            label = trace_label(opened.summary) if opened.summary else f"trace {self.short_id}"
+            self.post_message(self.LogsWanted(opened.trace_id, None, label))
             return
         self.post_message(
             self.LogsWanted(opened.trace_id, forest.descendant_ids(node), span_label(span))

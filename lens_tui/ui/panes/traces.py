@@ -20,6 +20,7 @@ from lens_tui.live.readers import Readers
 from lens_tui.store.filters import TraceFilter
 from lens_tui.store.records import TraceSummary
 from lens_tui.text import visible
+from lens_tui.trace_ids import short_id, short_id_length
 from lens_tui.ui.focus import focus_now
 from lens_tui.ui.widgets.trace_list import TraceList
 from lens_tui.ui.workers import Generation, Job, in_thread, job_ended
@@ -103,10 +104,14 @@ class TracesPane(Vertical):
         self.trace_list.opened_id = trace_id
         self.trace_list.refresh()
 
-    def name_of(self, trace_id: str) -> str:
-        """The trace's root span name as listed (its id when it is not listed)."""
+    def name_of(self, trace_id: str) -> str | None:
+        """The trace's root span name as listed (None when it is not listed)."""
         summary = self.trace_list.rows.get(trace_id)
-        return summary.root_span_name if summary else trace_id
+        return summary.root_span_name if summary else None
+
+    def id_length(self, *trace_ids: str) -> int:
+        """How much of an id's tail tells `trace_ids` and the traces on screen apart."""
+        return short_id_length([*self.trace_list.visible_ids(), *trace_ids])
 
     @property
     def highlighted_id(self) -> str | None:
@@ -163,7 +168,8 @@ class TracesPane(Vertical):
     def _copied(self, text: str, trace_id: str) -> None:
         self.app.copy_to_clipboard(text)  # render_tree already made every character visible
         lines = text.count("\n")
-        self.notify(f"copied trace {trace_id[:12]} as a tree ({lines} lines)", timeout=2)
+        shown = short_id(trace_id, self.id_length(trace_id))
+        self.notify(f"copied trace {visible(shown)} as a tree ({lines} lines)", timeout=2)
 
     # ------------------------------------------------------------------ reloads
 

@@ -19,6 +19,7 @@ from lens_tui.live.feed import Delta
 from lens_tui.live.readers import Readers
 from lens_tui.store.filters import LogScope
 from lens_tui.text import visible
+from lens_tui.trace_ids import short_id
 from lens_tui.ui.focus import focus_now
 from lens_tui.ui.keys import DASHBOARD_KEYS, bindings
 from lens_tui.ui.panes.live_feed import LiveFeed
@@ -169,13 +170,21 @@ class DashboardScreen(Screen[None]):
 
     # ------------------------------------------------------------------ between the panes
 
-    def open_trace(self, trace_id: str, select_span: str | None = None) -> None:
-        """Show a trace in the waterfall (loaded by a worker) and its logs below."""
-        name = self.traces.name_of(trace_id)
-        self.trace_view.open(trace_id, name, select_span)
+    def open_trace(
+        self, trace_id: str, select_span: str | None = None, name: str | None = None
+    ) -> None:
+        """Show a trace in the waterfall (loaded by a worker) and its logs below; `name`: its
+        root span's, when the trace list does not hold it (the command palette knows it)."""
+        name = self.traces.name_of(trace_id) or name
+        length = self.traces.id_length(trace_id)
+        self.trace_view.open(trace_id, name, select_span, id_length=length)
         self.trace_open = True
         self.traces.mark_open(trace_id)
-        self.logs.show(trace_id, None, f"trace “{visible(name, 40)}”")
+        if name is not None:
+            label = f"trace “{visible(name, 40)}”"
+        else:
+            label = f"trace {visible(short_id(trace_id, length))}"  # named once it is read
+        self.logs.show(trace_id, None, label)
         if select_span is None:
             focus_now(self.trace_view.waterfall)
 
@@ -199,6 +208,10 @@ class DashboardScreen(Screen[None]):
     def on_trace_view_subtree_grew(self, message: TraceView.SubtreeGrew) -> None:
         """Spans arrived below the chosen one: their live logs are in scope too."""
         self.logs.grow_subtree(message.span_ids)
+
+    def on_trace_view_trace_named(self, message: TraceView.TraceNamed) -> None:
+        """The open trace was read: the log pane's title names it if it shows the whole trace."""
+        self.logs.name_trace(message.trace_id, message.label)
 
     def on_trace_view_span_named(self, message: TraceView.SpanNamed) -> None:
         """The chosen span's row was read: the log pane's title names it."""
