@@ -232,7 +232,7 @@ class TraceView(Horizontal):
         return short_id(self.opened.trace_id, self._id_length) if self.opened else ""
 
     def _set_title(self, name: str | None) -> None:
-        """"Waterfall · name · tail of the id" (the name "…" until it is known)."""
+        """ "Waterfall · name · tail of the id" (the name "…" until it is known)."""
         self.waterfall.border_title = Content.assemble(
             ("Waterfall", "bold"),
             " · ",

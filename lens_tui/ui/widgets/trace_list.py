@@ -179,7 +179,9 @@ class TraceList(LineList):
     def visible_ids(self) -> list[str]:
         """The ids of the traces on screen."""
         top = self.first_visible
-        return [self.rows[i].trace_id for i in range(top, min(top + self.body_height, len(self.rows)))]
+        return [
+            self.rows[i].trace_id for i in range(top, min(top + self.body_height, len(self.rows)))
+        ]
 
     def copy_text(self) -> str | None:
         """What `c` copies here: the highlighted trace's id."""
