@@ -31,6 +31,35 @@ SLOW_LABELS = {10.0: "10ms", 100.0: "100ms", 1_000.0: "1s", 10_000.0: "10s"}
 """How the title names the minimum durations `TraceFilter.slower` steps through."""
 
 
+def empty_message(keep: TraceFilter) -> str:
+    """What an empty list says: that nothing is written yet, or that nothing written matches
+    the filter, and which key clears each part of it."""
+    parts: list[str] = []
+    hints: list[str] = []
+    if keep.name:
+        parts.append(f"“{visible(keep.name, 40)}”")
+        hints.append("/ then esc clears it")
+    if keep.errors_only:
+        parts.append("errors only")
+        hints.append("e shows all")
+    least = keep.min_duration_ms
+    if least is not None:
+        parts.append(f"≥ {SLOW_LABELS.get(least) or fmt.duration(least)}")
+        hints.append(f"d steps to {', '.join(_slower_steps(keep))}")
+    if not parts:
+        return "no traces yet"
+    return f"no traces match {' · '.join(parts)} ({'; '.join(hints)})"
+
+
+def _slower_steps(keep: TraceFilter) -> list[str]:
+    """What `d` steps through from `keep` until all traces show again."""
+    steps: list[str] = []
+    while (keep := keep.slower()).min_duration_ms is not None:
+        least = keep.min_duration_ms
+        steps.append(SLOW_LABELS.get(least) or fmt.duration(least))
+    return [*steps, "all"]
+
+
 class TracesPane(Vertical):
     """Owns the trace list's filter and reloads: a result asked for under an older filter (or
     before the file was replaced) is dropped."""
@@ -82,7 +111,7 @@ class TracesPane(Vertical):
 
     def show(self, traces: Iterable[TraceSummary]) -> None:
         """The first picture's traces."""
-        self.trace_list.empty_message = "no traces yet"
+        self.trace_list.empty_message = empty_message(self.filter)
         self.trace_list.replace(traces)
         self.update_titles()
 
@@ -180,6 +209,7 @@ class TracesPane(Vertical):
         self.trace_list.filter = self.filter
         self.update_titles()
         if self.live:
+            self.trace_list.empty_message = empty_message(self.filter)
             self._arrived = {}
             self._load_traces(self.filter, self._generation.current)
 

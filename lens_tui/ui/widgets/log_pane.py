@@ -53,7 +53,23 @@ class LogPane(LineList):
     }
     """
 
-    empty_message = "no logs"
+    @property
+    def empty_message(self) -> str:  # type: ignore[override]
+        """What an empty pane says: no logs in its scope, or none matching its filters and
+        which key clears them."""
+        scope = self.scope
+        parts: list[str] = []
+        hints: list[str] = []
+        if scope.text:
+            parts.append(f"“{visible(scope.text, 40)}”")
+            hints.append("/ then esc clears it")
+        if scope.min_level != LEVELS[0]:
+            parts.append(f"at ≥ {scope.min_level}")
+            hints.append("l cycles the level")
+        whose = "" if scope.trace_id is None else f" of {scope.label}"
+        if not parts:
+            return f"no logs{whose} yet"
+        return f"no logs{whose} match {' '.join(parts)} ({'; '.join(hints)})"
 
     class NeedOlder(Message):
         """The user reached the oldest line held and older ones exist: page in up to `room`."""
