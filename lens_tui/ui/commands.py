@@ -64,7 +64,6 @@ class LensCommands(Provider):
             "screen": lens.dashboard,
             "traces": lens.dashboard.traces,
             "waterfall": lens.waterfall,
-            "logs": lens.log_pane,
         }
         lens.call_later(lens.run_action, key.target_action, None, targets)
 

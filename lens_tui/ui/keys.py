@@ -252,7 +252,23 @@ NEXT_MATCH = Key(
 )
 PREVIOUS_MATCH = Key("N", "previous_match", "Previous match", show=False)
 
-GO_TO_SPAN = Key("enter", "select", "Go to span", help=("go to the line's span (opens its trace)",))
+GO_TO_SPAN = Key(
+    "enter",
+    "select",
+    "Go to span",
+    help=("go to the line's span (opens its trace); a line of no trace: in full",),
+)
+LOG_DETAIL = Key(
+    "i",
+    "log_detail",
+    "Detail",
+    target="screen",
+    help=(
+        "the line in full beside the pane (follows ↑ ↓): message, level,",
+        "source, attributes, traceback; again: hide it",
+    ),
+    command=("Show the log line in full", "i on the log pane: message, traceback, attributes"),
+)
 FOLLOW = Key(
     "G,end",
     "follow",
@@ -295,7 +311,7 @@ WATERFALL_KEYS = (
     NEXT_MATCH,
     PREVIOUS_MATCH,
 )
-LOG_PANE_KEYS = (GO_TO_SPAN, FOLLOW, OLDEST)
+LOG_PANE_KEYS = (GO_TO_SPAN, LOG_DETAIL, FOLLOW, OLDEST)
 DETAIL_KEYS = (DETAIL_TOP, DETAIL_BOTTOM)
 FILTER_BAR_KEYS = (CLEAR_FILTER,)
 HELP_SCREEN_KEYS = (CLOSE_HELP,)
@@ -324,6 +340,7 @@ HELP: tuple[tuple[str, tuple[Key | Note, ...]], ...] = (
         (
             Note("↑ ↓", ("move; a line of the open trace highlights its span",)),
             GO_TO_SPAN,
+            LOG_DETAIL,
             FOLLOW,
             OLDEST,
         ),
@@ -351,6 +368,7 @@ COMMANDS = (
     EVERY_SPAN,
     FAST_SPANS,
     CLOSE_TRACE,
+    LOG_DETAIL,
     COPY,
     COPY_TREE,
     HELP_KEY,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
@@ -18,6 +18,8 @@ from lens_tui.live.limits import LOG_LOAD_LIMIT, OLDER_LOG_PAGE
 from lens_tui.live.readers import Readers
 from lens_tui.store.filters import LogScope, LogTally
 from lens_tui.store.records import LogRow
+from lens_tui.ui.focus import focus_now
+from lens_tui.ui.widgets.log_detail import LogDetail
 from lens_tui.ui.widgets.log_pane import LogPane
 from lens_tui.ui.workers import Generation, Job, in_thread, job_ended
 
@@ -30,7 +32,7 @@ def next_level(level: str) -> str:
     return LEVELS[(LEVELS.index(level) + 1) % len(LEVELS)]
 
 
-class LogsPane(Vertical):
+class LogsPane(Horizontal):
     """Owns the log pane's scope and its loads: a result for a scope asked for before the
     latest one is dropped."""
 
@@ -83,14 +85,44 @@ class LogsPane(Vertical):
         super().__init__(id=id)
         self.readers = readers
         self.log_pane = LogPane(clock, id="logs")
+        self.detail = LogDetail(id="log-detail")
+        """The highlighted line in full, beside the lines (hidden until asked for)."""
         self.live = False
         """The first picture is shown: loads may run."""
         self._generation = Generation()
         self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
-        """The log lines."""
+        """The log lines, and beside them the highlighted one in full."""
         yield self.log_pane
+        yield self.detail
+
+    # ------------------------------------------------------------------ the line in full
+
+    def toggle_detail(self) -> None:
+        """Show the highlighted line in full (the newest when none is), or hide it again."""
+        if self.detail.shown:
+            self._show_detail(False)
+            return
+        self._show_detail(True)
+        pane = self.log_pane
+        if pane.highlighted is None and pane.row_count:
+            pane.move_cursor(pane.row_count - 1, user=True)
+        self.detail.show(pane.highlighted)
+
+    def _show_detail(self, shown: bool) -> None:
+        self.detail.set_class(shown, "-shown")
+        self.set_class(shown, "-detail")  # app.tcss: the pane takes more room
+        if not shown and self.screen.focused is self.detail:
+            focus_now(self.log_pane)
+
+    def on_log_pane_log_chosen(self, message: LogPane.LogChosen) -> None:
+        """The detail follows the highlighted line; enter on a line of no trace (no span to
+        go to) shows it in full. The screen handles the message too."""
+        if message.open and message.log.trace_id is None and not self.detail.shown:
+            self._show_detail(True)
+        if self.detail.shown:
+            self.detail.show(message.log)
 
     @property
     def scope(self) -> LogScope:

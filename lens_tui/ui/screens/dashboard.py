@@ -299,6 +299,10 @@ class DashboardScreen(Screen[None]):
         else:
             focus_now(self.traces.trace_list)
 
+    def action_log_detail(self) -> None:
+        """`i`: the log pane's highlighted line in full beside it, or hidden again."""
+        self.logs.toggle_detail()
+
     def action_copy(self) -> None:
         """`c`: copy what is selected in the focused pane (OSC 52 reaches the local terminal)."""
         focused = self.focused
