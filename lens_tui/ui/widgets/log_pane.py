@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import replace
 from typing import ClassVar
@@ -17,6 +16,7 @@ from textual.strip import Strip
 from lens_tui import humanize as fmt
 from lens_tui.levels import LEVELS, RANK
 from lens_tui.live.limits import LOG_CAP
+from lens_tui.live.log_lines import LogLines
 from lens_tui.store.filters import LogScope, LogTally
 from lens_tui.store.records import LogRow
 from lens_tui.text import visible
@@ -97,8 +97,8 @@ class LogPane(LineList):
     ) -> None:
         super().__init__(id=id, classes=classes)
         self._clock = clock
-        self.rows: deque[LogRow] = deque(maxlen=cap)
-        """The lines shown, oldest first."""
+        self.rows = LogLines(cap)
+        """The lines shown, earliest first (by timestamp: `LogLines`)."""
         self.scope = LogScope()
         """What is shown (the app sets it and reloads)."""
         self.counts: dict[str, int] = dict.fromkeys(LEVELS, 0)
@@ -143,16 +143,12 @@ class LogPane(LineList):
         for log in newer:
             self.counts[log.level] = self.counts.get(log.level, 0) + 1
         self.scope = scope
-        self.rows.clear()
-        self.rows.extend(rows)
-        self.rows.extend(newer)
+        self.rows.replace([*rows, *newer])
         self._last_id = max(mark, self._last_id)
         self.cursor = -1
         if keep is not None and not self.following:
-            for index in range(len(self.rows) - 1, -1, -1):
-                if self.rows[index].id == keep.id:
-                    self.cursor = index
-                    break
+            index = self.rows.index_of(keep.id)
+            self.cursor = -1 if index is None else index
         self.rows_changed()
         self._update_titles()
         if self.cursor >= 0:
@@ -192,11 +188,14 @@ class LogPane(LineList):
         self._update_titles()
 
     def append(self, logs: Iterable[LogRow]) -> None:
-        """New logs from the live tail (ids ascending); those out of scope are ignored."""
+        """New logs from the live tail (ids ascending); those out of scope are ignored. Each
+        is slotted in by its time (another process may have logged it earlier than lines
+        already shown); the line under the cursor and the lines on screen stay put."""
         scope = self.scope
         added = 0
-        dropped = 0
         rows = self.rows
+        top = self.first_visible
+        above = 0
         for log in logs:
             if log.id <= self._last_id:
                 continue  # already loaded by a scope reload that raced the tail
@@ -206,24 +205,26 @@ class LogPane(LineList):
             self.counts[log.level] = self.counts.get(log.level, 0) + 1
             if not scope.matches(log):
                 continue
-            if len(rows) == rows.maxlen:
-                dropped += 1
-            rows.append(log)
+            at = rows.insert(log)
             added += 1
+            if 0 <= at <= self.cursor:
+                self.cursor += 1
+            if at < top + above:
+                above += 1
+        dropped = rows.drop_overflow()
         self._update_titles()
         if not added:
             return
-        top = self.first_visible
         if dropped:
             self.older = True  # the lines pushed out are in the file: pageable again
-        if dropped and not self.following:
-            # The oldest lines fell off the top: shift so the lines on screen stay put.
-            self.cursor = max(self.cursor - dropped, 0) if self.cursor >= 0 else -1
+            if self.cursor >= 0:
+                # The earliest lines fell off the top: the cursor stays on its line.
+                self.cursor = max(self.cursor - dropped, 0)
         self.rows_changed()
         if self.following:
             self.scroll_rows(len(rows))
-        elif dropped:
-            self.scroll_rows(top - dropped)
+        elif above != dropped:
+            self.scroll_rows(top + above - dropped)
 
     def set_span_ids(self, span_ids: frozenset[str] | None) -> None:
         """The selected subtree grew (live spans arrived): match new logs against it."""
@@ -302,7 +303,7 @@ class LogPane(LineList):
         if self._asked_before != before_id:
             return  # asked for another picture of the pane
         self._asked_before = None
-        if not self.rows or self.rows[0].id != before_id:
+        if self.rows.oldest_id() != before_id:
             return  # the oldest line held changed meanwhile: ask again from there
         page = list(rows)
         room = self._paging_room()
@@ -310,24 +311,29 @@ class LogPane(LineList):
         self.older = older and len(taken) == len(page)
         if not taken:
             return
-        self.rows.extendleft(reversed(taken))
         top = self.first_visible
-        if self.cursor >= 0:
-            self.cursor += len(taken)
+        above = 0
+        for log in taken:
+            at = self.rows.insert(log)  # mostly at the top, but by time
+            if 0 <= at <= self.cursor:
+                self.cursor += 1
+            if at <= top + above:
+                above += 1
         self.rows_changed()
-        self.scroll_rows(top + len(taken))
+        self.scroll_rows(top + above)
 
     def _paging_room(self) -> int:
         """Lines older pages may still add: the pane keeps a fifth of its cap for live lines,
         which would otherwise push the paged-in ones out at once."""
-        cap = self.rows.maxlen or 0
+        cap = self.rows.cap
         return max(cap - cap // 5 - len(self.rows), 0)
 
     def _ask_older(self) -> None:
         room = self._paging_room()
-        if self.older and self.rows and self._asked_before is None and room:
-            self._asked_before = self.rows[0].id
-            self.post_message(self.NeedOlder(self.rows[0].id, room))
+        oldest = self.rows.oldest_id()
+        if self.older and oldest is not None and self._asked_before is None and room:
+            self._asked_before = oldest
+            self.post_message(self.NeedOlder(oldest, room))
 
     def page_failed(self) -> None:
         """The page asked for could not be read: the next visit to the top asks again."""
