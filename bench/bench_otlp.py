@@ -64,13 +64,22 @@ def _make_spans(n: int) -> list[Any]:
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("bench")
     for i in range(n // 10):
-        attrs = {"http.request.method": "GET", "http.route": "/users/{id}",
-                 "http.response.status_code": 200, "user.id": i}
+        attrs = {
+            "http.request.method": "GET",
+            "http.route": "/users/{id}",
+            "http.response.status_code": 200,
+            "user.id": i,
+        }
         with tracer.start_as_current_span("GET /users/{id}", attributes=attrs):
             for j in range(9):
-                with tracer.start_as_current_span("SELECT users", attributes={
-                    "db.system": "sqlite", "db.query.text": "SELECT * FROM users WHERE id = ?", "rows": j,
-                }):
+                with tracer.start_as_current_span(
+                    "SELECT users",
+                    attributes={
+                        "db.system": "sqlite",
+                        "db.query.text": "SELECT * FROM users WHERE id = ?",
+                        "rows": j,
+                    },
+                ):
                     pass
     return list(memory.get_finished_spans())
 
@@ -91,18 +100,19 @@ def worker_sender(endpoint: str, spans: int, mode: str, gzip: bool) -> None:
     import logging
 
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    from opentelemetry.exporter.otlp.proto.http import Compression
-    from opentelemetry.exporter.otlp.proto.http import trace_exporter
+    from opentelemetry.exporter.otlp.proto.http import Compression, trace_exporter
     from opentelemetry.sdk.trace.export import SpanExportResult
 
     logging.basicConfig(level=logging.ERROR)
     readable = _make_spans(spans)
-    batches: list[Any] = [readable[i:i + BATCH] for i in range(0, len(readable), BATCH)]
+    batches: list[Any] = [readable[i : i + BATCH] for i in range(0, len(readable), BATCH)]
     if mode == "receiver":
         batches = [_Encoded(encode_spans(b), len(b)) for b in batches]
         trace_exporter.encode_spans = lambda batch: batch.message  # type: ignore[assignment]
     exporter = trace_exporter.OTLPSpanExporter(
-        endpoint=endpoint, timeout=60, compression=Compression.Gzip if gzip else Compression.NoCompression,
+        endpoint=endpoint,
+        timeout=60,
+        compression=Compression.Gzip if gzip else Compression.NoCompression,
     )
     print("ready", flush=True)
     sys.stdin.readline()
@@ -122,7 +132,9 @@ def worker_sender(endpoint: str, spans: int, mode: str, gzip: bool) -> None:
 def _count(db: Path) -> int:
     import apsw
 
-    conn = apsw.Connection(f"file:{db}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+    conn = apsw.Connection(
+        f"file:{db}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
+    )
     try:
         return int(conn.execute("SELECT count(*) FROM spans").fetchall()[0][0])
     finally:
@@ -141,7 +153,10 @@ def _cpu_seconds(pid: int) -> float:
 def _start_receiver(db: Path) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "lens_tui.cli", "otlp", "--db", str(db), "--port", "0"],
-        cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
     )
     assert proc.stderr is not None
     line = proc.stderr.readline()
@@ -159,9 +174,18 @@ def run_once(spans_per_sender: int, senders: int, mode: str, gzip: bool) -> dict
         receiver, url = _start_receiver(db)
         workers = [
             subprocess.Popen(
-                [sys.executable, __file__, "--worker", url + "/v1/traces", str(spans_per_sender), mode,
-                 "gzip" if gzip else "none"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    url + "/v1/traces",
+                    str(spans_per_sender),
+                    mode,
+                    "gzip" if gzip else "none",
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
             )
             for _ in range(senders)
         ]
@@ -186,7 +210,9 @@ def run_once(spans_per_sender: int, senders: int, mode: str, gzip: bool) -> dict
                 time.sleep(0.01)
             elapsed = time.perf_counter() - t0
             cpu = _cpu_seconds(receiver.pid) - cpu0
-            reports = [json.loads(w.communicate(timeout=120)[0].strip().splitlines()[-1]) for w in workers]
+            reports = [
+                json.loads(w.communicate(timeout=120)[0].strip().splitlines()[-1]) for w in workers
+            ]
         finally:
             for w in workers:
                 if w.poll() is None:
@@ -211,9 +237,18 @@ def main() -> int:
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="fewer spans and runs")
     parser.add_argument("--runs", type=int, default=None)
-    parser.add_argument("--spans", type=int, default=None, help="spans per run (default 120,000), split among senders")
-    parser.add_argument("--senders", type=int, default=1,
-                        help="exporters sending at once (default 1: one application's BatchSpanProcessor)")
+    parser.add_argument(
+        "--spans",
+        type=int,
+        default=None,
+        help="spans per run (default 120,000), split among senders",
+    )
+    parser.add_argument(
+        "--senders",
+        type=int,
+        default=1,
+        help="exporters sending at once (default 1: one application's BatchSpanProcessor)",
+    )
     parser.add_argument("--gzip", action="store_true", help="exporters compress with gzip")
     parser.add_argument("--no-e2e", action="store_true", help="skip the end-to-end figure")
     parser.add_argument("--no-json", action="store_true")
@@ -225,8 +260,15 @@ def main() -> int:
     runs = args.runs or (3 if args.quick else 5)
     spans = (args.spans or (40_000 if args.quick else 120_000)) // max(args.senders, 1)
     results: dict[str, Any] = {
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-        "spans_per_sender": spans, "senders": args.senders, "gzip": args.gzip, "batch": BATCH,
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "spans_per_sender": spans,
+        "senders": args.senders,
+        "gzip": args.gzip,
+        "batch": BATCH,
     }
     modes = ["receiver"] + ([] if args.no_e2e else ["end_to_end"])
     for mode in modes:
@@ -234,19 +276,26 @@ def main() -> int:
         for i in range(runs):
             r = run_once(spans, args.senders, mode, args.gzip)
             figures.append(r)
-            print(f"{mode:>10} run {i + 1}/{runs}: {r['spans_per_s']:>9,.0f} spans/s "
-                  f"({r['committed']:,}/{r['spans']:,} committed in {r['seconds']:.2f}s, "
-                  f"{r['failures']} failed exports; CPU µs/span: receiver {r['receiver_cpu_us_per_span']:.1f}, "
-                  f"senders {r['sender_cpu_us_per_span']:.1f}; "
-                  f"load {r['load_average']:.1f})", flush=True)
+            print(
+                f"{mode:>10} run {i + 1}/{runs}: {r['spans_per_s']:>9,.0f} spans/s "
+                f"({r['committed']:,}/{r['spans']:,} committed in {r['seconds']:.2f}s, "
+                f"{r['failures']} failed exports; CPU µs/span: receiver {r['receiver_cpu_us_per_span']:.1f}, "
+                f"senders {r['sender_cpu_us_per_span']:.1f}; "
+                f"load {r['load_average']:.1f})",
+                flush=True,
+            )
         median = statistics.median(r["spans_per_s"] for r in figures)
         results[mode] = {"runs": figures, "median_spans_per_s": median}
     print()
-    print(f"receiver throughput (median of {runs}): {results['receiver']['median_spans_per_s']:,.0f} spans/s "
-          f"(target {TARGET:,.0f}: {'met' if results['receiver']['median_spans_per_s'] >= TARGET else 'NOT met'})")
+    print(
+        f"receiver throughput (median of {runs}): {results['receiver']['median_spans_per_s']:,.0f} spans/s "
+        f"(target {TARGET:,.0f}: {'met' if results['receiver']['median_spans_per_s'] >= TARGET else 'NOT met'})"
+    )
     if "end_to_end" in results:
-        print(f"end to end incl. Python exporter encoding (median): "
-              f"{results['end_to_end']['median_spans_per_s']:,.0f} spans/s")
+        print(
+            f"end to end incl. Python exporter encoding (median): "
+            f"{results['end_to_end']['median_spans_per_s']:,.0f} spans/s"
+        )
     if not args.no_json:
         out = ROOT / "bench" / "results"
         out.mkdir(exist_ok=True)

@@ -48,7 +48,9 @@ NOW = T0 + 3_600_000.0
 SERVICES = ("edge", "api", "db", "cache", "payments")
 NAMES = tuple(f"operation {k:02d}" for k in range(40))
 
-Columns = tuple[list[str], list[str | None], list[float], list[float | None], list[str], list[str | None]]
+Columns = tuple[
+    list[str], list[str | None], list[float], list[float | None], list[str], list[str | None]
+]
 """(span ids, parent ids, starts, durations, names, services), by start time."""
 
 
@@ -64,15 +66,30 @@ def wide_trace(children: int, grandchildren: int, seed: int, prefix: str = "w") 
         c_length = rng.uniform(5.0, 40.0)  # overlaps the next children
         if c % 10 == 9:
             c_length += length  # async work that outlives the request
-        spans.append((c_start, c_id, f"{prefix}0", c_length, rng.choice(NAMES), rng.choice(SERVICES)))
+        spans.append(
+            (c_start, c_id, f"{prefix}0", c_length, rng.choice(NAMES), rng.choice(SERVICES))
+        )
         for g in range(grandchildren):
             g_start = c_start + rng.random() * c_length
             g_length = None if rng.random() < 0.01 else rng.uniform(0.01, 3.0)
-            spans.append((g_start, f"{prefix}g{c}.{g}", c_id, g_length, rng.choice(NAMES), rng.choice(SERVICES)))
+            spans.append(
+                (
+                    g_start,
+                    f"{prefix}g{c}.{g}",
+                    c_id,
+                    g_length,
+                    rng.choice(NAMES),
+                    rng.choice(SERVICES),
+                )
+            )
     spans.sort(key=lambda s: (s[0], s[1]))
     return (
-        [s[1] for s in spans], [s[2] for s in spans], [s[0] for s in spans],
-        [s[3] for s in spans], [s[4] for s in spans], [s[5] for s in spans],
+        [s[1] for s in spans],
+        [s[2] for s in spans],
+        [s[0] for s in spans],
+        [s[3] for s in spans],
+        [s[4] for s in spans],
+        [s[5] for s in spans],
     )
 
 
@@ -80,8 +97,12 @@ def chain(depth: int) -> Columns:
     """A chain `depth` spans deep."""
     ids = [f"d{i}" for i in range(depth)]
     return (
-        ids, [None] + ids[:-1], [T0 + i * 0.5 for i in range(depth)],
-        [float(2 * depth - i) for i in range(depth)], ["level"] * depth, ["api"] * depth,
+        ids,
+        [None] + ids[:-1],
+        [T0 + i * 0.5 for i in range(depth)],
+        [float(2 * depth - i) for i in range(depth)],
+        ["level"] * depth,
+        ["api"] * depth,
     )
 
 
@@ -103,8 +124,12 @@ def slower_copy(columns: Columns, seed: int) -> Columns:
             out.append((starts[k] + 1.0, span_id + ".extra", span_id, 1.0, "extra step", "api"))
     out.sort(key=lambda s: (s[0], s[1]))
     return (
-        [s[1] for s in out], [s[2] for s in out], [s[0] for s in out],
-        [s[3] for s in out], [s[4] for s in out], [s[5] for s in out],
+        [s[1] for s in out],
+        [s[2] for s in out],
+        [s[0] for s in out],
+        [s[3] for s in out],
+        [s[4] for s in out],
+        [s[5] for s in out],
     )
 
 
@@ -142,7 +167,9 @@ def main() -> int:
 
     rows: list[tuple[str, float, float | None, float | None]] = []
 
-    def measure(label: str, call: Callable[[], Any], reference: float | None, target: float | None) -> None:
+    def measure(
+        label: str, call: Callable[[], Any], reference: float | None, target: float | None
+    ) -> None:
         figure = median_ms(call, repeats)
         rows.append((label, figure, None if reference is None else figure / reference, target))
         print(f"  {label}: {figure:.1f} ms", file=sys.stderr)
@@ -151,33 +178,81 @@ def main() -> int:
     build_wide = median_ms(lambda: forest_of(wide), repeats)
     build_small = median_ms(lambda: forest_of(small_a), repeats)
     rows.append(("reference: build the 100,000-span forest", build_wide, 1.0, None))
-    measure("statistics, 100,000 spans", lambda: trace_statistics(wide_forest, wide_labels, NOW), build_wide, TARGET_MS)
-    measure("flame layout (time), 100,000 spans", lambda: flame_layout(wide_forest, wide_labels, NOW), build_wide, TARGET_MS)
-    measure("flame layout (merged), 100,000 spans",
-            lambda: flame_layout(wide_forest, wide_labels, NOW, merged=True), build_wide, TARGET_MS)
-    measure("statistics, chain 10,000 deep", lambda: trace_statistics(deep_forest, deep_labels, NOW), None, None)
-    measure("flame layout (time), chain 10,000 deep", lambda: flame_layout(deep_forest, deep_labels, NOW), None, None)
+    measure(
+        "statistics, 100,000 spans",
+        lambda: trace_statistics(wide_forest, wide_labels, NOW),
+        build_wide,
+        TARGET_MS,
+    )
+    measure(
+        "flame layout (time), 100,000 spans",
+        lambda: flame_layout(wide_forest, wide_labels, NOW),
+        build_wide,
+        TARGET_MS,
+    )
+    measure(
+        "flame layout (merged), 100,000 spans",
+        lambda: flame_layout(wide_forest, wide_labels, NOW, merged=True),
+        build_wide,
+        TARGET_MS,
+    )
+    measure(
+        "statistics, chain 10,000 deep",
+        lambda: trace_statistics(deep_forest, deep_labels, NOW),
+        None,
+        None,
+    )
+    measure(
+        "flame layout (time), chain 10,000 deep",
+        lambda: flame_layout(deep_forest, deep_labels, NOW),
+        None,
+        None,
+    )
     rows.append(("reference: build a 10,000-span forest", build_small, 1.0, None))
-    measure(f"diff, {len(fa):,} vs {len(fb):,} spans", lambda: diff_traces(fa, la, fb, lb, NOW), build_small, TARGET_MS)
-    measure("diff, chains 10,000 deep", lambda: diff_traces(deep_forest, deep_labels, deep_forest, deep_labels, NOW),
-            None, TARGET_MS)
+    measure(
+        f"diff, {len(fa):,} vs {len(fb):,} spans",
+        lambda: diff_traces(fa, la, fb, lb, NOW),
+        build_small,
+        TARGET_MS,
+    )
+    measure(
+        "diff, chains 10,000 deep",
+        lambda: diff_traces(deep_forest, deep_labels, deep_forest, deep_labels, NOW),
+        None,
+        TARGET_MS,
+    )
 
     load = os.getloadavg()
-    print(f"\nlens_tui trace analysis bench  (Python {platform.python_version()}, {os.cpu_count()} cpus, "
-          f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, medians of {repeats})")
+    print(
+        f"\nlens_tui trace analysis bench  (Python {platform.python_version()}, {os.cpu_count()} cpus, "
+        f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, medians of {repeats})"
+    )
     print(f"{'what':<44} {'median ms':>10} {'x build':>8} {'target':>8}  ok")
     for label, figure, ratio, target in rows:
         verdict = "" if target is None else ("yes" if figure <= target else "NO")
-        print(f"{label:<44} {figure:>10.1f} {'' if ratio is None else f'{ratio:.2f}':>8} "
-              f"{'' if target is None else f'{target:.0f}':>8}  {verdict}")
+        print(
+            f"{label:<44} {figure:>10.1f} {'' if ratio is None else f'{ratio:.2f}':>8} "
+            f"{'' if target is None else f'{target:.0f}':>8}  {verdict}"
+        )
     if not args.no_json:
         out = ROOT / "bench" / "results"
         out.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        (out / f"trace_analysis-{stamp}.json").write_text(json.dumps({
-            "python": platform.python_version(), "cpus": os.cpu_count(), "load": load, "repeats": repeats,
-            "rows": [{"what": r[0], "median_ms": r[1], "ratio_to_build": r[2], "target_ms": r[3]} for r in rows],
-        }, indent=2))
+        (out / f"trace_analysis-{stamp}.json").write_text(
+            json.dumps(
+                {
+                    "python": platform.python_version(),
+                    "cpus": os.cpu_count(),
+                    "load": load,
+                    "repeats": repeats,
+                    "rows": [
+                        {"what": r[0], "median_ms": r[1], "ratio_to_build": r[2], "target_ms": r[3]}
+                        for r in rows
+                    ],
+                },
+                indent=2,
+            )
+        )
     return 0 if all(t is None or f <= t for _l, f, _r, t in rows) else 1
 
 

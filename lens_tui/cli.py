@@ -510,14 +510,14 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def _services_parser() -> argparse.ArgumentParser:
-    from lens_tui.services_cli import build_parser
+    from lens_tui.cli_services import build_parser
 
     return build_parser(_Parser)
 
 
 def cmd_services(args: argparse.Namespace) -> int:
     """Print the calls between services."""
-    from lens_tui.services_cli import run
+    from lens_tui.cli_services import run
 
     return run(args, _existing_db(args.db or default_db()))
 

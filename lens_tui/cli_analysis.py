@@ -19,10 +19,10 @@ from lens_tui.analysis.diff import DIFF_SORTS, DiffRow, TraceDiff, diff_traces
 from lens_tui.analysis.stats import SORT_KEYS, TraceStats, trace_statistics
 from lens_tui.cli import CliError
 from lens_tui.export import MAX_INDENT_DEPTH
+from lens_tui.forest import SpanForest, build_forest
 from lens_tui.store.reader import OpenError, TraceReader
 from lens_tui.store.records import TraceDetail
 from lens_tui.text import visible
-from lens_tui.forest import SpanForest, build_forest
 
 NAME_WIDTH = 48
 SERVICE_WIDTH = 20

@@ -53,19 +53,38 @@ def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.Argume
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("expr", nargs="?", default="", metavar="EXPR",
-                        help="only the traces this trace query keeps (default: every trace)")
-    parser.add_argument("--db", type=Path, default=None,
-                        help="trace database (default: $LENS_DB or ./traces.db)")
-    parser.add_argument("--by", choices=GROUP_BYS, default="service,name", metavar="KEYS",
-                        help="group by the root span's `service`, `name`, or `service,name` "
-                        "(default)")
-    parser.add_argument("--since", default=DEFAULT_SINCE, metavar="T",
-                        help=f"window start (default {DEFAULT_SINCE} ago; `all`: no start)")
-    parser.add_argument("--until", default="now", metavar="T",
-                        help="window end, exclusive (default now)")
-    parser.add_argument("--format", choices=("table", "json"), default="table",
-                        help="a table (default) or a JSON list of objects")
+    parser.add_argument(
+        "expr",
+        nargs="?",
+        default="",
+        metavar="EXPR",
+        help="only the traces this trace query keeps (default: every trace)",
+    )
+    parser.add_argument(
+        "--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)"
+    )
+    parser.add_argument(
+        "--by",
+        choices=GROUP_BYS,
+        default="service,name",
+        metavar="KEYS",
+        help="group by the root span's `service`, `name`, or `service,name` (default)",
+    )
+    parser.add_argument(
+        "--since",
+        default=DEFAULT_SINCE,
+        metavar="T",
+        help=f"window start (default {DEFAULT_SINCE} ago; `all`: no start)",
+    )
+    parser.add_argument(
+        "--until", default="now", metavar="T", help="window end, exclusive (default now)"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="a table (default) or a JSON list of objects",
+    )
     return parser
 
 
@@ -116,8 +135,9 @@ def run(args: argparse.Namespace, path: Path) -> int:
     reader = TraceReader(path)
     try:
         reader.open()
-        rows = route_stats(reader, since_ms=since, until_ms=until, by=by, where=where,
-                           now_ms=now_ms)
+        rows = route_stats(
+            reader, since_ms=since, until_ms=until, by=by, where=where, now_ms=now_ms
+        )
     except OpenError as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -153,12 +173,12 @@ _NUMERIC: tuple[tuple[str, Callable[[RouteStats], str]], ...] = (
 )
 
 
-def render_table(
-    rows: Sequence[RouteStats], by: GroupBy, since: float | None, until: float
-) -> str:
+def render_table(rows: Sequence[RouteStats], by: GroupBy, since: float | None, until: float) -> str:
     """The rows as an aligned text table under a line naming the window; text from the
     database made visible (no control characters reach the terminal)."""
-    opened = "the first trace" if since is None else humanize.clock_time_or_date(since, with_date=True)
+    opened = (
+        "the first trace" if since is None else humanize.clock_time_or_date(since, with_date=True)
+    )
     head = f"traces started from {opened} to {humanize.clock_time_or_date(until, with_date=True)}"
     if not rows:
         return head + ": none\n"

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lens_tui import humanize
+from lens_tui.forest import build_forest
 from lens_tui.levels import LEVEL_NAME_KEY, level_label
 from lens_tui.store.records import LogRow, SpanRow, TraceDetail, TraceSummary
 from lens_tui.text import visible
@@ -23,39 +24,11 @@ def format_time(epoch_ms: float, *, with_date: bool = False) -> str:
 
 
 def span_order(spans: Iterable[SpanRow]) -> list[tuple[SpanRow, int]]:
-    """Spans in depth-first order with their depth, iteratively (no recursion limit).
-
-    Spans whose parent is absent (orphans), or caught in a parent cycle, are shown at the top
-    level; duplicates of a span id are shown once.
-    """
-    by_id: dict[str, SpanRow] = {}
-    for s in spans:
-        by_id.setdefault(s.span_id, s)
-    children: dict[str | None, list[SpanRow]] = {}
-    for s in by_id.values():
-        parent = s.parent_span_id if s.parent_span_id in by_id and s.parent_span_id != s.span_id else None
-        children.setdefault(parent, []).append(s)
-    for kids in children.values():
-        kids.sort(key=lambda s: (s.started_at, s.span_id))
-    out: list[tuple[SpanRow, int]] = []
-    seen: set[str] = set()
-    roots = list(children.get(None, ()))
-    # Spans in a cycle never hang below None: start from the earliest unseen span afterwards.
-    leftovers = sorted(by_id.values(), key=lambda s: (s.started_at, s.span_id))
-    for start in [*roots, *leftovers]:
-        if start.span_id in seen:
-            continue
-        stack: list[tuple[SpanRow, int]] = [(start, 0)]
-        while stack:
-            node, depth = stack.pop()
-            if node.span_id in seen:
-                continue
-            seen.add(node.span_id)
-            out.append((node, depth))
-            for child in reversed(children.get(node.span_id, ())):
-                if child.span_id not in seen:
-                    stack.append((child, depth + 1))
-    return out
+    """Spans in depth-first order with their depth, by the dashboard's own tree
+    (`lens_tui.forest`): orphans and spans caught in a parent cycle at the top level, a
+    repeated span id shown once, no recursion limit."""
+    forest = build_forest(spans)
+    return [(forest.spans[node], forest.depth[node]) for node in forest.order]
 
 
 MAX_INDENT_DEPTH = 40
@@ -145,10 +118,17 @@ def span_attributes(span: SpanRow) -> dict[str, Any]:
     return out
 
 
+FORMAT_VERSION = 1
+"""The `version` of the JSON documents (`show --format json`, `services --format json`, MCP's
+`get_trace`): raised when a key changes meaning or goes away; new keys do not raise it
+(docs/formats.md)."""
+
+
 def to_json(detail: TraceDetail, logs: Iterable[LogRow] = ()) -> dict[str, Any]:
     """The trace as plain JSON-ready data (the same fields the database holds)."""
     summary = detail.summary
     return {
+        "version": FORMAT_VERSION,
         "trace": None if summary is None else {
             "trace_id": summary.trace_id,
             "root_span_name": summary.root_span_name,

@@ -24,7 +24,6 @@ from peewee import (
 SCHEMA_VERSION = 1
 """The `PRAGMA user_version` this code writes; 0 is the original LENS layout (or an empty file)."""
 
-from lens_tui.levels import LEVELS  # noqa: E402  (stored log levels, lowest first)
 
 SPAN_STATUSES = ("ok", "error", "running")
 
@@ -153,8 +152,15 @@ ORIGINAL_TABLES = ("traces", "spans", "logs")
 ORIGINAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "traces": ("trace_id", "root_span_name", "source", "started_at", "ended_at", "duration_ms"),
     "spans": (
-        "span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms",
-        "error_message", "input_size", "output_size",
+        "span_id",
+        "trace_id",
+        "parent_span_id",
+        "name",
+        "started_at",
+        "duration_ms",
+        "error_message",
+        "input_size",
+        "output_size",
     ),
     "logs": ("id", "trace_id", "span_id", "level", "message", "timestamp"),
 }
@@ -236,7 +242,8 @@ def assert_ours(conn: apsw.Connection) -> None:
     if tables and not set(ORIGINAL_TABLES) <= tables:
         raise NotATraceDatabase(
             "not a trace database (a SQLite file of another application: no "
-            + "/".join(t for t in ORIGINAL_TABLES if t not in tables) + " table)"
+            + "/".join(t for t in ORIGINAL_TABLES if t not in tables)
+            + " table)"
         )
 
 
@@ -269,5 +276,5 @@ def placeholders_insert(model: type[Model], columns: Iterable[str]) -> str:
     cols = list(columns)
     return (
         f'INSERT INTO "{model._meta.table_name}" ({", ".join(cols)}) '
-        f'VALUES ({", ".join("?" for _ in cols)})'
+        f"VALUES ({', '.join('?' for _ in cols)})"
     )

@@ -89,7 +89,7 @@ def find_trace(reader: TraceReader, text: str, *, shown: int = 10, limit: int = 
         if wanted in found or wanted.lower() in found:
             return IdMatch(wanted if wanted in found else wanted.lower(), (), 1)
     if not prefix_only:
-        found += reader.find_trace_ids_ending(wanted, limit=limit)
+        found += reader.find_trace_ids(wanted, limit=limit, tail=True)
     unique = list(dict.fromkeys(found))
     if len(unique) == 1:
         return IdMatch(unique[0], (), 1)

@@ -13,9 +13,9 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from lens_tui.analysis.columns import SpanLabels, span_ends
+from lens_tui.forest import NODE, SpanForest
 from lens_tui.store.filters import name_matches
 from lens_tui.store.records import SpanRow
-from lens_tui.forest import NODE, SpanForest
 
 
 @dataclass(frozen=True, slots=True, eq=False)

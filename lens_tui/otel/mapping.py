@@ -278,8 +278,11 @@ class LogFields:
     __slots__ = ("attributes", "exception_type", "traceback", "source_location", "message", "level")
 
     def __init__(
-        self, attributes: dict[str, Any] | None, message: str,
-        severity_number: int | None = None, severity_text: str | None = None,
+        self,
+        attributes: dict[str, Any] | None,
+        message: str,
+        severity_number: int | None = None,
+        severity_text: str | None = None,
     ) -> None:
         attrs = dict(attributes) if attributes else {}
         self.level = level_of(severity_number, severity_text)

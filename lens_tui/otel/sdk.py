@@ -183,8 +183,12 @@ def log_from_sdk(record: ReadableLogRecord) -> dict[str, Any]:
     if event_name:
         attributes = {**(attributes or {}), "event.name": event_name}
     severity = log.severity_number
-    fields = LogFields(attributes, body_text(log.body) or (event_name or ""),
-                       severity.value if severity is not None else 0, log.severity_text)
+    fields = LogFields(
+        attributes,
+        body_text(log.body) or (event_name or ""),
+        severity.value if severity is not None else 0,
+        log.severity_text,
+    )
     stamp = log.timestamp or log.observed_timestamp
     scope = record.instrumentation_scope
     # ReadableLogRecord carries the resource; older SDKs' LogData keep it on the log record.

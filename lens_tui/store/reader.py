@@ -141,13 +141,12 @@ class TraceReader:
         """New or updated traces since `mark` (at most TRACES_SINCE_LIMIT), and the next mark."""
         return traces.since(self._db, mark)
 
-    def find_trace_ids(self, prefix: str, limit: int = 20) -> list[str]:
-        """Trace ids starting with `prefix` (by the primary key index), in order."""
-        return traces.find_ids(self._db, prefix, limit)
-
-    def find_trace_ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
-        """Trace ids ending in `suffix` (as given, or lowercase), in order (reads every id)."""
-        return traces.find_ids_ending(self._db, suffix, limit)
+    def find_trace_ids(self, part: str, limit: int = 20, *, tail: bool = False) -> list[str]:
+        """Trace ids starting with `part` (by the primary key index), in order; with `tail`,
+        ending in it (as given, or lowercase; this reads every id)."""
+        if tail:
+            return traces.find_ids_ending(self._db, part, limit)
+        return traces.find_ids(self._db, part, limit)
 
     def summaries(self, trace_ids: Sequence[str]) -> list[TraceSummary]:
         """The summaries of those of `trace_ids` that have a trace row, by start time."""
@@ -177,10 +176,6 @@ class TraceReader:
         """Ids of the trace's spans whose name contains `text` (the trace list's rule,
         `name_matches`), in no particular order."""
         return spans.find(self._db, trace_id, text)
-
-    def span_at(self, rowid: int | str) -> SpanRow | None:
-        """The span stored at `rowid` (from `trace_keys`), as it is now; None if no row is."""
-        return self.spans_at((rowid,)).get(int(rowid))
 
     def spans_at(self, rowids: Iterable[int | str]) -> dict[int, SpanRow]:
         """The spans stored at `rowids` (from `trace_keys`, as ints or text), as they are now,

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lens_tui.analysis.columns import SpanLabels
+from lens_tui.forest import SpanForest, build_forest
 from lens_tui.store.records import SpanRow
 from lens_tui.tracing.external import ExternalSpan
 from lens_tui.tracing.writer import TraceWriter
-from lens_tui.forest import SpanForest, build_forest
 
 T0 = 1_700_000_000_000.0
 """Epoch ms the in-memory traces start at."""
@@ -34,9 +34,14 @@ def rows(spans: Iterable[Sp], trace_id: str = "t" * 32) -> list[SpanRow]:
     """`SpanRow`s of the specs, as the reader would hand them over."""
     return [
         SpanRow(
-            span_id=s.id, trace_id=trace_id, parent_span_id=s.parent, name=s.name,
-            started_at=T0 + s.start, duration_ms=s.duration,
-            status="running" if s.duration is None else "ok", service=s.service,
+            span_id=s.id,
+            trace_id=trace_id,
+            parent_span_id=s.parent,
+            name=s.name,
+            started_at=T0 + s.start,
+            duration_ms=s.duration,
+            status="running" if s.duration is None else "ok",
+            service=s.service,
         )
         for s in spans
     ]
@@ -48,9 +53,14 @@ def forest_of(spans: Iterable[Sp], now: float | None = None) -> tuple[SpanForest
     return forest, SpanLabels.from_forest(forest)
 
 
-def write_traces(path: Path, traces: dict[str, Sequence[Sp]], *, base: float | None = None,
-                 events: dict[str, list[dict[str, object]]] | None = None,
-                 links: dict[str, list[dict[str, object]]] | None = None) -> float:
+def write_traces(
+    path: Path,
+    traces: dict[str, Sequence[Sp]],
+    *,
+    base: float | None = None,
+    events: dict[str, list[dict[str, object]]] | None = None,
+    links: dict[str, list[dict[str, object]]] | None = None,
+) -> float:
     """Write each trace through the real writer, span ids prefixed by nothing (they must be
     unique across the file); returns the epoch ms the offsets count from."""
     start = time.time() * 1000.0 - 60_000.0 if base is None else base
@@ -58,11 +68,19 @@ def write_traces(path: Path, traces: dict[str, Sequence[Sp]], *, base: float | N
     try:
         for trace_id, spans in traces.items():
             for s in spans:
-                store.record_span(ExternalSpan(
-                    span_id=s.id, trace_id=trace_id, parent_span_id=s.parent, name=s.name,
-                    started_at=start + s.start, duration_ms=s.duration, service=s.service,
-                    events=(events or {}).get(s.id), links=(links or {}).get(s.id),
-                ))
+                store.record_span(
+                    ExternalSpan(
+                        span_id=s.id,
+                        trace_id=trace_id,
+                        parent_span_id=s.parent,
+                        name=s.name,
+                        started_at=start + s.start,
+                        duration_ms=s.duration,
+                        service=s.service,
+                        events=(events or {}).get(s.id),
+                        links=(links or {}).get(s.id),
+                    )
+                )
         assert store.flush(10.0)
     finally:
         store.shutdown()

@@ -22,15 +22,15 @@ HOSTILE = "\x1b]0;pwned\x07[bold]x[/]"
 TRACE_A = [
     Sp("a0", None, "GET /checkout", 0, 100, "edge"),
     Sp("a1", "a0", "SELECT cart", 10, 40, "db"),
-    Sp("a2", "a0", "SELECT cart", 20, 20, "db"),      # inside a1: counted once
-    Sp("a3", "a0", "publish", 90, 60, "queue"),        # outlives the request
-    Sp("a4", "gone", HOSTILE, 5, 10, "edge"),          # an orphan with a hostile name
+    Sp("a2", "a0", "SELECT cart", 20, 20, "db"),  # inside a1: counted once
+    Sp("a3", "a0", "publish", 90, 60, "queue"),  # outlives the request
+    Sp("a4", "gone", HOSTILE, 5, 10, "edge"),  # an orphan with a hostile name
 ]
 TRACE_B = [
     Sp("b0", None, "GET /checkout", 0, 130, "edge"),
     Sp("b1", "b0", "SELECT cart", 10, 70, "db"),
     Sp("b2", "b0", "SELECT cart", 20, 20, "db"),
-    Sp("b5", "b0", "charge", 85, 40, "payments"),     # new in B
+    Sp("b5", "b0", "charge", 85, 40, "payments"),  # new in B
 ]
 TRACE_RUNNING = [Sp("r0", None, "job", 0, None, "worker"), Sp("r1", "r0", "step", 1, 2, "worker")]
 
@@ -38,8 +38,13 @@ TRACE_RUNNING = [Sp("r0", None, "job", 0, None, "worker"), Sp("r1", "r0", "step"
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     """`python -m lens_tui ARGS` in a fresh process."""
     env = {k: v for k, v in os.environ.items() if k != "LENS_DB"}
-    return subprocess.run([sys.executable, "-m", "lens_tui", *args], capture_output=True,
-                          text=True, timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "lens_tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +69,47 @@ def test_stats_table_by_self_time(db: Path) -> None:
     result = run_cli("show", A, "--stats", "--db", str(db))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["service", "name", "count", "total", "ms", "self", "ms", "avg", "ms",
-                                "min", "ms", "max", "ms", "share"]
+    assert lines[0].split() == [
+        "service",
+        "name",
+        "count",
+        "total",
+        "ms",
+        "self",
+        "ms",
+        "avg",
+        "ms",
+        "min",
+        "ms",
+        "max",
+        "ms",
+        "share",
+    ]
     body = [line.split() for line in lines[1:-1]]
     assert [cells[0] for cells in body] == ["db", "queue", "edge", "edge"]  # a tie: by service
-    assert body[0] == ["db", "SELECT", "cart", "2", "60.000", "60.000", "30.000", "20.000", "40.000", "40.0%"]
-    assert body[1] == ["queue", "publish", "1", "60.000", "60.000", "60.000", "60.000", "60.000", "40.0%"]
+    assert body[0] == [
+        "db",
+        "SELECT",
+        "cart",
+        "2",
+        "60.000",
+        "60.000",
+        "30.000",
+        "20.000",
+        "40.000",
+        "40.0%",
+    ]
+    assert body[1] == [
+        "queue",
+        "publish",
+        "1",
+        "60.000",
+        "60.000",
+        "60.000",
+        "60.000",
+        "60.000",
+        "40.0%",
+    ]
     # The request's own time: 100 ms less 10..50 (two overlapping queries) and 90..100.
     assert body[2][:2] == ["edge", "GET"] and body[2][-5] == "50.000"
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
@@ -78,20 +118,33 @@ def test_stats_table_by_self_time(db: Path) -> None:
 
 
 def test_stats_as_json_sorted_by_any_column(db: Path) -> None:
-    result = run_cli("show", A[:31].upper(), "--stats", "--format", "json", "--sort", "total", "--db", str(db))
+    result = run_cli(
+        "show", A[:31].upper(), "--stats", "--format", "json", "--sort", "total", "--db", str(db)
+    )
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert [row["name"] for row in rows] == ["GET /checkout", "SELECT cart", "publish", HOSTILE]
     db_row = rows[1]
     assert db_row == {
-        "service": "db", "name": "SELECT cart", "count": 2, "total_ms": pytest.approx(60),
-        "self_ms": pytest.approx(60), "avg_ms": pytest.approx(30), "min_ms": pytest.approx(20),
-        "max_ms": pytest.approx(40), "share": pytest.approx(0.4), "running": 0,
+        "service": "db",
+        "name": "SELECT cart",
+        "count": 2,
+        "total_ms": pytest.approx(60),
+        "self_ms": pytest.approx(60),
+        "avg_ms": pytest.approx(30),
+        "min_ms": pytest.approx(20),
+        "max_ms": pytest.approx(40),
+        "share": pytest.approx(0.4),
+        "running": 0,
     }
     same = run_cli("show", A, "--stats", "--json", "--sort", "total", "--db", str(db))
     assert json.loads(same.stdout) == rows
-    by_name = json.loads(run_cli("show", A, "--stats", "--json", "--sort", "name", "--db", str(db)).stdout)
-    assert [row["name"] for row in by_name] == sorted((row["name"] for row in rows), key=str.casefold)
+    by_name = json.loads(
+        run_cli("show", A, "--stats", "--json", "--sort", "name", "--db", str(db)).stdout
+    )
+    assert [row["name"] for row in by_name] == sorted(
+        (row["name"] for row in rows), key=str.casefold
+    )
 
 
 def test_stats_of_a_running_trace_count_until_now(db: Path) -> None:
@@ -108,7 +161,9 @@ def test_stats_of_a_running_trace_count_until_now(db: Path) -> None:
 def test_stats_bad_forms_are_one_line_and_exit_2(db: Path) -> None:
     one_error_line(run_cli("show", A, "--format", "table", "--db", str(db)), "--stats")
     one_error_line(run_cli("show", A, "--sort", "total", "--db", str(db)), "--sort needs --stats")
-    one_error_line(run_cli("show", A, "--stats", "--format", "otlp-json", "--db", str(db)), "table or json")
+    one_error_line(
+        run_cli("show", A, "--stats", "--format", "otlp-json", "--db", str(db)), "table or json"
+    )
     one_error_line(run_cli("show", A, "--stats", "--sort", "colour", "--db", str(db)), "colour")
     one_error_line(run_cli("show", "4bf92f", "--stats", "--db", str(db)), "ambiguous", listed=2)
     one_error_line(run_cli("show", "ffff", "--stats", "--db", str(db)), "no trace")
@@ -138,8 +193,12 @@ def test_diff_tree_marks_spans_present_on_one_side(db: Path) -> None:
         ["10.000", "-", "-10.000"],
     ]
     assert [row[3] for row in rows] == [
-        "GET /checkout", "  SELECT cart", "  SELECT cart #2", "  charge  [only in B]",
-        "  publish  [only in A]", "␛]0;pwned␇[bold]x[/]  [only in A]",
+        "GET /checkout",
+        "  SELECT cart",
+        "  SELECT cart #2",
+        "  charge  [only in B]",
+        "  publish  [only in A]",
+        "␛]0;pwned␇[bold]x[/]  [only in A]",
     ]
     assert lines[-1] == "3 paired, 2 only in A, 1 only in B; trace B - A -20.000 ms"
 
@@ -166,7 +225,9 @@ def test_diff_as_json(db: Path) -> None:
     result = run_cli("diff", A, B, "--format", "json", "--db", str(db))
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    summary = [(row["path"], row["a_ms"], row["b_ms"], row["delta_ms"], row["only_in"]) for row in rows]
+    summary = [
+        (row["path"], row["a_ms"], row["b_ms"], row["delta_ms"], row["only_in"]) for row in rows
+    ]
     assert summary == [
         (["GET /checkout"], 100, 130, 30, None),
         (["GET /checkout", "SELECT cart"], 40, 70, 30, None),
@@ -178,8 +239,9 @@ def test_diff_as_json(db: Path) -> None:
     assert [row["index"] for row in rows[:3]] == [[0], [0, 0], [0, 1]]
     assert (rows[0]["a_span_id"], rows[0]["b_span_id"]) == ("a0", "b0")
     assert rows[0]["a_self_ms"] == pytest.approx(50) and rows[0]["b_self_ms"] == pytest.approx(20)
-    regressions = json.loads(run_cli("diff", A, B, "--format", "json",
-                                     "--sort", "self", "--db", str(db)).stdout)
+    regressions = json.loads(
+        run_cli("diff", A, B, "--format", "json", "--sort", "self", "--db", str(db)).stdout
+    )
     assert regressions[0]["path"] == ["GET /checkout", "charge"]
 
 
@@ -205,10 +267,14 @@ def test_help_lists_diff() -> None:
 
 def test_chains_ten_thousand_deep_print_without_recursion(tmp_path: Path) -> None:
     path = tmp_path / "deep.db"
-    long_chain = [Sp(f"d{i:05d}", f"d{i - 1:05d}" if i else None, "level", i * 0.5, float(20_000 - i))
-                  for i in range(10_000)]
-    short_chain = [replace(s, id="e" + s.id[1:], parent=None if s.parent is None else "e" + s.parent[1:])
-                   for s in long_chain[:9_990]]
+    long_chain = [
+        Sp(f"d{i:05d}", f"d{i - 1:05d}" if i else None, "level", i * 0.5, float(20_000 - i))
+        for i in range(10_000)
+    ]
+    short_chain = [
+        replace(s, id="e" + s.id[1:], parent=None if s.parent is None else "e" + s.parent[1:])
+        for s in long_chain[:9_990]
+    ]
     write_traces(path, {A: long_chain, B: short_chain})
     stats = run_cli("show", A, "--stats", "--json", "--db", str(path))
     assert stats.returncode == 0, stats.stderr

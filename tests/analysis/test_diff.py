@@ -37,8 +37,17 @@ def test_rows_are_the_union_of_both_traces_keys(
 ) -> None:
     (a, now_a), (b, now_b) = case_a, case_b
     now = max(now_a, now_b)
-    b = [Sp("b" + s.id, None if s.parent is None else "b" + s.parent, s.name, s.start, s.duration, s.service)
-         for s in b]
+    b = [
+        Sp(
+            "b" + s.id,
+            None if s.parent is None else "b" + s.parent,
+            s.name,
+            s.start,
+            s.duration,
+            s.service,
+        )
+        for s in b
+    ]
     diff = diff_of(a, b, now)
     keys_a, keys_b = brute_keys(a), brute_keys(b)
     found = rows_by_key(diff)
@@ -48,8 +57,12 @@ def test_rows_are_the_union_of_both_traces_keys(
         row = diff.rows[index]
         span_a, span_b = keys_a.get(key), keys_b.get(key)
         assert row.only_in == (None if span_a and span_b else ("a" if span_a else "b"))
-        assert row.a_ms == (None if span_a is None else pytest.approx(brute_end(span_a, now) - span_a.start))
-        assert row.b_ms == (None if span_b is None else pytest.approx(brute_end(span_b, now) - span_b.start))
+        assert row.a_ms == (
+            None if span_a is None else pytest.approx(brute_end(span_a, now) - span_a.start)
+        )
+        assert row.b_ms == (
+            None if span_b is None else pytest.approx(brute_end(span_b, now) - span_b.start)
+        )
         expected = (row.b_ms or 0.0) - (row.a_ms or 0.0)
         assert row.delta_ms == pytest.approx(expected)
         assert row.depth == len(key) - 1
@@ -65,20 +78,29 @@ def test_identical_traces_pair_every_span() -> None:
     assert diff.counts() == (5, 0, 0)
     assert all(row.delta_ms == 0 and row.only_in is None for row in diff.rows)
     assert [diff.path(i) for i in range(len(diff))] == [
-        ["GET /"], ["GET /", "query"], ["GET /", "query"], ["GET /", "cache"], ["GET /", "cache", "redis"],
+        ["GET /"],
+        ["GET /", "query"],
+        ["GET /", "query"],
+        ["GET /", "cache"],
+        ["GET /", "cache", "redis"],
     ]
     assert [row.occurrence for row in diff.rows] == [0, 0, 1, 0, 0]
 
 
 def test_added_and_removed_spans_are_marked_with_their_subtrees() -> None:
     b = [s for s in BASE if s.id not in ("c", "x")] + [
-        Sp("h", "r", "http", 60, 30), Sp("h1", "h", "dns", 60, 2),
+        Sp("h", "r", "http", 60, 30),
+        Sp("h1", "h", "dns", 60, 2),
     ]
     diff = diff_of(BASE, b)
     marks = {" > ".join(diff.path(i)): diff.rows[i].only_in for i in range(len(diff))}
     assert marks == {
-        "GET /": None, "GET / > query": None, "GET / > cache": "a", "GET / > cache > redis": "a",
-        "GET / > http": "b", "GET / > http > dns": "b",
+        "GET /": None,
+        "GET / > query": None,
+        "GET / > cache": "a",
+        "GET / > cache > redis": "a",
+        "GET / > http": "b",
+        "GET / > http > dns": "b",
     }
     assert diff.counts() == (3, 2, 2)
     http = next(r for r in diff.rows if r.name == "http")
@@ -90,7 +112,7 @@ def test_added_and_removed_spans_are_marked_with_their_subtrees() -> None:
 def test_reordered_siblings_pair_by_name_not_position() -> None:
     b = [
         Sp("r", None, "GET /", 0, 100),
-        Sp("c", "r", "cache", 5, 8),     # now first
+        Sp("c", "r", "cache", 5, 8),  # now first
         Sp("x", "c", "redis", 6, 3),
         Sp("q1", "r", "query", 20, 25),
         Sp("q2", "r", "query", 50, 10),
@@ -110,7 +132,9 @@ def test_repeated_spans_pair_in_start_order_and_extra_ones_stand_alone() -> None
     diff = diff_of(BASE, b)
     queries = [r for r in diff.rows if r.name == "query"]
     assert [(r.occurrence, r.a_ms, r.b_ms, r.only_in) for r in queries] == [
-        (0, 20, 20, None), (1, 10, 10, None), (2, None, 12, "b"),
+        (0, 20, 20, None),
+        (1, 10, 10, None),
+        (2, None, 12, "b"),
     ]
     fewer = diff_of(b, BASE)
     assert [r.only_in for r in fewer.rows if r.name == "query"] == [None, None, "a"]
@@ -121,8 +145,8 @@ def test_regressions_first_on_request() -> None:
         Sp("r", None, "GET /", 0, 180),
         Sp("q1", "r", "query", 10, 120),  # +100
         Sp("q2", "r", "query", 140, 10),
-        Sp("c", "r", "cache", 155, 1),    # -4
-        Sp("x", "c", "redis", 155, 1),    # -2
+        Sp("c", "r", "cache", 155, 1),  # -4
+        Sp("x", "c", "redis", 155, 1),  # -2
     ]
     diff = diff_of(BASE, b)
     by_delta = [(diff.path(i)[-1], diff.rows[i].delta_ms) for i in diff.order("delta")]
@@ -139,7 +163,10 @@ def test_orphans_pair_at_the_top_level() -> None:
     a = [Sp("r", None, "main", 0, 10), Sp("o", "lost", "callback", 20, 5)]
     b = [Sp("r", None, "main", 0, 12), Sp("o", "gone", "callback", 25, 7)]
     diff = diff_of(a, b)
-    assert [(r.name, r.depth, r.delta_ms) for r in diff.rows] == [("main", 0, 2), ("callback", 0, 2)]
+    assert [(r.name, r.depth, r.delta_ms) for r in diff.rows] == [
+        ("main", 0, 2),
+        ("callback", 0, 2),
+    ]
 
 
 def test_running_spans_are_measured_until_now() -> None:

@@ -23,26 +23,38 @@ def linked_db(tmp_path: Path) -> tuple[Path, float]:
     path = tmp_path / "traces.db"
     base = 1_700_000_000_000.0
     traces = {
-        A: [Sp("a000000000000001", None, "batch", 0, 100),
-            Sp("a000000000000002", "a000000000000001", "consume", 10, 50)],
+        A: [
+            Sp("a000000000000001", None, "batch", 0, 100),
+            Sp("a000000000000002", "a000000000000001", "consume", 10, 50),
+        ],
         B: [Sp("b000000000000001", None, "produce", 0, 5)],
     }
-    events = {"a000000000000002": [
-        {"name": "retry", "time": base + 40, "attributes": {"attempt": 2, "why": "[b]timeout[/b]"}},
-        {"name": "received", "time": base + 12, "attributes": {"bytes": 512}},
-        {"name": "late", "time": base + 75},
-    ]}
-    links = {"a000000000000002": [
-        {"trace_id": B, "span_id": "b000000000000001", "attributes": {"kind": "producer"}},
-        {"trace_id": A, "span_id": "a000000000000001"},
-        {"trace_id": B, "span_id": "bbbbbbbbbbbbbbbb"},
-        {"trace_id": MISSING, "span_id": "c000000000000001"},
-    ]}
+    events = {
+        "a000000000000002": [
+            {
+                "name": "retry",
+                "time": base + 40,
+                "attributes": {"attempt": 2, "why": "[b]timeout[/b]"},
+            },
+            {"name": "received", "time": base + 12, "attributes": {"bytes": 512}},
+            {"name": "late", "time": base + 75},
+        ]
+    }
+    links = {
+        "a000000000000002": [
+            {"trace_id": B, "span_id": "b000000000000001", "attributes": {"kind": "producer"}},
+            {"trace_id": A, "span_id": "a000000000000001"},
+            {"trace_id": B, "span_id": "bbbbbbbbbbbbbbbb"},
+            {"trace_id": MISSING, "span_id": "c000000000000001"},
+        ]
+    }
     write_traces(path, traces, base=base, events=events, links=links)
     return path, base
 
 
-def test_events_come_in_time_order_with_offsets_and_attributes(linked_db: tuple[Path, float]) -> None:
+def test_events_come_in_time_order_with_offsets_and_attributes(
+    linked_db: tuple[Path, float],
+) -> None:
     path, base = linked_db
     with TraceReader(path) as reader:
         span = next(s for s in reader.trace(A).spans if s.name == "consume")
@@ -60,7 +72,9 @@ def test_links_are_resolved_against_the_file(linked_db: tuple[Path, float]) -> N
         span = next(s for s in detail.spans if s.name == "consume")
         resolved = span_links(span, reader)
         again = span_links(span, reader, known_span_ids=[s.span_id for s in detail.spans])
-    assert [(k.trace_id, k.span_id, k.same_trace, k.trace_exists, k.span_exists) for k in resolved] == [
+    assert [
+        (k.trace_id, k.span_id, k.same_trace, k.trace_exists, k.span_exists) for k in resolved
+    ] == [
         (B, "b000000000000001", False, True, True),
         (A, "a000000000000001", True, True, True),
         (B, "bbbbbbbbbbbbbbbb", False, True, False),
@@ -81,7 +95,9 @@ def test_broken_event_and_link_columns_yield_nothing() -> None:
         links='[{"trace_id": " ABCD ", "span_id": "EF"}, {"span_id": "no trace"}]',
     )
     assert [(e.name, e.time, e.attributes) for e in span_events(odd)] == [
-        ("event", None, {}), ("event", None, {}), ("event", None, {}),
+        ("event", None, {}),
+        ("event", None, {}),
+        ("event", None, {}),
     ]
     assert link_targets(odd) == [("abcd", "ef", {})]
 
@@ -97,4 +113,6 @@ def test_history_goes_back_and_forward_like_a_browser() -> None:
     history.visit(Place(B))  # going somewhere new drops what was ahead
     assert history.forward() is None and history.current == Place(B)
     history.visit(Place(MISSING))
-    assert history.back() == Place(B) and history.back() == second and history.back() is None  # limit 3
+    assert (
+        history.back() == Place(B) and history.back() == second and history.back() is None
+    )  # limit 3

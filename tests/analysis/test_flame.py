@@ -103,15 +103,17 @@ def test_merged_layout_sums_same_named_siblings(case: tuple[list[Sp], float]) ->
 
 
 def test_merging_pools_the_children_of_merged_siblings() -> None:
-    forest, labels = forest_of([
-        Sp("r", None, "GET /", 0, 100),
-        Sp("a", "r", "query", 0, 30),
-        Sp("a1", "a", "parse", 0, 5),
-        Sp("b", "r", "query", 40, 20),
-        Sp("b1", "b", "parse", 40, 3),
-        Sp("b2", "b", "plan", 45, 4),
-        Sp("c", "r", "render", 70, 10),
-    ])
+    forest, labels = forest_of(
+        [
+            Sp("r", None, "GET /", 0, 100),
+            Sp("a", "r", "query", 0, 30),
+            Sp("a1", "a", "parse", 0, 5),
+            Sp("b", "r", "query", 40, 20),
+            Sp("b1", "b", "parse", 40, 3),
+            Sp("b2", "b", "plan", 45, 4),
+            Sp("c", "r", "render", 70, 10),
+        ]
+    )
     layout = flame_layout(forest, labels, merged=True)
     frames = {layout.labels[f]: layout.frame(f) for f in range(len(layout))}
     assert set(frames) == {"GET /", "query", "parse", "plan", "render"}
@@ -124,12 +126,14 @@ def test_merging_pools_the_children_of_merged_siblings() -> None:
 
 
 def test_merged_parent_widens_to_hold_overlapping_children() -> None:
-    forest, labels = forest_of([
-        Sp("r", None, "fan-out", 0, 10),
-        Sp("a", "r", "call", 0, 10),
-        Sp("b", "r", "call", 0, 10),
-        Sp("c", "r", "call", 0, 10),
-    ])
+    forest, labels = forest_of(
+        [
+            Sp("r", None, "fan-out", 0, 10),
+            Sp("a", "r", "call", 0, 10),
+            Sp("b", "r", "call", 0, 10),
+            Sp("c", "r", "call", 0, 10),
+        ]
+    )
     layout = flame_layout(forest, labels, merged=True)
     root = layout.frame(layout.rows[0][0])
     assert root.total_ms == pytest.approx(10) and root.width == pytest.approx(30)
@@ -137,12 +141,14 @@ def test_merged_parent_widens_to_hold_overlapping_children() -> None:
 
 
 def test_frame_at_and_viewport_queries() -> None:
-    forest, labels = forest_of([
-        Sp("r", None, "root", 0, 100),
-        Sp("a", "r", "a", 10, 30),
-        Sp("b", "r", "b", 20, 50),  # overlaps a
-        Sp("c", "r", "c", 80, 10),
-    ])
+    forest, labels = forest_of(
+        [
+            Sp("r", None, "root", 0, 100),
+            Sp("a", "r", "a", 10, 30),
+            Sp("b", "r", "b", 20, 50),  # overlaps a
+            Sp("c", "r", "c", 80, 10),
+        ]
+    )
     layout = flame_layout(forest, labels)
     name = lambda f: None if f is None else layout.labels[f]  # noqa: E731
     assert name(layout.frame_at(0, 50)) == "root"

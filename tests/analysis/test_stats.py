@@ -34,8 +34,16 @@ def traces(draw: st.DrawFn) -> tuple[list[Sp], float]:
             start = float(draw(st.integers(0, 100)))
             parent_id = None if kind == "root" else f"missing{i}"
         duration = draw(st.one_of(st.none(), st.integers(0, 60).map(float)))
-        spans.append(Sp(f"s{i:03d}", parent_id, draw(st.sampled_from(NAMES)), float(start),
-                        duration, draw(st.sampled_from(SERVICES))))
+        spans.append(
+            Sp(
+                f"s{i:03d}",
+                parent_id,
+                draw(st.sampled_from(NAMES)),
+                float(start),
+                duration,
+                draw(st.sampled_from(SERVICES)),
+            )
+        )
     latest = max(brute_end(s, 0.0) for s in spans)
     now = latest + draw(st.integers(0, 50))
     return spans, float(now)
@@ -83,12 +91,14 @@ def test_statistics_match_a_brute_force_grouping(case: tuple[list[Sp], float]) -
 
 
 def test_overlapping_children_are_counted_once() -> None:
-    forest, labels = forest_of([
-        Sp("r", None, "root", 0, 100),
-        Sp("a", "r", "db", 10, 40),   # 10..50
-        Sp("b", "r", "db", 20, 20),   # 20..40, inside a
-        Sp("c", "r", "db", 45, 15),   # 45..60, overlaps a's end
-    ])
+    forest, labels = forest_of(
+        [
+            Sp("r", None, "root", 0, 100),
+            Sp("a", "r", "db", 10, 40),  # 10..50
+            Sp("b", "r", "db", 20, 20),  # 20..40, inside a
+            Sp("c", "r", "db", 45, 15),  # 45..60, overlaps a's end
+        ]
+    )
     stats = trace_statistics(forest, labels)
     by_name = {row.name: row for row in stats.rows}
     assert by_name["root"].self_ms == pytest.approx(100 - 50)  # covered 10..60
@@ -99,11 +109,13 @@ def test_overlapping_children_are_counted_once() -> None:
 
 
 def test_async_children_outliving_the_parent_are_clipped() -> None:
-    forest, labels = forest_of([
-        Sp("r", None, "request", 0, 50),
-        Sp("q", "r", "enqueue", 40, 200),  # runs on long after the request answered
-        Sp("e", "r", "early", -5, 10),     # clock skew: starts before its parent
-    ])
+    forest, labels = forest_of(
+        [
+            Sp("r", None, "request", 0, 50),
+            Sp("q", "r", "enqueue", 40, 200),  # runs on long after the request answered
+            Sp("e", "r", "early", -5, 10),  # clock skew: starts before its parent
+        ]
+    )
     stats = trace_statistics(forest, labels)
     by_name = {row.name: row for row in stats.rows}
     assert by_name["request"].self_ms == pytest.approx(50 - 10 - 5)  # 0..5 and 40..50 covered
@@ -112,7 +124,11 @@ def test_async_children_outliving_the_parent_are_clipped() -> None:
 
 
 def test_running_spans_count_until_now() -> None:
-    spans = [Sp("r", None, "job", 0, None), Sp("a", "r", "step", 10, 20), Sp("b", "r", "step", 50, None)]
+    spans = [
+        Sp("r", None, "job", 0, None),
+        Sp("a", "r", "step", 10, 20),
+        Sp("b", "r", "step", 50, None),
+    ]
     forest, labels = forest_of(spans, now=100)
     stats = trace_statistics(forest, labels, T0 + 100)
     by_name = {row.name: row for row in stats.rows}
@@ -126,11 +142,13 @@ def test_running_spans_count_until_now() -> None:
 
 
 def test_orphans_are_roots_with_all_their_own_time() -> None:
-    forest, labels = forest_of([
-        Sp("r", None, "root", 0, 100),
-        Sp("o", "gone", "orphan", 10, 30),
-        Sp("k", "o", "kid", 15, 10),
-    ])
+    forest, labels = forest_of(
+        [
+            Sp("r", None, "root", 0, 100),
+            Sp("o", "gone", "orphan", 10, 30),
+            Sp("k", "o", "kid", 15, 10),
+        ]
+    )
     stats = trace_statistics(forest, labels)
     by_name = {row.name: row for row in stats.rows}
     assert by_name["root"].self_ms == pytest.approx(100)  # the orphan is not its child
@@ -148,28 +166,41 @@ def test_a_chain_ten_thousand_deep() -> None:
 
 
 def test_groups_keep_service_and_name_apart() -> None:
-    forest, labels = forest_of([
-        Sp("r", None, "GET /", 0, 10, "edge"),
-        Sp("a", "r", "GET /", 1, 5, "api"),
-        Sp("b", "r", "query", 2, 1, "api"),
-    ])
+    forest, labels = forest_of(
+        [
+            Sp("r", None, "GET /", 0, 10, "edge"),
+            Sp("a", "r", "GET /", 1, 5, "api"),
+            Sp("b", "r", "query", 2, 1, "api"),
+        ]
+    )
     stats = trace_statistics(forest, labels)
     assert sorted((row.service or "", row.name) for row in stats.rows) == [
-        ("api", "GET /"), ("api", "query"), ("edge", "GET /"),
+        ("api", "GET /"),
+        ("api", "query"),
+        ("edge", "GET /"),
     ]
 
 
 def test_every_sort_key_orders_the_rows() -> None:
-    forest, labels = forest_of([
-        Sp("r", None, "root", 0, 100, "b-svc"),
-        Sp("a", "r", "alpha", 0, 10, "a-svc"),
-        Sp("b", "r", "beta", 10, 30, "c-svc"),
-        Sp("c", "r", "beta", 40, 5, "c-svc"),
-        Sp("d", "r", "gamma", 50, 20, "a-svc"),
-    ])
+    forest, labels = forest_of(
+        [
+            Sp("r", None, "root", 0, 100, "b-svc"),
+            Sp("a", "r", "alpha", 0, 10, "a-svc"),
+            Sp("b", "r", "beta", 10, 30, "c-svc"),
+            Sp("c", "r", "beta", 40, 5, "c-svc"),
+            Sp("d", "r", "gamma", 50, 20, "a-svc"),
+        ]
+    )
     rows = trace_statistics(forest, labels).rows
-    columns = {"self": "self_ms", "share": "self_ms", "total": "total_ms", "count": "count",
-               "avg": "avg_ms", "min": "min_ms", "max": "max_ms"}
+    columns = {
+        "self": "self_ms",
+        "share": "self_ms",
+        "total": "total_ms",
+        "count": "count",
+        "avg": "avg_ms",
+        "min": "min_ms",
+        "max": "max_ms",
+    }
     for key in SORT_KEYS:
         ordered = sort_rows(rows, key)
         if key in columns:

@@ -46,11 +46,21 @@ def test_pruning_keeps_matches_and_their_ancestors_in_tree_order() -> None:
     forest, labels = forest_of(SHOP)
     view = pruned(forest, name_contains(labels, "select"))
     assert names(view, labels) == [
-        "GET /checkout", "auth", "SELECT user", "cart", "SELECT cart", "price", "SELECT prices",
+        "GET /checkout",
+        "auth",
+        "SELECT user",
+        "cart",
+        "SELECT cart",
+        "price",
+        "SELECT prices",
     ]
     assert list(view.depths) == [0, 1, 2, 1, 2, 2, 3]
     assert list(view.is_last) == [1, 0, 1, 1, 0, 1, 1]  # "pay" is gone: "cart" is now last
-    assert {labels.names[n] for n in view.matches} == {"SELECT user", "SELECT cart", "SELECT prices"}
+    assert {labels.names[n] for n in view.matches} == {
+        "SELECT user",
+        "SELECT cart",
+        "SELECT prices",
+    }
 
 
 def test_a_name_search_ignores_case_the_unicode_way() -> None:
@@ -94,11 +104,23 @@ def test_hiding_a_service_hangs_its_children_from_the_nearest_shown_span() -> No
     forest, labels = forest_of(SHOP)
     view = hide_services(forest, labels, ["api"])
     assert names(view, labels) == [
-        "GET /checkout", "auth", "SELECT user", "SELECT cart", "SELECT prices", "charge",
+        "GET /checkout",
+        "auth",
+        "SELECT user",
+        "SELECT cart",
+        "SELECT prices",
+        "charge",
     ]
     assert list(view.depths) == [0, 1, 2, 1, 1, 1]
     parent_names = [labels.names[view.rows[p]] if p >= 0 else None for p in view.parents]
-    assert parent_names == [None, "GET /checkout", "auth", "GET /checkout", "GET /checkout", "GET /checkout"]
+    assert parent_names == [
+        None,
+        "GET /checkout",
+        "auth",
+        "GET /checkout",
+        "GET /checkout",
+        "GET /checkout",
+    ]
     assert list(view.is_last) == [1, 0, 1, 0, 0, 1]
 
 

@@ -35,12 +35,21 @@ def user_env(**extra: str) -> dict[str, str]:
 
 
 def run_cli(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60,
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m lens_tui ARGS` as a user would (no terminal), capturing both streams."""
     return subprocess.run(
-        [sys.executable, "-m", "lens_tui", *args], check=False, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=timeout, cwd=cwd, env=user_env(**(env or {})),
+        [sys.executable, "-m", "lens_tui", *args],
+        check=False,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=user_env(**(env or {})),
     )
 
 
@@ -63,7 +72,9 @@ def traced_logger(db: Path, service: str, name: str) -> Iterator[logging.Logger]
 
 def read_only(db: Path) -> apsw.Connection:
     """A second, read-only connection on a database (the dashboard's way)."""
-    return apsw.Connection(f"file:{db}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+    return apsw.Connection(
+        f"file:{db}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
+    )
 
 
 def rows(db: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
@@ -98,8 +109,13 @@ class PtyRun:
 
 
 def run_in_pty(
-    *args: str, wait_for: bytes | None = None, keys: bytes = b"q", timeout: float = 60.0,
-    cwd: Path | None = None, env: dict[str, str] | None = None, size: tuple[int, int] = (120, 32),
+    *args: str,
+    wait_for: bytes | None = None,
+    keys: bytes = b"q",
+    timeout: float = 60.0,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    size: tuple[int, int] = (120, 32),
 ) -> PtyRun:
     """`python -m lens_tui ARGS` with stdin, stdout and stderr on a new pseudo-terminal of
     `size` (columns, rows): once `wait_for` (if given) shows up on it, `keys` are typed; then
@@ -111,8 +127,14 @@ def run_in_pty(
     for name in ("TEXTUAL", "TEXTUAL_DRIVER", "NO_COLOR"):
         full_env.pop(name, None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lens_tui", *args], stdin=slave, stdout=slave, stderr=slave,
-        cwd=cwd, env=full_env, close_fds=True, start_new_session=True,
+        [sys.executable, "-m", "lens_tui", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=cwd,
+        env=full_env,
+        close_fds=True,
+        start_new_session=True,
     )
     os.close(slave)
     output = bytearray()
@@ -147,7 +169,9 @@ def run_in_pty(
     return PtyRun(code, bytes(output), saw)
 
 
-_ESCAPES = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[=>78])")
+_ESCAPES = re.compile(
+    rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[=>78])"
+)
 
 
 def _plain(data: bytes) -> bytes:

@@ -79,10 +79,16 @@ def test_show_json_and_unique_prefix(written_db: tuple[Path, str]) -> None:
     assert [s["name"] for s in data["spans"]] == ["checkout", "load cart", "charge card"]
     assert data["spans"][1]["attributes"] == {"items": 3}
     assert data["spans"][2]["exception_type"] == "RuntimeError"
-    assert {log["message"] for log in data["logs"]} == {"starting checkout", "cart loaded", "payment failed"}
+    assert {log["message"] for log in data["logs"]} == {
+        "starting checkout",
+        "cart loaded",
+        "payment failed",
+    }
 
 
-def test_show_uses_lens_db_from_the_environment(written_db: tuple[Path, str], tmp_path: Path) -> None:
+def test_show_uses_lens_db_from_the_environment(
+    written_db: tuple[Path, str], tmp_path: Path
+) -> None:
     db, trace_id = written_db
     result = run_cli("show", trace_id, env={"LENS_DB": str(db)})
     assert result.returncode == 0, result.stderr
@@ -99,7 +105,9 @@ def test_show_uses_lens_db_from_the_environment(written_db: tuple[Path, str], tm
         (("bogus-option-db", "--nope"), "unrecognized"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(written_db: tuple[Path, str], args: tuple[str, ...], needle: str) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    written_db: tuple[Path, str], args: tuple[str, ...], needle: str
+) -> None:
     db, _ = written_db
     extra = ("--db", str(db)) if args and args[0] in ("show", "prune") else ()
     result = run_cli(*args, *extra)
@@ -148,7 +156,9 @@ def test_prune_removes_old_traces_and_reports(tmp_path: Path) -> None:
     result = run_cli("prune", "--db", str(db), "--older-than", "7d")
     assert result.returncode == 0, result.stderr
     assert "removed 2 traces, 4 spans" in result.stdout
-    check = apsw.Connection(f"file:{db}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+    check = apsw.Connection(
+        f"file:{db}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
+    )
     assert check.execute("SELECT count(*) FROM traces").fetchall()[0][0] == 1
     assert check.execute("SELECT count(*) FROM spans").fetchall()[0][0] == 2
     check.close()

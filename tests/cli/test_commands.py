@@ -16,9 +16,13 @@ from lens_tui.tracing import lens_fn
 from .support import assert_one_line, run_cli, run_in_pty, user_env
 
 
-@pytest.mark.parametrize(("typed", "meant"), [("shwo", "show"), ("dmeo", "demo"), ("prun", "prune"),
-                                              ("otpl", "otlp"), ("Show", "show")])
-def test_a_mistyped_command_is_named_with_a_suggestion(tmp_path: Path, typed: str, meant: str) -> None:
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("shwo", "show"), ("dmeo", "demo"), ("prun", "prune"), ("otpl", "otlp"), ("Show", "show")],
+)
+def test_a_mistyped_command_is_named_with_a_suggestion(
+    tmp_path: Path, typed: str, meant: str
+) -> None:
     result = run_cli(typed, "0123abcd", cwd=tmp_path)
     assert_one_line(result, 2, f"unknown command {typed!r} (did you mean {meant!r}?)")
     assert result.stdout == ""
@@ -77,16 +81,27 @@ def trace_db(tmp_path: Path) -> Path:
     return db
 
 
-def _without_terminal(args: list[str], stdin: int | None, out: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def _without_terminal(
+    args: list[str], stdin: int | None, out: Path, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
     with open(out, "w") as stdout:
         return subprocess.run(
-            [sys.executable, "-m", "lens_tui", *args], check=False, stdin=stdin, stdout=stdout,
-            stderr=subprocess.PIPE, text=True, timeout=20, cwd=tmp_path, env=user_env(),
+            [sys.executable, "-m", "lens_tui", *args],
+            check=False,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=20,
+            cwd=tmp_path,
+            env=user_env(),
         )
 
 
 @pytest.mark.parametrize("extra", [[], ["--otlp", "0"]], ids=["dashboard", "with-receiver"])
-def test_the_dashboard_without_a_terminal_says_so_and_exits_2(trace_db: Path, tmp_path: Path, extra: list[str]) -> None:
+def test_the_dashboard_without_a_terminal_says_so_and_exits_2(
+    trace_db: Path, tmp_path: Path, extra: list[str]
+) -> None:
     """`lens-tui traces.db </dev/null >out.txt`, as a script or a cron job runs it."""
     out = tmp_path / "out.txt"
     started = time.monotonic()

@@ -42,17 +42,35 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """One seeded, timed run of the workload, watched from outside while it writes."""
     db = tmp_path_factory.mktemp("demo") / "traces.db"
     child = subprocess.Popen(
-        demo_command("--no-ui", "--duration", str(DURATION_S), "--rate", str(RATE), "--seed", str(SEED),
-                     "--db", str(db)),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=user_env(),
+        demo_command(
+            "--no-ui",
+            "--duration",
+            str(DURATION_S),
+            "--rate",
+            str(RATE),
+            "--seed",
+            str(SEED),
+            "--db",
+            str(db),
+        ),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=user_env(),
     )
     running: set[str] = set()
     deadline = time.monotonic() + DURATION_S + 30
     while child.poll() is None and time.monotonic() < deadline:
         if db.exists():
             try:
-                running.update(name for (name,) in rows(
-                    db, "SELECT name FROM spans WHERE duration_ms IS NULL AND status = 'running'"))
+                running.update(
+                    name
+                    for (name,) in rows(
+                        db,
+                        "SELECT name FROM spans WHERE duration_ms IS NULL AND status = 'running'",
+                    )
+                )
             except apsw.Error:  # not migrated yet
                 pass
         time.sleep(0.25)
@@ -73,9 +91,17 @@ def test_a_timed_run_exits_cleanly_and_leaves_nothing_running(demo_run: DemoRun)
 
 def test_routes_are_root_spans_named_by_template(demo_run: DemoRun) -> None:
     roots = dict(rows(demo_run.db, "SELECT root_span_name, count(*) FROM traces GROUP BY 1"))
-    for route in ("GET /users/{user_id}", "GET /search", "POST /orders", "GET /products/{product_id}", "GET /health"):
+    for route in (
+        "GET /users/{user_id}",
+        "GET /search",
+        "POST /orders",
+        "GET /products/{product_id}",
+        "GET /health",
+    ):
         assert roots.get(route, 0) >= 10, roots
-    assert not [name for name in roots if any(c.isdigit() for c in name)], roots  # /users/17 is not a name
+    assert not [name for name in roots if any(c.isdigit() for c in name)], (
+        roots
+    )  # /users/17 is not a name
     assert sum(roots.values()) >= RATE * DURATION_S * 0.5
 
 
@@ -83,26 +109,45 @@ def test_database_queries_and_cache_hits_and_misses(demo_run: DemoRun) -> None:
     queries = rows(demo_run.db, "SELECT attributes FROM spans WHERE name = 'db.query'")
     assert len(queries) >= 100
     assert all(json.loads(a)["db.statement"].startswith(("SELECT", "INSERT")) for (a,) in queries)
-    hits = [json.loads(a)["cache.hit"] for (a,) in rows(demo_run.db, "SELECT attributes FROM spans WHERE name = 'cache.get'")]
+    hits = [
+        json.loads(a)["cache.hit"]
+        for (a,) in rows(demo_run.db, "SELECT attributes FROM spans WHERE name = 'cache.get'")
+    ]
     assert hits.count(True) >= 20 and hits.count(False) >= 20
     assert rows(demo_run.db, "SELECT count(*) FROM spans WHERE name = 'cache.set'")[0][0] >= 10
 
 
 def test_outgoing_calls_have_attempt_spans_and_retries(demo_run: DemoRun) -> None:
-    calls = dict(rows(demo_run.db, "SELECT name, count(*) FROM spans WHERE name LIKE 'http.client %' GROUP BY 1"))
-    assert calls.get("http.client GET payments", 0) >= 20 and calls.get("http.client GET email", 0) >= 20, calls
-    attempts = rows(demo_run.db, """
+    calls = dict(
+        rows(
+            demo_run.db,
+            "SELECT name, count(*) FROM spans WHERE name LIKE 'http.client %' GROUP BY 1",
+        )
+    )
+    assert (
+        calls.get("http.client GET payments", 0) >= 20
+        and calls.get("http.client GET email", 0) >= 20
+    ), calls
+    attempts = rows(
+        demo_run.db,
+        """
         SELECT count(*) FROM spans a JOIN spans c ON c.span_id = a.parent_span_id
-        WHERE a.name = 'attempt' AND c.name LIKE 'http.client %' GROUP BY a.parent_span_id""")
+        WHERE a.name = 'attempt' AND c.name LIKE 'http.client %' GROUP BY a.parent_span_id""",
+    )
     assert sum(n for (n,) in attempts) >= len(attempts) >= 40  # every call has its attempt(s)
     assert max(n for (n,) in attempts) >= 2  # some were retried
-    timeouts = rows(demo_run.db, "SELECT count(*) FROM spans WHERE name = 'attempt' AND exception_type = 'UpstreamTimeout'")
+    timeouts = rows(
+        demo_run.db,
+        "SELECT count(*) FROM spans WHERE name = 'attempt' AND exception_type = 'UpstreamTimeout'",
+    )
     assert timeouts[0][0] >= 1
     assert rows(demo_run.db, "SELECT count(*) FROM logs WHERE message LIKE 'retrying %'")[0][0] >= 1
 
 
 def test_about_three_percent_of_traces_fail_spread_over_routes(demo_run: DemoRun) -> None:
-    per_route = rows(demo_run.db, "SELECT root_span_name, count(*), sum(status = 'error') FROM traces GROUP BY 1")
+    per_route = rows(
+        demo_run.db, "SELECT root_span_name, count(*), sum(status = 'error') FROM traces GROUP BY 1"
+    )
     total = sum(n for _, n, _ in per_route)
     failed = sum(e for _, _, e in per_route)
     assert 0.015 <= failed / total <= 0.05, (failed, total, per_route)
@@ -113,11 +158,18 @@ def test_about_three_percent_of_traces_fail_spread_over_routes(demo_run: DemoRun
 
 
 def test_failed_spans_carry_tracebacks_and_error_logs(demo_run: DemoRun) -> None:
-    kinds = dict(rows(demo_run.db, """
+    kinds = dict(
+        rows(
+            demo_run.db,
+            """
         SELECT exception_type, count(*) FROM spans
-        WHERE status = 'error' AND traceback LIKE 'Traceback (most recent call last)%' GROUP BY 1"""))
+        WHERE status = 'error' AND traceback LIKE 'Traceback (most recent call last)%' GROUP BY 1""",
+        )
+    )
     assert {"KeyError", "PaymentDeclined", "UpstreamTimeout"} <= set(kinds), kinds
-    logged = rows(demo_run.db, "SELECT count(*) FROM logs WHERE level = 'error' AND traceback IS NOT NULL")
+    logged = rows(
+        demo_run.db, "SELECT count(*) FROM logs WHERE level = 'error' AND traceback IS NOT NULL"
+    )
     assert logged[0][0] >= 1
 
 
@@ -129,20 +181,31 @@ def test_logs_at_every_level_tied_to_traces(demo_run: DemoRun) -> None:
 
 def test_long_jobs_are_seen_running_while_the_workload_runs(demo_run: DemoRun) -> None:
     assert "job.export_report" in demo_run.running_seen, demo_run.running_seen
-    jobs = rows(demo_run.db, "SELECT duration_ms, span_count FROM traces WHERE root_span_name = 'job.export_report'")
-    assert jobs and all(ms >= 1000 and count >= 2 for ms, count in jobs), jobs  # export.chunk children
+    jobs = rows(
+        demo_run.db,
+        "SELECT duration_ms, span_count FROM traces WHERE root_span_name = 'job.export_report'",
+    )
+    assert jobs and all(ms >= 1000 and count >= 2 for ms, count in jobs), (
+        jobs
+    )  # export.chunk children
 
 
 def test_a_trace_of_thousands_of_spans_comes_in_the_first_seconds(demo_run: DemoRun) -> None:
-    big = rows(demo_run.db, """
+    big = rows(
+        demo_run.db,
+        """
         SELECT span_count, started_at - (SELECT min(started_at) FROM traces) FROM traces
-        WHERE root_span_name = 'POST /admin/reindex'""")
+        WHERE root_span_name = 'POST /admin/reindex'""",
+    )
     assert big, "no reindex trace"
     spans, after_ms = big[0]
     assert spans >= 1000
     assert after_ms <= 5000
-    counted = rows(demo_run.db, "SELECT count(*) FROM spans WHERE trace_id = (SELECT trace_id FROM traces "
-                                "WHERE root_span_name = 'POST /admin/reindex' LIMIT 1)")
+    counted = rows(
+        demo_run.db,
+        "SELECT count(*) FROM spans WHERE trace_id = (SELECT trace_id FROM traces "
+        "WHERE root_span_name = 'POST /admin/reindex' LIMIT 1)",
+    )
     assert counted == [(spans,)]
 
 
@@ -151,11 +214,20 @@ def test_a_trace_of_thousands_of_spans_comes_in_the_first_seconds(demo_run: Demo
 
 def run_demo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`lens-tui demo ARGS` to its end (with the dashboard unless --no-ui is among ARGS)."""
-    return subprocess.run(demo_command(*args), check=False, capture_output=True, text=True, timeout=60,
-                          stdin=subprocess.DEVNULL, env=env or user_env())
+    return subprocess.run(
+        demo_command(*args),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=env or user_env(),
+    )
 
 
-def assert_one_line_before_any_screen(result: subprocess.CompletedProcess[str], code: int, needle: str) -> None:
+def assert_one_line_before_any_screen(
+    result: subprocess.CompletedProcess[str], code: int, needle: str
+) -> None:
     assert result.returncode == code, result.stderr
     assert needle in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -172,13 +244,17 @@ def assert_one_line_before_any_screen(result: subprocess.CompletedProcess[str], 
         ("file-as-directory", "is not a directory"),
     ],
 )
-def test_a_db_that_is_not_a_trace_database_is_refused(tmp_path: Path, kind: str, needle: str) -> None:
+def test_a_db_that_is_not_a_trace_database_is_refused(
+    tmp_path: Path, kind: str, needle: str
+) -> None:
     target = tmp_path / "x.db"
     if kind == "text":
         target.write_text("hello, I am not a database\n")
     elif kind == "other-app":
         conn = apsw.Connection(str(target))
-        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, 'ada')")
+        conn.execute(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, 'ada')"
+        )
         conn.close()
     elif kind == "directory":
         target.mkdir()
@@ -219,7 +295,9 @@ def test_an_existing_trace_database_is_added_to(tmp_path: Path) -> None:
     tracing.shutdown()
     result = run_demo("--no-ui", "--duration", "1", "--db", str(db))
     assert result.returncode == 0, result.stderr
-    assert rows(db, "SELECT service FROM traces WHERE root_span_name = 'nightly backup'") == [("ops",)]
+    assert rows(db, "SELECT service FROM traces WHERE root_span_name = 'nightly backup'") == [
+        ("ops",)
+    ]
     assert rows(db, "SELECT count(*) FROM traces WHERE service = 'shop-api'")[0][0] >= 5
 
 
@@ -233,13 +311,19 @@ if "lens_tui.demo" in sys.orig_argv:  # the workload child only, not the lens-tu
 
 
 @pytest.mark.parametrize("ui", [True, False], ids=["dashboard", "no-ui"])
-def test_a_workload_that_dies_at_start_is_one_line_not_a_waiting_screen(tmp_path: Path, ui: bool) -> None:
+def test_a_workload_that_dies_at_start_is_one_line_not_a_waiting_screen(
+    tmp_path: Path, ui: bool
+) -> None:
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(CRASH_AT_START)
-    env = user_env(PYTHONPATH=os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")])))
+    env = user_env(
+        PYTHONPATH=os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")]))
+    )
     db = tmp_path / "traces.db"
     result = run_demo("--db", str(db), *([] if ui else ["--no-ui"]), env=env)
-    assert_one_line_before_any_screen(result, 1, "the workload stopped at start: RuntimeError: simulated crash at start")
+    assert_one_line_before_any_screen(
+        result, 1, "the workload stopped at start: RuntimeError: simulated crash at start"
+    )
     assert "exit code 3" in result.stderr
     assert f"{db}.demo.log" in result.stderr

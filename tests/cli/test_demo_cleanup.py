@@ -24,7 +24,9 @@ def tmpdir_env(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return temp, {"TMPDIR": str(temp)}
 
 
-def test_quitting_the_dashboard_removes_the_temporary_directory(tmpdir_env: tuple[Path, dict[str, str]]) -> None:
+def test_quitting_the_dashboard_removes_the_temporary_directory(
+    tmpdir_env: tuple[Path, dict[str, str]],
+) -> None:
     temp, env = tmpdir_env
     run = run_in_pty("demo", "--rate", "20", wait_for=b"GET /", keys=b"q", env=env, timeout=60)
     assert run.saw, run.output[-3000:]  # the dashboard showed the workload's traces
@@ -36,7 +38,12 @@ def test_a_timed_run_removes_it(tmpdir_env: tuple[Path, dict[str, str]]) -> None
     temp, env = tmpdir_env
     result = subprocess.run(
         [sys.executable, "-m", "lens_tui", "demo", "--no-ui", "--duration", "1", "--rate", "20"],
-        check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, env=user_env(**env),
+        check=False,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=user_env(**env),
     )
     assert result.returncode == 0, result.stderr
     assert f"demo writing to {temp}" in result.stderr and "removed" in result.stderr
@@ -47,8 +54,12 @@ def test_ctrl_c_removes_it(tmpdir_env: tuple[Path, dict[str, str]]) -> None:
     temp, env = tmpdir_env
     proc = subprocess.Popen(
         [sys.executable, "-m", "lens_tui", "demo", "--no-ui", "--rate", "20"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env=user_env(**env), start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=user_env(**env),
+        start_new_session=True,
     )
     try:
         assert proc.stderr is not None
@@ -67,11 +78,18 @@ def test_ctrl_c_removes_it(tmpdir_env: tuple[Path, dict[str, str]]) -> None:
     assert list(temp.iterdir()) == []
 
 
-def test_no_terminal_is_one_line_and_removes_it(tmpdir_env: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+def test_no_terminal_is_one_line_and_removes_it(
+    tmpdir_env: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
     temp, env = tmpdir_env
     result = subprocess.run(
-        [sys.executable, "-m", "lens_tui", "demo"], check=False, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=60, env=user_env(**env),
+        [sys.executable, "-m", "lens_tui", "demo"],
+        check=False,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=user_env(**env),
     )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -83,7 +101,9 @@ def test_no_terminal_is_one_line_and_removes_it(tmpdir_env: tuple[Path, dict[str
 def test_a_named_database_stays(tmpdir_env: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     temp, env = tmpdir_env
     db = tmp_path / "kept" / "traces.db"
-    run = run_in_pty("demo", "--db", str(db), "--rate", "20", wait_for=b"GET /", keys=b"q", env=env, timeout=60)
+    run = run_in_pty(
+        "demo", "--db", str(db), "--rate", "20", wait_for=b"GET /", keys=b"q", env=env, timeout=60
+    )
     assert run.saw and run.returncode == 0, run.output[-3000:]
     assert rows(db, "SELECT count(*) FROM traces WHERE service = 'shop-api'")[0][0] >= 1
     assert Path(f"{db}.demo.log").exists()

@@ -138,12 +138,29 @@ def test_severity_texts_through_the_otlp_receiver(tmp_path: Path) -> None:
 
 def test_which_names_are_kept() -> None:
     assert [of_number(n) for n in (0, 5, 10, 15, 20, 25, 30, 40, 50, 60)] == [
-        "debug", "debug", "debug", "debug", "info", "info", "warn", "error", "error", "error"]
+        "debug",
+        "debug",
+        "debug",
+        "debug",
+        "info",
+        "info",
+        "warn",
+        "error",
+        "error",
+        "error",
+    ]
     assert folded_name("CRITICAL", "error") == "CRITICAL"
     assert folded_name(" Fatal ", "error") == "Fatal"
     assert folded_name(b"TRACE", "debug") == "TRACE"
-    for same, level in (("ERROR", "error"), ("warning", "warn"), ("WARN", "warn"), ("Err", "error"),
-                        ("info", "info"), ("", "info"), (None, "info")):
+    for same, level in (
+        ("ERROR", "error"),
+        ("warning", "warn"),
+        ("WARN", "warn"),
+        ("Err", "error"),
+        ("info", "info"),
+        ("", "info"),
+        (None, "info"),
+    ):
         assert folded_name(same, level) is None, same
     assert level_label("error", {LEVEL_NAME_KEY: "CRITICAL"}) == "CRITICAL"
     assert level_label("error", {LEVEL_NAME_KEY: " "}) == "error"

@@ -24,8 +24,13 @@ def test_the_snippet_stores_a_span_and_a_log_tied_to_it(tmp_path: Path) -> None:
     code = readme_snippet()
     assert "LensLogExporter(" in code  # imported and wired, not only imported
     result = subprocess.run(
-        [sys.executable, "-c", code], check=False, cwd=tmp_path, capture_output=True, text=True,
-        timeout=60, env=user_env(),
+        [sys.executable, "-c", code],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=user_env(),
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "Deprecat" not in result.stderr, result.stderr

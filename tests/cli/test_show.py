@@ -30,6 +30,7 @@ def many_traces(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[st
     tracing.configure(db, service="batch", flush_interval=0.02)
     ids: list[str] = []
     for n in range(JOBS):
+
         @lens_fn(f"job {n:02d}")
         def job() -> str:
             holder = tracing.current_span()
@@ -42,7 +43,9 @@ def many_traces(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[st
     return db, ids
 
 
-def test_a_shared_prefix_lists_the_candidates_and_exits_2(many_traces: tuple[Path, list[str]]) -> None:
+def test_a_shared_prefix_lists_the_candidates_and_exits_2(
+    many_traces: tuple[Path, list[str]],
+) -> None:
     db, ids = many_traces
     prefix = ids[0][:8]
     assert all(i.startswith(prefix) for i in ids)  # what the screen used to show
@@ -51,7 +54,9 @@ def test_a_shared_prefix_lists_the_candidates_and_exits_2(many_traces: tuple[Pat
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
     lines = result.stderr.rstrip("\n").splitlines()
-    assert f"trace id {prefix!r} is ambiguous" in lines[0] and f"{JOBS} traces match" in lines[0], lines[0]
+    assert f"trace id {prefix!r} is ambiguous" in lines[0] and f"{JOBS} traces match" in lines[0], (
+        lines[0]
+    )
     listed = lines[1:11]
     for n, line in enumerate(listed):  # the earliest ten, with start time and root name
         assert line.split()[0] == ids[n], line
@@ -98,7 +103,9 @@ class SharedTail(IdGenerator):
 
 def test_a_shared_tail_lists_both_traces(tmp_path: Path) -> None:
     db = tmp_path / "traces.db"
-    provider = TracerProvider(resource=Resource.create({"service.name": "edge"}), id_generator=SharedTail())
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "edge"}), id_generator=SharedTail()
+    )
     provider.add_span_processor(SimpleSpanProcessor(LensSpanExporter(db)))
     tracer = provider.get_tracer("edge")
     ids = []
@@ -175,7 +182,9 @@ def test_span_events_and_links_are_in_the_json(tmp_path: Path) -> None:
     tracer = provider.get_tracer("queue")
     with tracer.start_as_current_span("enqueue") as producer:
         produced = producer.get_span_context()
-    with tracer.start_as_current_span("consume", links=[Link(produced, {"messaging.batch": 1})]) as consumer:
+    with tracer.start_as_current_span(
+        "consume", links=[Link(produced, {"messaging.batch": 1})]
+    ) as consumer:
         consumer.add_event("retry", {"attempt": 2})
         consumer.add_event("acked")
         trace_id = f"{consumer.get_span_context().trace_id:032x}"
@@ -187,10 +196,13 @@ def test_span_events_and_links_are_in_the_json(tmp_path: Path) -> None:
     assert [e["name"] for e in consume["events"]] == ["retry", "acked"]
     assert consume["events"][0]["attributes"] == {"attempt": 2}
     assert isinstance(consume["events"][0]["time"], float)
-    assert consume["links"] == [{
-        "trace_id": f"{produced.trace_id:032x}", "span_id": f"{produced.span_id:016x}",
-        "attributes": {"messaging.batch": 1},
-    }]
+    assert consume["links"] == [
+        {
+            "trace_id": f"{produced.trace_id:032x}",
+            "span_id": f"{produced.span_id:016x}",
+            "attributes": {"messaging.batch": 1},
+        }
+    ]
     # The same events and links as the OTLP export of the same trace.
     otlp = json.loads(run_cli("show", trace_id, "--db", str(db), "--format", "otlp-json").stdout)
     (otlp_span,) = otlp["resourceSpans"][0]["scopeSpans"][0]["spans"]

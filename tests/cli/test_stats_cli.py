@@ -34,21 +34,51 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     full.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "lens_tui", *args],
-        capture_output=True, text=True, timeout=60, env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=full,
     )
 
 
-def _insert(conn: apsw.Connection, n: int, service: str | None, name: str, start: float,
-            duration: float | None, status: str = "ok") -> None:
+def _insert(
+    conn: apsw.Connection,
+    n: int,
+    service: str | None,
+    name: str,
+    start: float,
+    duration: float | None,
+    status: str = "ok",
+) -> None:
     now = time.time() * 1000.0
     conn.execute(
-        schema.placeholders_insert(schema.Trace, (
-            "trace_id", "root_span_name", "service", "started_at", "ended_at", "duration_ms",
-            "status", "span_count", "error_count", "updated_at",
-        )),
-        (f"{n:032x}", name, service, start, None if duration is None else start + duration,
-         duration, status if duration is not None or status == "error" else "running", 1,
-         int(status == "error"), now),
+        schema.placeholders_insert(
+            schema.Trace,
+            (
+                "trace_id",
+                "root_span_name",
+                "service",
+                "started_at",
+                "ended_at",
+                "duration_ms",
+                "status",
+                "span_count",
+                "error_count",
+                "updated_at",
+            ),
+        ),
+        (
+            f"{n:032x}",
+            name,
+            service,
+            start,
+            None if duration is None else start + duration,
+            duration,
+            status if duration is not None or status == "error" else "running",
+            1,
+            int(status == "error"),
+            now,
+        ),
     )
 
 
@@ -68,8 +98,15 @@ def stats_db(tmp_path: Path) -> Path:
         for (service, name), durations in ROUTES.items():
             for i, duration in enumerate(durations):
                 n += 1
-                _insert(conn, n, service, name, NOW - 600_000.0 + n * 1_000.0, duration,
-                        "error" if (name, i) == ("GET /a", 3) and service == "shop" else "ok")
+                _insert(
+                    conn,
+                    n,
+                    service,
+                    name,
+                    NOW - 600_000.0 + n * 1_000.0,
+                    duration,
+                    "error" if (name, i) == ("GET /a", 3) and service == "shop" else "ok",
+                )
         _insert(conn, 100, "shop", "GET /a", NOW - 30_000.0, None)
         _insert(conn, 101, "shop", "GET /a", NOW - 1_200_000.0, 9_999.0)
         _insert(conn, 102, "evil", "GET /\x1b[31mred", NOW - 20_000.0, 2.0)
@@ -93,7 +130,10 @@ def _expected(by: str) -> dict[tuple, dict]:
         errors = 1 if key in {("shop", "GET /a"), ("shop", None), (None, "GET /a")} else 0
         count = len(durations) + running
         out[key] = {
-            "count": count, "running": running, "errors": errors, "error_rate": errors / count,
+            "count": count,
+            "running": running,
+            "errors": errors,
+            "error_rate": errors / count,
             "rate_per_s": count / 900.0,
             **{f"p{p}_ms": _nearest(durations, p) for p in (50, 90, 95, 99)},
             "max_ms": max(durations),
@@ -111,8 +151,18 @@ def test_json_against_an_independent_computation(stats_db: Path, by: str) -> Non
     assert set(got) == set(want)
     for key, expected in want.items():
         row = got[key]
-        keys = {"count", "rate_per_s", "errors", "error_rate", "p50_ms", "p90_ms", "p95_ms",
-                "p99_ms", "max_ms", "running"}
+        keys = {
+            "count",
+            "rate_per_s",
+            "errors",
+            "error_rate",
+            "p50_ms",
+            "p90_ms",
+            "p95_ms",
+            "p99_ms",
+            "max_ms",
+            "running",
+        }
         assert set(row) == keys | {k for k in ("service", "name") if k in by}
         for field, value in expected.items():
             # The CLI's clock is a moment after the test's: rates differ by that much only.
@@ -127,8 +177,18 @@ def test_table_lists_every_route_under_its_window(stats_db: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0].startswith("traces started from ")
     assert lines[1].split() == [
-        "SERVICE", "NAME", "COUNT", "RATE/S", "ERRORS", "ERR%", "P50", "P90", "P95", "P99",
-        "MAX", "RUNNING",
+        "SERVICE",
+        "NAME",
+        "COUNT",
+        "RATE/S",
+        "ERRORS",
+        "ERR%",
+        "P50",
+        "P90",
+        "P95",
+        "P99",
+        "MAX",
+        "RUNNING",
     ]
     first = lines[2].split()
     assert first[:3] == ["shop", "GET", "/a"] and first[3] == "11" and first[-1] == "1"
@@ -141,20 +201,24 @@ def test_expr_is_a_trace_query(stats_db: Path) -> None:
     def routes(expr: str) -> dict[tuple[str, str], tuple[int, int]]:
         result = run_cli("stats", expr, "--db", str(stats_db), "--format", "json")
         assert result.returncode == 0, result.stderr
-        return {(r["service"], r["name"]): (r["count"], r["errors"]) for r in json.loads(result.stdout)}
+        return {
+            (r["service"], r["name"]): (r["count"], r["errors"]) for r in json.loads(result.stdout)
+        }
 
     # Bare words: the root span name contains them, case-folded.
     assert routes("get /A") == {("shop", "GET /a"): (11, 1), ("pay", "GET /a"): (3, 0)}
     assert routes("status = error") == {("shop", "GET /a"): (1, 1)}
     assert routes('duration >= 80ms or name = "GET /b"') == {
-        ("shop", "GET /a"): (3, 0), ("shop", "GET /b"): (1, 0),
+        ("shop", "GET /a"): (3, 0),
+        ("shop", "GET /b"): (1, 0),
     }
 
 
 def test_windows_by_clock_and_date_and_all(stats_db: Path) -> None:
     def counts(*window: str) -> int:
-        result = run_cli("stats", "--db", str(stats_db), "--by", "service", "--format", "json",
-                         *window)
+        result = run_cli(
+            "stats", "--db", str(stats_db), "--by", "service", "--format", "json", *window
+        )
         assert result.returncode == 0, result.stderr
         return sum(r["count"] for r in json.loads(result.stdout))
 
@@ -208,8 +272,16 @@ def test_lens_db_and_an_empty_window(stats_db: Path) -> None:
     result = run_cli("stats", "--since", "10d", "--until", "9d", env={"LENS_DB": str(stats_db)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip().endswith(": none")
-    result = run_cli("stats", "--since", "10d", "--until", "9d", "--format", "json",
-                     env={"LENS_DB": str(stats_db)})
+    result = run_cli(
+        "stats",
+        "--since",
+        "10d",
+        "--until",
+        "9d",
+        "--format",
+        "json",
+        env={"LENS_DB": str(stats_db)},
+    )
     assert json.loads(result.stdout) == []
 
 
@@ -233,7 +305,12 @@ def test_a_database_written_by_the_tracing_library(tmp_path: Path) -> None:
     result = run_cli("stats", "--db", str(db), "--format", "json")
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)
-    assert (row["service"], row["name"], row["count"], row["errors"]) == ("shop", "GET /orders", 6, 1)
+    assert (row["service"], row["name"], row["count"], row["errors"]) == (
+        "shop",
+        "GET /orders",
+        6,
+        1,
+    )
     assert row["p50_ms"] == _nearest(durations, 50) and row["max_ms"] == max(durations)
 
 

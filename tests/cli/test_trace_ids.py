@@ -20,10 +20,15 @@ def test_ids_of_one_moment_share_their_head_and_differ_in_their_tail() -> None:
 
 
 def test_the_length_grows_only_as_far_as_a_shared_tail_needs() -> None:
-    ids = ["01a25238000000aaaa" + "00000" + "0de34621f", "01a25239000000bbbb" + "00000" + "1de34621f",
-           "01a25239" + "0" * 23 + "1"]
+    ids = [
+        "01a25238000000aaaa" + "00000" + "0de34621f",
+        "01a25239000000bbbb" + "00000" + "1de34621f",
+        "01a25239" + "0" * 23 + "1",
+    ]
     assert all(len(i) == 32 for i in ids)
-    assert short_id_length(ids) == 9  # ...0de34621f and ...1de34621f differ in the 9th digit from the end
+    assert (
+        short_id_length(ids) == 9
+    )  # ...0de34621f and ...1de34621f differ in the 9th digit from the end
     assert {short_id(i, 9) for i in ids} == {"0de34621f", "1de34621f", "000000001"}
     assert short_id_length(ids[:1]) == SHORT_ID_LENGTH
     assert short_id_length([]) == SHORT_ID_LENGTH
@@ -38,8 +43,16 @@ def _foreign(db: Path, *trace_ids: str) -> None:
     store = TraceStore(db, flush_interval=0.01, retention_days=None)
     now = time.time() * 1000
     for n, trace_id in enumerate(trace_ids):
-        store.record_span(ExternalSpan(span_id=f"{n + 1:016x}", trace_id=trace_id, name=f"root {trace_id}",
-                                       started_at=now + n, duration_ms=1.0, service="foreign"))
+        store.record_span(
+            ExternalSpan(
+                span_id=f"{n + 1:016x}",
+                trace_id=trace_id,
+                name=f"root {trace_id}",
+                started_at=now + n,
+                duration_ms=1.0,
+                service="foreign",
+            )
+        )
     assert store.flush(10)
     store.shutdown()
 

@@ -51,8 +51,12 @@ def popen_python(script: Path, *args: str, **kwargs: Any) -> subprocess.Popen[st
     """Start `python script args` with pipes for stdin/stdout/stderr (text mode)."""
     return subprocess.Popen(
         [sys.executable, str(script), *args],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=child_env(), **kwargs,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+        **kwargs,
     )
 
 
@@ -130,7 +134,9 @@ def run_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        pytest.fail(f"{getattr(fn, '__name__', fn)} did not return within {timeout} s (endless loop?)")
+        pytest.fail(
+            f"{getattr(fn, '__name__', fn)} did not return within {timeout} s (endless loop?)"
+        )
     if "error" in result:
         raise result["error"]
     return result.get("value")
@@ -162,7 +168,7 @@ def as_user(fn: Callable[[], Any], uid: int = NOBODY, timeout: float = 30.0) -> 
                 out = {"error": f"{type(exc).__name__}: {exc}"}
             data = json.dumps(out).encode()
             while data:
-                data = data[os.write(write_fd, data):]
+                data = data[os.write(write_fd, data) :]
         except BaseException:
             code = 3
         finally:

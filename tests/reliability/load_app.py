@@ -35,8 +35,13 @@ def main() -> None:
     seconds_f, span_rate_f, log_rate_f = float(seconds), float(span_rate), float(log_rate)
     errors = io.StringIO()
     store = tracing.configure(
-        db, service="load", flush_interval=0.05, max_queue=int(max_queue),
-        busy_timeout_ms=int(busy_ms), retention_days=None, stderr=errors,
+        db,
+        service="load",
+        flush_interval=0.05,
+        max_queue=int(max_queue),
+        busy_timeout_ms=int(busy_ms),
+        retention_days=None,
+        stderr=errors,
     )
     logger = logging.getLogger("load")
     logger.propagate = False
@@ -55,7 +60,9 @@ def main() -> None:
         if phase == "start":
             gc_pause["t0"] = time.perf_counter()
         else:
-            gc_pause["max_ms"] = max(gc_pause["max_ms"], (time.perf_counter() - gc_pause["t0"]) * 1000)
+            gc_pause["max_ms"] = max(
+                gc_pause["max_ms"], (time.perf_counter() - gc_pause["t0"]) * 1000
+            )
 
     gc.callbacks.append(on_gc)
     samples: list[tuple[float, int, int, int, int]] = []  # (t, rss, queued, kept, dropped)

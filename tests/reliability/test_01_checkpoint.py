@@ -61,7 +61,9 @@ def _in_transaction(reader: TraceReader) -> bool:
     return conn is not None and conn.in_transaction
 
 
-def _dashboard_loop(db: Path, writer_done: Callable[[], bool], max_wal: list[int]) -> dict[str, int]:
+def _dashboard_loop(
+    db: Path, writer_done: Callable[[], bool], max_wal: list[int]
+) -> dict[str, int]:
     """Poll like the dashboard until the writer is done; returns how much work was done."""
     reader = TraceReader(db)
     mark = TraceMark()

@@ -209,7 +209,11 @@ def test_05_file_not_writable_in_shared_directory(world_dir: Path) -> None:
         store.shutdown()
         return {"errors": store.errors, "dropped": store.dropped, "stderr": err.getvalue()}
 
-    assert as_user(lambda: app_writes("a"), uid=APP_UID) == {"errors": 0, "dropped": 0, "stderr": ""}
+    assert as_user(lambda: app_writes("a"), uid=APP_UID) == {
+        "errors": 0,
+        "dropped": 0,
+        "stderr": "",
+    }
     assert {f.name for f in d.iterdir()} == {"traces.db"}
     before = snapshot_dir(d)
     _shows(as_user(lambda: show(db)), ["a"])

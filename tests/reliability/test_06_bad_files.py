@@ -60,7 +60,9 @@ def truncated_to_one_page(p: Path) -> None:
 
 def other_application(p: Path) -> None:
     conn = apsw.Connection(str(p))
-    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT); INSERT INTO users VALUES (1, 'a@b')")
+    conn.execute(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT); INSERT INTO users VALUES (1, 'a@b')"
+    )
     conn.close()
 
 
@@ -108,8 +110,12 @@ BROKEN: dict[str, tuple[Callable[[Path], None], str]] = {
 def _start(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], float]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "lens_tui", *args],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, cwd=cwd, env=child_env(TERM="xterm-256color"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=child_env(TERM="xterm-256color"),
     )
     return proc, time.monotonic()
 
@@ -141,7 +147,10 @@ def cli_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, st
             directory = tmp_path_factory.mktemp(kind)
             db = directory / "traces.db"
             make(db)
-            for command, args in (("show", ["show", "0123abcd", "--db", str(db)]), ("dashboard", [str(db)])):
+            for command, args in (
+                ("show", ["show", "0123abcd", "--db", str(db)]),
+                ("dashboard", [str(db)]),
+            ):
                 running.append(((kind, command), _start(args, directory)))
         # _finish kills whatever hangs: no process outlives the fixture.
         return {key: _finish(*started) for key, started in running}
@@ -153,7 +162,9 @@ def cli_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, st
 
 
 @pytest.mark.parametrize("kind", sorted(BROKEN))
-def test_06_broken_file_through_cli(cli_outcomes: dict[tuple[str, str], Outcome], kind: str) -> None:
+def test_06_broken_file_through_cli(
+    cli_outcomes: dict[tuple[str, str], Outcome], kind: str
+) -> None:
     """show and the dashboard command: one stderr line, exit 2, no traceback, no screen."""
     word = BROKEN[kind][1]
     for command in ("show", "dashboard"):

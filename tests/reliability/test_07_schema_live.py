@@ -46,11 +46,23 @@ def make_v0(path: Path, journal_mode: str) -> None:
     conn.execute(ORIGINAL_LAYOUT_SQL)
     now = int(time.time() * 1000) - 60_000
     with conn:
-        conn.execute("INSERT INTO traces VALUES ('0' || hex(randomblob(15)) || '0', 'legacy', 'web', ?, ?, 5)", (now, now + 5))
+        conn.execute(
+            "INSERT INTO traces VALUES ('0' || hex(randomblob(15)) || '0', 'legacy', 'web', ?, ?, 5)",
+            (now, now + 5),
+        )
         tid = conn.execute("SELECT trace_id FROM traces").fetchall()[0][0]
-        conn.execute("INSERT INTO spans VALUES ('aaaaaaaaaaaaaaaa', ?, NULL, 'legacy', ?, 5, NULL, NULL, NULL)", (tid, now))
-        conn.execute("INSERT INTO spans VALUES ('bbbbbbbbbbbbbbbb', ?, 'aaaaaaaaaaaaaaaa', 'q', ?, 2, NULL, NULL, NULL)", (tid, now + 1))
-        conn.execute("INSERT INTO logs (trace_id, level, message, timestamp) VALUES (?, 'INFO', 'old log', ?)", (tid, now))
+        conn.execute(
+            "INSERT INTO spans VALUES ('aaaaaaaaaaaaaaaa', ?, NULL, 'legacy', ?, 5, NULL, NULL, NULL)",
+            (tid, now),
+        )
+        conn.execute(
+            "INSERT INTO spans VALUES ('bbbbbbbbbbbbbbbb', ?, 'aaaaaaaaaaaaaaaa', 'q', ?, 2, NULL, NULL, NULL)",
+            (tid, now + 1),
+        )
+        conn.execute(
+            "INSERT INTO logs (trace_id, level, message, timestamp) VALUES (?, 'INFO', 'old log', ?)",
+            (tid, now),
+        )
     conn.close()
 
 
@@ -97,7 +109,10 @@ def test_07_migration_while_reader_open(tmp_path: Path, journal_mode: str) -> No
             assert [w.service for w in stats.writers] == ["migrated"]
             assert stats.writers[0].spans_written == 2
             detail = reader.trace(fresh.trace_id)
-            assert {s.name: s.service for s in detail.spans} == {"fresh": "migrated", "child": "migrated"}
+            assert {s.name: s.service for s in detail.spans} == {
+                "fresh": "migrated",
+                "child": "migrated",
+            }
             # The old rows are still shown, with the columns they do not have as None.
             names = {t.root_span_name: t for t in reader.recent_traces()}
             assert set(names) == {"legacy", "fresh"} and names["legacy"].service is None
@@ -126,7 +141,9 @@ def test_07_newer_writer_while_reader_open(tmp_path: Path) -> None:
     try:
         assert len(reader.recent_traces()) == 1
         conn = apsw.Connection(str(db))
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}; ALTER TABLE traces ADD COLUMN future TEXT")
+        conn.execute(
+            f"PRAGMA user_version = {SCHEMA_VERSION + 1}; ALTER TABLE traces ADD COLUMN future TEXT"
+        )
         conn.close()
         with pytest.raises(OpenError, match="newer"):
             reader.changed()

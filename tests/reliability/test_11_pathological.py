@@ -30,12 +30,22 @@ def sid(n: int) -> str:
     return f"{n:016x}"
 
 
-def row(n: int, parent: int | None, *, start: float = 1_000.0, duration: float | None = 1.0,
-        name: str | None = None) -> SpanRow:
+def row(
+    n: int,
+    parent: int | None,
+    *,
+    start: float = 1_000.0,
+    duration: float | None = 1.0,
+    name: str | None = None,
+) -> SpanRow:
     """A SpanRow of the test trace (parent given by number)."""
     return SpanRow(
-        span_id=sid(n), trace_id=TRACE, parent_span_id=None if parent is None else sid(parent),
-        name=name or f"s{n}", started_at=start, duration_ms=duration,
+        span_id=sid(n),
+        trace_id=TRACE,
+        parent_span_id=None if parent is None else sid(parent),
+        name=name or f"s{n}",
+        started_at=start,
+        duration_ms=duration,
         status="running" if duration is None else "ok",
     )
 
@@ -72,7 +82,9 @@ def test_11_deep_chain_render_tree() -> None:
     """render_tree of the 10,000-deep chain finishes and lists every span once."""
     spans = chain(DEPTH)
     text = run_with_timeout(lambda: export.render_tree(TraceDetail(None, tuple(spans))), 30.0)
-    names = [line.strip().split("┆ ")[-1].split("  ")[0] for line in text.splitlines() if line.strip()]
+    names = [
+        line.strip().split("┆ ")[-1].split("  ")[0] for line in text.splitlines() if line.strip()
+    ]
     assert sorted(names) == sorted(s.name for s in spans)
     # Indentation stops growing past export.MAX_INDENT_DEPTH (the depth is printed instead):
     # unbounded, this chain rendered as 100 MB of spaces.
@@ -82,7 +94,15 @@ def test_11_deep_chain_render_tree() -> None:
 
 @pytest.mark.parametrize(
     "case",
-    ["cycle", "long-cycle", "self-parent", "orphans", "duplicates", "cycle-below-root", "everything"],
+    [
+        "cycle",
+        "long-cycle",
+        "self-parent",
+        "orphans",
+        "duplicates",
+        "cycle-below-root",
+        "everything",
+    ],
 )
 def test_11_malformed_parents(case: str) -> None:
     """Cycles, self-parents, orphans and duplicate ids: each span once, and the walk ends."""
@@ -94,7 +114,12 @@ def test_11_malformed_parents(case: str) -> None:
         "duplicates": [row(1, None), row(2, 1), row(2, 1, name="dup"), row(1, 2, name="dup-root")],
         "cycle-below-root": [row(0, None), row(1, 0), row(2, 3), row(3, 2), row(4, 3)],
         "everything": [
-            row(0, None), row(1, 1), row(2, 3), row(3, 2), row(4, 77), row(4, 0, name="dup"),
+            row(0, None),
+            row(1, 1),
+            row(2, 3),
+            row(3, 2),
+            row(4, 77),
+            row(4, 0, name="dup"),
             *chain(300),
         ],
     }[case]
@@ -115,7 +140,8 @@ def _db_with_pathological_trace(path: Path, *, depth: int) -> None:
     conn.execute("PRAGMA journal_mode = WAL").fetchall()
     schema.migrate(conn)
     insert_span = schema.placeholders_insert(
-        schema.Span, ("span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status")
+        schema.Span,
+        ("span_id", "trace_id", "parent_span_id", "name", "started_at", "duration_ms", "status"),
     )
     with conn:
         conn.execute(
@@ -123,8 +149,10 @@ def _db_with_pathological_trace(path: Path, *, depth: int) -> None:
             "span_count, status) VALUES (?, 'weird', ?, ?, ?, ?, 'ok')",
             (TRACE, math.inf, math.nan, -5.0, depth + 10),
         )
-        rows = [(sid(n), TRACE, sid(n - 1) if n else None, f"s{n}", 1_000.0 + n, 1.0, "ok")
-                for n in range(depth)]
+        rows = [
+            (sid(n), TRACE, sid(n - 1) if n else None, f"s{n}", 1_000.0 + n, 1.0, "ok")
+            for n in range(depth)
+        ]
         rows += [
             (sid(10**6 + 1), TRACE, sid(10**6 + 2), "cycle-a", 5.0, 1.0, "ok"),
             (sid(10**6 + 2), TRACE, sid(10**6 + 1), "cycle-b", 6.0, 1.0, "ok"),
@@ -133,7 +161,8 @@ def _db_with_pathological_trace(path: Path, *, depth: int) -> None:
             (sid(10**6 + 5), TRACE, None, "end-before-start", 9.0, -250.0, "ok"),
         ]
         rows += [  # absurd start times and durations; NaN is stored as NULL by SQLite
-            (sid(2 * 10**6 + i), TRACE, sid(0), f"time-{i}", t, t, "ok") for i, t in enumerate(TIMES[:-1])
+            (sid(2 * 10**6 + i), TRACE, sid(0), f"time-{i}", t, t, "ok")
+            for i, t in enumerate(TIMES[:-1])
         ]
         rows.append((sid(3 * 10**6), TRACE, sid(0), "nan-duration", 10.0, math.nan, "ok"))
         conn.executemany(insert_span, rows)
@@ -170,7 +199,10 @@ def test_11_show_command_on_pathological_trace(tmp_path: Path) -> None:
     _db_with_pathological_trace(db, depth=2_000)
     done = subprocess.run(
         [sys.executable, "-m", "lens_tui", "show", TRACE, "--db", str(db)],
-        capture_output=True, text=True, timeout=60, env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_env(),
     )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr

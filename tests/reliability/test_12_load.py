@@ -53,16 +53,30 @@ def _run(tmp_path: Path, seconds: float, lock_at: float, lock_for: float) -> dic
     db = tmp_path / "traces.db"
     locker_script = write_script(tmp_path, "locker.py", LOCKER)
     app = subprocess.Popen(
-        [sys.executable, str(LOAD_APP), str(db), str(seconds), "10000", "1000",
-         str(MAX_QUEUE), str(BUSY_TIMEOUT_MS)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
+        [
+            sys.executable,
+            str(LOAD_APP),
+            str(db),
+            str(seconds),
+            "10000",
+            "1000",
+            str(MAX_QUEUE),
+            str(BUSY_TIMEOUT_MS),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
     )
     try:
         started = json.loads(app.stdout.readline())["started"]
         time.sleep(max(0.0, started + lock_at - time.time()))
         locker = subprocess.run(
             [sys.executable, str(locker_script), str(db), str(lock_for)],
-            capture_output=True, text=True, timeout=lock_for + 30, env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=lock_for + 30,
+            env=child_env(),
         )
         assert locker.returncode == 0, locker.stderr
         locked, released = (float(x) for x in locker.stdout.split())
@@ -92,8 +106,11 @@ def _check(tmp_path: Path, result: dict[str, Any], lock_for: float) -> dict[str,
     peak = max(s[1] for s in samples)
     queued = max(s[2] for s in samples)
     kept = max(s[3] for s in samples)
-    during = [v for k, v in result["max_call_ms_per_second"].items()
-              if lock_start - 1 <= int(k) <= lock_end]
+    during = [
+        v
+        for k, v in result["max_call_ms_per_second"].items()
+        if lock_start - 1 <= int(k) <= lock_end
+    ]
     figures = {
         "spans_generated": result["spans"],
         "logs_generated": result["logs"],

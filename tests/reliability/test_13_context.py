@@ -49,8 +49,16 @@ def store(db: Path) -> Iterator[TraceWriter]:
 def spans(db: Path) -> list[dict[str, Any]]:
     """Every span row (after a flush), as dicts."""
     assert tracing.flush(20)
-    cols = ("span_id", "trace_id", "parent_span_id", "name", "status", "exception_type", "duration_ms")
-    return [dict(zip(cols, r)) for r in query(db, f"SELECT {', '.join(cols)} FROM spans")]
+    cols = (
+        "span_id",
+        "trace_id",
+        "parent_span_id",
+        "name",
+        "status",
+        "exception_type",
+        "duration_ms",
+    )
+    return [dict(zip(cols, r, strict=True)) for r in query(db, f"SELECT {', '.join(cols)} FROM spans")]
 
 
 def named(db: Path, name: str) -> list[dict[str, Any]]:
@@ -62,11 +70,14 @@ def assert_consistent(db: Path) -> None:
     """No span twice, every trace's span_count right."""
     assert tracing.flush(20)
     assert scalar(db, "SELECT count(*) - count(DISTINCT span_id) FROM spans") == 0
-    assert scalar(
-        db,
-        "SELECT count(*) FROM traces t WHERE span_count != "
-        "(SELECT count(*) FROM spans s WHERE s.trace_id = t.trace_id)",
-    ) == 0
+    assert (
+        scalar(
+            db,
+            "SELECT count(*) FROM traces t WHERE span_count != "
+            "(SELECT count(*) FROM spans s WHERE s.trace_id = t.trace_id)",
+        )
+        == 0
+    )
 
 
 # --- generators ---------------------------------------------------------------------------
@@ -79,7 +90,7 @@ def test_13_generator_closed_early(store: TraceWriter, db: Path) -> None:
     @lens_fn("numbers")
     def numbers() -> Iterator[int]:
         with span("inside-gen"):
-            for i in range(100):
+            for i in range(100):  # noqa: UP028  (one yield per value: closed between any two)
                 yield i
 
     with span("consumer") as consumer:
@@ -119,7 +130,9 @@ def test_13_generator_closed_in_another_context(store: TraceWriter, db: Path) ->
     assert_consistent(db)
 
 
-async def test_13_async_generator_closed_early_and_in_another_task(store: TraceWriter, db: Path) -> None:
+async def test_13_async_generator_closed_early_and_in_another_task(
+    store: TraceWriter, db: Path
+) -> None:
     """A traced async generator broken out of, and one closed by another task."""
 
     @lens_fn("ticks")

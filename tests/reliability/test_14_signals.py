@@ -60,7 +60,10 @@ def _run(tmp_path: Path, mode: str, sig: int) -> tuple[list[int], dict[str, int]
     script = write_script(tmp_path, "program.py", PROGRAM)
     proc = subprocess.Popen(
         [sys.executable, str(script), str(db), mode],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
     )
     reported = 0
     try:
@@ -99,8 +102,10 @@ def test_14_signal_mid_batch_flushes_everything(tmp_path: Path, mode: str, sig: 
     """SIGINT (KeyboardInterrupt) or SIGTERM turned into SystemExit: the exit flush stores every
     span the loop started (the interrupted one as an error or not at all), none twice."""
     stored, status, took, reported, code = _run(tmp_path, mode, sig)
-    print(f"case 14 {mode}: exit {code} after {took:.2f}s, {len(stored)} stored, "
-          f"{status.get('started')} started, dropped {status.get('dropped')}")
+    print(
+        f"case 14 {mode}: exit {code} after {took:.2f}s, {len(stored)} stored, "
+        f"{status.get('started')} started, dropped {status.get('dropped')}"
+    )
     assert took < EXIT_WITHIN_S
     assert code != 0  # the program was interrupted, and says so
     assert status.get("dropped") == 0 and status.get("errors") == 0, status
@@ -115,8 +120,10 @@ def test_14_sigterm_default_kills_without_flush(tmp_path: Path) -> None:
     installs no signal handler in someone else's program): what was committed is intact and a
     gap-free prefix; the loss is what was still queued (about one flush interval)."""
     stored, status, took, reported, code = _run(tmp_path, "plain", signal.SIGTERM)
-    print(f"case 14 sigterm-default: exit {code} after {took:.2f}s, {len(stored)} stored, "
-          f"{reported} reported before the signal")
+    print(
+        f"case 14 sigterm-default: exit {code} after {took:.2f}s, {len(stored)} stored, "
+        f"{reported} reported before the signal"
+    )
     assert code == -signal.SIGTERM and took < EXIT_WITHIN_S
     assert status == {}  # no exit hook ran
     assert stored == list(range(len(stored)))

@@ -64,8 +64,10 @@ def test_15_file_storm_beside_the_database(tmp_path: Path) -> None:
         storm_s = time.monotonic() - started
         time.sleep(1.5)  # longer than the fallback poll: it must not fire either
         storm_calls, storm_work = calls, reader_work
-        print(f"case 15: {STORM_FILES} files in {storm_s:.2f}s -> {storm_calls} on_change calls, "
-              f"{storm_work} reader refreshes")
+        print(
+            f"case 15: {STORM_FILES} files in {storm_s:.2f}s -> {storm_calls} on_change calls, "
+            f"{storm_work} reader refreshes"
+        )
         assert storm_calls <= 3, f"the storm woke the dashboard {storm_calls} times"
         assert storm_work == 0
 

@@ -149,7 +149,7 @@ def test_turns_are_traces_newest_first(record_reader: TraceReader) -> None:
 def test_trace_ids_by_prefix_and_tail(record_reader: TraceReader) -> None:
     assert record_reader.find_trace_ids("turn-000") == [f"turn-000{n}" for n in range(1, 6)]
     assert record_reader.find_trace_ids("conversation:") == ["conversation:conv-9"]
-    assert record_reader.find_trace_ids_ending("0003") == ["turn-0003"]
+    assert record_reader.find_trace_ids("0003", tail=True) == ["turn-0003"]
 
 
 def test_trace_filters_agree_with_their_live_rule(record_reader: TraceReader) -> None:

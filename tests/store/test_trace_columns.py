@@ -1,4 +1,4 @@
-"""`TraceReader.trace_keys` and `span_at`: a trace's forest columns now, each span in full later."""
+"""`TraceReader.trace_keys` and `spans_at`: a trace's forest columns now, each span in full later."""
 
 from __future__ import annotations
 
@@ -44,14 +44,16 @@ def test_trace_keys_match_trace_and_span_at_reads_each_span(db: TraceDb) -> None
             for s in detail.spans
         ]
         # The same as the full read, span by span.
-        assert [reader.span_at(rowid) for rowid in keys.rows] == list(detail.spans)
-        # A later version of a span is what span_at reads (checked through a second connection).
+        read = reader.spans_at(keys.rows)
+        assert [read[int(rowid)] for rowid in keys.rows] == list(detail.spans)
+        # A later version of a span is what spans_at reads (checked through a second connection).
         db.conn.execute(
             "UPDATE spans SET duration_ms = 7.0, status = 'ok' WHERE span_id = ?", (sid(1, 3),)
         )
-        running = reader.span_at(keys.rows[keys.span_ids.index(sid(1, 3))])
+        rowid = keys.rows[keys.span_ids.index(sid(1, 3))]
+        running = reader.spans_at([rowid])[int(rowid)]
         assert running is not None and (running.duration_ms, running.status) == (7.0, "ok")
-        assert reader.span_at(10_000) is None
+        assert reader.spans_at([10_000]) == {}
         assert reader.trace_keys(tid(99)) == (None, reader.trace_keys(tid(98))[1])
         assert reader.trace_keys(tid(99))[1].span_ids == []
 
@@ -66,7 +68,8 @@ def test_trace_keys_on_the_original_layout(tmp_path: Path) -> None:
         assert summary == detail.summary
         assert summary is not None and (summary.span_count, summary.error_count) == (2, 1)
         assert list(keys.starts) == [2000.0, 2005.0] and type(keys.starts[0]) is float
-        assert [reader.span_at(rowid) for rowid in keys.rows] == list(detail.spans)
+        read = reader.spans_at(keys.rows)
+        assert [read[int(rowid)] for rowid in keys.rows] == list(detail.spans)
         _running, running_keys = reader.trace_keys(tid(4))
         assert running_keys.durations == [None]
 

@@ -280,7 +280,9 @@ async def test_a_request_without_a_route_template_is_named_by_its_method(
     assert names == {"GET"}
 
 
-async def test_starlette_not_found_is_named_by_its_method(store: TraceWriter, db_path: Path) -> None:
+async def test_starlette_not_found_is_named_by_its_method(
+    store: TraceWriter, db_path: Path
+) -> None:
     pytest.importorskip("starlette")
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
@@ -297,7 +299,10 @@ async def test_starlette_not_found_is_named_by_its_method(store: TraceWriter, db
 
     rows = read(db_path, "SELECT name, attributes FROM spans ORDER BY started_at")
     assert [row["name"] for row in rows] == ["DELETE", "DELETE"]
-    assert [json.loads(row["attributes"])["http.response.status_code"] for row in rows] == [404, 404]
+    assert [json.loads(row["attributes"])["http.response.status_code"] for row in rows] == [
+        404,
+        404,
+    ]
     assert json.loads(rows[1]["attributes"])["url.path"] == "/nothing/here/2"
 
 
@@ -306,7 +311,9 @@ CALLER_SPAN = "00f067aa0ba902b7"
 CALLER_STATE = "rojo=00f067aa0ba902b7, congo=t61rcWkgMzE"
 
 
-async def calling_app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+async def calling_app(
+    scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
+) -> None:
     """Answers with the headers a call made while handling the request would carry."""
     await receive()
     scope["route"] = Route("/call")
@@ -317,7 +324,9 @@ async def calling_app(scope: dict[str, Any], receive: Callable[..., Any], send: 
     await send({"type": "http.response.body", "body": json.dumps(outgoing).encode()})
 
 
-async def test_an_incoming_traceparent_continues_the_callers_trace(store: TraceWriter, db_path: Path) -> None:
+async def test_an_incoming_traceparent_continues_the_callers_trace(
+    store: TraceWriter, db_path: Path
+) -> None:
     app = LensMiddleware(calling_app)
     headers = [
         (b"TraceParent", f"00-{CALLER_TRACE}-{CALLER_SPAN}-01".encode()),
@@ -402,11 +411,17 @@ async def test_a_running_request_shows_its_route_once_the_router_matched_it(
         sent = await request
     assert body_of(sent) == b"done"
     assert tracing.flush()
-    assert read(db_path, "SELECT name, status FROM spans") == [{"name": "GET /slow/{job}", "status": "ok"}]
+    assert read(db_path, "SELECT name, status FROM spans") == [
+        {"name": "GET /slow/{job}", "status": "ok"}
+    ]
 
 
-async def test_a_span_renamed_by_the_application_keeps_its_name(store: TraceWriter, db_path: Path) -> None:
-    async def renaming_app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+async def test_a_span_renamed_by_the_application_keeps_its_name(
+    store: TraceWriter, db_path: Path
+) -> None:
+    async def renaming_app(
+        scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
+    ) -> None:
         scope["route"] = Route("/things/{id}")
         handle = current_span()
         assert handle is not None and handle.name == "PUT /things/{id}"

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from lens_tui import humanize
+from lens_tui.export import FORMAT_VERSION
 from lens_tui.text import visible
 
 
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace, db: Path) -> int:
         reader.close()
     if args.format == "json":
         document = {
+            "version": FORMAT_VERSION,
             "since_ms": found.since_ms,
             "until_ms": found.until_ms,
             "services": list(found.services),
