@@ -8,9 +8,11 @@ arrives late is slotted in where its time puts it.
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
 
+from lens_tui.store.presence import Presence
 from lens_tui.store.records import LogRow
 
 
@@ -80,11 +82,21 @@ class LogLines:
                 return index
         return None
 
-    def remove(self, gone: Callable[[LogRow], bool]) -> list[int]:
-        """Drop the lines `gone` picks; the indices they had, ascending."""
-        dropped = [index for index, log in enumerate(self._rows) if gone(log)]
-        if dropped:
-            keep = set(dropped)
-            self._rows = [log for index, log in enumerate(self._rows) if index not in keep]
-            self._keys = [_key(log) for log in self._rows]
-        return dropped
+    def drop_gone(self, presence: Presence) -> list[int]:
+        """Drop the lines `presence` says are not in the file any more; the indices they had,
+        ascending. Cheap when none is: the lines older than the oldest log left come first."""
+        rows = self._rows
+        earlier = bisect_left(self._keys, (presence.oldest_log, -math.inf))
+        doomed = {i for i in range(earlier) if presence.log_gone(rows[i].id, rows[i].timestamp)}
+        for log_id in presence.missing_logs:
+            index = self.index_of(log_id)
+            if index is not None:
+                doomed.add(index)
+        if doomed:
+            self.remove_at(doomed)
+        return sorted(doomed)
+
+    def remove_at(self, indices: set[int]) -> None:
+        """Drop the lines at `indices`."""
+        self._rows = [log for index, log in enumerate(self._rows) if index not in indices]
+        self._keys = [_key(log) for log in self._rows]

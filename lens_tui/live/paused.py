@@ -6,6 +6,7 @@ from collections import deque
 
 from lens_tui.live.feed import Delta
 from lens_tui.live.limits import LOG_CAP, TRACE_CAP
+from lens_tui.store.presence import Presence
 from lens_tui.store.records import LogRow, TraceSummary
 
 
@@ -23,9 +24,11 @@ class PausedQueue:
         """New traces and logs queued (for the header)."""
         self.logs_overflowed = 0
         """Queued logs pushed out by newer ones since the last `take`."""
+        self._presence: Presence | None = None
+        """What the checks while paused found gone (applied on resume, after the rows)."""
 
     def __bool__(self) -> bool:
-        return bool(self._traces or self._logs)
+        return bool(self._traces or self._logs or self._presence)
 
     def add(self, delta: Delta) -> None:
         """Queue a delta's rows (later versions of a trace replace earlier ones)."""
@@ -36,6 +39,9 @@ class PausedQueue:
         if len(self._traces) > self._trace_cap:
             newest = sorted(self._traces.values(), key=lambda t: t.started_at, reverse=True)
             self._traces = {t.trace_id: t for t in newest[: self._trace_cap]}
+        if delta.presence is not None:
+            old = self._presence
+            self._presence = delta.presence if old is None else old.then(delta.presence)
         cap = self._logs.maxlen or 0
         self.logs_overflowed += max(len(self._logs) + len(delta.logs) - cap, 0)
         self._logs.extend(delta.logs)
@@ -43,7 +49,10 @@ class PausedQueue:
 
     def take(self) -> Delta:
         """Everything queued as one delta, and an empty queue."""
-        delta = Delta(traces=tuple(self._traces.values()), logs=tuple(self._logs))
+        delta = Delta(
+            traces=tuple(self._traces.values()), logs=tuple(self._logs), presence=self._presence
+        )
+        self._presence = None
         self._traces = {}
         self._logs.clear()
         self.count = 0

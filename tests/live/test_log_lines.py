@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lens_tui.live.log_lines import LogLines
+from lens_tui.store.presence import Presence
 from lens_tui.store.records import LogRow
 
 
@@ -21,8 +22,10 @@ def test_lines_slot_in_by_time_and_the_earliest_go_past_the_cap() -> None:
     assert lines.drop_overflow() == 1
     assert [log.id for log in lines] == [1, 3, 2]  # the 5.0 line was the earliest: it went
     assert lines.oldest_id() == 1 and lines.index_of(2) == 2 and lines.index_of(9) is None
-    assert lines.remove(lambda log: log.timestamp < 25.0) == [0, 1]
+    assert lines.drop_gone(Presence(oldest_log=25.0)) == [0, 1]  # pruned by age
     assert [log.id for log in lines] == [2]
+    assert lines.drop_gone(Presence(missing_logs=frozenset({2, 7}))) == [0]  # deleted by id
+    assert not lines
 
 
 @given(st.lists(st.tuples(st.integers(0, 50), st.booleans()), max_size=60))

@@ -4,6 +4,7 @@ per-level counts read again."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -17,6 +18,7 @@ from lens_tui.levels import LEVELS
 from lens_tui.live.limits import LOG_LOAD_LIMIT, OLDER_LOG_PAGE
 from lens_tui.live.readers import Readers
 from lens_tui.store.filters import LogScope, LogTally
+from lens_tui.store.presence import Presence
 from lens_tui.store.records import LogRow
 from lens_tui.ui.focus import focus_now
 from lens_tui.ui.widgets.log_detail import LogDetail
@@ -91,6 +93,8 @@ class LogsPane(Horizontal):
         """The first picture is shown: loads may run."""
         self._generation = Generation()
         self._timer: Timer | None = None
+        self._oldest_log = -math.inf
+        """The oldest log time left in the file, as last checked (it rises as logs go)."""
 
     def compose(self) -> ComposeResult:
         """The log lines, and beside them the highlighted one in full."""
@@ -133,6 +137,7 @@ class LogsPane(Horizontal):
 
     def clear(self, scope: LogScope) -> None:
         """Drop every line (a new database) and show `scope` from now on."""
+        self._oldest_log = -math.inf
         self.log_pane.clear(scope)
 
     def show(self, trace_id: str | None, span_ids: frozenset[str] | None, label: str) -> None:
@@ -164,6 +169,26 @@ class LogsPane(Horizontal):
     def append(self, logs: tuple[LogRow, ...]) -> None:
         """New logs from the tail."""
         self.log_pane.append(logs)
+
+    def drop_gone(self, presence: Presence) -> None:
+        """Lines deleted from the file (prune, retention) leave the pane; its per-level counts
+        are read again when logs older than any held went (they counted too)."""
+        dropped = self.log_pane.drop_gone(presence)
+        # The first check only sets where the file starts: the counts loaded are as recent.
+        risen = self._oldest_log != -math.inf and presence.oldest_log > self._oldest_log
+        self._oldest_log = presence.oldest_log
+        if (dropped or risen) and self.live:
+            self.recount()
+        shown = self.detail.row
+        if dropped and shown is not None and presence.log_gone(shown.id, shown.timestamp):
+            self.detail.show(self.log_pane.highlighted)
+
+    def visible_ids(self) -> list[int]:
+        """The ids of the lines on screen (the one shown in full too)."""
+        ids = self.log_pane.visible_ids()
+        if self.detail.shown and self.detail.row is not None:
+            ids.append(self.detail.row.id)
+        return ids
 
     def grow_subtree(self, span_ids: frozenset[str]) -> None:
         """The chosen span's subtree gained spans: their live logs count as its own."""

@@ -18,6 +18,7 @@ from lens_tui.live.collector import thaw
 from lens_tui.live.jobs import SingleFlight
 from lens_tui.live.open_trace import OpenTrace
 from lens_tui.live.readers import Readers
+from lens_tui.store.presence import Presence
 from lens_tui.store.reader import OpenError
 from lens_tui.store.records import PendingSpan, SpanRow, TraceSummary
 from lens_tui.text import visible
@@ -79,6 +80,13 @@ class TraceView(Horizontal):
             super().__init__()
             self.trace_id = trace_id
             self.label = label
+
+    class TraceMissing(Message):
+        """The trace opened is not in the file (deleted since it was listed)."""
+
+        def __init__(self, trace_id: str) -> None:
+            super().__init__()
+            self.trace_id = trace_id
 
     class TraceRead(Message, bubble=False):
         """A (new version of the) open trace's forest."""
@@ -266,6 +274,14 @@ class TraceView(Horizontal):
         self._summary = summary
         self._flight.request()
 
+    def gone(self, presence: Presence) -> bool:
+        """Whether the open trace was deleted from the file."""
+        opened = self.opened
+        if opened is None:
+            return False
+        start = opened.summary.started_at if opened.summary is not None else 0.0
+        return presence.trace_gone(opened.trace_id, start)
+
     def select_span(self, span_id: str) -> None:
         """Highlight a span (once the trace is shown, if it is still loading)."""
         if self.waterfall.forest is not None:
@@ -380,6 +396,15 @@ class TraceView(Horizontal):
         self._shown_version = message.version
         waterfall = self.waterfall
         waterfall.empty_message = "this trace has no spans (yet)"
+        opened = self.opened
+        if fresh and opened is not None and message.summary is None and not len(message.forest):
+            # No trace row and no span: deleted (a prune, a writer's retention) since it was
+            # listed, or an id not written (yet).
+            waterfall.empty_message = f"trace {self.short_id} is not in the file (deleted?)"
+            waterfall.set_forest(message.forest, fresh=True)
+            self.detail.clear("no such trace in the file: pruned, or not written yet")
+            self.post_message(self.TraceMissing(opened.trace_id))
+            return
         waterfall.set_forest(message.forest, fresh=fresh)
         if self.span_query:
             # New spans may match the search (or it was asked for while the trace loaded).
@@ -389,7 +414,6 @@ class TraceView(Horizontal):
             # Not while the first screen is drawn: both would compete for the interpreter.
             self.call_after_refresh(self._analyse_trace, message.forest, message.generation)
         if fresh:
-            opened = self.opened
             if opened is not None and message.summary is not None:
                 # Opened before its row was known (a jump from the command palette): now
                 # its name, not its id, titles the waterfall and the log pane.

@@ -18,6 +18,7 @@ from lens_tui import humanize as fmt
 from lens_tui.live.limits import OLDER_PAGE
 from lens_tui.live.readers import Readers
 from lens_tui.store.filters import TraceFilter
+from lens_tui.store.presence import Presence
 from lens_tui.store.records import TraceSummary
 from lens_tui.text import visible
 from lens_tui.trace_ids import short_id, short_id_length
@@ -121,6 +122,15 @@ class TracesPane(Vertical):
             self._arrived.update((t.trace_id, t) for t in traces)
         self.trace_list.apply(traces)
         self.update_titles()
+
+    def drop_gone(self, presence: Presence) -> None:
+        """Traces deleted from the file (prune, retention) leave the list."""
+        if self._arrived:
+            for trace_id, trace in list(self._arrived.items()):
+                if presence.trace_gone(trace_id, trace.started_at):
+                    del self._arrived[trace_id]
+        if self.trace_list.drop_gone(presence):
+            self.update_titles()
 
     def clear(self) -> None:
         """The file was replaced: nothing listed, nothing asked for still counts."""

@@ -18,11 +18,12 @@ from textual.screen import Screen
 from lens_tui.live.feed import Delta
 from lens_tui.live.readers import Readers
 from lens_tui.store.filters import LogScope
+from lens_tui.store.presence import Presence
 from lens_tui.text import visible
 from lens_tui.trace_ids import short_id
 from lens_tui.ui.focus import focus_now
 from lens_tui.ui.keys import DASHBOARD_KEYS, bindings
-from lens_tui.ui.panes.live_feed import LiveFeed
+from lens_tui.ui.panes.live_feed import LiveFeed, OnScreen
 from lens_tui.ui.panes.logs import LogsPane
 from lens_tui.ui.panes.trace_view import TraceView
 from lens_tui.ui.panes.traces import TracesPane
@@ -67,6 +68,7 @@ class DashboardScreen(Screen[None]):
             cap=trace_cap,
             poll=poll,
             watch=watch,
+            on_screen=self._on_screen,
             id="feed",
         )
         self.trace_view = TraceView(self.readers, clock, id="trace-view")
@@ -145,6 +147,33 @@ class DashboardScreen(Screen[None]):
                         self.trace_view.follow(trace)
         if delta.logs:
             self.logs.append(delta.logs)
+        if delta.presence is not None:
+            self._drop_gone(delta.presence)
+
+    def _on_screen(self) -> OnScreen:
+        """The trace and log ids a refresh checks are still in the file: those on screen."""
+        trace_ids = self.traces.trace_list.visible_ids()
+        if self.trace_view.trace_id is not None:
+            trace_ids.append(self.trace_view.trace_id)
+        return trace_ids, self.logs.visible_ids()
+
+    def _drop_gone(self, presence: Presence) -> None:
+        """Rows deleted from the file (prune, a writer's retention) leave every pane."""
+        self.traces.drop_gone(presence)
+        self.logs.drop_gone(presence)
+        if self.trace_view.gone(presence):
+            self._open_trace_deleted()
+
+    def _open_trace_deleted(self) -> None:
+        view = self.trace_view
+        summary = view.opened.summary if view.opened is not None else None
+        name = f"“{visible(summary.root_span_name, 40)}”" if summary else view.short_id
+        self.action_close_trace()
+        self.notify(f"trace {name} was deleted from the file (prune or retention)", markup=False)
+
+    def on_trace_view_trace_missing(self, message: TraceView.TraceMissing) -> None:
+        """The trace opened is not in the file: nor in the list, then."""
+        self.traces.drop_gone(Presence(missing_traces=frozenset({message.trace_id})))
 
     def _start_over(self) -> None:
         """The file was replaced or deleted: drop what is shown and read it anew."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import replace
 from typing import ClassVar
@@ -18,6 +19,7 @@ from lens_tui.levels import LEVELS, RANK
 from lens_tui.live.limits import LOG_CAP
 from lens_tui.live.log_lines import LogLines
 from lens_tui.store.filters import LogScope, LogTally
+from lens_tui.store.presence import Presence
 from lens_tui.store.records import LogRow
 from lens_tui.text import visible
 from lens_tui.ui.cells import Piece, fit, strip
@@ -225,6 +227,29 @@ class LogPane(LineList):
             self.scroll_rows(len(rows))
         elif above != dropped:
             self.scroll_rows(top + above - dropped)
+
+    def drop_gone(self, presence: Presence) -> int:
+        """Drop the lines deleted from the file (prune, retention); the cursor and the lines on
+        screen stay put. Returns how many went (the per-level counts are then read again)."""
+        gone = self.rows.drop_gone(presence)
+        if not gone:
+            return 0
+        top = self.first_visible
+        if self.cursor >= 0:
+            self.cursor = max(self.cursor - bisect_left(gone, self.cursor), 0)
+            self.cursor = min(self.cursor, len(self.rows) - 1)
+        self.rows_changed()
+        if self.following:
+            self.scroll_rows(len(self.rows))
+        else:
+            self.scroll_rows(top - bisect_left(gone, top))
+        return len(gone)
+
+    def visible_ids(self) -> list[int]:
+        """The ids of the lines on screen."""
+        top = self.first_visible
+        end = min(top + self.body_height, len(self.rows))
+        return [self.rows[i].id for i in range(top, end)]
 
     def set_span_ids(self, span_ids: frozenset[str] | None) -> None:
         """The selected subtree grew (live spans arrived): match new logs against it."""

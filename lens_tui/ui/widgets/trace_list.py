@@ -14,6 +14,7 @@ from lens_tui import humanize as fmt
 from lens_tui.live.limits import TRACE_CAP
 from lens_tui.live.trace_rows import TraceRows
 from lens_tui.store.filters import TraceFilter, is_error
+from lens_tui.store.presence import Presence
 from lens_tui.store.records import TraceSummary
 from lens_tui.text import visible
 from lens_tui.ui.cells import Piece, fit, strip
@@ -140,6 +141,29 @@ class TraceList(LineList):
             self.scroll_rows(top + shift)
         if shift > 0 and added:
             self._set_new_count(self.new_count + min(shift, added))
+
+    def drop_gone(self, presence: Presence) -> int:
+        """Remove the rows of traces deleted from the file (prune, retention); unless at the
+        live top, what the user looks at stays put. Returns how many went."""
+        rows = self.rows
+        top = self.first_visible
+        anchor = None if (self.cursor <= 0 and top == 0) or not rows else self.highlighted
+        if anchor is None and rows and top > 0:
+            anchor = rows[min(top, len(rows) - 1)]
+        old_index = rows.index(anchor.trace_id) if anchor is not None else None
+        gone = rows.drop_gone(presence)
+        if not gone:
+            return 0
+        new_index = rows.index(anchor.trace_id) if anchor is not None else None
+        if old_index is None or new_index is None:
+            self.cursor = min(max(self.cursor, 0), len(rows) - 1)
+            self.rows_changed()
+            return len(gone)
+        if self.cursor > 0:
+            self.cursor = new_index
+        self.rows_changed()
+        self.scroll_rows(top + new_index - old_index)
+        return len(gone)
 
     def action_live_top(self) -> None:
         """Jump to the newest trace and follow new arrivals again."""
