@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Hashable, Iterable
 from typing import ClassVar
 
@@ -21,7 +22,26 @@ from lens_tui.ui.cells import Piece, fit, strip
 from lens_tui.ui.keys import TRACE_LIST_KEYS, bindings
 from lens_tui.ui.widgets.line_list import LineList
 
-_TIME_W, _SERVICE_W, _DURATION_W, _COUNT_W = 12, 12, 9, 6
+_TIME_W, _DATED_TIME_W, _SERVICE_W, _DURATION_W, _COUNT_W = 12, 14, 12, 9, 6
+_NARROW_SERVICE_W = 8
+"""At 80 columns the service column narrows rather than goes: two services stay apart."""
+
+
+def _local_day(epoch_ms: float) -> tuple[int, int] | None:
+    """(year, day of the year) of a time, local; None for one no clock can show."""
+    try:
+        local = time.localtime(epoch_ms / 1000.0)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return (local.tm_year, local.tm_yday)
+
+
+def _dated_time(epoch_ms: float) -> str:
+    """`MM-DD HH:MM:SS`, local, for a list that spans more than one day."""
+    try:
+        return time.strftime("%m-%d %H:%M:%S", time.localtime(epoch_ms / 1000.0))
+    except (OverflowError, OSError, ValueError):
+        return fmt.clock_time(epoch_ms)  # says why it cannot
 
 
 class TraceList(LineList):
@@ -214,19 +234,34 @@ class TraceList(LineList):
 
     # ---- drawing
 
-    def _columns(self, width: int) -> tuple[int, int]:
-        """(name width, service width) for a row `width` cells wide."""
-        fixed = 2 + _TIME_W + 1 + 1 + _DURATION_W + 1 + _COUNT_W + 1 + _COUNT_W
-        service = _SERVICE_W + 1 if width - fixed >= 40 else 0
-        return max(width - fixed - service, 4), max(service - 1, 0)
+    @property
+    def dated(self) -> bool:
+        """The traces listed started on more than one (local) day: times show their date."""
+        rows = self.rows
+        if len(rows) < 2:
+            return False
+        return _local_day(rows[0].started_at) != _local_day(rows[len(rows) - 1].started_at)
+
+    def _columns(self, width: int) -> tuple[int, int, int]:
+        """(time width, name width, service width) for a row `width` cells wide."""
+        time_w = _DATED_TIME_W if self.dated else _TIME_W
+        fixed = 2 + time_w + 1 + 1 + _DURATION_W + 1 + _COUNT_W + 1 + _COUNT_W
+        room = width - fixed
+        if room >= 40:
+            service = _SERVICE_W + 1
+        elif room >= 20 + _NARROW_SERVICE_W:
+            service = _NARROW_SERVICE_W + 1
+        else:
+            service = 0
+        return time_w, max(room - service, 4), max(service - 1, 0)
 
     def render_header(self, line: int, width: int) -> Strip:
         """Column titles."""
-        name_w, service_w = self._columns(width)
+        time_w, name_w, service_w = self._columns(width)
         style = self.style_of("line-list--header")
         text = (
             "  "
-            + fit("start", _TIME_W)
+            + fit("start", time_w)
             + " "
             + fit("root span", name_w)
             + " "
@@ -243,12 +278,12 @@ class TraceList(LineList):
         """The record itself (immutable); running rows also change every second."""
         trace = self.rows[index]
         tick = int(self._clock() // 1000) if trace.duration_ms is None else 0
-        return (trace, tick, trace.trace_id == self.opened_id)
+        return (trace, tick, trace.trace_id == self.opened_id, self.dated)
 
     def render_row(self, index: int, width: int) -> Strip:
         """One trace: status mark, start time, root name, service, duration, counts."""
         trace = self.rows[index]
-        name_w, service_w = self._columns(width)
+        time_w, name_w, service_w = self._columns(width)
         error = is_error(trace)
         running = trace.duration_ms is None
         muted = self.style_of("trace-list--muted")
@@ -269,13 +304,15 @@ class TraceList(LineList):
             )
         else:
             duration = (fit(fmt.duration(trace.duration_ms), _DURATION_W, align="right"), main)
+        dated = time_w == _DATED_TIME_W
+        started = _dated_time(trace.started_at) if dated else fmt.clock_time(trace.started_at)
         name = visible(trace.root_span_name or "(no root span)", 300)
         service = visible(trace.service or trace.source or "", 60)
         spans = "–" if trace.span_count is None else fmt.count(trace.span_count)
         errors = trace.error_count or 0
         pieces: list[Piece] = [
             mark,
-            (fit(fmt.clock_time(trace.started_at), _TIME_W), muted),
+            (fit(started, time_w), muted),
             (" ", None),
             (fit(name, name_w), main if trace.root_span_name else muted),
             (" ", None),
