@@ -14,7 +14,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from lens_tui import humanize as fmt
-from lens_tui.levels import LEVEL_NAME_KEY, RANK, level_label
+from lens_tui.levels import LEVEL_NAME_KEY, RANK
+from lens_tui.live.log_lines import kept_level
 from lens_tui.store.decode import parse_attributes
 from lens_tui.store.records import LogRow
 from lens_tui.text import ELLIPSIS, visible
@@ -29,19 +30,6 @@ from lens_tui.ui.widgets.span_detail import (
 )
 
 EMPTY = "↑/↓ on the log pane shows a line here"
-
-
-def kept_level(log: LogRow) -> str:
-    """The level to show for a log line: the name it was logged with when the stored level
-    folds it (CRITICAL stored as error), else the stored level."""
-    attributes = log.attributes
-    if not attributes or LEVEL_NAME_KEY not in attributes:
-        return log.level
-    return level_label(log.level, dict(_decoded_pairs(attributes)))
-
-
-def _decoded_pairs(attributes: str) -> list[tuple[str, object]]:
-    return [(key, attribute_value(encoded)) for key, encoded in parse_attributes(attributes)]
 
 
 class LogDetail(KeysFollowFocus, VerticalScroll, can_focus=True):

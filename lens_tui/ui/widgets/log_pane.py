@@ -17,7 +17,7 @@ from textual.strip import Strip
 from lens_tui import humanize as fmt
 from lens_tui.levels import LEVELS, RANK
 from lens_tui.live.limits import LOG_CAP
-from lens_tui.live.log_lines import LogLines
+from lens_tui.live.log_lines import LogLines, kept_level
 from lens_tui.store.filters import LogScope, LogTally
 from lens_tui.store.presence import Presence
 from lens_tui.store.records import LogRow
@@ -26,7 +26,7 @@ from lens_tui.ui.cells import Piece, fit, strip
 from lens_tui.ui.keys import LOG_PANE_KEYS, bindings
 from lens_tui.ui.widgets.line_list import LineList
 
-_TIME_W, _LEVEL_W, _LOGGER_W = 12, 5, 16
+_TIME_W, _SERVICE_W, _LOGGER_W = 12, 10, 16
 _TITLE_STYLES = {"debug": "$text-muted", "info": "$success", "warn": "$warning", "error": "$error"}
 
 
@@ -389,19 +389,23 @@ class LogPane(LineList):
     # ---- drawing
 
     def row_key(self, index: int) -> Hashable:
-        """Log rows never change."""
-        return self.rows[index].id
+        """Log rows never change; the columns do, with the lines held."""
+        return (self.rows[index].id, self.rows.level_width, self.rows.mixed_services)
 
     def _level_style(self, level: str) -> Style:
         return self.style_of(f"log-pane--{level}" if level in RANK else "log-pane--info")
 
     def render_row(self, index: int, width: int) -> Strip:
-        """Time, level, message, logger."""
+        """Time, level (as it was logged), service (when the lines held come from more than
+        one), message, logger."""
         log = self.rows[index]
         muted = self.style_of("log-pane--muted")
         level_style = self._level_style(log.level)
+        level_w = self.rows.level_width
+        service_w = _SERVICE_W if self.rows.mixed_services and width >= 50 else 0
         logger_w = _LOGGER_W if width >= 70 else 0
-        message_w = max(width - _TIME_W - 1 - _LEVEL_W - 1 - (logger_w + 1 if logger_w else 0), 4)
+        fixed = _TIME_W + 1 + level_w + 1 + (service_w + 1 if service_w else 0)
+        message_w = max(width - fixed - (logger_w + 1 if logger_w else 0), 4)
         message = visible(log.message, 1000)
         if log.exception_type:
             message += " ⚠ " + visible(log.exception_type, 100)
@@ -411,10 +415,12 @@ class LogPane(LineList):
         pieces: list[Piece] = [
             (fit(fmt.clock_time(log.timestamp), _TIME_W), muted),
             (" ", None),
-            (fit(log.level.upper(), _LEVEL_W), level_style),
+            (fit(visible(kept_level(log), 40).upper(), level_w), level_style),
             (" ", None),
-            (fit(message, message_w), message_style),
         ]
+        if service_w:
+            pieces += [(fit(visible(log.service or "", 100), service_w), muted), (" ", None)]
+        pieces.append((fit(message, message_w), message_style))
         if logger_w:
             logger = fit(visible(log.logger or "", 100), logger_w, align="right")
             pieces += [(" ", None), (logger, muted)]
