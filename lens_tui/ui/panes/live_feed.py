@@ -15,7 +15,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from lens_tui.live.feed import Delta, Feed, Snapshot
 from lens_tui.live.jobs import SingleFlight
-from lens_tui.live.paused import PausedQueue
+from lens_tui.live.paused import PausedQueue, held_text
 from lens_tui.store.filters import TraceFilter
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.tail import ChangeWatcher
@@ -81,20 +81,25 @@ class LiveFeed(Widget):
         poll: float,
         watch: bool,
         on_screen: Callable[[], OnScreen] = lambda: ((), ()),
+        listed: Callable[[str], bool] = lambda _id: False,
+        receiving: str | None = None,
         id: str | None = None,
     ) -> None:
         """`keep` gives the trace list's filter and `cap` its size (the first picture is the
         list's); `poll` is the fallback poll period in seconds; `watch=False` polls only;
-        `on_screen` the trace and log ids shown, which each refresh checks are still there."""
+        `on_screen` the trace and log ids shown, which each refresh checks are still there;
+        `listed` whether the trace list shows a trace (held while paused: new or updated);
+        `receiving` where an OTLP receiver in this process listens, for the header."""
         super().__init__(id=id)
         self.path = path
         self.clock = clock
         self.keep = keep
         self.on_screen = on_screen
+        self.listed = listed
         self.cap = cap
         self.poll_seconds = poll
         self.watch_files = watch
-        self.header = HeaderBar(str(path), clock, id="header")
+        self.header = HeaderBar(str(path), clock, receiving=receiving, id="header")
         self._feed = Feed(TraceReader(path))
         self._stopping = threading.Event()
         self.watcher: ChangeWatcher | None = None
@@ -229,7 +234,8 @@ class LiveFeed(Widget):
             self.header.set_stats(delta.stats)
         if self.paused:
             message.stop()
-            self.queue.add(delta)
+            self.queue.add(delta, self.listed)
+            self.header.held = held_text(self.queue)
             self.header.queued = self.queue.count
         if delta.more:
             self._flight.request(force=True)
@@ -247,6 +253,7 @@ class LiveFeed(Widget):
             overflowed = self.queue.logs_overflowed > 0
             held = self.queue.take()
         self.header.queued = self.queue.count
+        self.header.held = held_text(self.queue)
         return held, overflowed
 
     def show_new(self, count: int) -> None:

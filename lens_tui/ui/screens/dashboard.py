@@ -53,7 +53,9 @@ class DashboardScreen(Screen[None]):
         poll: float,
         watch: bool,
         trace_cap: int,
+        receiving: str | None = None,
     ) -> None:
+        """`receiving`: where the OTLP receiver running in this process listens."""
         super().__init__(id="_default")
         self.path = path
         self.readers = Readers(path)
@@ -69,6 +71,8 @@ class DashboardScreen(Screen[None]):
             poll=poll,
             watch=watch,
             on_screen=self._on_screen,
+            listed=lambda trace_id: trace_id in self.traces.trace_list.rows,
+            receiving=receiving,
             id="feed",
         )
         self.trace_view = TraceView(self.readers, clock, id="trace-view")
