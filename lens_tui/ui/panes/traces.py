@@ -172,8 +172,9 @@ class TracesPane(Vertical):
         self.filter = self.filter.slower()
 
     def tick(self) -> None:
-        """Ages and running traces move on."""
-        self.trace_list.refresh()
+        """Running traces on screen move on (drawn from the rows held: nothing is read)."""
+        if self.trace_list.running_on_screen():
+            self.trace_list.refresh()
 
     def action_live_top(self) -> None:
         """Back to the newest trace (from the command palette: the list takes the focus)."""

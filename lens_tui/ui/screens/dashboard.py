@@ -30,7 +30,7 @@ from lens_tui.ui.panes.traces import TracesPane
 from lens_tui.ui.widgets.filter_bar import FilterBar
 from lens_tui.ui.widgets.footer import KeysFooter
 from lens_tui.ui.widgets.log_pane import LogPane
-from lens_tui.ui.widgets.trace_list import TraceList
+from lens_tui.ui.widgets.trace_list import RUNNING_TICK_MS, TraceList
 from lens_tui.ui.workers import JobFailed
 
 ERROR_REPEAT_S = 10.0
@@ -97,7 +97,8 @@ class DashboardScreen(Screen[None]):
         self.traces.update_titles()
         self.logs.clear(LogScope())
         self.feed.start()
-        self.set_interval(1.0, self._tick)
+        self.set_interval(1.0, self.feed.tick)
+        self.set_interval(RUNNING_TICK_MS / 1000, self._tick)  # five times a second
 
     def on_unmount(self) -> None:
         """Close every reader (the executor waits for the threads still using one)."""
@@ -114,8 +115,8 @@ class DashboardScreen(Screen[None]):
             pane.live = live
 
     def _tick(self) -> None:
-        """Ages and running spans move on even when nothing is written."""
-        self.feed.tick()
+        """Running traces and spans on screen move on even when nothing is written (from
+        what the panes hold: a tick reads nothing)."""
         self.traces.tick()
         self.trace_view.tick()
 

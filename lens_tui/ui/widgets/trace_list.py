@@ -23,6 +23,8 @@ from lens_tui.ui.keys import TRACE_LIST_KEYS, bindings
 from lens_tui.ui.widgets.line_list import LineList
 
 _TIME_W, _DATED_TIME_W, _SERVICE_W, _DURATION_W, _COUNT_W = 12, 14, 12, 9, 6
+RUNNING_TICK_MS = 200.0
+"""A running trace's duration is drawn anew this often while it is on screen."""
 _NARROW_SERVICE_W = 8
 """At 80 columns the service column narrows rather than goes: two services stay apart."""
 
@@ -220,6 +222,13 @@ class TraceList(LineList):
             self.new_count = count
             self.post_message(self.NewCount(count))
 
+    def running_on_screen(self) -> bool:
+        """Whether a running trace is on screen (its duration moves on)."""
+        top = self.first_visible
+        rows = self.rows
+        end = min(top + self.body_height, len(rows))
+        return any(rows[i].duration_ms is None for i in range(top, end))
+
     def visible_ids(self) -> list[str]:
         """The ids of the traces on screen."""
         top = self.first_visible
@@ -275,9 +284,9 @@ class TraceList(LineList):
         return strip([(text, style)], width)
 
     def row_key(self, index: int) -> Hashable:
-        """The record itself (immutable); running rows also change every second."""
+        """The record itself (immutable); running rows also change every `RUNNING_TICK_MS`."""
         trace = self.rows[index]
-        tick = int(self._clock() // 1000) if trace.duration_ms is None else 0
+        tick = int(self._clock() // RUNNING_TICK_MS) if trace.duration_ms is None else 0
         return (trace, tick, trace.trace_id == self.opened_id, self.dated)
 
     def render_row(self, index: int, width: int) -> Strip:
