@@ -289,6 +289,21 @@ OLDEST = Key(
 DETAIL_TOP = Key("g,home", "top", "Top", show=False)
 DETAIL_BOTTOM = Key("G,end", "bottom", "Bottom", show=False)
 
+# Keys of the waterfall that mean nothing in the detail panel beside it act on the waterfall,
+# whose highlighted span the panel shows (bound on the pane holding both: the waterfall's own
+# bindings come first while it has the focus).
+SPAN_TOGGLE_HERE = Key(
+    "enter",
+    "on_waterfall('select')",
+    "Toggle span",
+    names="⏎ a t n N ← →",
+    help=("in the detail panel: as in the waterfall, on the span shown",),
+)
+SPAN_KEYS_HERE = tuple(
+    Key(key.keys, f"on_waterfall('{key.action}')", key.label, show=False)
+    for key in (ALL_SPANS, THRESHOLD, NEXT_MATCH, PREVIOUS_MATCH, COLLAPSE, EXPAND)
+)
+
 CLEAR_FILTER = Key("escape", "clear", "Clear filter", priority=True)
 CLOSE_HELP = Key("escape,q,question_mark", "close", "Close")
 
@@ -313,6 +328,8 @@ WATERFALL_KEYS = (
 )
 LOG_PANE_KEYS = (GO_TO_SPAN, LOG_DETAIL, FOLLOW, OLDEST)
 DETAIL_KEYS = (DETAIL_TOP, DETAIL_BOTTOM)
+TRACE_VIEW_KEYS = (SPAN_TOGGLE_HERE, *SPAN_KEYS_HERE)
+"""Bound on the pane of the waterfall and the detail panel (`TraceView`)."""
 FILTER_BAR_KEYS = (CLEAR_FILTER,)
 HELP_SCREEN_KEYS = (CLOSE_HELP,)
 
@@ -335,6 +352,7 @@ HELP: tuple[tuple[str, tuple[Key | Note, ...]], ...] = (
             NEXT_MATCH,
         ),
     ),
+    ("Detail panel", (Note("↑ ↓ g G", ("scroll",)), SPAN_TOGGLE_HERE)),
     (
         "Log pane",
         (

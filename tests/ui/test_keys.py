@@ -16,12 +16,14 @@ from lens_tui.ui.keys import (
     LIST_KEYS,
     LOG_PANE_KEYS,
     TRACE_LIST_KEYS,
+    TRACE_VIEW_KEYS,
     WATERFALL_KEYS,
     Key,
     bindings,
     help_rows,
     palette_entries,
 )
+from lens_tui.ui.panes.trace_view import TraceView
 from lens_tui.ui.panes.traces import TracesPane
 from lens_tui.ui.screens.dashboard import DashboardScreen
 from lens_tui.ui.screens.help import HelpScreen
@@ -62,6 +64,7 @@ OWNERS = (
     (Waterfall, WATERFALL_KEYS),
     (LogPane, LOG_PANE_KEYS),
     (SpanDetail, DETAIL_KEYS),
+    (TraceView, TRACE_VIEW_KEYS),
     (FilterBar, FILTER_BAR_KEYS),
     (HelpScreen, HELP_SCREEN_KEYS),
 )

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import ClassVar
 
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
@@ -24,6 +26,7 @@ from lens_tui.store.records import PendingSpan, SpanRow, TraceSummary
 from lens_tui.text import visible
 from lens_tui.trace_ids import SHORT_ID_LENGTH, short_id
 from lens_tui.ui.focus import focus_now
+from lens_tui.ui.keys import TRACE_VIEW_KEYS, bindings
 from lens_tui.ui.widgets.span_detail import SpanDetail
 from lens_tui.ui.widgets.waterfall import Waterfall
 from lens_tui.ui.workers import Generation, Job, in_thread, job_ended
@@ -48,6 +51,8 @@ def span_label(span: SpanRow) -> str:
 
 class TraceView(Horizontal):
     """The waterfall and the detail panel of the open trace, and everything read for them."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*TRACE_VIEW_KEYS)
 
     class LogsWanted(Message):
         """The user chose a span (or the trace): the log pane shows its logs."""
@@ -281,6 +286,10 @@ class TraceView(Horizontal):
             return False
         start = opened.summary.started_at if opened.summary is not None else 0.0
         return presence.trace_gone(opened.trace_id, start)
+
+    def action_on_waterfall(self, action: str) -> None:
+        """A waterfall key typed in the detail panel: the waterfall acts on its span."""
+        getattr(self.waterfall, f"action_{action}")()
 
     def select_span(self, span_id: str) -> None:
         """Highlight a span (once the trace is shown, if it is still loading)."""
