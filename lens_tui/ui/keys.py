@@ -252,21 +252,13 @@ NEXT_MATCH = Key(
 )
 PREVIOUS_MATCH = Key("N", "previous_match", "Previous match", show=False)
 
-GO_TO_SPAN = Key(
-    "enter",
-    "select",
-    "Go to span",
-    help=("go to the line's span (opens its trace); a line of no trace: in full",),
-)
+GO_TO_SPAN = Key("enter", "select", "Go to span", help=("go to the line's span (opens its trace)",))
 LOG_DETAIL = Key(
     "i",
     "log_detail",
     "Detail",
     target="screen",
-    help=(
-        "the line in full beside the pane (follows ↑ ↓): message, level,",
-        "source, attributes, traceback; again: hide it",
-    ),
+    help=("the line in full beside the pane (enter: a line of no trace)",),
     command=("Show the log line in full", "i on the log pane: message, traceback, attributes"),
 )
 FOLLOW = Key(
@@ -297,7 +289,7 @@ SPAN_TOGGLE_HERE = Key(
     "on_waterfall('select')",
     "Toggle span",
     names="⏎ a t n N ← →",
-    help=("in the detail panel: as in the waterfall, on the span shown",),
+    help=("the same in the detail panel, on the span it shows",),
 )
 SPAN_KEYS_HERE = tuple(
     Key(key.keys, f"on_waterfall('{key.action}')", key.label, show=False)
@@ -350,9 +342,9 @@ HELP: tuple[tuple[str, tuple[Key | Note, ...]], ...] = (
             FIRST_SPAN,
             FIND_SPANS,
             NEXT_MATCH,
+            SPAN_TOGGLE_HERE,
         ),
     ),
-    ("Detail panel", (Note("↑ ↓ g G", ("scroll",)), SPAN_TOGGLE_HERE)),
     (
         "Log pane",
         (
