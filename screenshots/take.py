@@ -6,8 +6,9 @@ The demo workload (`python -m lens_tui.demo`, seeded) writes a temporary databas
 process and keeps running while `LensApp` runs headless at 140x42 in this process, so the
 screenshots show a live dashboard: the trace list, the waterfall of a failed request with the
 span that raised selected (its traceback in the detail panel), the log pane at >= warn, a
-logged exception in full (`i`), and the help screen. Times and ids differ from run to run
-(the workload runs on the real clock).
+logged exception in full (`i`), the help screen, the overview of every route and one route's
+latency chart with cells selected. Times and ids differ from run to run (the workload runs on
+the real clock).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from lens_tui.ui.screens.help import HelpScreen  # noqa: E402
 SIZE = (140, 42)
 
 
-async def wait_for(pilot: Pilot[int], condition: Callable[[], object], timeout: float = 15.0) -> None:
+async def wait_for(
+    pilot: Pilot[int], condition: Callable[[], object], timeout: float = 15.0
+) -> None:
     """Let the app run until `condition()` holds."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -125,10 +128,16 @@ async def shoot(db: Path, out: Path) -> list[Path]:
         app.trace_list.focus()
         await pilot.pause(0.1)
         await pilot.press("slash", *"reindex", "enter")
-        await wait_for(pilot, lambda: app.trace_list.row_count >= 1 and all(
-            "reindex" in app.trace_list.rows[i].root_span_name
-            for i in range(app.trace_list.row_count)
-        ))
+        await wait_for(
+            pilot,
+            lambda: (
+                app.trace_list.row_count >= 1
+                and all(
+                    "reindex" in app.trace_list.rows[i].root_span_name
+                    for i in range(app.trace_list.row_count)
+                )
+            ),
+        )
         await pilot.press("enter")
 
         def huge() -> bool:
@@ -145,6 +154,24 @@ async def shoot(db: Path, out: Path) -> list[Path]:
         await pilot.press("escape", "escape")  # back to the list, close the trace
         await pilot.press("slash", "escape")  # all traces again
 
+        # The overview of every route, then the busiest route's latency with a few cells
+        # selected and the list of exactly their traces.
+        await pilot.press("o")
+        table = app.dashboard.overview.table
+        await wait_for(pilot, lambda: table.row_count >= 3)
+        await pilot.pause(1.2)
+        save("overview.svg")
+        await pilot.press("enter")
+        chart = app.dashboard.latency.chart
+        await wait_for(pilot, lambda: chart.grid is not None and chart.grid.total > 20)
+        await pilot.press("space")  # hold still while cells are chosen
+        await pilot.press("shift+left", "shift+left", "shift+left", "shift+up", "shift+up", "enter")
+        await wait_for(pilot, lambda: app.dashboard.latency.selected is not None)
+        await pilot.pause(0.8)
+        save("latency.svg")
+        await pilot.press("space", "escape", "escape", "escape")  # resume; selection, chart gone
+        await pilot.press("slash", "escape")  # the route's scope gone: all traces again
+
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.pause(0.3)
@@ -155,7 +182,9 @@ async def shoot(db: Path, out: Path) -> list[Path]:
 def main() -> int:
     """Run the demo, take the screenshots, stop the demo."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="demo time before the first shot")
+    parser.add_argument(
+        "--seconds", type=float, default=8.0, help="demo time before the first shot"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate", type=float, default=30.0, help="demo requests per second")
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
@@ -166,9 +195,22 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="lens-shots-") as tmp:
         db = Path(tmp) / "traces.db"
         demo = subprocess.Popen(
-            [sys.executable, "-m", "lens_tui.demo", "--db", str(db), "--rate", str(args.rate),
-             "--duration", "120", "--seed", str(args.seed)],
-            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "lens_tui.demo",
+                "--db",
+                str(db),
+                "--rate",
+                str(args.rate),
+                "--duration",
+                "120",
+                "--seed",
+                str(args.seed),
+            ],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
         )
         try:
             time.sleep(args.seconds)

@@ -161,6 +161,14 @@ BACK = Key(
     target="screen",
     help=("back to the trace list; there, close the open trace",),
 )
+OVERVIEW = Key(
+    "o",
+    "overview",
+    "Overview",
+    target="screen",
+    help=("overview: every route's rate, errors and latency, live (again: back)",),
+    command=("Overview", "o: per-route rate, errors and p50…p99, live"),
+)
 PALETTE = Note("ctrl+p", ("command palette (actions, jump to a trace id)",))
 
 # The command palette's actions that no key of ours is bound to everywhere.
@@ -198,6 +206,12 @@ FAST_SPANS = Key(
     "threshold",
     target="waterfall",
     command=("Collapse fast spans", "t in the waterfall: cycles 1ms, 10ms, 100ms, 1s, none"),
+)
+ROUTES = Key(
+    "",
+    "overview",
+    target="screen",
+    command=("Routes", "o: the overview's table of routes, live"),
 )
 CLOSE_TRACE = Key(
     "",
@@ -295,13 +309,57 @@ SPAN_KEYS_HERE = tuple(
     Key(key.keys, f"on_waterfall('{key.action}')", key.label, show=False)
     for key in (ALL_SPANS, THRESHOLD, NEXT_MATCH, PREVIOUS_MATCH, COLLAPSE, EXPAND)
 )
+DRILL = Key("enter", "select", "Traces", help=("the route's traces and its latency chart",))
+SORT_NEXT = Key(
+    "greater_than_sign",
+    "sort_next",
+    "Sort",
+    names="> / <",
+    help=("sort by the next / previous column (or click a column's title)",),
+)
+SORT_PREVIOUS = Key("less_than_sign", "sort_previous", "Sort left", show=False)
+SORT_REVERSE = Key(
+    "minus", "sort_reverse", "Reverse", show=False, names="-", help=("the other way",)
+)
+WINDOW = Key("w", "cycle_window", "Window", help=("window: 5m → 15m → 1h → 24h → all",))
+
+CELL_LEFT = Key("left", "move(-1, 0)", "Left", show=False)
+CELL_RIGHT = Key("right", "move(1, 0)", "Right", show=False)
+CELL_UP = Key("up", "move(0, 1)", "Slower", show=False)
+CELL_DOWN = Key("down", "move(0, -1)", "Faster", show=False)
+EXTEND_LEFT = Key("shift+left", "move(-1, 0, True)", "Extend left", show=False)
+EXTEND_RIGHT = Key("shift+right", "move(1, 0, True)", "Extend right", show=False)
+EXTEND_UP = Key("shift+up", "move(0, 1, True)", "Extend up", show=False)
+EXTEND_DOWN = Key("shift+down", "move(0, -1, True)", "Extend down", show=False)
+CHART_APPLY = Key(
+    "enter", "apply", "List them", help=("list exactly the traces of the selected cells",)
+)
+CHART_MODE = Key("v", "toggle_mode", "Scatter/heatmap", help=("scatter plot ↔ heatmap",))
+CHART_CLEAR = Key(
+    "escape",
+    "clear",
+    "Clear",
+    help=("drop the selection (the list shows the whole route); again: to the list",),
+)
 
 CLEAR_FILTER = Key("escape", "clear", "Clear filter", priority=True)
 CLOSE_HELP = Key("escape,q,question_mark", "close", "Close")
 
 # --------------------------------------------------------------------------- who binds what
 
-APP_KEYS = (QUIT, HELP_KEY, FILTER, ERRORS, SLOWER, LEVEL, PAUSE, COPY, COPY_TREE, BACK)
+APP_KEYS = (
+    QUIT,
+    HELP_KEY,
+    OVERVIEW,
+    FILTER,
+    ERRORS,
+    SLOWER,
+    LEVEL,
+    PAUSE,
+    COPY,
+    COPY_TREE,
+    BACK,
+)
 """Bound on the app: they work in every pane (a modal screen ends them)."""
 DASHBOARD_KEYS = (NEXT_PANE, PREVIOUS_PANE)
 LIST_KEYS = (UP, DOWN, PAGE_UP, PAGE_DOWN, FIRST, LAST)
@@ -324,11 +382,39 @@ TRACE_VIEW_KEYS = (SPAN_TOGGLE_HERE, *SPAN_KEYS_HERE)
 """Bound on the pane of the waterfall and the detail panel (`TraceView`)."""
 FILTER_BAR_KEYS = (CLEAR_FILTER,)
 HELP_SCREEN_KEYS = (CLOSE_HELP,)
+ROUTE_TABLE_KEYS = (DRILL, SORT_NEXT, SORT_PREVIOUS, SORT_REVERSE)
+OVERVIEW_KEYS = (WINDOW,)
+LATENCY_CHART_KEYS = (
+    CHART_APPLY,
+    CHART_MODE,
+    CHART_CLEAR,
+    CELL_LEFT,
+    CELL_RIGHT,
+    CELL_UP,
+    CELL_DOWN,
+    EXTEND_LEFT,
+    EXTEND_RIGHT,
+    EXTEND_UP,
+    EXTEND_DOWN,
+)
 
 HELP: tuple[tuple[str, tuple[Key | Note, ...]], ...] = (
     (
         "Everywhere",
-        (QUIT, HELP_KEY, NEXT_PANE, FILTER, ERRORS, LEVEL, PAUSE, COPY, COPY_TREE, BACK, PALETTE),
+        (
+            QUIT,
+            HELP_KEY,
+            NEXT_PANE,
+            OVERVIEW,
+            FILTER,
+            ERRORS,
+            LEVEL,
+            PAUSE,
+            COPY,
+            COPY_TREE,
+            BACK,
+            PALETTE,
+        ),
     ),
     ("Trace list", (Note("↑ ↓ pgup pgdn", ("move",)), OPEN, LIVE_TOP, SLOWER)),
     (
@@ -356,9 +442,28 @@ HELP: tuple[tuple[str, tuple[Key | Note, ...]], ...] = (
         ),
     ),
     (
+        "Overview",
+        (
+            Note("↑ ↓", ("move; the route's sparklines show below",)),
+            DRILL,
+            SORT_NEXT,
+            SORT_REVERSE,
+            WINDOW,
+        ),
+    ),
+    (
+        "Latency chart",
+        (
+            Note("← → ↑ ↓", ("move the cell cursor; with shift: extend the selection",)),
+            CHART_APPLY,
+            CHART_MODE,
+            CHART_CLEAR,
+        ),
+    ),
+    (
         "Mouse",
         (
-            Note("click", ("select a row",)),
+            Note("click", ("select a row; a column's title sorts; a chart cell lists its traces",)),
             Note("double click", ("open / toggle",)),
             Note("wheel", ("scroll",)),
         ),
@@ -367,6 +472,8 @@ HELP: tuple[tuple[str, tuple[Key | Note, ...]], ...] = (
 """The help screen: sections, each a list of keys in the order shown."""
 
 COMMANDS = (
+    OVERVIEW,
+    ROUTES,
     PAUSE,
     ERRORS,
     SLOWER,

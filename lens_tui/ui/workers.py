@@ -50,6 +50,12 @@ class Job(StrEnum):
     """A captured body."""
     COPY = "copy"
     """A trace rendered as a text tree for the clipboard."""
+    ROUTES = "routes"
+    """The overview's seed: a window of route statistics read once, then kept live."""
+    JUDGE = "judge"
+    """Which arriving traces a list scoped by a query about spans keeps, asked of the store."""
+    LATENCY = "latency"
+    """One route's latency chart: its points or its heatmap."""
     PALETTE = "palette"
     """The command palette's trace-id look-up (its reader; the palette runs it itself)."""
 

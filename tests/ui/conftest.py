@@ -40,6 +40,17 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return Path("traces.db")
 
 
+@pytest.fixture
+def routes_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The overview's fixture database (overview_db.py) as `routes.db` in the current
+    (temporary) directory."""
+    from . import overview_db
+
+    monkeypatch.chdir(tmp_path)
+    overview_db.build(tmp_path / "routes.db")
+    return Path("routes.db")
+
+
 def make_app(db: Path, **options: object) -> LensApp:
     """The dashboard on `db` with the frozen clock and a quick fallback poll."""
     options.setdefault("clock", lambda: fixture_db.NOW)

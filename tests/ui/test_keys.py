@@ -13,8 +13,11 @@ from lens_tui.ui.keys import (
     FILTER_BAR_KEYS,
     HELP,
     HELP_SCREEN_KEYS,
+    LATENCY_CHART_KEYS,
     LIST_KEYS,
     LOG_PANE_KEYS,
+    OVERVIEW_KEYS,
+    ROUTE_TABLE_KEYS,
     TRACE_LIST_KEYS,
     TRACE_VIEW_KEYS,
     WATERFALL_KEYS,
@@ -23,13 +26,16 @@ from lens_tui.ui.keys import (
     help_rows,
     palette_entries,
 )
+from lens_tui.ui.panes.overview import OverviewPane
 from lens_tui.ui.panes.trace_view import TraceView
 from lens_tui.ui.panes.traces import TracesPane
 from lens_tui.ui.screens.dashboard import DashboardScreen
 from lens_tui.ui.screens.help import HelpScreen
 from lens_tui.ui.widgets.filter_bar import FilterBar
+from lens_tui.ui.widgets.latency_chart import LatencyChart
 from lens_tui.ui.widgets.line_list import LineList
 from lens_tui.ui.widgets.log_pane import LogPane
+from lens_tui.ui.widgets.route_table import RouteTable
 from lens_tui.ui.widgets.span_detail import SpanDetail
 from lens_tui.ui.widgets.trace_list import TraceList
 from lens_tui.ui.widgets.waterfall import Waterfall
@@ -67,6 +73,9 @@ OWNERS = (
     (TraceView, TRACE_VIEW_KEYS),
     (FilterBar, FILTER_BAR_KEYS),
     (HelpScreen, HELP_SCREEN_KEYS),
+    (RouteTable, ROUTE_TABLE_KEYS),
+    (OverviewPane, OVERVIEW_KEYS),
+    (LatencyChart, LATENCY_CHART_KEYS),
 )
 """Each widget and the keys it binds."""
 TARGETS = {"app": LensApp, "screen": DashboardScreen, "traces": TracesPane, "waterfall": Waterfall}

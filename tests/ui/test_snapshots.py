@@ -75,3 +75,52 @@ def test_log_detail(db: Path, snap_compare: Any) -> None:
         await wait_for(pilot, lambda: app.dashboard.logs.detail.row is not None)
 
     assert snap_compare(make_app(db), terminal_size=SIZE, run_before=run_before)
+
+
+def test_overview(routes_db: Path, snap_compare: Any) -> None:
+    """`o`: every route of the last 15 minutes with its percentiles and sparklines, the
+    highlighted route's rate and p95 below."""
+    from .overview_db import NOW
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, LensApp)
+        await wait_for(pilot, lambda: app.trace_list.row_count > 0)
+        await pilot.press("o")
+        table = app.dashboard.overview.table
+        await wait_for(pilot, lambda: table.row_count == 4)
+
+    app = make_app(routes_db, clock=lambda: NOW)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_latency_chart(routes_db: Path, snap_compare: Any) -> None:
+    """Enter on a route: its scatter plot on a log axis (errors in the error colour), a
+    selected cell, and the trace list scoped to exactly its traces."""
+    from .overview_db import NOW
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, LensApp)
+        await wait_for(pilot, lambda: app.trace_list.row_count > 0)
+        await pilot.press("o")
+        table = app.dashboard.overview.table
+        await wait_for(pilot, lambda: table.row_count == 4)
+        await pilot.press("enter")
+        chart = app.dashboard.latency.chart
+        await wait_for(pilot, lambda: chart.grid is not None and chart.grid.total == 12)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.dashboard.latency.selected is not None)
+        await wait_for(
+            pilot,
+            lambda: (
+                app.trace_list.row_count
+                == chart.grid.count_in(
+                    chart.cursor[0], chart.cursor[0], chart.cursor[1], chart.cursor[1]
+                )[0]
+            ),
+        )
+        await pilot.pause(0.2)
+
+    app = make_app(routes_db, clock=lambda: NOW)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import math
 from array import array
+from bisect import bisect_left
 from collections.abc import Sequence
+from itertools import accumulate
 
 RELATIVE_ERROR = 0.01
 """`a`: every quantile is within 1 % of the exact nearest-rank value (values above
@@ -109,26 +111,20 @@ class LogHistogram:
         total = self.total
         if total <= 0:
             return [None] * len(qs)
-        ranks = [nearest_rank(q, total) for q in qs]
+        zeros = self.zeros
+        # Running sums in C, then a binary search per rank: the overview reads a p95 per time
+        # bucket per route each refresh, and a Python walk over the slots cost 80 µs a read.
+        running = list(accumulate(self._counts))
+        top = running[-1] if running else 0
         out: list[float | None] = []
-        seen = self.zeros
-        want = 0
-        while want < len(ranks) and ranks[want] <= seen:
-            out.append(0.0)
-            want += 1
-        offset = self._offset
-        for i, value in enumerate(self._counts):
-            if want == len(ranks):
-                break
-            if not value:
-                continue
-            seen += value
-            while want < len(ranks) and ranks[want] <= seen:
-                out.append(bucket_value(offset + i))
-                want += 1
-        while want < len(ranks):  # counts out of step with total: never past the top value
-            out.append(self.max_value())
-            want += 1
+        for q in qs:
+            rank = nearest_rank(q, total)
+            if rank <= zeros:
+                out.append(0.0)
+            elif rank - zeros <= top:
+                out.append(bucket_value(self._offset + bisect_left(running, rank - zeros)))
+            else:  # counts out of step with total: never past the top value
+                out.append(self.max_value())
         return out
 
     def max_value(self) -> float | None:

@@ -17,6 +17,9 @@ from lens_tui import export
 from lens_tui import humanize as fmt
 from lens_tui.live.limits import OLDER_PAGE
 from lens_tui.live.readers import Readers
+from lens_tui.live.scoped_filter import NoTraces, Scope, ScopedFilter, query_scope, scoped
+from lens_tui.query import QueryError
+from lens_tui.query.run import matching_trace_ids
 from lens_tui.store.filters import TraceFilter
 from lens_tui.store.presence import Presence
 from lens_tui.store.records import TraceSummary
@@ -79,6 +82,17 @@ class TracesPane(Vertical):
             self.generation = generation
             self.before = before
 
+    class Judged(Message, bubble=False):
+        """Which of some arriving traces the list's scope keeps, by the store."""
+
+        def __init__(
+            self, traces: tuple[TraceSummary, ...], kept: frozenset[str], generation: int
+        ) -> None:
+            super().__init__()
+            self.traces = traces
+            self.kept = kept
+            self.generation = generation
+
     def __init__(
         self,
         readers: Readers,
@@ -117,7 +131,32 @@ class TracesPane(Vertical):
         self.update_titles()
 
     def apply(self, traces: tuple[TraceSummary, ...]) -> None:
-        """New and updated traces from the tail."""
+        """New and updated traces from the tail (first judged by the store when the list's
+        scope is a query about spans)."""
+        keep = self.filter
+        if isinstance(keep, ScopedFilter) and keep.judged_by_store:
+            self._judge(traces, keep, self._generation.current)
+            return
+        self._apply_rows(traces)
+
+    @in_thread(Job.JUDGE, exclusive=False)
+    def _judge(self, traces: tuple[TraceSummary, ...], keep: ScopedFilter, generation: int) -> None:
+        """Which of the arriving traces the scope keeps, asked of the store."""
+        kept = matching_trace_ids(self.readers.get(Job.JUDGE), keep, [t.trace_id for t in traces])
+        self.post_message(self.Judged(traces, frozenset(kept), generation))
+
+    def on_traces_pane_judged(self, message: TracesPane.Judged) -> None:
+        """The store's answer: kept rows go on as live rows, the others leave the list."""
+        if self._generation.stale(message.generation):
+            return
+        rows = self.trace_list.rows
+        gone = [t for t in message.traces if t.trace_id not in message.kept and t.trace_id in rows]
+        if gone:
+            rows.upsert(gone, NoTraces())
+            self.trace_list.rows_changed()
+        self._apply_rows(tuple(t for t in message.traces if t.trace_id in message.kept))
+
+    def _apply_rows(self, traces: tuple[TraceSummary, ...]) -> None:
         if self._arrived is not None:
             self._arrived.update((t.trace_id, t) for t in traces)
         self.trace_list.apply(traces)
@@ -162,6 +201,35 @@ class TracesPane(Vertical):
         """Only traces whose root span name contains `text` ("" for all)."""
         if text != self.filter.name:
             self.filter = replace(self.filter, name=text)
+
+    @property
+    def scope_text(self) -> str:
+        """The list's scope as a query ("" when it has none)."""
+        keep = self.filter
+        return keep.scope_text if isinstance(keep, ScopedFilter) else ""
+
+    def scope_to(self, scope: Scope | None) -> None:
+        """Only the traces of `scope` (a route, a chart selection, a query; None: all), with
+        the list's other rules kept."""
+        keep = scoped(self.filter, scope)
+        if keep != self.filter:
+            self.filter = keep
+
+    def filter_by_query(self, text: str) -> bool:
+        """The scope's query as the user edited it ("" drops the scope); False, and said,
+        when it is not a query the list can follow."""
+        if text == self.scope_text:
+            return True
+        if not text:
+            self.scope_to(None)
+            return True
+        try:
+            scope = query_scope(text, self.clock())
+        except QueryError as exc:
+            self.notify(visible(str(exc), 300), title="query", severity="error", markup=False)
+            return False
+        self.scope_to(scope)
+        return True
 
     def toggle_errors(self) -> None:
         """Only traces with an error, or all again."""
@@ -285,6 +353,8 @@ class TracesPane(Vertical):
             parts += [" · ", (f"≥ {SLOW_LABELS.get(least) or fmt.duration(least)}", "bold")]
         if keep.name:
             parts += [" · “", visible(keep.name, 60), "”"]
+        if self.scope_text:
+            parts += [" · ", (visible(self.scope_text, 100), "italic")]
         trace_list.border_title = Content.assemble(*parts)
         subtitle = f"{fmt.count(len(trace_list.rows))} shown"
         if trace_list.new_count:

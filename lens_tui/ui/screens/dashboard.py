@@ -19,17 +19,22 @@ from lens_tui.live.feed import Delta
 from lens_tui.live.readers import Readers
 from lens_tui.store.filters import LogScope
 from lens_tui.store.presence import Presence
+from lens_tui.store.stats import RouteWhere
 from lens_tui.text import visible
 from lens_tui.trace_ids import short_id
 from lens_tui.ui.focus import focus_now
 from lens_tui.ui.keys import DASHBOARD_KEYS, bindings
+from lens_tui.ui.panes.latency import LatencyPane
 from lens_tui.ui.panes.live_feed import LiveFeed, OnScreen
 from lens_tui.ui.panes.logs import LogsPane
+from lens_tui.ui.panes.overview import OverviewPane
 from lens_tui.ui.panes.trace_view import TraceView
 from lens_tui.ui.panes.traces import TracesPane
 from lens_tui.ui.widgets.filter_bar import FilterBar
 from lens_tui.ui.widgets.footer import KeysFooter
+from lens_tui.ui.widgets.latency_chart import LatencyChart
 from lens_tui.ui.widgets.log_pane import LogPane
+from lens_tui.ui.widgets.route_table import RouteTable
 from lens_tui.ui.widgets.trace_list import RUNNING_TICK_MS, TraceList
 from lens_tui.ui.workers import JobFailed
 
@@ -77,12 +82,16 @@ class DashboardScreen(Screen[None]):
         )
         self.trace_view = TraceView(self.readers, clock, id="trace-view")
         self.logs = LogsPane(self.readers, clock, id="logs-pane")
+        self.overview = OverviewPane(self.readers, clock, id="overview-pane")
+        self.latency = LatencyPane(self.readers, clock, id="latency-pane")
         self.filter_bar = FilterBar(id="filter")
         self._last_error: tuple[str, float] = ("", 0.0)
 
     def compose(self) -> ComposeResult:
         """The panes, top to bottom."""
         yield self.feed
+        yield self.overview
+        yield self.latency
         yield self.traces
         yield self.trace_view
         yield self.logs
@@ -97,7 +106,7 @@ class DashboardScreen(Screen[None]):
         self.traces.update_titles()
         self.logs.clear(LogScope())
         self.feed.start()
-        self.set_interval(1.0, self.feed.tick)
+        self.set_interval(1.0, self._each_second)
         self.set_interval(RUNNING_TICK_MS / 1000, self._tick)  # five times a second
 
     def on_unmount(self) -> None:
@@ -107,7 +116,7 @@ class DashboardScreen(Screen[None]):
     def watch_trace_open(self, is_open: bool) -> None:
         """The `-trace-open` class (app.tcss) on the panes it resizes, not on the screen: a
         screen-wide class change restyles every node, footer keys included."""
-        for pane in (self.traces, self.trace_view, self.logs):
+        for pane in (self.traces, self.trace_view, self.logs, self.latency):
             pane.set_class(is_open, "-trace-open")
 
     def _set_live(self, live: bool) -> None:
@@ -120,6 +129,11 @@ class DashboardScreen(Screen[None]):
         self.traces.tick()
         self.trace_view.tick()
 
+    def _each_second(self) -> None:
+        """Rates, ages and the overview's windows move on even when nothing is written."""
+        self.feed.tick()
+        self.overview.tick()
+
     # ------------------------------------------------------------------ the live feed
 
     def on_live_feed_waiting(self, message: LiveFeed.Waiting) -> None:
@@ -131,6 +145,7 @@ class DashboardScreen(Screen[None]):
         self.traces.show(message.snapshot.traces)
         self._set_live(True)
         self.logs.reload(now=True)
+        self.overview.start()
         trace_id = self.trace_view.trace_id
         if trace_id is not None:
             self.open_trace(trace_id)
@@ -144,6 +159,8 @@ class DashboardScreen(Screen[None]):
 
     def _apply(self, delta: Delta) -> None:
         if delta.traces:
+            self.overview.apply(delta.traces)
+            self.latency.apply(delta.traces)
             self.traces.apply(delta.traces)
             trace_id = self.trace_view.trace_id
             if trace_id is not None:
@@ -184,6 +201,7 @@ class DashboardScreen(Screen[None]):
         """The file was replaced or deleted: drop what is shown and read it anew."""
         self._set_live(False)
         self.traces.clear()
+        self.overview.reset()
         self.readers.invalidate()
         self._close_trace()
         # The open trace is gone with the old file: back to all recent logs (filters kept), or
@@ -265,7 +283,12 @@ class DashboardScreen(Screen[None]):
     def _filter_set(self, message: FilterBar.Applied | FilterBar.Cleared) -> None:
         """Enter or escape in the filter bar."""
         text = message.text if isinstance(message, FilterBar.Applied) else ""
-        if message.target == "spans":
+        if message.target == "query":
+            if not self.traces.filter_by_query(text):
+                self.filter_bar.open("query", text, back=self.traces.trace_list)
+            elif not self.traces.scope_text:
+                self.latency.select(None)
+        elif message.target == "spans":
             self.trace_view.search_spans(text)
         elif message.target == "logs":
             self.logs.filter_text(text)
@@ -285,6 +308,9 @@ class DashboardScreen(Screen[None]):
                 target = "logs"
             elif focused is view.waterfall and view.trace_id is not None:
                 target = "spans"
+            elif self.traces.scope_text:
+                self.filter_bar.open("query", self.traces.scope_text, back=focused)
+                return
             else:
                 self.filter_bar.open("traces", self.traces.filter.name, back=focused)
                 return
@@ -313,6 +339,7 @@ class DashboardScreen(Screen[None]):
     def action_toggle_pause(self) -> None:
         """`space`: hold still (rows queue up), or apply everything queued and go live."""
         held, overflowed = self.feed.toggle_pause()
+        self.overview.paused = self.latency.paused = self.feed.paused
         if held is not None:
             self._apply(held)
             if overflowed:
@@ -328,7 +355,11 @@ class DashboardScreen(Screen[None]):
 
     def action_back_to_list(self) -> None:
         """`escape`: to the trace list; there, close the open trace."""
-        if self.focused is self.traces.trace_list or self.focused is None:
+        if self.overview.shown:
+            self.action_overview()
+        elif self.focused is self.traces.trace_list or self.focused is None:
+            if self.trace_view.trace_id is None and self.latency.shown:
+                self.latency.close()
             self.action_close_trace()
         else:
             focus_now(self.traces.trace_list)
@@ -353,3 +384,41 @@ class DashboardScreen(Screen[None]):
     def action_copy_tree(self) -> None:
         """`y`: copy the open (else highlighted) trace as the text tree `lens-tui show` prints."""
         self.traces.copy_tree(self.trace_view.trace_id)
+
+    # ------------------------------------------------------------------ many traces at once
+
+    def action_overview(self) -> None:
+        """`o`: the routes of the window, live, in place of the trace list and logs; again:
+        back to them."""
+        showing = not self.overview.shown
+        for pane in (self.traces, self.trace_view, self.logs, self.latency):
+            pane.set_class(showing, "-behind")
+        if showing:
+            self.overview.show()
+            focus_now(self.overview.table)
+        else:
+            self.overview.hide()
+            focus_now(self.latency.chart if self.latency.shown else self.traces.trace_list)
+
+    def on_route_table_drilled(self, message: RouteTable.Drilled) -> None:
+        """Enter on a route: its traces (the filter as a query the user can edit) and its
+        latency chart over the window."""
+        if self.trace_view.trace_id is not None:
+            self._close_trace()
+        self.action_overview()
+        self.traces.scope_to(RouteWhere(message.key))
+        self.latency.open(
+            message.key, self.overview.window_since(self.feed.clock()), self.overview.window
+        )
+        focus_now(self.latency.chart)
+
+    def on_latency_chart_selected(self, message: LatencyChart.Selected) -> None:
+        """Cells chosen on the chart: exactly their traces."""
+        self.traces.scope_to(message.region)
+        self.latency.select(message.region, message.traces, message.failed)
+
+    def on_latency_chart_cleared(self, _message: LatencyChart.Cleared) -> None:
+        """The selection dropped: the whole route again."""
+        key = self.latency.key
+        self.traces.scope_to(RouteWhere(key) if key is not None else None)
+        self.latency.select(None)

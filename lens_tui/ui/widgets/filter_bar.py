@@ -15,12 +15,13 @@ from textual.widgets import Input, Label
 from lens_tui.ui.focus import KeysFollowFocus, focus_now
 from lens_tui.ui.keys import FILTER_BAR_KEYS, bindings
 
-FilterTarget = Literal["traces", "logs", "spans"]
+FilterTarget = Literal["traces", "logs", "spans", "query"]
 
 _PROMPTS: dict[FilterTarget, str] = {
     "traces": "filter root span names:",
     "logs": "filter log messages:",
     "spans": "find spans named:",
+    "query": "trace query:",
 }
 
 
