@@ -335,7 +335,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     except (OSError, apsw.Error, ValueError) as exc:
         raise CliError(f"cannot start the OTLP receiver on port {args.otlp}: {exc}") from None
     try:
-        return run_dashboard(path)
+        return run_dashboard(path, receiving=receiver.url)
     finally:
         receiver.stop()  # flushes what was received
 

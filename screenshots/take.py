@@ -5,9 +5,10 @@ Usage: `python screenshots/take.py [--seconds 8] [--seed 7] [--out screenshots]`
 The demo workload (`python -m lens_tui.demo`, seeded) writes a temporary database in a child
 process and keeps running while `LensApp` runs headless at 140x42 in this process, so the
 screenshots show a live dashboard: the trace list, the waterfall of a failed request with the
-span that raised selected (its traceback in the detail panel), the log pane at >= warn, and
-the help screen, the overview of every route and one route's latency chart with cells
-selected. Times and ids differ from run to run (the workload runs on the real clock).
+span that raised selected (its traceback in the detail panel), the log pane at >= warn, a
+logged exception in full (`i`), the help screen, the overview of every route and one route's
+latency chart with cells selected. Times and ids differ from run to run (the workload runs on
+the real clock).
 """
 
 from __future__ import annotations
@@ -109,6 +110,17 @@ async def shoot(db: Path, out: Path) -> list[Path]:
         await wait_for(pilot, lambda: app.log_pane.scope.min_level == "warn")
         await pilot.pause(0.8)
         save("logs-warn.svg")
+
+        # A logged exception in full (`i`): the newest line at warn or above with a traceback.
+        pane = app.log_pane
+        failed = [i for i in range(pane.row_count) if pane.rows[i].traceback]
+        if failed:
+            pane.move_cursor(failed[-1], user=True)
+            await pilot.press("i")
+            await wait_for(pilot, lambda: app.dashboard.logs.detail.row is not None)
+            await pilot.pause(0.5)
+            save("log-detail.svg")
+            await pilot.press("i")
 
         # A huge trace: found by name in the list, then its spans by name in the waterfall.
         app.log_pane.focus()

@@ -6,10 +6,13 @@ refresh at a time); it has a `TraceReader` of its own.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from lens_tui.live.limits import LOG_BATCH, TRACE_CAP
+from lens_tui.store import presence
+from lens_tui.store.presence import Presence
 from lens_tui.store.reader import TRACES_SINCE_LIMIT, OpenError, TraceMark, TraceReader
 from lens_tui.store.records import LogRow, StoreStats, TraceSummary
 
@@ -34,6 +37,8 @@ class Delta:
     """The database file was replaced: the UI drops what it holds and starts over."""
     more: bool = False
     """A batch was cut at its limit: more rows are waiting, refresh again at once."""
+    presence: Presence | None = None
+    """What of the rows the panes hold is still in the file (deleted rows leave them)."""
 
 
 class Feed:
@@ -66,8 +71,15 @@ class Feed:
         traces = reader.recent_traces(limit, **filters)
         return Snapshot(tuple(traces), reader.stats(), self.log_mark)
 
-    def poll(self, force: bool = False) -> Delta | None:
-        """What changed since the marks (None when nothing did; `force`: look anyway)."""
+    def poll(
+        self,
+        force: bool = False,
+        trace_ids: Collection[str] = (),
+        log_ids: Collection[int] = (),
+    ) -> Delta | None:
+        """What changed since the marks (None when nothing did; `force`: look anyway), and
+        whether the rows held are still there: the oldest trace and log left, and which of
+        `trace_ids` and `log_ids` (those on screen) are not (`lens_tui.store.presence`)."""
         reader = self.reader
         if not reader.changed() and not force:
             return None
@@ -83,9 +95,12 @@ class Feed:
             logs = reader.logs(limit=LOG_BATCH)  # the newest, as the first load would show
         if logs:
             self.log_mark = max(self.log_mark, logs[-1].id)
+        # After the rows: one that came and went meanwhile is then known to be gone.
+        found = presence.check(reader, trace_ids, log_ids)
         return Delta(
             traces=tuple(traces),
             logs=tuple(logs),
             stats=reader.stats(),
             more=len(traces) >= TRACES_SINCE_LIMIT or len(logs) >= LOG_BATCH,
+            presence=found if found.anything else None,
         )

@@ -7,6 +7,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 
 from lens_tui.store.filters import TraceWhere
+from lens_tui.store.presence import Presence
 from lens_tui.store.records import TraceSummary
 
 
@@ -78,3 +79,20 @@ class TraceRows:
                 del by_id[trace_id]
             del keys[self.cap :]
         return added
+
+    def drop_gone(self, presence: Presence) -> list[str]:
+        """Remove the rows `presence` says are not in the file any more; their ids. Cheap when
+        none is: the rows older than the oldest trace left are the last ones."""
+        keys, by_id = self._keys, self._by_id
+        gone: list[str] = []
+        for index in range(len(keys) - 1, -1, -1):
+            trace = by_id[keys[index][1]]
+            if trace.started_at >= presence.oldest_trace:
+                break
+            if presence.trace_gone(trace.trace_id, trace.started_at):
+                gone.append(trace.trace_id)
+        gone += [i for i in presence.missing_traces if i in by_id and i not in gone]
+        for trace_id in gone:
+            del keys[bisect_left(keys, _key(by_id[trace_id]))]
+            del by_id[trace_id]
+        return gone

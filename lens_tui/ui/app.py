@@ -55,13 +55,15 @@ class LensApp(App[int]):
         poll: float = 1.0,
         watch: bool = True,
         trace_cap: int = TRACE_CAP,
+        receiving: str | None = None,
     ) -> None:
         """`clock` gives "now" for ages and running spans (tests freeze it); `poll` is the
         fallback poll period in seconds; `watch=False` relies on polling alone; `trace_cap`
-        bounds the traces held (older ones page in at the bottom of the list)."""
+        bounds the traces held (older ones page in at the bottom of the list); `receiving`
+        is where an OTLP receiver in this process listens (`--otlp`), for the header."""
         super().__init__()
         self.dashboard = DashboardScreen(
-            Path(db_path), clock, poll=poll, watch=watch, trace_cap=trace_cap
+            Path(db_path), clock, poll=poll, watch=watch, trace_cap=trace_cap, receiving=receiving
         )
         """The one screen the dashboard's panes live on."""
 
@@ -123,8 +125,9 @@ class LensApp(App[int]):
             self.push_screen(HelpScreen())
 
 
-def run_dashboard(db_path: Path) -> int:
-    """Run the dashboard until the user quits; the exit code for the CLI."""
-    app = LensApp(db_path)
+def run_dashboard(db_path: Path, receiving: str | None = None) -> int:
+    """Run the dashboard until the user quits (`receiving`: where an OTLP receiver in this
+    process listens); the exit code for the CLI."""
+    app = LensApp(db_path, receiving=receiving)
     app.run()
     return app.return_code or 0

@@ -267,6 +267,14 @@ NEXT_MATCH = Key(
 PREVIOUS_MATCH = Key("N", "previous_match", "Previous match", show=False)
 
 GO_TO_SPAN = Key("enter", "select", "Go to span", help=("go to the line's span (opens its trace)",))
+LOG_DETAIL = Key(
+    "i",
+    "log_detail",
+    "Detail",
+    target="screen",
+    help=("the line in full beside the pane (enter: a line of no trace)",),
+    command=("Show the log line in full", "i on the log pane: message, traceback, attributes"),
+)
 FOLLOW = Key(
     "G,end",
     "follow",
@@ -287,6 +295,20 @@ OLDEST = Key(
 DETAIL_TOP = Key("g,home", "top", "Top", show=False)
 DETAIL_BOTTOM = Key("G,end", "bottom", "Bottom", show=False)
 
+# Keys of the waterfall that mean nothing in the detail panel beside it act on the waterfall,
+# whose highlighted span the panel shows (bound on the pane holding both: the waterfall's own
+# bindings come first while it has the focus).
+SPAN_TOGGLE_HERE = Key(
+    "enter",
+    "on_waterfall('select')",
+    "Toggle span",
+    names="⏎ a t n N ← →",
+    help=("the same in the detail panel, on the span it shows",),
+)
+SPAN_KEYS_HERE = tuple(
+    Key(key.keys, f"on_waterfall('{key.action}')", key.label, show=False)
+    for key in (ALL_SPANS, THRESHOLD, NEXT_MATCH, PREVIOUS_MATCH, COLLAPSE, EXPAND)
+)
 DRILL = Key("enter", "select", "Traces", help=("the route's traces and its latency chart",))
 SORT_NEXT = Key(
     "greater_than_sign",
@@ -354,8 +376,10 @@ WATERFALL_KEYS = (
     NEXT_MATCH,
     PREVIOUS_MATCH,
 )
-LOG_PANE_KEYS = (GO_TO_SPAN, FOLLOW, OLDEST)
+LOG_PANE_KEYS = (GO_TO_SPAN, LOG_DETAIL, FOLLOW, OLDEST)
 DETAIL_KEYS = (DETAIL_TOP, DETAIL_BOTTOM)
+TRACE_VIEW_KEYS = (SPAN_TOGGLE_HERE, *SPAN_KEYS_HERE)
+"""Bound on the pane of the waterfall and the detail panel (`TraceView`)."""
 FILTER_BAR_KEYS = (CLEAR_FILTER,)
 HELP_SCREEN_KEYS = (CLOSE_HELP,)
 ROUTE_TABLE_KEYS = (DRILL, SORT_NEXT, SORT_PREVIOUS, SORT_REVERSE)
@@ -404,6 +428,7 @@ HELP: tuple[tuple[str, tuple[Key | Note, ...]], ...] = (
             FIRST_SPAN,
             FIND_SPANS,
             NEXT_MATCH,
+            SPAN_TOGGLE_HERE,
         ),
     ),
     (
@@ -411,6 +436,7 @@ HELP: tuple[tuple[str, tuple[Key | Note, ...]], ...] = (
         (
             Note("↑ ↓", ("move; a line of the open trace highlights its span",)),
             GO_TO_SPAN,
+            LOG_DETAIL,
             FOLLOW,
             OLDEST,
         ),
@@ -459,6 +485,7 @@ COMMANDS = (
     EVERY_SPAN,
     FAST_SPANS,
     CLOSE_TRACE,
+    LOG_DETAIL,
     COPY,
     COPY_TREE,
     HELP_KEY,

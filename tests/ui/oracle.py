@@ -49,19 +49,20 @@ def content_dump(path: Path) -> dict[str, Any]:
 
 def logs_under(path: Path, span_id: str | None, trace_id: str) -> list[str]:
     """The oracle for the log pane's scope: messages of the logs of `span_id` and every span
-    below it (all of the trace's logs when None) in id order, as the pane lists them."""
+    below it (all of the trace's logs when None) in time order (ids break ties), as the pane
+    lists them."""
     conn = read_only(path)
     try:
         if span_id is None:
             rows = conn.execute(
-                "SELECT message FROM logs WHERE trace_id = ? ORDER BY id", (trace_id,)
+                "SELECT message FROM logs WHERE trace_id = ? ORDER BY timestamp, id", (trace_id,)
             ).fetchall()
         else:
             rows = conn.execute(
                 "WITH RECURSIVE under(id) AS (SELECT ? UNION"
                 " SELECT s.span_id FROM spans s JOIN under u ON s.parent_span_id = u.id)"
                 " SELECT message FROM logs WHERE span_id IN (SELECT id FROM under)"
-                " ORDER BY id",
+                " ORDER BY timestamp, id",
                 (span_id,),
             ).fetchall()
         return [row[0] for row in rows]

@@ -66,13 +66,14 @@ async def test_the_mouse_wheel_scrolls_a_pane(db: Path) -> None:
         await wait_for(pilot, lambda: pane.first_visible < bottom)
         assert not pane.following  # scrolled up by hand: new lines no longer pull it down
         up = pane.first_visible
-        fixture_db.add_logs(db, 1, [fixture_db.L("info", "arrived while reading", 30, 0)])
+        # Later than every line held (the pane is in time order): it goes at the end.
+        fixture_db.add_logs(db, 1, [fixture_db.L("info", "arrived while reading", 20_000, 0)])
         await wait_for(pilot, lambda: pane.rows[-1].message == "arrived while reading")
         await pilot.pause(0.1)
         assert pane.first_visible == up  # what the user reads holds still
         for _ in range(30):  # the wheel back down to the newest line: following again
             pane.post_message(events.MouseScrollDown(pane, 5, 2, 0, 0, 0, False, False, False))
         await wait_for(pilot, lambda: pane.following)
-        fixture_db.add_logs(db, 1, [fixture_db.L("info", "followed", 31, 0)])
+        fixture_db.add_logs(db, 1, [fixture_db.L("info", "followed", 20_001, 0)])
         await wait_for(pilot, lambda: pane.rows[-1].message == "followed")
         await wait_for(pilot, lambda: pane.first_visible + pane.body_height == len(pane.rows))

@@ -19,6 +19,7 @@ from lens_tui.ui.keys import (
     OVERVIEW_KEYS,
     ROUTE_TABLE_KEYS,
     TRACE_LIST_KEYS,
+    TRACE_VIEW_KEYS,
     WATERFALL_KEYS,
     Key,
     bindings,
@@ -26,6 +27,7 @@ from lens_tui.ui.keys import (
     palette_entries,
 )
 from lens_tui.ui.panes.overview import OverviewPane
+from lens_tui.ui.panes.trace_view import TraceView
 from lens_tui.ui.panes.traces import TracesPane
 from lens_tui.ui.screens.dashboard import DashboardScreen
 from lens_tui.ui.screens.help import HelpScreen
@@ -68,6 +70,7 @@ OWNERS = (
     (Waterfall, WATERFALL_KEYS),
     (LogPane, LOG_PANE_KEYS),
     (SpanDetail, DETAIL_KEYS),
+    (TraceView, TRACE_VIEW_KEYS),
     (FilterBar, FILTER_BAR_KEYS),
     (HelpScreen, HELP_SCREEN_KEYS),
     (RouteTable, ROUTE_TABLE_KEYS),

@@ -19,8 +19,9 @@ MORE = LOG_LOAD_LIMIT + OLDER_LOG_PAGE + 300
 
 
 def _flood(db: Path) -> None:
+    """Lines logged after the trace's own (the pane shows them in time order)."""
     fixture_db.add_logs(
-        db, 1, [fixture_db.L("info", f"line {k}", 10 + k / 1000, 4) for k in range(MORE)]
+        db, 1, [fixture_db.L("info", f"line {k}", 50 + k / 1000, 4) for k in range(MORE)]
     )
 
 

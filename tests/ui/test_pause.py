@@ -21,7 +21,7 @@ async def test_space_pauses_and_resumes_without_losing_rows(db: Path) -> None:
         held = [fixture_db.add_trace(db, 44 + k, f"GET /held{k}") for k in range(3)]
         await wait_for(pilot, lambda: app.header.queued >= 6)  # 3 traces + 3 logs
         assert not any(i in app.trace_list.rows for i in held)
-        assert "queued" in screen_text(app)
+        assert "3 new traces, 3 logs held" in screen_text(app)  # what is held, not "6 queued"
         await pilot.press("space")
         assert all(i in app.trace_list.rows for i in held)
         messages = {r.message for r in app.log_pane.rows}

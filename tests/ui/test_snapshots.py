@@ -61,6 +61,22 @@ def test_help_screen(db: Path, snap_compare: Any) -> None:
     assert snap_compare(make_app(db), terminal_size=(120, 50), run_before=run_before)
 
 
+def test_log_detail(db: Path, snap_compare: Any) -> None:
+    """`i` on a logged exception: the line in full beside the log pane, its traceback first."""
+    from .test_log_detail import add_failed_log
+
+    add_failed_log(db, trace=None)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = await loaded(pilot)
+        assert isinstance(app, LensApp)
+        app.log_pane.focus()
+        await pilot.press("up", "i")
+        await wait_for(pilot, lambda: app.dashboard.logs.detail.row is not None)
+
+    assert snap_compare(make_app(db), terminal_size=SIZE, run_before=run_before)
+
+
 def test_overview(routes_db: Path, snap_compare: Any) -> None:
     """`o`: every route of the last 15 minutes with its percentiles and sparklines, the
     highlighted route's rate and p95 below."""

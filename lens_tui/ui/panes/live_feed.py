@@ -4,7 +4,7 @@ picture of the database, each refresh after it, and the rows held back while pau
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import ClassVar
 
@@ -15,12 +15,15 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from lens_tui.live.feed import Delta, Feed, Snapshot
 from lens_tui.live.jobs import SingleFlight
-from lens_tui.live.paused import PausedQueue
+from lens_tui.live.paused import PausedQueue, held_text
 from lens_tui.store.filters import TraceFilter
 from lens_tui.store.reader import TraceReader
 from lens_tui.store.tail import ChangeWatcher
 from lens_tui.ui.widgets.header_bar import HeaderBar
 from lens_tui.ui.workers import Job, in_thread, job_ended
+
+OnScreen = tuple[Collection[str], Collection[int]]
+"""The trace ids and log ids on screen."""
 
 SNAPSHOT_RETRY_S = 1.0
 """A failed first load is retried after this long."""
@@ -77,18 +80,26 @@ class LiveFeed(Widget):
         cap: int,
         poll: float,
         watch: bool,
+        on_screen: Callable[[], OnScreen] = lambda: ((), ()),
+        listed: Callable[[str], bool] = lambda _id: False,
+        receiving: str | None = None,
         id: str | None = None,
     ) -> None:
         """`keep` gives the trace list's filter and `cap` its size (the first picture is the
-        list's); `poll` is the fallback poll period in seconds; `watch=False` polls only."""
+        list's); `poll` is the fallback poll period in seconds; `watch=False` polls only;
+        `on_screen` the trace and log ids shown, which each refresh checks are still there;
+        `listed` whether the trace list shows a trace (held while paused: new or updated);
+        `receiving` where an OTLP receiver in this process listens, for the header."""
         super().__init__(id=id)
         self.path = path
         self.clock = clock
         self.keep = keep
+        self.on_screen = on_screen
+        self.listed = listed
         self.cap = cap
         self.poll_seconds = poll
         self.watch_files = watch
-        self.header = HeaderBar(str(path), clock, id="header")
+        self.header = HeaderBar(str(path), clock, receiving=receiving, id="header")
         self._feed = Feed(TraceReader(path))
         self._stopping = threading.Event()
         self.watcher: ChangeWatcher | None = None
@@ -167,12 +178,14 @@ class LiveFeed(Widget):
         if not self.live or self._stopping.is_set():
             self._flight.abandon()  # the next snapshot starts tailing again
             return
-        self._refresh(force)
+        trace_ids, log_ids = self.on_screen()
+        self._refresh(force, trace_ids, log_ids)
 
     @in_thread(Job.REFRESH)
-    def _refresh(self, force: bool) -> None:
-        """Confirm a change and read everything past the marks as one delta."""
-        delta = self._feed.poll(force)
+    def _refresh(self, force: bool, trace_ids: Collection[str], log_ids: Collection[int]) -> None:
+        """Confirm a change and read everything past the marks as one delta, with which rows
+        held are gone (`Feed.poll`)."""
+        delta = self._feed.poll(force, trace_ids, log_ids)
         if delta is not None:
             self.post_message(self.Changed(delta))
 
@@ -221,7 +234,8 @@ class LiveFeed(Widget):
             self.header.set_stats(delta.stats)
         if self.paused:
             message.stop()
-            self.queue.add(delta)
+            self.queue.add(delta, self.listed)
+            self.header.held = held_text(self.queue)
             self.header.queued = self.queue.count
         if delta.more:
             self._flight.request(force=True)
@@ -239,6 +253,7 @@ class LiveFeed(Widget):
             overflowed = self.queue.logs_overflowed > 0
             held = self.queue.take()
         self.header.queued = self.queue.count
+        self.header.held = held_text(self.queue)
         return held, overflowed
 
     def show_new(self, count: int) -> None:

@@ -4,11 +4,12 @@ per-level counts read again."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
@@ -17,7 +18,10 @@ from lens_tui.levels import LEVELS
 from lens_tui.live.limits import LOG_LOAD_LIMIT, OLDER_LOG_PAGE
 from lens_tui.live.readers import Readers
 from lens_tui.store.filters import LogScope, LogTally
+from lens_tui.store.presence import Presence
 from lens_tui.store.records import LogRow
+from lens_tui.ui.focus import focus_now
+from lens_tui.ui.widgets.log_detail import LogDetail
 from lens_tui.ui.widgets.log_pane import LogPane
 from lens_tui.ui.workers import Generation, Job, in_thread, job_ended
 
@@ -30,7 +34,7 @@ def next_level(level: str) -> str:
     return LEVELS[(LEVELS.index(level) + 1) % len(LEVELS)]
 
 
-class LogsPane(Vertical):
+class LogsPane(Horizontal):
     """Owns the log pane's scope and its loads: a result for a scope asked for before the
     latest one is dropped."""
 
@@ -83,14 +87,46 @@ class LogsPane(Vertical):
         super().__init__(id=id)
         self.readers = readers
         self.log_pane = LogPane(clock, id="logs")
+        self.detail = LogDetail(id="log-detail")
+        """The highlighted line in full, beside the lines (hidden until asked for)."""
         self.live = False
         """The first picture is shown: loads may run."""
         self._generation = Generation()
         self._timer: Timer | None = None
+        self._oldest_log = -math.inf
+        """The oldest log time left in the file, as last checked (it rises as logs go)."""
 
     def compose(self) -> ComposeResult:
-        """The log lines."""
+        """The log lines, and beside them the highlighted one in full."""
         yield self.log_pane
+        yield self.detail
+
+    # ------------------------------------------------------------------ the line in full
+
+    def toggle_detail(self) -> None:
+        """Show the highlighted line in full (the newest when none is), or hide it again."""
+        if self.detail.shown:
+            self._show_detail(False)
+            return
+        self._show_detail(True)
+        pane = self.log_pane
+        if pane.highlighted is None and pane.row_count:
+            pane.move_cursor(pane.row_count - 1, user=True)
+        self.detail.show(pane.highlighted)
+
+    def _show_detail(self, shown: bool) -> None:
+        self.detail.set_class(shown, "-shown")
+        self.set_class(shown, "-detail")  # app.tcss: the pane takes more room
+        if not shown and self.screen.focused is self.detail:
+            focus_now(self.log_pane)
+
+    def on_log_pane_log_chosen(self, message: LogPane.LogChosen) -> None:
+        """The detail follows the highlighted line; enter on a line of no trace (no span to
+        go to) shows it in full. The screen handles the message too."""
+        if message.open and message.log.trace_id is None and not self.detail.shown:
+            self._show_detail(True)
+        if self.detail.shown:
+            self.detail.show(message.log)
 
     @property
     def scope(self) -> LogScope:
@@ -101,6 +137,7 @@ class LogsPane(Vertical):
 
     def clear(self, scope: LogScope) -> None:
         """Drop every line (a new database) and show `scope` from now on."""
+        self._oldest_log = -math.inf
         self.log_pane.clear(scope)
 
     def show(self, trace_id: str | None, span_ids: frozenset[str] | None, label: str) -> None:
@@ -133,6 +170,26 @@ class LogsPane(Vertical):
         """New logs from the tail."""
         self.log_pane.append(logs)
 
+    def drop_gone(self, presence: Presence) -> None:
+        """Lines deleted from the file (prune, retention) leave the pane; its per-level counts
+        are read again when logs older than any held went (they counted too)."""
+        dropped = self.log_pane.drop_gone(presence)
+        # The first check only sets where the file starts: the counts loaded are as recent.
+        risen = self._oldest_log != -math.inf and presence.oldest_log > self._oldest_log
+        self._oldest_log = presence.oldest_log
+        if (dropped or risen) and self.live:
+            self.recount()
+        shown = self.detail.row
+        if dropped and shown is not None and presence.log_gone(shown.id, shown.timestamp):
+            self.detail.show(self.log_pane.highlighted)
+
+    def visible_ids(self) -> list[int]:
+        """The ids of the lines on screen (the one shown in full too)."""
+        ids = self.log_pane.visible_ids()
+        if self.detail.shown and self.detail.row is not None:
+            ids.append(self.detail.row.id)
+        return ids
+
     def grow_subtree(self, span_ids: frozenset[str]) -> None:
         """The chosen span's subtree gained spans: their live logs count as its own."""
         self.log_pane.set_span_ids(span_ids)
@@ -140,6 +197,12 @@ class LogsPane(Vertical):
     def name_span(self, label: str) -> None:
         """The chosen span's row was read: the title names it (if a span is still shown)."""
         if self.log_pane.scope.span_ids is not None:
+            self.log_pane.relabel(label)
+
+    def name_trace(self, trace_id: str, label: str) -> None:
+        """The open trace was read: the title names it (if the whole trace is still shown)."""
+        scope = self.log_pane.scope
+        if scope.trace_id == trace_id and scope.span_ids is None:
             self.log_pane.relabel(label)
 
     # ------------------------------------------------------------------ loads

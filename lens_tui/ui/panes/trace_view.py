@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import ClassVar
 
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
@@ -18,10 +20,13 @@ from lens_tui.live.collector import thaw
 from lens_tui.live.jobs import SingleFlight
 from lens_tui.live.open_trace import OpenTrace
 from lens_tui.live.readers import Readers
+from lens_tui.store.presence import Presence
 from lens_tui.store.reader import OpenError
 from lens_tui.store.records import PendingSpan, SpanRow, TraceSummary
 from lens_tui.text import visible
+from lens_tui.trace_ids import SHORT_ID_LENGTH, short_id
 from lens_tui.ui.focus import focus_now
+from lens_tui.ui.keys import TRACE_VIEW_KEYS, bindings
 from lens_tui.ui.widgets.span_detail import SpanDetail
 from lens_tui.ui.widgets.waterfall import Waterfall
 from lens_tui.ui.workers import Generation, Job, in_thread, job_ended
@@ -33,6 +38,11 @@ SPAN_RETRY_LAST_S = 1.6
 """Rows of drawn spans that could not be read are tried again after 0.1, 0.2, … 1.6 s."""
 
 
+def trace_label(summary: TraceSummary) -> str:
+    """Whose logs the log pane shows when a whole trace is chosen, for its title."""
+    return f"trace “{visible(summary.root_span_name, 40)}”"
+
+
 def span_label(span: SpanRow) -> str:
     """Whose logs the log pane shows when a span is chosen, for its title."""
     name = "…" if type(span) is PendingSpan else visible(span.name, 40)
@@ -41,6 +51,8 @@ def span_label(span: SpanRow) -> str:
 
 class TraceView(Horizontal):
     """The waterfall and the detail panel of the open trace, and everything read for them."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings(*TRACE_VIEW_KEYS)
 
     class LogsWanted(Message):
         """The user chose a span (or the trace): the log pane shows its logs."""
@@ -65,6 +77,21 @@ class TraceView(Horizontal):
         def __init__(self, label: str) -> None:
             super().__init__()
             self.label = label
+
+    class TraceNamed(Message):
+        """The open trace was read: `label` names it for the log pane's title."""
+
+        def __init__(self, trace_id: str, label: str) -> None:
+            super().__init__()
+            self.trace_id = trace_id
+            self.label = label
+
+    class TraceMissing(Message):
+        """The trace opened is not in the file (deleted since it was listed)."""
+
+        def __init__(self, trace_id: str) -> None:
+            super().__init__()
+            self.trace_id = trace_id
 
     class TraceRead(Message, bubble=False):
         """A (new version of the) open trace's forest."""
@@ -158,6 +185,8 @@ class TraceView(Horizontal):
         """Counts span searches: a result of an older one is dropped."""
         self._unnamed: str | None = None
         """The chosen span whose row was not read yet: the log pane's title names it later."""
+        self._id_length = SHORT_ID_LENGTH
+        """How much of the open trace's id its title shows."""
 
     def compose(self) -> ComposeResult:
         """The waterfall beside the detail panel."""
@@ -182,15 +211,24 @@ class TraceView(Horizontal):
 
     # ------------------------------------------------------------------ open and close
 
-    def open(self, trace_id: str, name: str, select_span: str | None = None) -> None:
-        """Show a trace (loaded by a worker), named `name` until it is; `select_span` is
-        highlighted once it is shown."""
+    def open(
+        self,
+        trace_id: str,
+        name: str | None,
+        select_span: str | None = None,
+        *,
+        id_length: int = SHORT_ID_LENGTH,
+    ) -> None:
+        """Show a trace (loaded by a worker), named `name` until it is read (None: not known
+        yet); `select_span` is highlighted once it is shown; the title shows the last
+        `id_length` characters of its id."""
         generation = self._trace.next()
         self._shown_version = -1
         self._forget()
         self.opened = OpenTrace(trace_id)
         self._summary = None
         self._select_after_load = select_span
+        self._id_length = id_length
         if self.live:
             # First: a huge trace takes a while to read, and the reading need not wait for
             # the restyling that follows.
@@ -198,10 +236,24 @@ class TraceView(Horizontal):
         self.waterfall.clear()
         self.waterfall.empty_message = "loading…"
         self.detail.clear("loading…")
-        self.waterfall.border_title = Content.assemble(
-            ("Waterfall", "bold"), " · ", visible(name, 60), " · ", (visible(trace_id[:8]), "dim")
-        )
+        self._set_title(name)
         self._update_subtitle()
+
+    @property
+    def short_id(self) -> str:
+        """The open trace's id as its title shows it ("" when none is open)."""
+        return short_id(self.opened.trace_id, self._id_length) if self.opened else ""
+
+    def _set_title(self, name: str | None) -> None:
+        """"Waterfall · tail of the id · name" (the name "…" until it is known): the id
+        first, so a long name cut at the border's end leaves it readable."""
+        self.waterfall.border_title = Content.assemble(
+            ("Waterfall", "bold"),
+            " · ",
+            (visible(self.short_id), "dim"),
+            " · ",
+            visible(name, 60) if name is not None else "…",
+        )
 
     def close(self) -> None:
         """Show no trace."""
@@ -227,6 +279,18 @@ class TraceView(Horizontal):
         """The open trace's row changed in the tail: its new spans are fetched."""
         self._summary = summary
         self._flight.request()
+
+    def gone(self, presence: Presence) -> bool:
+        """Whether the open trace was deleted from the file."""
+        opened = self.opened
+        if opened is None:
+            return False
+        start = opened.summary.started_at if opened.summary is not None else 0.0
+        return presence.trace_gone(opened.trace_id, start)
+
+    def action_on_waterfall(self, action: str) -> None:
+        """A waterfall key typed in the detail panel: the waterfall acts on its span."""
+        getattr(self.waterfall, f"action_{action}")()
 
     def select_span(self, span_id: str) -> None:
         """Highlight a span (once the trace is shown, if it is still loading)."""
@@ -342,6 +406,15 @@ class TraceView(Horizontal):
         self._shown_version = message.version
         waterfall = self.waterfall
         waterfall.empty_message = "this trace has no spans (yet)"
+        opened = self.opened
+        if fresh and opened is not None and message.summary is None and not len(message.forest):
+            # No trace row and no span: deleted (a prune, a writer's retention) since it was
+            # listed, or an id not written (yet).
+            waterfall.empty_message = f"trace {self.short_id} is not in the file (deleted?)"
+            waterfall.set_forest(message.forest, fresh=True)
+            self.detail.clear("no such trace in the file: pruned, or not written yet")
+            self.post_message(self.TraceMissing(opened.trace_id))
+            return
         waterfall.set_forest(message.forest, fresh=fresh)
         if self.span_query:
             # New spans may match the search (or it was asked for while the trace loaded).
@@ -351,6 +424,11 @@ class TraceView(Horizontal):
             # Not while the first screen is drawn: both would compete for the interpreter.
             self.call_after_refresh(self._analyse_trace, message.forest, message.generation)
         if fresh:
+            if opened is not None and message.summary is not None:
+                # Opened before its row was known (a jump from the command palette): now
+                # its name, not its id, titles the waterfall and the log pane.
+                self._set_title(message.summary.root_span_name)
+                self.post_message(self.TraceNamed(opened.trace_id, trace_label(message.summary)))
             self.detail.show_trace(message.summary, message.forest)
             if self._select_after_load is not None:
                 span_id, self._select_after_load = self._select_after_load, None
@@ -408,10 +486,8 @@ class TraceView(Horizontal):
         self._unnamed = None
         # The trace's root stands for the whole trace: its logs include those tied to no span.
         if span is None or node is None or span.parent_span_id is None:
-            name = opened.summary.root_span_name if opened.summary else opened.trace_id
-            self.post_message(
-                self.LogsWanted(opened.trace_id, None, f"trace “{visible(name, 40)}”")
-            )
+            label = trace_label(opened.summary) if opened.summary else f"trace {self.short_id}"
+            self.post_message(self.LogsWanted(opened.trace_id, None, label))
             return
         self.post_message(
             self.LogsWanted(opened.trace_id, forest.descendant_ids(node), span_label(span))

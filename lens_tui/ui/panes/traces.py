@@ -21,8 +21,10 @@ from lens_tui.live.scoped_filter import NoTraces, Scope, ScopedFilter, query_sco
 from lens_tui.query import QueryError
 from lens_tui.query.run import matching_trace_ids
 from lens_tui.store.filters import TraceFilter
+from lens_tui.store.presence import Presence
 from lens_tui.store.records import TraceSummary
 from lens_tui.text import visible
+from lens_tui.trace_ids import short_id, short_id_length
 from lens_tui.ui.focus import focus_now
 from lens_tui.ui.widgets.trace_list import TraceList
 from lens_tui.ui.workers import Generation, Job, in_thread, job_ended
@@ -31,6 +33,35 @@ COPY_TREE_MAX_LINES = 5_000
 """Lines of a trace's text tree put on the clipboard (terminals cap OSC 52 payloads)."""
 SLOW_LABELS = {10.0: "10ms", 100.0: "100ms", 1_000.0: "1s", 10_000.0: "10s"}
 """How the title names the minimum durations `TraceFilter.slower` steps through."""
+
+
+def empty_message(keep: TraceFilter) -> str:
+    """What an empty list says: that nothing is written yet, or that nothing written matches
+    the filter, and which key clears each part of it."""
+    parts: list[str] = []
+    hints: list[str] = []
+    if keep.name:
+        parts.append(f"“{visible(keep.name, 40)}”")
+        hints.append("/ then esc clears it")
+    if keep.errors_only:
+        parts.append("errors only")
+        hints.append("e shows all")
+    least = keep.min_duration_ms
+    if least is not None:
+        parts.append(f"≥ {SLOW_LABELS.get(least) or fmt.duration(least)}")
+        hints.append(f"d steps to {', '.join(_slower_steps(keep))}")
+    if not parts:
+        return "no traces yet"
+    return f"no traces match {' · '.join(parts)} ({'; '.join(hints)})"
+
+
+def _slower_steps(keep: TraceFilter) -> list[str]:
+    """What `d` steps through from `keep` until all traces show again."""
+    steps: list[str] = []
+    while (keep := keep.slower()).min_duration_ms is not None:
+        least = keep.min_duration_ms
+        steps.append(SLOW_LABELS.get(least) or fmt.duration(least))
+    return [*steps, "all"]
 
 
 class TracesPane(Vertical):
@@ -95,7 +126,7 @@ class TracesPane(Vertical):
 
     def show(self, traces: Iterable[TraceSummary]) -> None:
         """The first picture's traces."""
-        self.trace_list.empty_message = "no traces yet"
+        self.trace_list.empty_message = empty_message(self.filter)
         self.trace_list.replace(traces)
         self.update_titles()
 
@@ -131,6 +162,15 @@ class TracesPane(Vertical):
         self.trace_list.apply(traces)
         self.update_titles()
 
+    def drop_gone(self, presence: Presence) -> None:
+        """Traces deleted from the file (prune, retention) leave the list."""
+        if self._arrived:
+            for trace_id, trace in list(self._arrived.items()):
+                if presence.trace_gone(trace_id, trace.started_at):
+                    del self._arrived[trace_id]
+        if self.trace_list.drop_gone(presence):
+            self.update_titles()
+
     def clear(self) -> None:
         """The file was replaced: nothing listed, nothing asked for still counts."""
         self._generation.next()
@@ -142,10 +182,14 @@ class TracesPane(Vertical):
         self.trace_list.opened_id = trace_id
         self.trace_list.refresh()
 
-    def name_of(self, trace_id: str) -> str:
-        """The trace's root span name as listed (its id when it is not listed)."""
+    def name_of(self, trace_id: str) -> str | None:
+        """The trace's root span name as listed (None when it is not listed)."""
         summary = self.trace_list.rows.get(trace_id)
-        return summary.root_span_name if summary else trace_id
+        return summary.root_span_name if summary else None
+
+    def id_length(self, *trace_ids: str) -> int:
+        """How much of an id's tail tells `trace_ids` and the traces on screen apart."""
+        return short_id_length([*self.trace_list.visible_ids(), *trace_ids])
 
     @property
     def highlighted_id(self) -> str | None:
@@ -196,8 +240,9 @@ class TracesPane(Vertical):
         self.filter = self.filter.slower()
 
     def tick(self) -> None:
-        """Ages and running traces move on."""
-        self.trace_list.refresh()
+        """Running traces on screen move on (drawn from the rows held: nothing is read)."""
+        if self.trace_list.running_on_screen():
+            self.trace_list.refresh()
 
     def action_live_top(self) -> None:
         """Back to the newest trace (from the command palette: the list takes the focus)."""
@@ -231,7 +276,8 @@ class TracesPane(Vertical):
     def _copied(self, text: str, trace_id: str) -> None:
         self.app.copy_to_clipboard(text)  # render_tree already made every character visible
         lines = text.count("\n")
-        self.notify(f"copied trace {trace_id[:12]} as a tree ({lines} lines)", timeout=2)
+        shown = short_id(trace_id, self.id_length(trace_id))
+        self.notify(f"copied trace {visible(shown)} as a tree ({lines} lines)", timeout=2)
 
     # ------------------------------------------------------------------ reloads
 
@@ -242,6 +288,7 @@ class TracesPane(Vertical):
         self.trace_list.filter = self.filter
         self.update_titles()
         if self.live:
+            self.trace_list.empty_message = empty_message(self.filter)
             self._arrived = {}
             self._load_traces(self.filter, self._generation.current)
 

@@ -18,12 +18,14 @@ from textual.screen import Screen
 from lens_tui.live.feed import Delta
 from lens_tui.live.readers import Readers
 from lens_tui.store.filters import LogScope
+from lens_tui.store.presence import Presence
 from lens_tui.store.stats import RouteWhere
 from lens_tui.text import visible
+from lens_tui.trace_ids import short_id
 from lens_tui.ui.focus import focus_now
 from lens_tui.ui.keys import DASHBOARD_KEYS, bindings
 from lens_tui.ui.panes.latency import LatencyPane
-from lens_tui.ui.panes.live_feed import LiveFeed
+from lens_tui.ui.panes.live_feed import LiveFeed, OnScreen
 from lens_tui.ui.panes.logs import LogsPane
 from lens_tui.ui.panes.overview import OverviewPane
 from lens_tui.ui.panes.trace_view import TraceView
@@ -33,7 +35,7 @@ from lens_tui.ui.widgets.footer import KeysFooter
 from lens_tui.ui.widgets.latency_chart import LatencyChart
 from lens_tui.ui.widgets.log_pane import LogPane
 from lens_tui.ui.widgets.route_table import RouteTable
-from lens_tui.ui.widgets.trace_list import TraceList
+from lens_tui.ui.widgets.trace_list import RUNNING_TICK_MS, TraceList
 from lens_tui.ui.workers import JobFailed
 
 ERROR_REPEAT_S = 10.0
@@ -56,7 +58,9 @@ class DashboardScreen(Screen[None]):
         poll: float,
         watch: bool,
         trace_cap: int,
+        receiving: str | None = None,
     ) -> None:
+        """`receiving`: where the OTLP receiver running in this process listens."""
         super().__init__(id="_default")
         self.path = path
         self.readers = Readers(path)
@@ -71,6 +75,9 @@ class DashboardScreen(Screen[None]):
             cap=trace_cap,
             poll=poll,
             watch=watch,
+            on_screen=self._on_screen,
+            listed=lambda trace_id: trace_id in self.traces.trace_list.rows,
+            receiving=receiving,
             id="feed",
         )
         self.trace_view = TraceView(self.readers, clock, id="trace-view")
@@ -99,7 +106,8 @@ class DashboardScreen(Screen[None]):
         self.traces.update_titles()
         self.logs.clear(LogScope())
         self.feed.start()
-        self.set_interval(1.0, self._tick)
+        self.set_interval(1.0, self._each_second)
+        self.set_interval(RUNNING_TICK_MS / 1000, self._tick)  # five times a second
 
     def on_unmount(self) -> None:
         """Close every reader (the executor waits for the threads still using one)."""
@@ -116,10 +124,14 @@ class DashboardScreen(Screen[None]):
             pane.live = live
 
     def _tick(self) -> None:
-        """Ages and running spans move on even when nothing is written."""
-        self.feed.tick()
+        """Running traces and spans on screen move on even when nothing is written (from
+        what the panes hold: a tick reads nothing)."""
         self.traces.tick()
         self.trace_view.tick()
+
+    def _each_second(self) -> None:
+        """Rates, ages and the overview's windows move on even when nothing is written."""
+        self.feed.tick()
         self.overview.tick()
 
     # ------------------------------------------------------------------ the live feed
@@ -157,6 +169,33 @@ class DashboardScreen(Screen[None]):
                         self.trace_view.follow(trace)
         if delta.logs:
             self.logs.append(delta.logs)
+        if delta.presence is not None:
+            self._drop_gone(delta.presence)
+
+    def _on_screen(self) -> OnScreen:
+        """The trace and log ids a refresh checks are still in the file: those on screen."""
+        trace_ids = self.traces.trace_list.visible_ids()
+        if self.trace_view.trace_id is not None:
+            trace_ids.append(self.trace_view.trace_id)
+        return trace_ids, self.logs.visible_ids()
+
+    def _drop_gone(self, presence: Presence) -> None:
+        """Rows deleted from the file (prune, a writer's retention) leave every pane."""
+        self.traces.drop_gone(presence)
+        self.logs.drop_gone(presence)
+        if self.trace_view.gone(presence):
+            self._open_trace_deleted()
+
+    def _open_trace_deleted(self) -> None:
+        view = self.trace_view
+        summary = view.opened.summary if view.opened is not None else None
+        name = f"“{visible(summary.root_span_name, 40)}”" if summary else view.short_id
+        self.action_close_trace()
+        self.notify(f"trace {name} was deleted from the file (prune or retention)", markup=False)
+
+    def on_trace_view_trace_missing(self, message: TraceView.TraceMissing) -> None:
+        """The trace opened is not in the file: nor in the list, then."""
+        self.traces.drop_gone(Presence(missing_traces=frozenset({message.trace_id})))
 
     def _start_over(self) -> None:
         """The file was replaced or deleted: drop what is shown and read it anew."""
@@ -183,13 +222,21 @@ class DashboardScreen(Screen[None]):
 
     # ------------------------------------------------------------------ between the panes
 
-    def open_trace(self, trace_id: str, select_span: str | None = None) -> None:
-        """Show a trace in the waterfall (loaded by a worker) and its logs below."""
-        name = self.traces.name_of(trace_id)
-        self.trace_view.open(trace_id, name, select_span)
+    def open_trace(
+        self, trace_id: str, select_span: str | None = None, name: str | None = None
+    ) -> None:
+        """Show a trace in the waterfall (loaded by a worker) and its logs below; `name`: its
+        root span's, when the trace list does not hold it (the command palette knows it)."""
+        name = self.traces.name_of(trace_id) or name
+        length = self.traces.id_length(trace_id)
+        self.trace_view.open(trace_id, name, select_span, id_length=length)
         self.trace_open = True
         self.traces.mark_open(trace_id)
-        self.logs.show(trace_id, None, f"trace “{visible(name, 40)}”")
+        if name is not None:
+            label = f"trace “{visible(name, 40)}”"
+        else:
+            label = f"trace {visible(short_id(trace_id, length))}"  # named once it is read
+        self.logs.show(trace_id, None, label)
         if select_span is None:
             focus_now(self.trace_view.waterfall)
 
@@ -213,6 +260,10 @@ class DashboardScreen(Screen[None]):
     def on_trace_view_subtree_grew(self, message: TraceView.SubtreeGrew) -> None:
         """Spans arrived below the chosen one: their live logs are in scope too."""
         self.logs.grow_subtree(message.span_ids)
+
+    def on_trace_view_trace_named(self, message: TraceView.TraceNamed) -> None:
+        """The open trace was read: the log pane's title names it if it shows the whole trace."""
+        self.logs.name_trace(message.trace_id, message.label)
 
     def on_trace_view_span_named(self, message: TraceView.SpanNamed) -> None:
         """The chosen span's row was read: the log pane's title names it."""
@@ -312,6 +363,10 @@ class DashboardScreen(Screen[None]):
             self.action_close_trace()
         else:
             focus_now(self.traces.trace_list)
+
+    def action_log_detail(self) -> None:
+        """`i`: the log pane's highlighted line in full beside it, or hidden again."""
+        self.logs.toggle_detail()
 
     def action_copy(self) -> None:
         """`c`: copy what is selected in the focused pane (OSC 52 reaches the local terminal)."""

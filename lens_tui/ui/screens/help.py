@@ -41,11 +41,12 @@ class HelpScreen(ModalScreen[None]):
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
-        for section, keys in help_rows():
+        for number, (section, keys) in enumerate(help_rows()):
+            if number:
+                table.add_row("", "")  # between sections, not after the last
             table.add_row(Text(section, style="bold underline"), "")
             for key, what in keys:
                 table.add_row(Text(key), Text(what))
-            table.add_row("", "")
         with VerticalScroll() as scroll:
             scroll.border_title = "lens · keys"
             scroll.border_subtitle = "escape closes"

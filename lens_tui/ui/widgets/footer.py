@@ -35,6 +35,13 @@ class KeysFooter(Footer):
             self._shown = self._keys(self.screen)
         return super().compose()
 
+    def watch_show_command_palette(self) -> None:
+        """The palette key comes or goes with the width (`LensApp.on_resize`): lay the keys out
+        again. Repainted only, the old palette key stayed drawn over the keys at its left
+        (`Filter▏^p palettea` after narrowing to 80 columns)."""
+        if self._ready and self.is_attached:
+            self.bindings_changed(self.screen)
+
     def bindings_changed(self, screen: Screen[Any]) -> None:
         """Recompose only if the keys to show differ from those shown (or about to be)."""
         if self._ready and screen is self.screen:

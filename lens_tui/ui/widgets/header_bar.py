@@ -51,13 +51,24 @@ class HeaderBar(Widget):
     """PAUSED instead of LIVE."""
     queued = reactive(0)
     """Rows held back while paused."""
+    held = reactive("")
+    """What those rows are ("67 new traces, 3 updated, 1,204 logs")."""
     new_count = reactive(0)
     """Traces that arrived above the trace-list cursor."""
 
-    def __init__(self, db_label: str, clock: Callable[[], float], *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        db_label: str,
+        clock: Callable[[], float],
+        *,
+        receiving: str | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.db_label = visible(db_label, 120)
         """The database as the user named it."""
+        self.receiving = visible(receiving, 120) if receiving else None
+        """Where the OTLP receiver of `--otlp` listens (None without one)."""
         self._clock = clock
         self.stats: StoreStats | None = None
         self._traces_rate = RateMeter()
@@ -93,9 +104,12 @@ class HeaderBar(Widget):
         if self.paused:
             parts.append(styled(" ❚❚ PAUSED ", "paused"))
             if self.queued:
-                parts.append(styled(f" {fmt.count(self.queued)} queued", "warning"))
+                held = self.held or f"{fmt.count(self.queued)} rows"
+                parts.append(styled(f" {held} held", "warning"))
         else:
             parts.append(styled("● LIVE", "live"))
+        if self.receiving is not None:
+            parts += [sep, styled("receiving OTLP on ", "muted"), self.receiving]
         parts += [
             "  ",
             fmt.rate(self._traces_rate.rate(now)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import replace
 from typing import ClassVar
@@ -17,14 +17,16 @@ from textual.strip import Strip
 from lens_tui import humanize as fmt
 from lens_tui.levels import LEVELS, RANK
 from lens_tui.live.limits import LOG_CAP
+from lens_tui.live.log_lines import LogLines, kept_level
 from lens_tui.store.filters import LogScope, LogTally
+from lens_tui.store.presence import Presence
 from lens_tui.store.records import LogRow
 from lens_tui.text import visible
 from lens_tui.ui.cells import Piece, fit, strip
 from lens_tui.ui.keys import LOG_PANE_KEYS, bindings
 from lens_tui.ui.widgets.line_list import LineList
 
-_TIME_W, _LEVEL_W, _LOGGER_W = 12, 5, 16
+_TIME_W, _SERVICE_W, _LOGGER_W = 12, 10, 16
 _TITLE_STYLES = {"debug": "$text-muted", "info": "$success", "warn": "$warning", "error": "$error"}
 
 
@@ -53,7 +55,23 @@ class LogPane(LineList):
     }
     """
 
-    empty_message = "no logs"
+    @property
+    def empty_message(self) -> str:  # type: ignore[override]
+        """What an empty pane says: no logs in its scope, or none matching its filters and
+        which key clears them."""
+        scope = self.scope
+        parts: list[str] = []
+        hints: list[str] = []
+        if scope.text:
+            parts.append(f"“{visible(scope.text, 40)}”")
+            hints.append("/ then esc clears it")
+        if scope.min_level != LEVELS[0]:
+            parts.append(f"at ≥ {scope.min_level}")
+            hints.append("l cycles the level")
+        whose = "" if scope.trace_id is None else f" of {scope.label}"
+        if not parts:
+            return f"no logs{whose} yet"
+        return f"no logs{whose} match {' '.join(parts)} ({'; '.join(hints)})"
 
     class NeedOlder(Message):
         """The user reached the oldest line held and older ones exist: page in up to `room`."""
@@ -81,8 +99,8 @@ class LogPane(LineList):
     ) -> None:
         super().__init__(id=id, classes=classes)
         self._clock = clock
-        self.rows: deque[LogRow] = deque(maxlen=cap)
-        """The lines shown, oldest first."""
+        self.rows = LogLines(cap)
+        """The lines shown, earliest first (by timestamp: `LogLines`)."""
         self.scope = LogScope()
         """What is shown (the app sets it and reloads)."""
         self.counts: dict[str, int] = dict.fromkeys(LEVELS, 0)
@@ -127,16 +145,12 @@ class LogPane(LineList):
         for log in newer:
             self.counts[log.level] = self.counts.get(log.level, 0) + 1
         self.scope = scope
-        self.rows.clear()
-        self.rows.extend(rows)
-        self.rows.extend(newer)
+        self.rows.replace([*rows, *newer])
         self._last_id = max(mark, self._last_id)
         self.cursor = -1
         if keep is not None and not self.following:
-            for index in range(len(self.rows) - 1, -1, -1):
-                if self.rows[index].id == keep.id:
-                    self.cursor = index
-                    break
+            index = self.rows.index_of(keep.id)
+            self.cursor = -1 if index is None else index
         self.rows_changed()
         self._update_titles()
         if self.cursor >= 0:
@@ -176,11 +190,14 @@ class LogPane(LineList):
         self._update_titles()
 
     def append(self, logs: Iterable[LogRow]) -> None:
-        """New logs from the live tail (ids ascending); those out of scope are ignored."""
+        """New logs from the live tail (ids ascending); those out of scope are ignored. Each
+        is slotted in by its time (another process may have logged it earlier than lines
+        already shown); the line under the cursor and the lines on screen stay put."""
         scope = self.scope
         added = 0
-        dropped = 0
         rows = self.rows
+        top = self.first_visible
+        above = 0
         for log in logs:
             if log.id <= self._last_id:
                 continue  # already loaded by a scope reload that raced the tail
@@ -190,24 +207,49 @@ class LogPane(LineList):
             self.counts[log.level] = self.counts.get(log.level, 0) + 1
             if not scope.matches(log):
                 continue
-            if len(rows) == rows.maxlen:
-                dropped += 1
-            rows.append(log)
+            at = rows.insert(log)
             added += 1
+            if 0 <= at <= self.cursor:
+                self.cursor += 1
+            if at < top + above:
+                above += 1
+        dropped = rows.drop_overflow()
         self._update_titles()
         if not added:
             return
-        top = self.first_visible
         if dropped:
             self.older = True  # the lines pushed out are in the file: pageable again
-        if dropped and not self.following:
-            # The oldest lines fell off the top: shift so the lines on screen stay put.
-            self.cursor = max(self.cursor - dropped, 0) if self.cursor >= 0 else -1
+            if self.cursor >= 0:
+                # The earliest lines fell off the top: the cursor stays on its line.
+                self.cursor = max(self.cursor - dropped, 0)
         self.rows_changed()
         if self.following:
             self.scroll_rows(len(rows))
-        elif dropped:
-            self.scroll_rows(top - dropped)
+        elif above != dropped:
+            self.scroll_rows(top + above - dropped)
+
+    def drop_gone(self, presence: Presence) -> int:
+        """Drop the lines deleted from the file (prune, retention); the cursor and the lines on
+        screen stay put. Returns how many went (the per-level counts are then read again)."""
+        gone = self.rows.drop_gone(presence)
+        if not gone:
+            return 0
+        top = self.first_visible
+        if self.cursor >= 0:
+            self.cursor = max(self.cursor - bisect_left(gone, self.cursor), 0)
+            self.cursor = min(self.cursor, len(self.rows) - 1)
+        self.rows_changed()
+        if self.following:
+            self.scroll_rows(len(self.rows))
+        else:
+            self.scroll_rows(top - bisect_left(gone, top))
+        return len(gone)
+
+    def visible_ids(self) -> list[int]:
+        """The ids of the lines on screen."""
+        top = self.first_visible
+        end = min(top + self.body_height, len(self.rows))
+        return [self.rows[i].id for i in range(top, end)]
 
     def set_span_ids(self, span_ids: frozenset[str] | None) -> None:
         """The selected subtree grew (live spans arrived): match new logs against it."""
@@ -286,7 +328,7 @@ class LogPane(LineList):
         if self._asked_before != before_id:
             return  # asked for another picture of the pane
         self._asked_before = None
-        if not self.rows or self.rows[0].id != before_id:
+        if self.rows.oldest_id() != before_id:
             return  # the oldest line held changed meanwhile: ask again from there
         page = list(rows)
         room = self._paging_room()
@@ -294,24 +336,29 @@ class LogPane(LineList):
         self.older = older and len(taken) == len(page)
         if not taken:
             return
-        self.rows.extendleft(reversed(taken))
         top = self.first_visible
-        if self.cursor >= 0:
-            self.cursor += len(taken)
+        above = 0
+        for log in taken:
+            at = self.rows.insert(log)  # mostly at the top, but by time
+            if 0 <= at <= self.cursor:
+                self.cursor += 1
+            if at <= top + above:
+                above += 1
         self.rows_changed()
-        self.scroll_rows(top + len(taken))
+        self.scroll_rows(top + above)
 
     def _paging_room(self) -> int:
         """Lines older pages may still add: the pane keeps a fifth of its cap for live lines,
         which would otherwise push the paged-in ones out at once."""
-        cap = self.rows.maxlen or 0
+        cap = self.rows.cap
         return max(cap - cap // 5 - len(self.rows), 0)
 
     def _ask_older(self) -> None:
         room = self._paging_room()
-        if self.older and self.rows and self._asked_before is None and room:
-            self._asked_before = self.rows[0].id
-            self.post_message(self.NeedOlder(self.rows[0].id, room))
+        oldest = self.rows.oldest_id()
+        if self.older and oldest is not None and self._asked_before is None and room:
+            self._asked_before = oldest
+            self.post_message(self.NeedOlder(oldest, room))
 
     def page_failed(self) -> None:
         """The page asked for could not be read: the next visit to the top asks again."""
@@ -342,19 +389,23 @@ class LogPane(LineList):
     # ---- drawing
 
     def row_key(self, index: int) -> Hashable:
-        """Log rows never change."""
-        return self.rows[index].id
+        """Log rows never change; the columns do, with the lines held."""
+        return (self.rows[index].id, self.rows.level_width, self.rows.mixed_services)
 
     def _level_style(self, level: str) -> Style:
         return self.style_of(f"log-pane--{level}" if level in RANK else "log-pane--info")
 
     def render_row(self, index: int, width: int) -> Strip:
-        """Time, level, message, logger."""
+        """Time, level (as it was logged), service (when the lines held come from more than
+        one), message, logger."""
         log = self.rows[index]
         muted = self.style_of("log-pane--muted")
         level_style = self._level_style(log.level)
+        level_w = self.rows.level_width
+        service_w = _SERVICE_W if self.rows.mixed_services and width >= 50 else 0
         logger_w = _LOGGER_W if width >= 70 else 0
-        message_w = max(width - _TIME_W - 1 - _LEVEL_W - 1 - (logger_w + 1 if logger_w else 0), 4)
+        fixed = _TIME_W + 1 + level_w + 1 + (service_w + 1 if service_w else 0)
+        message_w = max(width - fixed - (logger_w + 1 if logger_w else 0), 4)
         message = visible(log.message, 1000)
         if log.exception_type:
             message += " ⚠ " + visible(log.exception_type, 100)
@@ -364,10 +415,12 @@ class LogPane(LineList):
         pieces: list[Piece] = [
             (fit(fmt.clock_time(log.timestamp), _TIME_W), muted),
             (" ", None),
-            (fit(log.level.upper(), _LEVEL_W), level_style),
+            (fit(visible(kept_level(log), 40).upper(), level_w), level_style),
             (" ", None),
-            (fit(message, message_w), message_style),
         ]
+        if service_w:
+            pieces += [(fit(visible(log.service or "", 100), service_w), muted), (" ", None)]
+        pieces.append((fit(message, message_w), message_style))
         if logger_w:
             logger = fit(visible(log.logger or "", 100), logger_w, align="right")
             pieces += [(" ", None), (logger, muted)]

@@ -61,6 +61,30 @@ def attribute_value(encoded: str) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+HTTP_STATUS_KEYS = ("http.response.status_code", "http.status_code")
+"""Where a span keeps the HTTP status it answered with (OpenTelemetry's current name first)."""
+
+
+def root_span(summary: TraceSummary | None, forest: SpanForest | None) -> SpanRow | None:
+    """The trace's root span as read (None while its row is being read, or without one)."""
+    if forest is None or not len(forest):
+        return None
+    node = forest.index_of.get(summary.root_span_id) if summary and summary.root_span_id else None
+    if node is None:
+        node = forest.order[0]
+    span = forest.spans[node]
+    return None if type(span) is PendingSpan else span
+
+
+def http_status(span: SpanRow) -> str | None:
+    """The HTTP status a span answered with, if it kept one."""
+    found = dict(span.attributes)
+    for key in HTTP_STATUS_KEYS:
+        if key in found:
+            return attribute_value(found[key])
+    return None
+
+
 class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
     """Attributes, status, error and traceback, sizes, source location and captured bodies."""
 
@@ -191,6 +215,18 @@ class SpanDetail(KeysFollowFocus, VerticalScroll, can_focus=True):
                 self._field(
                     text, "errors", str(summary.error_count), self._style("span-detail--error")
                 )
+        root = root_span(summary, forest)
+        if root is not None:
+            # How the request ended, before any span is highlighted.
+            self._field(text, "root", root.status, self._status_style(root.status))
+            code = http_status(root)
+            if code is not None:
+                self._field(text, "http", visible(code, 20), self._status_style(root.status))
+            failure = ": ".join(
+                visible(v, VALUE_LIMIT) for v in (root.exception_type, root.error_message) if v
+            )
+            if failure:
+                self._field(text, "error", failure, self._style("span-detail--error"))
         if forest is not None:
             self._field(text, "spans", fmt.count(len(forest)))
             if forest.running:

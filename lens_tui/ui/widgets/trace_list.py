@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Hashable, Iterable
 from typing import ClassVar
 
@@ -14,13 +15,35 @@ from lens_tui import humanize as fmt
 from lens_tui.live.limits import TRACE_CAP
 from lens_tui.live.trace_rows import TraceRows
 from lens_tui.store.filters import TraceFilter, is_error
+from lens_tui.store.presence import Presence
 from lens_tui.store.records import TraceSummary
 from lens_tui.text import visible
 from lens_tui.ui.cells import Piece, fit, strip
 from lens_tui.ui.keys import TRACE_LIST_KEYS, bindings
 from lens_tui.ui.widgets.line_list import LineList
 
-_TIME_W, _SERVICE_W, _DURATION_W, _COUNT_W = 12, 12, 9, 6
+_TIME_W, _DATED_TIME_W, _SERVICE_W, _DURATION_W, _COUNT_W = 12, 14, 12, 9, 6
+RUNNING_TICK_MS = 200.0
+"""A running trace's duration is drawn anew this often while it is on screen."""
+_NARROW_SERVICE_W = 8
+"""At 80 columns the service column narrows rather than goes: two services stay apart."""
+
+
+def _local_day(epoch_ms: float) -> tuple[int, int] | None:
+    """(year, day of the year) of a time, local; None for one no clock can show."""
+    try:
+        local = time.localtime(epoch_ms / 1000.0)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return (local.tm_year, local.tm_yday)
+
+
+def _dated_time(epoch_ms: float) -> str:
+    """`MM-DD HH:MM:SS`, local, for a list that spans more than one day."""
+    try:
+        return time.strftime("%m-%d %H:%M:%S", time.localtime(epoch_ms / 1000.0))
+    except (OverflowError, OSError, ValueError):
+        return fmt.clock_time(epoch_ms)  # says why it cannot
 
 
 class TraceList(LineList):
@@ -141,6 +164,29 @@ class TraceList(LineList):
         if shift > 0 and added:
             self._set_new_count(self.new_count + min(shift, added))
 
+    def drop_gone(self, presence: Presence) -> int:
+        """Remove the rows of traces deleted from the file (prune, retention); unless at the
+        live top, what the user looks at stays put. Returns how many went."""
+        rows = self.rows
+        top = self.first_visible
+        anchor = None if (self.cursor <= 0 and top == 0) or not rows else self.highlighted
+        if anchor is None and rows and top > 0:
+            anchor = rows[min(top, len(rows) - 1)]
+        old_index = rows.index(anchor.trace_id) if anchor is not None else None
+        gone = rows.drop_gone(presence)
+        if not gone:
+            return 0
+        new_index = rows.index(anchor.trace_id) if anchor is not None else None
+        if old_index is None or new_index is None:
+            self.cursor = min(max(self.cursor, 0), len(rows) - 1)
+            self.rows_changed()
+            return len(gone)
+        if self.cursor > 0:
+            self.cursor = new_index
+        self.rows_changed()
+        self.scroll_rows(top + new_index - old_index)
+        return len(gone)
+
     def action_live_top(self) -> None:
         """Jump to the newest trace and follow new arrivals again."""
         self._set_new_count(0)
@@ -176,6 +222,20 @@ class TraceList(LineList):
             self.new_count = count
             self.post_message(self.NewCount(count))
 
+    def running_on_screen(self) -> bool:
+        """Whether a running trace is on screen (its duration moves on)."""
+        top = self.first_visible
+        rows = self.rows
+        end = min(top + self.body_height, len(rows))
+        return any(rows[i].duration_ms is None for i in range(top, end))
+
+    def visible_ids(self) -> list[str]:
+        """The ids of the traces on screen."""
+        top = self.first_visible
+        return [
+            self.rows[i].trace_id for i in range(top, min(top + self.body_height, len(self.rows)))
+        ]
+
     def copy_text(self) -> str | None:
         """What `c` copies here: the highlighted trace's id."""
         trace = self.highlighted
@@ -183,19 +243,34 @@ class TraceList(LineList):
 
     # ---- drawing
 
-    def _columns(self, width: int) -> tuple[int, int]:
-        """(name width, service width) for a row `width` cells wide."""
-        fixed = 2 + _TIME_W + 1 + 1 + _DURATION_W + 1 + _COUNT_W + 1 + _COUNT_W
-        service = _SERVICE_W + 1 if width - fixed >= 40 else 0
-        return max(width - fixed - service, 4), max(service - 1, 0)
+    @property
+    def dated(self) -> bool:
+        """The traces listed started on more than one (local) day: times show their date."""
+        rows = self.rows
+        if len(rows) < 2:
+            return False
+        return _local_day(rows[0].started_at) != _local_day(rows[len(rows) - 1].started_at)
+
+    def _columns(self, width: int) -> tuple[int, int, int]:
+        """(time width, name width, service width) for a row `width` cells wide."""
+        time_w = _DATED_TIME_W if self.dated else _TIME_W
+        fixed = 2 + time_w + 1 + 1 + _DURATION_W + 1 + _COUNT_W + 1 + _COUNT_W
+        room = width - fixed
+        if room >= 40:
+            service = _SERVICE_W + 1
+        elif room >= 20 + _NARROW_SERVICE_W:
+            service = _NARROW_SERVICE_W + 1
+        else:
+            service = 0
+        return time_w, max(room - service, 4), max(service - 1, 0)
 
     def render_header(self, line: int, width: int) -> Strip:
         """Column titles."""
-        name_w, service_w = self._columns(width)
+        time_w, name_w, service_w = self._columns(width)
         style = self.style_of("line-list--header")
         text = (
             "  "
-            + fit("start", _TIME_W)
+            + fit("start", time_w)
             + " "
             + fit("root span", name_w)
             + " "
@@ -209,15 +284,15 @@ class TraceList(LineList):
         return strip([(text, style)], width)
 
     def row_key(self, index: int) -> Hashable:
-        """The record itself (immutable); running rows also change every second."""
+        """The record itself (immutable); running rows also change every `RUNNING_TICK_MS`."""
         trace = self.rows[index]
-        tick = int(self._clock() // 1000) if trace.duration_ms is None else 0
-        return (trace, tick, trace.trace_id == self.opened_id)
+        tick = int(self._clock() // RUNNING_TICK_MS) if trace.duration_ms is None else 0
+        return (trace, tick, trace.trace_id == self.opened_id, self.dated)
 
     def render_row(self, index: int, width: int) -> Strip:
         """One trace: status mark, start time, root name, service, duration, counts."""
         trace = self.rows[index]
-        name_w, service_w = self._columns(width)
+        time_w, name_w, service_w = self._columns(width)
         error = is_error(trace)
         running = trace.duration_ms is None
         muted = self.style_of("trace-list--muted")
@@ -238,13 +313,15 @@ class TraceList(LineList):
             )
         else:
             duration = (fit(fmt.duration(trace.duration_ms), _DURATION_W, align="right"), main)
+        dated = time_w == _DATED_TIME_W
+        started = _dated_time(trace.started_at) if dated else fmt.clock_time(trace.started_at)
         name = visible(trace.root_span_name or "(no root span)", 300)
         service = visible(trace.service or trace.source or "", 60)
         spans = "–" if trace.span_count is None else fmt.count(trace.span_count)
         errors = trace.error_count or 0
         pieces: list[Piece] = [
             mark,
-            (fit(fmt.clock_time(trace.started_at), _TIME_W), muted),
+            (fit(started, time_w), muted),
             (" ", None),
             (fit(name, name_w), main if trace.root_span_name else muted),
             (" ", None),
