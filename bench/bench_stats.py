@@ -193,8 +193,17 @@ def worker_writer(db: Path, seconds: float, rate: int) -> None:
     for thread in threads:
         thread.join()
     tracing.flush(60)
-    print(json.dumps({"traces": done, "seconds": time.perf_counter() - start,
-                      "dropped": store.dropped, "errors": store.errors}), flush=True)
+    print(
+        json.dumps(
+            {
+                "traces": done,
+                "seconds": time.perf_counter() - start,
+                "dropped": store.dropped,
+                "errors": store.errors,
+            }
+        ),
+        flush=True,
+    )
     tracing.shutdown()
 
 
@@ -205,9 +214,18 @@ def measure_live(db: Path, seconds: float) -> dict[str, Any]:
     from lens_tui.store.stats import read_seed, route_stats
 
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--worker", "writer", str(db), str(seconds),
-         str(WRITER_TRACES_PER_S)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            "writer",
+            str(db),
+            str(seconds),
+            str(WRITER_TRACES_PER_S),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert proc.stdin is not None and proc.stdout is not None
@@ -219,9 +237,13 @@ def measure_live(db: Path, seconds: float) -> dict[str, Any]:
     mark = tail.current_trace_mark()
     seeded_at = time.time() * 1000.0
     bucket_ms = 15_000.0
-    seed = read_seed(tail, by="service,name", bucket_ms=bucket_ms,
-                     since_ms=(int(seeded_at / bucket_ms) - 59) * bucket_ms,
-                     changed_since_ms=seeded_at - 60_000.0)
+    seed = read_seed(
+        tail,
+        by="service,name",
+        bucket_ms=bucket_ms,
+        since_ms=(int(seeded_at / bucket_ms) - 59) * bucket_ms,
+        changed_since_ms=seeded_at - 60_000.0,
+    )
     proc.stdin.write("go\n")
     proc.stdin.flush()
     samples: list[float] = []
@@ -314,10 +336,15 @@ def measure_ticks(live: dict[str, Any], db: Path) -> dict[str, Any]:
             n += 1
             is_running = i % 10 == 0
             row = TraceSummary(
-                trace_id=f"{n:032x}", root_span_name=ROUTES[n % 5], source=None,
-                service="bench", started_at=clock - rng.random() * 1000.0, ended_at=None,
+                trace_id=f"{n:032x}",
+                root_span_name=ROUTES[n % 5],
+                source=None,
+                service="bench",
+                started_at=clock - rng.random() * 1000.0,
+                ended_at=None,
                 duration_ms=None if is_running else rng.lognormvariate(3.0, 1.2),
-                span_count=2, error_count=int(rng.random() < 0.03),
+                span_count=2,
+                error_count=int(rng.random() < 0.03),
                 status="running" if is_running else "ok",
             )
             batch.append(row)
@@ -325,8 +352,18 @@ def measure_ticks(live: dict[str, Any], db: Path) -> dict[str, Any]:
                 running.append(row)
         done, running = running[:100], running[100:]
         batch.extend(
-            TraceSummary(r.trace_id, r.root_span_name, None, r.service, r.started_at, None,
-                         rng.lognormvariate(5.0, 0.5), 2, 0, "ok")
+            TraceSummary(
+                r.trace_id,
+                r.root_span_name,
+                None,
+                r.service,
+                r.started_at,
+                None,
+                rng.lognormvariate(5.0, 0.5),
+                2,
+                0,
+                "ok",
+            )
             for r in done
         )
         synthetic.append(_tick(steady, batch, clock))
@@ -380,12 +417,20 @@ def measure_memory(quick: bool) -> dict[str, Any]:
         batch = []
         for i in range(WRITER_TRACES_PER_S):
             n += 1
-            batch.append(TraceSummary(
-                f"{n:032x}", f"GET /route/{n % routes}", None, "bench",
-                now - 60_000.0 + second * 1000.0 + i, None,
-                None if i % 100 == 0 else 0.05 * rng.lognormvariate(4.0, 2.2), 2, 0,
-                "running" if i % 100 == 0 else "ok",
-            ))
+            batch.append(
+                TraceSummary(
+                    f"{n:032x}",
+                    f"GET /route/{n % routes}",
+                    None,
+                    "bench",
+                    now - 60_000.0 + second * 1000.0 + i,
+                    None,
+                    None if i % 100 == 0 else 0.05 * rng.lognormvariate(4.0, 2.2),
+                    2,
+                    0,
+                    "running" if i % 100 == 0 else "ok",
+                )
+            )
         agg.apply(batch, now - 60_000.0 + (second + 1) * 1000.0)
         fed += len(batch)
         del batch
@@ -422,8 +467,13 @@ def measure_charts(db: Path, repeats: int) -> dict[str, Any]:
             latency_points(reader, key, since_ms=now - 86_400_000.0, until_ms=now)
             out["points"].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            read_seed(reader, by="service,name", bucket_ms=86_400_000.0 / 60,
-                      since_ms=now - 86_400_000.0, changed_since_ms=now - 60_000.0)
+            read_seed(
+                reader,
+                by="service,name",
+                bucket_ms=86_400_000.0 / 60,
+                since_ms=now - 86_400_000.0,
+                changed_since_ms=now - 60_000.0,
+            )
             out["seed"].append(time.perf_counter() - t0)
     return {name: _median_ms(samples) for name, samples in out.items()}
 
@@ -483,57 +533,114 @@ def report(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     if "all" in results:
         r = results["all"]
-        rows.append(("a. first stats over all traces", f"{r['median_ms']:.0f} ms",
-                     f"median of {r['repeats']}, max {r['max_ms']:.0f} ms, {r['traces']:,} traces "
-                     f"in {r['routes']} routes; target <= {ALL_TARGET_MS:.0f} ms: "
-                     f"{verdict(r['median_ms'] <= ALL_TARGET_MS)}"))
-        rows.append(("   reference: GROUP BY without percentiles", f"{r['plain_group_by_ms']:.0f} ms",
-                     f"stats cost {r['median_ms'] / r['plain_group_by_ms']:.1f}x; ordered read "
-                     f"into Python {r['ordered_read_python_ms']:.0f} ms"))
+        rows.append(
+            (
+                "a. first stats over all traces",
+                f"{r['median_ms']:.0f} ms",
+                f"median of {r['repeats']}, max {r['max_ms']:.0f} ms, {r['traces']:,} traces "
+                f"in {r['routes']} routes; target <= {ALL_TARGET_MS:.0f} ms: "
+                f"{verdict(r['median_ms'] <= ALL_TARGET_MS)}",
+            )
+        )
+        rows.append(
+            (
+                "   reference: GROUP BY without percentiles",
+                f"{r['plain_group_by_ms']:.0f} ms",
+                f"stats cost {r['median_ms'] / r['plain_group_by_ms']:.1f}x; ordered read "
+                f"into Python {r['ordered_read_python_ms']:.0f} ms",
+            )
+        )
     if "live" in results:
         r = results["live"]
         w = r["writer"]
-        rows.append((f"b. last 15 min, writer at {WRITER_TRACES_PER_S:,} traces/s",
-                     f"{r['median_ms']:.1f} ms",
-                     f"median of {r['samples']}, p95 {r['p95_ms']:.1f}, max {r['max_ms']:.1f} ms; "
-                     f"{r['window_traces_at_end']:,} traces in the window at the end; target <= "
-                     f"{WINDOW_TARGET_MS:.0f} ms: {verdict(r['median_ms'] <= WINDOW_TARGET_MS)}"))
-        rows.append(("   writer achieved", f"{w['traces'] / w['seconds']:,.0f} traces/s",
-                     f"{w['traces']:,} in {w['seconds']:.1f} s; dropped {w['dropped']}"))
+        rows.append(
+            (
+                f"b. last 15 min, writer at {WRITER_TRACES_PER_S:,} traces/s",
+                f"{r['median_ms']:.1f} ms",
+                f"median of {r['samples']}, p95 {r['p95_ms']:.1f}, max {r['max_ms']:.1f} ms; "
+                f"{r['window_traces_at_end']:,} traces in the window at the end; target <= "
+                f"{WINDOW_TARGET_MS:.0f} ms: {verdict(r['median_ms'] <= WINDOW_TARGET_MS)}",
+            )
+        )
+        rows.append(
+            (
+                "   writer achieved",
+                f"{w['traces'] / w['seconds']:,.0f} traces/s",
+                f"{w['traces']:,} in {w['seconds']:.1f} s; dropped {w['dropped']}",
+            )
+        )
     if "ticks" in results:
         r = results["ticks"]
-        rows.append(("c. aggregator tick (replayed tail)", f"{r['median_ms']:.2f} ms",
-                     f"median of {r['ticks']} ticks of ~{r['rows_per_tick_median']:.0f} rows, p95 "
-                     f"{r['p95_ms']:.2f}, max {r['max_ms']:.2f} ms; target <= "
-                     f"{TICK_TARGET_MS:.0f} ms: {verdict(r['median_ms'] <= TICK_TARGET_MS)}"))
-        rows.append(("   synthetic tick (1,000 new + 100 done)", f"{r['synthetic_median_ms']:.2f} ms",
-                     f"median of {r['synthetic_ticks']}, p95 {r['synthetic_p95_ms']:.2f} ms"))
-        rows.append(("   reference: SQL recount of the window", f"{r['recount_ms']:.1f} ms",
-                     f"counts equal to it: {r['counts_equal_recount']}; uncertain rows "
-                     f"{r['uncertain']}"))
+        rows.append(
+            (
+                "c. aggregator tick (replayed tail)",
+                f"{r['median_ms']:.2f} ms",
+                f"median of {r['ticks']} ticks of ~{r['rows_per_tick_median']:.0f} rows, p95 "
+                f"{r['p95_ms']:.2f}, max {r['max_ms']:.2f} ms; target <= "
+                f"{TICK_TARGET_MS:.0f} ms: {verdict(r['median_ms'] <= TICK_TARGET_MS)}",
+            )
+        )
+        rows.append(
+            (
+                "   synthetic tick (1,000 new + 100 done)",
+                f"{r['synthetic_median_ms']:.2f} ms",
+                f"median of {r['synthetic_ticks']}, p95 {r['synthetic_p95_ms']:.2f} ms",
+            )
+        )
+        rows.append(
+            (
+                "   reference: SQL recount of the window",
+                f"{r['recount_ms']:.1f} ms",
+                f"counts equal to it: {r['counts_equal_recount']}; uncertain rows {r['uncertain']}",
+            )
+        )
     if "memory" in results:
         r = results["memory"]
-        rows.append(("d. memory, 24 h window at 1,000 traces/s", f"{r['held_mib']:.1f} MiB",
-                     f"{r['routes']} routes x {r['time_buckets'] // max(r['routes'], 1)} buckets, "
-                     f"{r['histogram_slots']:,} histogram slots, {r['tracked']:,} rows "
-                     f"remembered (the last minute's)"))
-        rows.append(("   reference: every duration held", f"{r['every_duration_array_mib']:,.0f} MiB",
-                     f"as array('d'); {r['every_duration_list_mib']:,.0f} MiB as a list of floats"))
+        rows.append(
+            (
+                "d. memory, 24 h window at 1,000 traces/s",
+                f"{r['held_mib']:.1f} MiB",
+                f"{r['routes']} routes x {r['time_buckets'] // max(r['routes'], 1)} buckets, "
+                f"{r['histogram_slots']:,} histogram slots, {r['tracked']:,} rows "
+                f"remembered (the last minute's)",
+            )
+        )
+        rows.append(
+            (
+                "   reference: every duration held",
+                f"{r['every_duration_array_mib']:,.0f} MiB",
+                f"as array('d'); {r['every_duration_list_mib']:,.0f} MiB as a list of floats",
+            )
+        )
     if "charts" in results:
         r = results["charts"]
-        rows.append(("e. chart data, one route over 24 h",
-                     f"heatmap {r['heatmap']:.0f} ms",
-                     f"points {r['points']:.0f} ms, seed {r['seed']:.0f} ms (medians of 5)"))
+        rows.append(
+            (
+                "e. chart data, one route over 24 h",
+                f"heatmap {r['heatmap']:.0f} ms",
+                f"points {r['points']:.0f} ms, seed {r['seed']:.0f} ms (medians of 5)",
+            )
+        )
     if "sketches" in results:
         r = results["sketches"]
-        rows.append(("f. sketch: LogHistogram add", f"{r['ours_add_ns']:.0f} ns",
-                     f"4 quantiles {r['ours_quantiles_us']:.0f} us, worst error "
-                     f"{r['ours_worst_error']:.2%}, {r['ours_bytes']:,} bytes for "
-                     f"{r['values']:,} values"))
+        rows.append(
+            (
+                "f. sketch: LogHistogram add",
+                f"{r['ours_add_ns']:.0f} ns",
+                f"4 quantiles {r['ours_quantiles_us']:.0f} us, worst error "
+                f"{r['ours_worst_error']:.2%}, {r['ours_bytes']:,} bytes for "
+                f"{r['values']:,} values",
+            )
+        )
         if "ddsketch_add_ns" in r:
-            rows.append(("   reference: ddsketch.DDSketch add", f"{r['ddsketch_add_ns']:.0f} ns",
-                         f"4 quantiles {r['ddsketch_quantiles_us']:.0f} us, worst error "
-                         f"{r['ddsketch_worst_error']:.2%}; no removal"))
+            rows.append(
+                (
+                    "   reference: ddsketch.DDSketch add",
+                    f"{r['ddsketch_add_ns']:.0f} ns",
+                    f"4 quantiles {r['ddsketch_quantiles_us']:.0f} us, worst error "
+                    f"{r['ddsketch_worst_error']:.2%}; no removal",
+                )
+            )
     return rows
 
 
@@ -579,10 +686,12 @@ def main() -> int:
     rows = report(results)
     width = max(len(r[0]) for r in rows)
     fig = max(len(r[1]) for r in rows)
-    print(f"lens_tui stats bench ({'quick' if args.quick else 'full'}); load average at start "
-          f"{results['machine']['loadavg_at_start'][0]:.2f}, at end {results['loadavg_at_end'][0]:.2f}; "
-          f"{results['machine']['cpu_count']} cpus, Python {results['machine']['python']}, "
-          f"SQLite {results['machine']['sqlite']}")
+    print(
+        f"lens_tui stats bench ({'quick' if args.quick else 'full'}); load average at start "
+        f"{results['machine']['loadavg_at_start'][0]:.2f}, at end {results['loadavg_at_end'][0]:.2f}; "
+        f"{results['machine']['cpu_count']} cpus, Python {results['machine']['python']}, "
+        f"SQLite {results['machine']['sqlite']}"
+    )
     for what, figure, notes in rows:
         print(f"{what.ljust(width)}  {figure.rjust(fig)}  {notes}")
     if not args.no_json:

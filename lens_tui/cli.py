@@ -21,8 +21,19 @@ if TYPE_CHECKING:
     from lens_tui.store.reader import TraceReader
 
 EXIT_USAGE = 2
-SUBCOMMANDS = ("demo", "show", "prune", "otlp", "serve", "mcp", "services", "query", "logs",
-               "stats", "diff")
+SUBCOMMANDS = (
+    "demo",
+    "show",
+    "prune",
+    "otlp",
+    "serve",
+    "mcp",
+    "services",
+    "query",
+    "logs",
+    "stats",
+    "diff",
+)
 DB_SUFFIXES = frozenset({".db", ".db3", ".sqlite", ".sqlite3", ".s3db", ".sl3", ".sdb"})
 """Names that end so are databases to wait for, however close they are to a command name."""
 
@@ -91,10 +102,17 @@ def _dashboard_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("db", nargs="?", type=Path, help="trace database (default: $LENS_DB or ./traces.db)")
+    parser.add_argument(
+        "db", nargs="?", type=Path, help="trace database (default: $LENS_DB or ./traces.db)"
+    )
     parser.add_argument("--version", action="version", version=f"lens-tui {__version__}")
     parser.add_argument(
-        "--otlp", nargs="?", type=int, const=4318, default=None, metavar="PORT",
+        "--otlp",
+        nargs="?",
+        type=int,
+        const=4318,
+        default=None,
+        metavar="PORT",
         help="also receive OTLP/HTTP on 127.0.0.1:PORT (default 4318) into DB, in this process",
     )
     return parser
@@ -112,23 +130,50 @@ def _positive(text: str) -> float:
 
 
 def _demo_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="lens-tui demo", description="Run a demo web-service workload and open the dashboard on it.")
-    parser.add_argument("--db", type=Path,
-                        help="database to write: a new file or a trace database (default: a fresh file in a temp directory)")
-    parser.add_argument("--rate", type=_positive, default=40.0, help="requests per second (default 40)")
-    parser.add_argument("--no-ui", action="store_true", help="only run the workload (Ctrl+C stops it)")
-    parser.add_argument("--duration", type=_positive, default=None, help="with --no-ui: stop after N seconds")
-    parser.add_argument("--seed", type=int, default=None, help="random seed: the same requests and outcomes each run")
+    parser = _Parser(
+        prog="lens-tui demo",
+        description="Run a demo web-service workload and open the dashboard on it.",
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        help="database to write: a new file or a trace database (default: a fresh file in a temp directory)",
+    )
+    parser.add_argument(
+        "--rate", type=_positive, default=40.0, help="requests per second (default 40)"
+    )
+    parser.add_argument(
+        "--no-ui", action="store_true", help="only run the workload (Ctrl+C stops it)"
+    )
+    parser.add_argument(
+        "--duration", type=_positive, default=None, help="with --no-ui: stop after N seconds"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed: the same requests and outcomes each run",
+    )
     return parser
 
 
 def _show_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="lens-tui show", description="Print one trace as an indented tree (default) or JSON.")
-    parser.add_argument("trace_id", help="trace id, or a unique prefix or tail of one (as the dashboard shows it)")
-    parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
+    parser = _Parser(
+        prog="lens-tui show", description="Print one trace as an indented tree (default) or JSON."
+    )
+    parser.add_argument(
+        "trace_id", help="trace id, or a unique prefix or tail of one (as the dashboard shows it)"
+    )
+    parser.add_argument(
+        "--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a tree")
-    parser.add_argument("--format", choices=("tree", "json", "otlp-json", "table"), default=None,
-                        help="output format (otlp-json: an OTLP/HTTP JSON export request; table: with --stats)")
+    parser.add_argument(
+        "--format",
+        choices=("tree", "json", "otlp-json", "table"),
+        default=None,
+        help="output format (otlp-json: an OTLP/HTTP JSON export request; table: with --stats)",
+    )
     from lens_tui.cli_analysis import add_stats_arguments
 
     add_stats_arguments(parser)
@@ -138,18 +183,35 @@ def _show_parser() -> argparse.ArgumentParser:
 def _diff_parser() -> argparse.ArgumentParser:
     from lens_tui.cli_analysis import add_diff_arguments
 
-    parser = _Parser(prog="lens-tui diff", description="Compare two traces as one tree keyed by the path of span names.")
+    parser = _Parser(
+        prog="lens-tui diff",
+        description="Compare two traces as one tree keyed by the path of span names.",
+    )
     add_diff_arguments(parser)
     return parser
 
 
 def _prune_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="lens-tui prune", description="Delete old traces and logs, and cap stored body bytes.")
-    parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
-    parser.add_argument("--older-than", type=parse_duration_ms, default=parse_duration_ms("7d"),
-                        metavar="AGE", help="delete traces and logs older than AGE (default 7d)")
-    parser.add_argument("--max-body-bytes", type=parse_size, default=None, metavar="N",
-                        help="evict the oldest captured bodies beyond N bytes (e.g. 256M)")
+    parser = _Parser(
+        prog="lens-tui prune", description="Delete old traces and logs, and cap stored body bytes."
+    )
+    parser.add_argument(
+        "--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)"
+    )
+    parser.add_argument(
+        "--older-than",
+        type=parse_duration_ms,
+        default=parse_duration_ms("7d"),
+        metavar="AGE",
+        help="delete traces and logs older than AGE (default 7d)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=parse_size,
+        default=None,
+        metavar="N",
+        help="evict the oldest captured bodies beyond N bytes (e.g. 256M)",
+    )
     return parser
 
 
@@ -174,7 +236,9 @@ def _existing_db(path: Path) -> Path:
 def _writable_db(path: Path) -> Literal["ok", "missing"]:
     """`_check_db_path` for commands that write: a record store is refused (shown, never written)."""
     if (found := _check_db_path(path)) == "record-store":
-        raise CliError(f"{path} is a record store (the dispatch trace store's layout): lens-tui shows it but never writes to it")
+        raise CliError(
+            f"{path} is a record store (the dispatch trace store's layout): lens-tui shows it but never writes to it"
+        )
     return found
 
 
@@ -257,7 +321,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
     except apsw.Error as exc:
         raise CliError(f"{path}: cannot open for writing: {exc}") from None
     try:
-        result = retention.prune(conn, max_age_ms=args.older_than, max_body_bytes=args.max_body_bytes)
+        result = retention.prune(
+            conn, max_age_ms=args.older_than, max_body_bytes=args.max_body_bytes
+        )
     except apsw.Error as exc:
         raise CliError(f"{path}: prune failed: {exc}") from None
     finally:
@@ -280,7 +346,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except FileExistsError as exc:  # a file where a directory should be
             raise CliError(f"{db}: {exc.filename or db.parent} is not a directory") from None
         except OSError as exc:
-            raise CliError(f"{db}: cannot create directory {db.parent}: {exc.strerror or exc}") from None
+            raise CliError(
+                f"{db}: cannot create directory {db.parent}: {exc.strerror or exc}"
+            ) from None
         if os.path.lexists(db):
             _writable_db(_existing_db(db))
     return demo.run(db, rate=args.rate, ui=not args.no_ui, duration=args.duration, seed=args.seed)
@@ -308,7 +376,14 @@ def require_terminal() -> None:
 def mistyped_command(arg: str) -> str | None:
     """The command `arg` is a typo of, when it cannot be meant as a database: no existing file,
     no directory part, no database suffix, and close to a command name."""
-    if not arg or arg in SUBCOMMANDS or arg.startswith("-") or "/" in arg or os.sep in arg or os.path.lexists(arg):
+    if (
+        not arg
+        or arg in SUBCOMMANDS
+        or arg.startswith("-")
+        or "/" in arg
+        or os.sep in arg
+        or os.path.lexists(arg)
+    ):
         return None
     if Path(arg).suffix.lower() in DB_SUFFIXES:
         return None
@@ -352,13 +427,29 @@ def _otlp_parser() -> argparse.ArgumentParser:
         description="Receive OpenTelemetry traces and logs over OTLP/HTTP (POST /v1/traces, "
         "/v1/logs; protobuf or JSON; gzip) into a trace database. Ctrl+C stops it.",
     )
-    parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback only)")
-    parser.add_argument("--port", type=int, default=4318, help="port (default 4318, the OTLP/HTTP port)")
-    parser.add_argument("--token", default=None,
-                        help="require `Authorization: Bearer TOKEN` (default: $LENS_OTLP_TOKEN if set)")
-    parser.add_argument("--max-body-bytes", type=parse_size, default=None, metavar="N",
-                        help="largest request body, sent or inflated (default 20M)")
+    parser.add_argument(
+        "--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)"
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1, loopback only)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=4318, help="port (default 4318, the OTLP/HTTP port)"
+    )
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="require `Authorization: Bearer TOKEN` (default: $LENS_OTLP_TOKEN if set)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=parse_size,
+        default=None,
+        metavar="N",
+        help="largest request body, sent or inflated (default 20M)",
+    )
     return parser
 
 
@@ -369,7 +460,9 @@ def cmd_otlp(args: argparse.Namespace) -> int:
     try:
         from lens_tui.otel.receiver import DEFAULT_MAX_BODY_BYTES, OTLPReceiver
     except ImportError as exc:
-        raise CliError(f"the OTLP receiver needs the otel extra: pip install 'lens-tui[otel]' ({exc})") from None
+        raise CliError(
+            f"the OTLP receiver needs the otel extra: pip install 'lens-tui[otel]' ({exc})"
+        ) from None
 
     path: Path = args.db or default_db()
     if not 0 <= args.port <= 65535:
@@ -377,7 +470,10 @@ def cmd_otlp(args: argparse.Namespace) -> int:
     _writable_db(path)  # the receiver's store would create a missing directory
     token = args.token or os.environ.get("LENS_OTLP_TOKEN") or None
     receiver = OTLPReceiver(
-        path, host=args.host, port=args.port, token=token,
+        path,
+        host=args.host,
+        port=args.port,
+        token=token,
         max_body_bytes=args.max_body_bytes or DEFAULT_MAX_BODY_BYTES,
     )
 
@@ -397,12 +493,17 @@ def cmd_otlp(args: argparse.Namespace) -> int:
     finally:
         flushed = receiver.stop()
         signal.signal(signal.SIGTERM, previous)
-    print(f"lens-tui otlp: received {receiver.stats.describe()}"
-          + ("" if flushed else " (some records were not written before the timeout)"), file=sys.stderr)
+    print(
+        f"lens-tui otlp: received {receiver.stats.describe()}"
+        + ("" if flushed else " (some records were not written before the timeout)"),
+        file=sys.stderr,
+    )
     return 0
 
 
-def _start_otlp(receiver: OTLPReceiver, path: Path, args: argparse.Namespace, token: str | None) -> None:
+def _start_otlp(
+    receiver: OTLPReceiver, path: Path, args: argparse.Namespace, token: str | None
+) -> None:
     """Open the database and the port, and say where it listens (CliError if either fails)."""
     import apsw
 
@@ -411,11 +512,18 @@ def _start_otlp(receiver: OTLPReceiver, path: Path, args: argparse.Namespace, to
     except (apsw.Error, OSError) as exc:
         if receiver.store is None:
             raise CliError(f"{path}: cannot open for writing: {exc}") from None
-        raise CliError(f"cannot listen on {args.host}:{args.port}: {getattr(exc, 'strerror', None) or exc}") from None
-    print(f"lens-tui otlp: receiving on {receiver.url}/v1/traces and /v1/logs into {path} "
-          "(Ctrl+C stops)", file=sys.stderr)
+        raise CliError(
+            f"cannot listen on {args.host}:{args.port}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    print(
+        f"lens-tui otlp: receiving on {receiver.url}/v1/traces and /v1/logs into {path} "
+        "(Ctrl+C stops)",
+        file=sys.stderr,
+    )
     if not receiver.loopback and token is None:
-        print("lens-tui otlp: warning: listening beyond this machine without --token", file=sys.stderr)
+        print(
+            "lens-tui otlp: warning: listening beyond this machine without --token", file=sys.stderr
+        )
 
 
 # --- end of `lens-tui otlp` -------------------------------------------------------------------
@@ -441,11 +549,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         import textual_serve  # noqa: F401
     except ImportError:
-        raise CliError("serving to a browser needs the serve extra: pip install 'lens-tui[serve]'") from None
+        raise CliError(
+            "serving to a browser needs the serve extra: pip install 'lens-tui[serve]'"
+        ) from None
     from lens_tui.serve import run
 
     try:
-        return run(path, args.host, args.port, args.token or os.environ.get("LENS_SERVE_TOKEN") or None)
+        return run(
+            path, args.host, args.port, args.token or os.environ.get("LENS_SERVE_TOKEN") or None
+        )
     except OSError as exc:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
 
@@ -469,7 +581,9 @@ def _mcp_parser() -> argparse.ArgumentParser:
         description="Serve the trace database to a coding agent over MCP on stdio (read-only). "
         "Register it with your MCP client as the command `lens-tui mcp --db PATH`.",
     )
-    parser.add_argument("--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)")
+    parser.add_argument(
+        "--db", type=Path, default=None, help="trace database (default: $LENS_DB or ./traces.db)"
+    )
     return parser
 
 
@@ -479,7 +593,9 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     try:
         from lens_tui.mcp.server import run
     except ImportError as exc:
-        raise CliError(f"the MCP server needs the mcp extra: pip install 'lens-tui[mcp]' ({exc})") from None
+        raise CliError(
+            f"the MCP server needs the mcp extra: pip install 'lens-tui[mcp]' ({exc})"
+        ) from None
     return run(path)
 
 
@@ -533,22 +649,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         meant = mistyped_command(args_list[0]) if args_list else None
         if meant is not None:
-            raise CliError(f"unknown command {args_list[0]!r} (did you mean {meant!r}?); "
-                           f"a database to wait for needs a name like {args_list[0]}.db")
+            raise CliError(
+                f"unknown command {args_list[0]!r} (did you mean {meant!r}?); "
+                f"a database to wait for needs a name like {args_list[0]}.db"
+            )
         if args_list and args_list[0] in SUBCOMMANDS:
             command, rest = args_list[0], args_list[1:]
-            parser = {"demo": _demo_parser, "show": _show_parser, "prune": _prune_parser,
-                      "otlp": _otlp_parser, "serve": _serve_parser, "mcp": _mcp_parser,
-                      "services": _services_parser, "query": _query_parser,
-                      "logs": _logs_parser, "stats": _stats_parser, "diff": _diff_parser}[command]()
+            parser = {
+                "demo": _demo_parser,
+                "show": _show_parser,
+                "prune": _prune_parser,
+                "otlp": _otlp_parser,
+                "serve": _serve_parser,
+                "mcp": _mcp_parser,
+                "services": _services_parser,
+                "query": _query_parser,
+                "logs": _logs_parser,
+                "stats": _stats_parser,
+                "diff": _diff_parser,
+            }[command]()
             args = parser.parse_args(rest)
-            return {"demo": cmd_demo, "show": cmd_show, "prune": cmd_prune,
-                    "otlp": cmd_otlp, "serve": cmd_serve, "mcp": cmd_mcp,
-                    "services": cmd_services, "query": cmd_query, "logs": cmd_logs,
-                    "stats": cmd_stats, "diff": cmd_diff}[command](args)
+            return {
+                "demo": cmd_demo,
+                "show": cmd_show,
+                "prune": cmd_prune,
+                "otlp": cmd_otlp,
+                "serve": cmd_serve,
+                "mcp": cmd_mcp,
+                "services": cmd_services,
+                "query": cmd_query,
+                "logs": cmd_logs,
+                "stats": cmd_stats,
+                "diff": cmd_diff,
+            }[command](args)
         return cmd_dashboard(_dashboard_parser().parse_args(args_list))
     except CliError as exc:
-        print(f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr)
+        print(
+            f"lens-tui: {exc}" if not str(exc).startswith("lens-tui") else str(exc), file=sys.stderr
+        )
         for line in exc.details:
             print(line, file=sys.stderr)
         return EXIT_USAGE

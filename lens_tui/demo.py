@@ -92,7 +92,9 @@ def _ms(low: float, high: float) -> float:
 async def db_query(statement: str, rows: int = 1) -> int:
     current = current_span()
     if current:
-        current.set_attributes(**{"db.system": "postgresql", "db.statement": statement, "db.rows": rows})
+        current.set_attributes(
+            **{"db.system": "postgresql", "db.statement": statement, "db.rows": rows}
+        )
     await asyncio.sleep(_ms(0.3, 12))
     if rng().random() < QUERY_ERROR_RATE:
         raise QueryTimeout("canceling statement due to statement timeout")
@@ -121,7 +123,10 @@ async def cache_set(key: str) -> None:
 
 async def http_call(service: str, path: str, *, retries: int = 2) -> int:
     """An outgoing call with retries and backoff; each attempt is its own span."""
-    with span(f"http.client GET {service}", **{"peer.service": service, "http.url": f"http://{service}{path}"}):
+    with span(
+        f"http.client GET {service}",
+        **{"peer.service": service, "http.url": f"http://{service}{path}"},
+    ):
         for attempt in range(retries + 1):
             try:
                 with span("attempt", attempt=attempt + 1):
@@ -156,13 +161,17 @@ async def render_template(name: str) -> str:
 async def charge_card(amount: float) -> str:
     await http_call("payments", "/v1/charges")
     if rng().random() < DECLINE_RATE:
-        raise PaymentDeclined(f"card declined for amount {amount:.2f} (code 51: insufficient funds)")
+        raise PaymentDeclined(
+            f"card declined for amount {amount:.2f} (code 51: insufficient funds)"
+        )
     return "ch_" + "".join(rng().choices("abcdef0123456789", k=12))
 
 
 async def route_get_user(params: dict[str, str]) -> tuple[int, dict[str, Any]]:
     user = await load_user(int(params["user_id"]))
-    await db_query("SELECT * FROM orders WHERE user_id = $1 ORDER BY created DESC LIMIT 20", rows=20)
+    await db_query(
+        "SELECT * FROM orders WHERE user_id = $1 ORDER BY created DESC LIMIT 20", rows=20
+    )
     await render_template("user.html")
     log.info("served profile of user %s", params["user_id"])
     return 200, user
@@ -172,7 +181,10 @@ async def route_search(params: dict[str, str]) -> tuple[int, dict[str, Any]]:
     query = rng().choice(["shoes", "red shirt", "laptop bag", "[bold]promo[/]", "café"])
     with span("search.parse", query=query):
         await asyncio.sleep(_ms(0.1, 1))
-    shards = [db_query(f"SELECT * FROM products_{shard} WHERE tsv @@ $1", rows=rng().randint(0, 40)) for shard in range(3)]
+    shards = [
+        db_query(f"SELECT * FROM products_{shard} WHERE tsv @@ $1", rows=rng().randint(0, 40))
+        for shard in range(3)
+    ]
     hits = await asyncio.gather(*shards, return_exceptions=True)  # no query outlives its request
     for failed in hits:
         if isinstance(failed, BaseException):
@@ -247,7 +259,13 @@ async def shop_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     handler = scope["handler"]
     status, payload = await handler(scope.get("path_params", {}))
     body = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -263,10 +281,20 @@ async def one_request(method: str, template: str, handler: Any, seed: int) -> No
         if "{" + name + "}" in path:
             params[name] = str(rng().randint(1, 500))
             path = path.replace("{" + name + "}", params[name])
-    body = json.dumps({"items": [rng().randint(1, 99) for _ in range(3)]}).encode() if method == "POST" else b""
+    body = (
+        json.dumps({"items": [rng().randint(1, 99) for _ in range(3)]}).encode()
+        if method == "POST"
+        else b""
+    )
     scope = {
-        "type": "http", "method": method, "path": path, "query_string": b"", "handler": handler,
-        "route": Route(template), "path_params": params, "client": ("10.0.0.7", 51234),
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": b"",
+        "handler": handler,
+        "route": Route(template),
+        "path_params": params,
+        "client": ("10.0.0.7", 51234),
         "headers": [(b"x-lens-source", rng().choice([b"web", b"web", b"mobile", b"cli"]))],
     }
     sent = False
@@ -325,7 +353,9 @@ async def workload(rate: float, duration: float | None) -> None:
             background(long_job(seconds if deadline is None else min(seconds, deadline - now)))
         if now >= next_reindex:
             next_reindex = now + schedule.uniform(30, 60)
-            background(one_request("POST", "/admin/reindex", route_reindex, schedule.getrandbits(64)))
+            background(
+                one_request("POST", "/admin/reindex", route_reindex, schedule.getrandbits(64))
+            )
         if _MAIN.random() < 0.01:
             log.debug("heartbeat: %d requests in flight", len(tasks))
         await asyncio.sleep(_MAIN.expovariate(rate))
@@ -422,12 +452,16 @@ def run(
     errors = open(log_path, "ab")
     offset = errors.tell()
     failed = False
-    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
+    child = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors
+    )
     try:
         if not _wait_until_ready(child, START_TIMEOUT_S):
             failed = True
-            print(f"lens-tui demo: the workload stopped at start: {_why_it_stopped(child, log_path, offset)}",
-                  file=sys.stderr)
+            print(
+                f"lens-tui demo: the workload stopped at start: {_why_it_stopped(child, log_path, offset)}",
+                file=sys.stderr,
+            )
             return 1
         if not ui:
             kept = "; a temporary file, removed then" if temporary else ""
@@ -441,8 +475,10 @@ def run(
             code = run_dashboard(db)
         if child.poll():  # it stopped by itself, and not well: the dashboard stopped moving then
             failed = True
-            print(f"lens-tui demo: the workload stopped: {_why_it_stopped(child, log_path, offset)}",
-                  file=sys.stderr)
+            print(
+                f"lens-tui demo: the workload stopped: {_why_it_stopped(child, log_path, offset)}",
+                file=sys.stderr,
+            )
             return code if code > 0 else 1
         return code
     except KeyboardInterrupt:

@@ -129,7 +129,9 @@ def to_json(detail: TraceDetail, logs: Iterable[LogRow] = ()) -> dict[str, Any]:
     summary = detail.summary
     return {
         "version": FORMAT_VERSION,
-        "trace": None if summary is None else {
+        "trace": None
+        if summary is None
+        else {
             "trace_id": summary.trace_id,
             "root_span_name": summary.root_span_name,
             "source": summary.source,

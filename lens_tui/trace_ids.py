@@ -70,7 +70,9 @@ class IdMatch:
         return max(self.total - len(self.candidates), 0)
 
 
-def find_trace(reader: TraceReader, text: str, *, shown: int = 10, limit: int = LOOKUP_LIMIT) -> IdMatch:
+def find_trace(
+    reader: TraceReader, text: str, *, shown: int = 10, limit: int = LOOKUP_LIMIT
+) -> IdMatch:
     """The trace that `text` names: a whole id, a prefix, or a tail (as the screen shows it).
 
     A leading `…` (or `...`) means a tail only, a trailing one a prefix only. A whole id wins
@@ -97,4 +99,6 @@ def find_trace(reader: TraceReader, text: str, *, shown: int = 10, limit: int = 
         return IdMatch(None, (), 0)
     unique.sort()
     listed = reader.summaries(unique[: max(shown, 0)]) if shown > 0 else []
-    return IdMatch(None, tuple(listed[:shown]), min(len(unique), limit), at_least=len(unique) >= limit)
+    return IdMatch(
+        None, tuple(listed[:shown]), min(len(unique), limit), at_least=len(unique) >= limit
+    )

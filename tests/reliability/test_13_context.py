@@ -58,7 +58,9 @@ def spans(db: Path) -> list[dict[str, Any]]:
         "exception_type",
         "duration_ms",
     )
-    return [dict(zip(cols, r, strict=True)) for r in query(db, f"SELECT {', '.join(cols)} FROM spans")]
+    return [
+        dict(zip(cols, r, strict=True)) for r in query(db, f"SELECT {', '.join(cols)} FROM spans")
+    ]
 
 
 def named(db: Path, name: str) -> list[dict[str, Any]]:

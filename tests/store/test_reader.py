@@ -357,7 +357,10 @@ def test_find_trace_ids_by_tail(db: TraceDb) -> None:
         assert reader.find_trace_ids("a", tail=True) == [tid(0x1A), tid(0x2A)]
         assert reader.find_trace_ids("2A", limit=5, tail=True) == [tid(0x2A)]
         assert reader.find_trace_ids("a", limit=1, tail=True) == [tid(0x1A)]
-        assert reader.find_trace_ids("ff", tail=True) == [] and reader.find_trace_ids(" ", tail=True) == []
+        assert (
+            reader.find_trace_ids("ff", tail=True) == []
+            and reader.find_trace_ids(" ", tail=True) == []
+        )
 
 
 def test_summaries_by_id_in_both_layouts(db: TraceDb, tmp_path: Path) -> None:
