@@ -8,7 +8,7 @@ import pytest
 
 from .conftest import loaded, make_app, screen_text, wait_for
 
-KEYS_AT_80 = "home Live top ⏎ Open e Errors d Slow tab Pane q Quit ? Help / Filter"
+KEYS_AT_80 = "home Live top ⏎ Open e Errors d Slow tab Pane q Quit ? Help o Overview / Filter"
 
 
 def footer(text: str) -> str:
