@@ -245,7 +245,7 @@ class TraceView(Horizontal):
         return short_id(self.opened.trace_id, self._id_length) if self.opened else ""
 
     def _set_title(self, name: str | None) -> None:
-        """"Waterfall · tail of the id · name" (the name "…" until it is known): the id
+        """ "Waterfall · tail of the id · name" (the name "…" until it is known): the id
         first, so a long name cut at the border's end leaves it readable."""
         self.waterfall.border_title = Content.assemble(
             ("Waterfall", "bold"),
